@@ -3,7 +3,8 @@
  * worker, and their validators. Both sides take `unknown` from the message
  * event and trust a message only after `parseToWorker` / `parseFromWorker`.
  *
- * Main → worker: `open` (once, first), then `stop`.
+ * Main → worker: `open` (once, first, with a shared control word), then
+ * `stop`; the main thread also stores 1 in the control word to stop.
  * Worker → main: `opened` or `failed`, then `batch` (buffers transferred) and
  * `stats` while running, and finally `stopped` (after a `stop`) or `failed`.
  *
@@ -83,7 +84,12 @@ const FAILURE_CODES: readonly FailureCode[] = [
 
 /** A message from the main thread to the capture worker. */
 export type ToWorker =
-  | { readonly type: "open"; readonly options: WorkerOpenOptions }
+  | {
+    readonly type: "open";
+    readonly options: WorkerOpenOptions;
+    /** Shared 4 bytes: the main thread stores 1 at index 0 to stop. */
+    readonly control: SharedArrayBuffer;
+  }
   | { readonly type: "stop" };
 
 /** A message from the capture worker to the main thread. */
@@ -176,7 +182,18 @@ export function parseToWorker(input: unknown): ToWorker {
   const r = record(input, "message to the capture worker");
   switch (r.type) {
     case "open":
-      return { type: "open", options: parseOpenOptions(r.options) };
+      if (
+        !(r.control instanceof SharedArrayBuffer) || r.control.byteLength < 4
+      ) {
+        throw new CaptureProtocolError(
+          'Invalid message to the capture worker: "control" is not a 4-byte SharedArrayBuffer',
+        );
+      }
+      return {
+        type: "open",
+        options: parseOpenOptions(r.options),
+        control: r.control,
+      };
     case "stop":
       return { type: "stop" };
     default:

@@ -6,8 +6,10 @@
  * a second. Started by {@link LiveSource}; the protocol is in
  * `_capture_protocol.ts`.
  *
- * Between reads the loop yields one macrotask so that a `stop` message gets
- * in; `stop` makes it flush the last batch, send `stopped` and close.
+ * The main thread stops it by setting the shared control word (checked every
+ * loop, so within one `poll()` wait) or, as a fallback, with a `stop` message
+ * (seen when the loop yields to the event loop, every 100 ms). It then
+ * flushes the last batch, sends `stopped`, closes libpcap and exits.
  *
  * @module
  */
@@ -59,30 +61,9 @@ function send(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, { transfer });
 }
 
-/** Resolves on the next macrotask (unclamped, unlike a nested setTimeout). */
-class TaskYielder {
-  readonly #channel = new MessageChannel();
-  #resolve: (() => void) | null = null;
-
-  constructor() {
-    this.#channel.port2.onmessage = () => {
-      const r = this.#resolve;
-      this.#resolve = null;
-      r?.();
-    };
-  }
-
-  next(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#resolve = resolve;
-      this.#channel.port1.postMessage(0);
-    });
-  }
-
-  close(): void {
-    this.#channel.port1.close();
-    this.#channel.port2.close();
-  }
+/** Lets pending messages (a `stop`) in: resolves on a later macrotask. */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Joins the network namespace at `name` (under /run/netns unless a path). */
@@ -222,14 +203,19 @@ class Counters {
 
 const EINTR = 4;
 
+/** Yield to the event loop at least this often while busy, in milliseconds. */
+const YIELD_MS = 100;
+
 let stopRequested = false;
 let started = false;
 
-async function capture(opts: WorkerOpenOptions): Promise<void> {
+async function capture(
+  opts: WorkerOpenOptions,
+  control: Int32Array,
+): Promise<void> {
   let lib: Libpcap | null = null;
   let libc: Libc | null = null;
   let handle: Deno.PointerObject | null = null;
-  const yielder = new TaskYielder();
   try {
     try {
       lib = openLibpcap();
@@ -250,7 +236,7 @@ async function capture(opts: WorkerOpenOptions): Promise<void> {
       linktype: opened.linktype,
       warning: opened.warning,
     });
-    await readLoop(lib, libc, opened, opts, yielder);
+    await readLoop(lib, libc, opened, opts, control);
   } catch (e) {
     const failure = e instanceof WorkerFailure ? e : new WorkerFailure(
       "internal",
@@ -258,7 +244,6 @@ async function capture(opts: WorkerOpenOptions): Promise<void> {
     );
     send({ type: "failed", code: failure.code, detail: failure.message });
   } finally {
-    yielder.close();
     if (lib !== null && handle !== null) lib.symbols.pcap_close(handle);
     lib?.close();
     libc?.close();
@@ -271,7 +256,7 @@ async function readLoop(
   libc: Libc,
   opened: Opened,
   opts: WorkerOpenOptions,
-  yielder: TaskYielder,
+  control: Int32Array,
 ): Promise<void> {
   const pcap = lib.symbols;
   const { handle, linktype } = opened;
@@ -286,6 +271,9 @@ async function readLoop(
   const maxCaplen = opts.snaplen;
   let batchStart = -1;
   let nextStats = performance.now() + opts.statsMs;
+  let nextYield = performance.now() + YIELD_MS;
+  const stopping = (): boolean =>
+    stopRequested || Atomics.load(control, 0) !== 0;
 
   const flush = (): void => {
     const batch = builder.take();
@@ -295,7 +283,7 @@ async function readLoop(
     }
   };
 
-  while (!stopRequested) {
+  while (!stopping()) {
     // Drain what libpcap has, up to a full batch.
     let empty = false;
     while (!builder.full && builder.bytes < opts.batchBytes) {
@@ -351,7 +339,7 @@ async function readLoop(
       }
       nextStats = now + opts.statsMs;
     }
-    if (empty && !stopRequested) {
+    if (empty && !stopping()) {
       // Wait for packets, but not past the pending batch's flush time.
       const wait = batchStart >= 0
         ? Math.max(0, Math.min(opts.pollMs, batchStart + opts.flushMs - now))
@@ -367,7 +355,10 @@ async function readLoop(
         throw new WorkerFailure("read", "the capture fd is no longer valid");
       }
     }
-    await yielder.next();
+    if (now >= nextYield) {
+      await nextTask();
+      nextYield = performance.now() + YIELD_MS;
+    }
   }
   flush();
   counters.update(lib, handle);
@@ -380,7 +371,7 @@ self.onmessage = (event: MessageEvent<unknown>) => {
     case "open":
       if (started) return;
       started = true;
-      void capture(msg.options);
+      void capture(msg.options, new Int32Array(msg.control));
       return;
     case "stop":
       stopRequested = true;

@@ -212,6 +212,7 @@ export class LiveSource {
   /** libpcap's activation warning (e.g. promiscuous mode unsupported), or null. */
   readonly warning: string | null;
   readonly #worker: Worker;
+  readonly #control: Int32Array;
   readonly #maxQueuedBytes: number;
   readonly #queue: FrameBatch[] = [];
   #queuedBytes = 0;
@@ -227,11 +228,13 @@ export class LiveSource {
 
   private constructor(
     worker: Worker,
+    control: SharedArrayBuffer,
     iface: string,
     opened: { linktype: number; warning: string | null },
     maxQueuedBytes: number,
   ) {
     this.#worker = worker;
+    this.#control = new Int32Array(control);
     this.iface = iface;
     this.linktype = opened.linktype;
     this.warning = opened.warning;
@@ -262,6 +265,7 @@ export class LiveSource {
       new URL("./capture_worker.ts", import.meta.url),
       { type: "module" },
     );
+    const control = new SharedArrayBuffer(4);
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       return await new Promise<LiveSource>((resolve, reject) => {
@@ -288,7 +292,9 @@ export class LiveSource {
           }
           if (msg.type === "opened") {
             // Later messages go to the source from this task on.
-            resolve(new LiveSource(worker, o.iface, msg, o.maxQueuedBytes));
+            resolve(
+              new LiveSource(worker, control, o.iface, msg, o.maxQueuedBytes),
+            );
           } else if (msg.type === "failed") {
             reject(openError(o, msg.code, msg.detail));
           } else {
@@ -316,7 +322,7 @@ export class LiveSource {
             ),
           );
         };
-        post(worker, { type: "open", options: o });
+        post(worker, { type: "open", options: o, control });
       });
     } catch (e) {
       worker.terminate();
@@ -379,6 +385,7 @@ export class LiveSource {
   async close(): Promise<CaptureStats> {
     if (!this.#ended && !this.#stopping) {
       this.#stopping = true;
+      Atomics.store(this.#control, 0, 1);
       post(this.#worker, { type: "stop" });
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<void>((resolve) => {
