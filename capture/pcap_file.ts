@@ -19,6 +19,12 @@
  * `error`; only a file that cannot be read at all throws
  * {@link CaptureFileError}.
  *
+ * Timestamps are microseconds since the epoch; pcap seconds and fractions
+ * are unsigned 32-bit (as in libpcap 1.10.5 and later; earlier versions read
+ * them signed), nanoseconds are truncated to microseconds like libpcap does.
+ * Frame bytes are delivered as stored: libpcap's fix-ups of byte-swapped
+ * pseudo-headers (Linux USB, NFLOG, pflog, …) are left to the decoders.
+ *
  * @module
  */
 
@@ -81,10 +87,10 @@ export class CaptureFileError extends Error {
 
 /**
  * A format problem in a capture file (bad magic, truncated record, absurd
- * length). The reader reports it as the summary's `error` instead of
- * throwing it.
+ * length). Internal: the reader reports its message as the summary's
+ * `error` and never throws it.
  */
-export class PcapFormatError extends SyntaxError {
+class PcapFormatError extends SyntaxError {
   /** File offset, in bytes, of the header or record at fault. */
   readonly offset: number;
   /** Creates the error for the structure at file offset `offset`. */
@@ -127,7 +133,7 @@ const BATCH_FULL = 1;
 const DONE = 2;
 const FAILED = 3;
 /** Step again without reading: a header or a non-packet block was consumed. */
-const NEED_MORE_NOW = 4;
+const STEP_AGAIN = 4;
 
 /** How a pcap file's caplen and len fields are ordered (version < 2.3). */
 const LENGTHS_IN_ORDER = 0;
@@ -175,7 +181,8 @@ function hex32(n: number): string {
 /**
  * Walks the buffered bytes of one capture file. The driver fills `buf`
  * between `pos` and `end`; `step` consumes whole records into a batch
- * builder and says what it needs next. No allocation per record.
+ * builder and says what it needs next. Nothing is allocated per record
+ * here (BatchBuilder.push takes one subarray view per frame).
  */
 class Walker {
   buf: Uint8Array;
@@ -296,7 +303,7 @@ class Walker {
         if (bom === BYTE_ORDER_MAGIC || bom === BYTE_ORDER_MAGIC_SWAPPED) {
           // The section header is then walked like any block.
           this.format = "pcapng";
-          return NEED_MORE_NOW;
+          return STEP_AGAIN;
         }
       }
     }
@@ -348,7 +355,7 @@ class Walker {
       ? LENGTHS_MAYBE_SWAPPED
       : LENGTHS_IN_ORDER;
     this.pos += 24;
-    return NEED_MORE_NOW;
+    return STEP_AGAIN;
   }
 
   #needMore(bytes: number): number {
@@ -530,7 +537,7 @@ class Walker {
       }
       const body = pos + 8;
       const bodyLen = total - 12;
-      let status = NEED_MORE_NOW;
+      let status = STEP_AGAIN;
       switch (type) {
         case BT_EPB:
           status = this.#packet(b, body, bodyLen, 20);
@@ -577,7 +584,7 @@ class Walker {
     this.#sections++;
     this.#le = le;
     this.#ifCount = 0;
-    return NEED_MORE_NOW;
+    return STEP_AGAIN;
   }
 
   #idb(body: number, bodyLen: number): number {
@@ -662,7 +669,7 @@ class Walker {
       if (most > this.#maxBlockBytes) this.#maxBlockBytes = most;
     }
     this.#addLinktype(linktype);
-    return NEED_MORE_NOW;
+    return STEP_AGAIN;
   }
 
   /** An Enhanced (type 6) or obsolete Packet Block (type 2). */
@@ -708,7 +715,7 @@ class Walker {
       this.#ifLinktype[iface] ?? 0,
     );
     this.packets++;
-    return NEED_MORE_NOW;
+    return STEP_AGAIN;
   }
 
   #simplePacket(b: BatchBuilder, body: number, bodyLen: number): number {
@@ -732,7 +739,7 @@ class Walker {
       this.#ifLinktype[0] ?? 0,
     );
     this.packets++;
-    return NEED_MORE_NOW;
+    return STEP_AGAIN;
   }
 
   /**
@@ -857,7 +864,7 @@ export async function* readCaptureFile(
     );
     for (;;) {
       const status = w.step(builder, batchBytes);
-      if (status === NEED_MORE_NOW) continue;
+      if (status === STEP_AGAIN) continue;
       if (status === BATCH_FULL) {
         const batch = builder.take();
         if (batch !== null) {
