@@ -1,0 +1,27 @@
+/**
+ * Errors of the anomaly-detection stage.
+ *
+ * @module
+ */
+import { UserError } from "../common/errors.ts";
+
+/**
+ * A model file or object that is corrupt or incompatible, naming the field
+ * at fault (a dotted path such as `forest.left[12]`). The CLI prints it as
+ * one line.
+ */
+export class ModelError extends UserError {
+  /** Dotted path of the offending field ("" for the whole document). */
+  readonly field: string;
+  /** Creates a model error for `field`; keep `cause` when wrapping. */
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super(
+      field === ""
+        ? `Invalid model: ${message}`
+        : `Invalid model field "${field}": ${message}`,
+      options,
+    );
+    this.name = "ModelError";
+    this.field = field;
+  }
+}

@@ -1,0 +1,636 @@
+/**
+ * Isolation Forest (Liu, Ting and Zhou, 2008): an ensemble of random trees
+ * grown on small subsamples; points that are isolated after few splits are
+ * anomalies.
+ *
+ * - Each tree sees ψ rows drawn without replacement (default 256) and grows
+ *   to at most ceil(log2 ψ) levels. A node splits on a random feature among
+ *   those that are not constant in the node, at a uniform value between the
+ *   node's minimum and maximum (as scikit-learn does).
+ * - The path length h(x) counts edges to the external node plus c(n) for the
+ *   n training rows left there; the score is s(x) = 2^(-E[h(x)] / c(ψ)),
+ *   in (0, 1], higher meaning more anomalous (about 0.5 and below: normal).
+ * - Training uses a seeded generator: the same data, options and seed give
+ *   the same trees, bit for bit.
+ * - Trees are stored flat in typed arrays (feature index, split value or leaf
+ *   size, index of the left child; the right child follows it), so scoring a
+ *   vector walks arrays and allocates nothing.
+ *
+ * @module
+ */
+import { ModelError } from "./errors.ts";
+import { Prng } from "./prng.ts";
+
+/** The Euler–Mascheroni constant. */
+export const EULER_GAMMA = 0.5772156649015329;
+
+/** The `format` tag of a serialised forest. */
+export const FOREST_FORMAT = "netsentinel-iforest";
+/** The version of the serialised forest layout this code reads and writes. */
+export const FOREST_VERSION = 1;
+
+/** Default number of trees. */
+export const DEFAULT_TREES = 100;
+/** Default subsample size ψ. */
+export const DEFAULT_SAMPLE_SIZE = 256;
+/** Default seed of the training generator. */
+export const DEFAULT_SEED = 1;
+
+/** Upper bounds accepted for training options and serialised forests. */
+const MAX_TREES = 10_000;
+const MAX_SAMPLE_SIZE = 1 << 20;
+
+/**
+ * c(n): the average path length of an unsuccessful search in a binary search
+ * tree of n items, 2H(n-1) - 2(n-1)/n with H(i) = ln(i) + γ; c(2) = 1,
+ * c(1) = c(0) = 0. It normalises path lengths and accounts for the rows
+ * left in an external node.
+ *
+ * @example
+ * ```ts
+ * averagePathLength(256); // ≈ 10.2448
+ * ```
+ */
+export function averagePathLength(n: number): number {
+  if (n <= 1) return 0;
+  if (n === 2) return 1;
+  return 2 * (Math.log(n - 1) + EULER_GAMMA) - (2 * (n - 1)) / n;
+}
+
+/** A dense row-major matrix of feature vectors. */
+export interface Matrix {
+  /** `rows * cols` values, row after row. */
+  readonly data: Float64Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/**
+ * Builds a {@link Matrix} from an array of equally long rows.
+ * Throws a RangeError when the rows differ in length.
+ */
+export function matrixFromRows(rows: readonly (readonly number[])[]): Matrix {
+  const cols = rows[0]?.length ?? 0;
+  const data = new Float64Array(rows.length * cols);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!;
+    if (row.length !== cols) {
+      throw new RangeError(
+        `Cannot build a matrix: row ${r} has ${row.length} values, expected ${cols}`,
+      );
+    }
+    data.set(row, r * cols);
+  }
+  return { data, rows: rows.length, cols };
+}
+
+/** Options of {@link trainForest}. */
+export interface ForestOptions {
+  /** Number of trees t (default 100). */
+  trees?: number;
+  /** Subsample size ψ per tree (default 256; capped at the row count). */
+  sampleSize?: number;
+  /** Seed of the generator (default 1). */
+  seed?: number;
+}
+
+/** A forest as plain JSON: arrays of numbers, versioned. */
+export interface ForestJson {
+  format: typeof FOREST_FORMAT;
+  version: typeof FOREST_VERSION;
+  /** Length of the feature vectors the forest scores. */
+  features: number;
+  /** Subsample size ψ actually used (the normaliser is c(ψ)). */
+  sampleSize: number;
+  /** Height limit ceil(log2 ψ). */
+  heightLimit: number;
+  /** Seed the forest was trained with. */
+  seed: number;
+  /** Index of each tree's root node; the last tree ends at the node count. */
+  roots: number[];
+  /** Per node: split feature, or -1 for an external node. */
+  feature: number[];
+  /** Per node: split value (go left when x < value), or the leaf's row count. */
+  value: number[];
+  /** Per node: index of the left child (right = left + 1), 0 for a leaf. */
+  left: number[];
+}
+
+/** The typed arrays and parameters a forest is made of. */
+export interface ForestParts {
+  features: number;
+  sampleSize: number;
+  heightLimit: number;
+  seed: number;
+  roots: Int32Array;
+  feature: Int32Array;
+  value: Float64Array;
+  left: Int32Array;
+}
+
+/**
+ * A trained Isolation Forest. Build one with {@link trainForest} or
+ * {@link parseForest}; score vectors with {@link IsolationForest.score}.
+ */
+export class IsolationForest {
+  /** Length of the vectors this forest scores. */
+  readonly features: number;
+  /** Subsample size ψ used in training. */
+  readonly sampleSize: number;
+  /** Height limit of the trees. */
+  readonly heightLimit: number;
+  /** Seed used in training. */
+  readonly seed: number;
+  /** Number of trees. */
+  readonly trees: number;
+  #roots: Int32Array;
+  #feature: Int32Array;
+  #value: Float64Array;
+  #left: Int32Array;
+  /** Per external node: its depth plus c(rows left there). */
+  #leafPath: Float64Array;
+  /** trees × c(ψ): the sum of path lengths divided by this is E[h]/c(ψ). */
+  #norm: number;
+
+  /**
+   * Wraps checked parts (use {@link trainForest} or {@link parseForest}).
+   * Children must come after their parent; external-node path lengths are
+   * computed here once.
+   */
+  constructor(parts: ForestParts) {
+    this.features = parts.features;
+    this.sampleSize = parts.sampleSize;
+    this.heightLimit = parts.heightLimit;
+    this.seed = parts.seed;
+    this.trees = parts.roots.length;
+    this.#roots = parts.roots;
+    this.#feature = parts.feature;
+    this.#value = parts.value;
+    this.#left = parts.left;
+    const n = parts.feature.length;
+    const depth = new Int32Array(n);
+    const leafPath = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      if (parts.feature[i]! < 0) {
+        leafPath[i] = depth[i]! + averagePathLength(parts.value[i]!);
+      } else {
+        const l = parts.left[i]!;
+        depth[l] = depth[l + 1] = depth[i]! + 1;
+      }
+    }
+    this.#leafPath = leafPath;
+    this.#norm = this.trees * averagePathLength(parts.sampleSize);
+  }
+
+  /** Total number of nodes in all trees. */
+  get nodeCount(): number {
+    return this.#feature.length;
+  }
+
+  /**
+   * Mean path length E[h(x)] of the vector starting at `x[offset]`, whose
+   * next `features` values are read. Allocation-free.
+   */
+  meanPathLength(x: ArrayLike<number>, offset = 0): number {
+    return this.#pathSum(x, offset) / this.trees;
+  }
+
+  /**
+   * Anomaly score s(x) = 2^(-E[h(x)]/c(ψ)) in (0, 1] of the vector starting at
+   * `x[offset]`; higher is more anomalous. Allocation-free: safe per flow on
+   * the live path.
+   *
+   * @example
+   * ```ts
+   * const forest = trainForest(matrixFromRows(rows), { seed: 7 });
+   * forest.score([1.2, 3.4]); // ≈ 0.4 for a typical row, → 1 for an outlier
+   * ```
+   */
+  score(x: ArrayLike<number>, offset = 0): number {
+    return Math.pow(2, -this.#pathSum(x, offset) / this.#norm);
+  }
+
+  /** Scores every row of a matrix. */
+  scoreMatrix(m: Matrix): Float64Array {
+    if (m.cols !== this.features) {
+      throw new RangeError(
+        `Cannot score rows of ${m.cols} features with a forest of ${this.features}`,
+      );
+    }
+    const out = new Float64Array(m.rows);
+    for (let r = 0; r < m.rows; r++) out[r] = this.score(m.data, r * m.cols);
+    return out;
+  }
+
+  #pathSum(x: ArrayLike<number>, offset: number): number {
+    const roots = this.#roots, feat = this.#feature, val = this.#value;
+    const left = this.#left, leafPath = this.#leafPath;
+    let sum = 0;
+    for (let t = 0; t < roots.length; t++) {
+      let n = roots[t]!;
+      let f = feat[n]!;
+      while (f >= 0) {
+        n = x[offset + f]! < val[n]! ? left[n]! : left[n]! + 1;
+        f = feat[n]!;
+      }
+      sum += leafPath[n]!;
+    }
+    return sum;
+  }
+
+  /** The forest as plain JSON (see {@link ForestJson}). */
+  toJSON(): ForestJson {
+    return {
+      format: FOREST_FORMAT,
+      version: FOREST_VERSION,
+      features: this.features,
+      sampleSize: this.sampleSize,
+      heightLimit: this.heightLimit,
+      seed: this.seed,
+      roots: Array.from(this.#roots),
+      feature: Array.from(this.#feature),
+      value: Array.from(this.#value),
+      left: Array.from(this.#left),
+    };
+  }
+}
+
+function checkInt(
+  name: string,
+  v: number,
+  min: number,
+  max: number,
+): void {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(
+      `Invalid isolation forest option "${name}": ${v} (expected an integer in [${min}, ${max}])`,
+    );
+  }
+}
+
+/**
+ * Trains a forest on the rows of `m` (every value must be finite).
+ * Deterministic: the same matrix, options and seed give identical trees.
+ * Throws a RangeError on fewer than 2 rows, no columns, a non-finite value
+ * or an option out of range.
+ *
+ * @example
+ * ```ts
+ * const forest = trainForest(matrixFromRows([[0, 1], [0.1, 1.1], [5, 9]]), {
+ *   trees: 100, sampleSize: 256, seed: 42,
+ * });
+ * ```
+ */
+export function trainForest(
+  m: Matrix,
+  opts: ForestOptions = {},
+): IsolationForest {
+  const trees = opts.trees ?? DEFAULT_TREES;
+  const psiWanted = opts.sampleSize ?? DEFAULT_SAMPLE_SIZE;
+  const seed = opts.seed ?? DEFAULT_SEED;
+  checkInt("trees", trees, 1, MAX_TREES);
+  checkInt("sampleSize", psiWanted, 2, MAX_SAMPLE_SIZE);
+  checkInt("seed", seed, 0, 0xffffffff);
+  const { data, rows, cols } = m;
+  if (rows < 2) {
+    throw new RangeError(
+      `Cannot train an isolation forest on ${rows} row(s): need at least 2`,
+    );
+  }
+  if (cols < 1 || data.length !== rows * cols) {
+    throw new RangeError(
+      `Cannot train an isolation forest: matrix of ${rows}×${cols} holds ${data.length} values`,
+    );
+  }
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new RangeError(
+        `Cannot train an isolation forest: row ${Math.floor(i / cols)} column ${
+          i % cols
+        } is ${data[i]}`,
+      );
+    }
+  }
+  const psi = Math.min(psiWanted, rows);
+  const heightLimit = Math.ceil(Math.log2(psi));
+  const maxNodes = 2 * psi - 1;
+  const feature = new Int32Array(trees * maxNodes);
+  const value = new Float64Array(trees * maxNodes);
+  const left = new Int32Array(trees * maxNodes);
+  const roots = new Int32Array(trees);
+  const rng = new Prng(seed);
+  const perm = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) perm[i] = i;
+  const fperm = new Int32Array(cols);
+  for (let i = 0; i < cols; i++) fperm[i] = i;
+  const idx = new Int32Array(psi);
+  // Pending nodes: node, start, end, depth.
+  const stack = new Int32Array(4 * (heightLimit + 2) * 2);
+  let used = 0;
+  for (let t = 0; t < trees; t++) {
+    // ψ distinct rows: a partial Fisher–Yates shuffle (uniform from any order).
+    for (let k = 0; k < psi; k++) {
+      const j = k + rng.int(rows - k);
+      const tmp = perm[k]!;
+      perm[k] = perm[j]!;
+      perm[j] = tmp;
+      idx[k] = perm[k]!;
+    }
+    const root = used++;
+    roots[t] = root;
+    let sp = 0;
+    stack[sp++] = root;
+    stack[sp++] = 0;
+    stack[sp++] = psi;
+    stack[sp++] = 0;
+    while (sp > 0) {
+      const depth = stack[--sp]!;
+      const end = stack[--sp]!;
+      const start = stack[--sp]!;
+      const node = stack[--sp]!;
+      const size = end - start;
+      let chosen = -1, lo = 0, hi = 0;
+      if (depth < heightLimit && size > 1) {
+        // A random feature among those not constant in this node.
+        for (let k = 0; k < cols; k++) {
+          const j = k + rng.int(cols - k);
+          const f = fperm[j]!;
+          fperm[j] = fperm[k]!;
+          fperm[k] = f;
+          let mn = Infinity, mx = -Infinity;
+          for (let i = start; i < end; i++) {
+            const v = data[idx[i]! * cols + f]!;
+            if (v < mn) mn = v;
+            if (v > mx) mx = v;
+          }
+          if (mx > mn) {
+            chosen = f;
+            lo = mn;
+            hi = mx;
+            break;
+          }
+        }
+      }
+      if (chosen < 0) {
+        feature[node] = -1;
+        value[node] = size;
+        left[node] = 0;
+        continue;
+      }
+      // A value in (lo, hi]: both sides get at least one row.
+      let split = hi - rng.next() * (hi - lo);
+      if (!(split > lo)) split = hi;
+      let i = start, j = end - 1;
+      while (i <= j) {
+        if (data[idx[i]! * cols + chosen]! < split) {
+          i++;
+        } else {
+          const tmp = idx[i]!;
+          idx[i] = idx[j]!;
+          idx[j] = tmp;
+          j--;
+        }
+      }
+      const l = used;
+      used += 2;
+      feature[node] = chosen;
+      value[node] = split;
+      left[node] = l;
+      stack[sp++] = l + 1;
+      stack[sp++] = i;
+      stack[sp++] = end;
+      stack[sp++] = depth + 1;
+      stack[sp++] = l;
+      stack[sp++] = start;
+      stack[sp++] = i;
+      stack[sp++] = depth + 1;
+    }
+  }
+  return new IsolationForest({
+    features: cols,
+    sampleSize: psi,
+    heightLimit,
+    seed,
+    roots,
+    feature: feature.slice(0, used),
+    value: value.slice(0, used),
+    left: left.slice(0, used),
+  });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function intField(
+  obj: Record<string, unknown>,
+  path: string,
+  key: string,
+  min: number,
+  max: number,
+): number {
+  const v = obj[key];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ModelError(
+      `${path}.${key}`,
+      `expected an integer in [${min}, ${max}], got ${describe(v)}`,
+    );
+  }
+  return v;
+}
+
+function numberArray(
+  obj: Record<string, unknown>,
+  path: string,
+  key: string,
+  length: number | null,
+): number[] {
+  const v = obj[key];
+  if (!Array.isArray(v)) {
+    throw new ModelError(
+      `${path}.${key}`,
+      `expected an array of numbers, got ${describe(v)}`,
+    );
+  }
+  if (length !== null && v.length !== length) {
+    throw new ModelError(
+      `${path}.${key}`,
+      `expected ${length} entries, got ${v.length}`,
+    );
+  }
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i];
+    if (typeof x !== "number" || !Number.isFinite(x)) {
+      throw new ModelError(
+        `${path}.${key}[${i}]`,
+        `expected a finite number, got ${describe(x)}`,
+      );
+    }
+  }
+  return v as number[];
+}
+
+/** Short description of a bad value for error messages. */
+export function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") {
+    return `"${v.length > 40 ? v.slice(0, 40) + "…" : v}"`;
+  }
+  if (typeof v === "object") return "an object";
+  return String(v);
+}
+
+const FOREST_KEYS = new Set([
+  "format",
+  "version",
+  "features",
+  "sampleSize",
+  "heightLimit",
+  "seed",
+  "roots",
+  "feature",
+  "value",
+  "left",
+]);
+
+/**
+ * Validates a serialised forest (as {@link IsolationForest.toJSON} writes
+ * it) and rebuilds it. Checks the format tag and version, every array's
+ * length and values, that children follow their parent inside the same tree
+ * and are referenced exactly once, and the height limit. Throws a
+ * {@link ModelError} naming the first bad field under `path`.
+ *
+ * @example
+ * ```ts
+ * const forest = parseForest(JSON.parse(text), "forest");
+ * ```
+ */
+export function parseForest(input: unknown, path = "forest"): IsolationForest {
+  if (!isRecord(input)) {
+    throw new ModelError(path, `expected an object, got ${describe(input)}`);
+  }
+  for (const k of Object.keys(input)) {
+    if (!FOREST_KEYS.has(k)) {
+      throw new ModelError(`${path}.${k}`, "unknown field");
+    }
+  }
+  if (input.format !== FOREST_FORMAT) {
+    throw new ModelError(
+      `${path}.format`,
+      `expected "${FOREST_FORMAT}", got ${describe(input.format)}`,
+    );
+  }
+  if (input.version !== FOREST_VERSION) {
+    throw new ModelError(
+      `${path}.version`,
+      `version ${
+        describe(input.version)
+      } is not supported (this build reads version ${FOREST_VERSION})`,
+    );
+  }
+  const features = intField(input, path, "features", 1, 65_536);
+  const sampleSize = intField(input, path, "sampleSize", 2, MAX_SAMPLE_SIZE);
+  const heightLimit = intField(input, path, "heightLimit", 1, 64);
+  if (heightLimit !== Math.ceil(Math.log2(sampleSize))) {
+    throw new ModelError(
+      `${path}.heightLimit`,
+      `${heightLimit} does not match sampleSize ${sampleSize} (expected ${
+        Math.ceil(Math.log2(sampleSize))
+      })`,
+    );
+  }
+  const seed = intField(input, path, "seed", 0, 0xffffffff);
+  const roots = numberArray(input, path, "roots", null);
+  if (roots.length < 1 || roots.length > MAX_TREES) {
+    throw new ModelError(
+      `${path}.roots`,
+      `expected 1 to ${MAX_TREES} trees, got ${roots.length}`,
+    );
+  }
+  const feature = numberArray(input, path, "feature", null);
+  const n = feature.length;
+  const value = numberArray(input, path, "value", n);
+  const left = numberArray(input, path, "left", n);
+  const refs = new Uint8Array(n);
+  const depth = new Int32Array(n);
+  for (let t = 0; t < roots.length; t++) {
+    const r = roots[t]!;
+    const expected = t === 0 ? 0 : null;
+    if (
+      !Number.isInteger(r) || r < 0 || r >= n ||
+      (expected !== null && r !== expected) || (t > 0 && r <= roots[t - 1]!)
+    ) {
+      throw new ModelError(
+        `${path}.roots[${t}]`,
+        `${r} is not a valid root (roots start at 0, increase and lie below the node count ${n})`,
+      );
+    }
+    const end = t + 1 < roots.length ? roots[t + 1]! : n;
+    refs[r] = 1;
+    for (let i = r; i < end; i++) {
+      if (refs[i] === 0) {
+        throw new ModelError(
+          `${path}.left`,
+          `node ${i} is not the child of any node in tree ${t}`,
+        );
+      }
+      const f = feature[i]!;
+      if (!Number.isInteger(f) || f < -1 || f >= features) {
+        throw new ModelError(
+          `${path}.feature[${i}]`,
+          `expected -1 or a feature index below ${features}, got ${f}`,
+        );
+      }
+      if (f < 0) {
+        const size = value[i]!;
+        if (!Number.isInteger(size) || size < 0 || size > sampleSize) {
+          throw new ModelError(
+            `${path}.value[${i}]`,
+            `leaf size must be an integer in [0, ${sampleSize}], got ${size}`,
+          );
+        }
+        if (left[i] !== 0) {
+          throw new ModelError(
+            `${path}.left[${i}]`,
+            `a leaf must have 0, got ${left[i]}`,
+          );
+        }
+        continue;
+      }
+      const l = left[i]!;
+      if (!Number.isInteger(l) || l <= i || l + 1 >= end) {
+        throw new ModelError(
+          `${path}.left[${i}]`,
+          `child ${l} must follow node ${i} inside its tree (nodes ${r} to ${
+            end - 1
+          })`,
+        );
+      }
+      if (depth[i]! + 1 > heightLimit) {
+        throw new ModelError(
+          `${path}.left[${i}]`,
+          `tree ${t} is deeper than the height limit ${heightLimit}`,
+        );
+      }
+      if (refs[l] !== 0 || refs[l + 1] !== 0) {
+        throw new ModelError(
+          `${path}.left[${i}]`,
+          `child ${l} or ${l + 1} already belongs to another node`,
+        );
+      }
+      depth[l] = depth[l + 1] = depth[i]! + 1;
+      refs[l] = refs[l + 1] = 1;
+    }
+  }
+  return new IsolationForest({
+    features,
+    sampleSize,
+    heightLimit,
+    seed,
+    roots: Int32Array.from(roots),
+    feature: Int32Array.from(feature),
+    value: Float64Array.from(value),
+    left: Int32Array.from(left),
+  });
+}
