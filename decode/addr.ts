@@ -70,6 +70,13 @@ export function formatAddr(version: number, words: ArrayLike<number>): string {
 /**
  * Parses an IPv4 or IPv6 address from text. Returns null when the text is
  * not an address (no exceptions: input may come from users or the wire).
+ * IPv4 parts with leading zeros ("010") are refused as ambiguous (octal to
+ * inet_aton); an IPv6 zone ("%eth0") is dropped.
+ *
+ * @example
+ * ```ts
+ * parseAddr("2001:db8::1")?.words; // Uint32Array [0x20010db8, 0, 0, 1]
+ * ```
  */
 export function parseAddr(text: string): IpAddr | null {
   if (text.includes(":")) return parseIpv6(text);
@@ -84,7 +91,8 @@ function parseIpv4(text: string): number | null {
   if (parts.length !== 4) return null;
   let v = 0;
   for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
+    // No leading zeros: inet_aton reads "010" as octal 8, so it is ambiguous.
+    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return null;
     const n = Number(p);
     if (n > 255) return null;
     v = v * 256 + n;
