@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { AppFault } from "./faults.ts";
 
 /** IP protocol numbers the pipeline cares about. */
 export const IPPROTO_ICMP = 1;
@@ -15,6 +16,12 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 /** ICMPv6. */
 export const IPPROTO_ICMPV6 = 58;
+/** DCCP (ports are read). */
+export const IPPROTO_DCCP = 33;
+/** SCTP (ports are read). */
+export const IPPROTO_SCTP = 132;
+/** UDP-Lite (ports are read). */
+export const IPPROTO_UDPLITE = 136;
 
 /** TCP flag bits as in the TCP header's flags byte. */
 export const TCP_FIN = 0x01;
@@ -45,20 +52,33 @@ export const APP_TLS = 3;
 /** DNS facts of one message: the first question and the header counts. */
 export interface DnsFacts {
   id: number;
+  /** The header's flags word (QR, opcode, AA, TC, RD, RA, Z, AD, CD, rcode). */
+  flags: number;
   /** True for a response. */
   qr: boolean;
   opcode: number;
   rcode: number;
   qdcount: number;
   ancount: number;
-  /** First question name, lower case, without the trailing dot ("" for root). */
+  /**
+   * First question name, ASCII lower case, without the trailing dot ("" for
+   * root or when there is no question). Bytes outside `!`..`~`, and `.` and
+   * `\` inside a label, are written as `\xNN` (two lower-case hex digits),
+   * so the text is printable ASCII and maps back to the labels unambiguously.
+   */
   qname: string;
-  /** First question type (1 = A, 16 = TXT, …). */
+  /** First question type (1 = A, 16 = TXT, …; 0 when there is no question). */
   qtype: number;
+  /** First question class as on the wire (mDNS keeps its unicast bit 0x8000). */
   qclass: number;
 }
 
-/** HTTP/1.x request facts from the first segment of a request. */
+/**
+ * HTTP/1.x request facts from the first segment of a request. Bytes outside
+ * printable ASCII (below 0x20, 0x7f and above) are written as `\xNN`;
+ * values are cut at fixed caps (URI 2048 characters, Host 255, User-Agent
+ * 512, method 32, version 16).
+ */
 export interface HttpFacts {
   method: string;
   uri: string;
@@ -72,7 +92,10 @@ export interface HttpFacts {
 
 /** TLS ClientHello facts. */
 export interface TlsFacts {
-  /** server_name extension ("" when absent). */
+  /**
+   * First host_name of the server_name extension, as sent ("" when absent or
+   * not in this segment); non-printable bytes as `\xNN`, at most 255 bytes.
+   */
   sni: string;
   /**
    * Highest version offered: 0x0304 when supported_versions lists TLS 1.3,
@@ -92,6 +115,8 @@ export interface Packet {
   tsUs: number;
   /** The batch buffer this frame lives in. */
   data: Uint8Array;
+  /** A DataView over the bytes of `data` (same offsets), cached by the decoder. */
+  view: DataView;
   /** Offset of the frame in `data`. */
   frameOffset: number;
   caplen: number;
@@ -100,8 +125,16 @@ export interface Packet {
 
   /** Outermost 802.1Q/802.1ad VLAN id, or -1 when untagged. */
   vlan: number;
-  /** EtherType of the network layer after tags (0x0800, 0x86dd, 0x0806 …). */
+  /**
+   * EtherType of the network layer after tags (0x0800, 0x86dd, 0x0806 …).
+   * Link types without one (RAW, NULL, PPP) get 0x0800 or 0x86dd for IP;
+   * 0 for 802.3/LLC frames and other non-IP payloads without an EtherType.
+   */
   etherType: number;
+  /** Offset in `data` of the network-layer header (IP, ARP …), -1 when none. */
+  l3Offset: number;
+  /** Offset in `data` of the transport header, -1 when absent. */
+  l4Offset: number;
 
   /** 4 or 6 when an IP header was decoded, else 0. */
   ipVersion: 0 | 4 | 6;
@@ -121,7 +154,10 @@ export interface Packet {
   /** Fragment offset in bytes (0 for the first fragment and unfragmented). */
   fragOffset: number;
 
-  /** Transport ports (0 when the protocol has none or the header is absent). */
+  /**
+   * Transport ports of TCP, UDP, SCTP, DCCP and UDP-Lite (0 when the
+   * protocol has none or the header is absent).
+   */
   srcPort: number;
   dstPort: number;
   /** TCP flags byte (0 for other protocols). */
@@ -133,31 +169,48 @@ export interface Packet {
   icmpType: number;
   icmpCode: number;
 
-  /** Offset in `data` of the transport payload. */
+  /**
+   * Offset in `data` of the transport payload (the IP payload for non-first
+   * fragments and protocols other than TCP, UDP, ICMP). Always within the
+   * frame: `frameOffset <= payloadOffset` and
+   * `payloadOffset + payloadLen <= frameOffset + caplen`.
+   */
   payloadOffset: number;
-  /** Transport payload bytes present in the capture. */
+  /** Transport payload bytes present in the capture (0 when none). */
   payloadLen: number;
   /** Transport payload length according to the IP header (may exceed payloadLen). */
   payloadWireLen: number;
 
   /** Which of dns/http/tls is valid for this packet. */
   app: number;
+  /**
+   * Why the payload of a packet that qualified for DNS or TLS could not be
+   * parsed (then `app` is APP_NONE), else null. The frame itself decoded
+   * fine; count this apart from the frame's fault.
+   */
+  appFault: AppFault | null;
   dns: DnsFacts;
   http: HttpFacts;
   tls: TlsFacts;
 }
 
+const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
+
 /** Creates an empty scratch record, to be reused for every frame. */
 export function newPacket(): Packet {
   return {
     tsUs: 0,
-    data: new Uint8Array(0),
+    data: EMPTY,
+    view: EMPTY_VIEW,
     frameOffset: 0,
     caplen: 0,
     wirelen: 0,
     linktype: 0,
     vlan: -1,
     etherType: 0,
+    l3Offset: -1,
+    l4Offset: -1,
     ipVersion: 0,
     arp: false,
     src: new Uint32Array(4),
@@ -180,8 +233,10 @@ export function newPacket(): Packet {
     payloadLen: 0,
     payloadWireLen: 0,
     app: APP_NONE,
+    appFault: null,
     dns: {
       id: 0,
+      flags: 0,
       qr: false,
       opcode: 0,
       rcode: 0,

@@ -1,0 +1,397 @@
+/**
+ * Test helpers of decode/: a minimal pcap/pcapng record walker (robust to
+ * truncation, enough to pull frames out of the tcpdump corpus without
+ * depending on capture/), batches built from frames, and builders for
+ * hand-made frames.
+ *
+ * @module
+ */
+import { BatchBuilder, type FrameBatch } from "../capture/mod.ts";
+import { parseAddr } from "./addr.ts";
+
+/** The tcpdump test corpus (830 captures, many deliberately malformed). */
+export const CORPUS_DIR = new URL(
+  "../../shared/pcaps/tcpdump-tests/",
+  import.meta.url,
+);
+
+/** One frame pulled from a capture file. */
+export interface TestFrame {
+  data: Uint8Array;
+  linktype: number;
+  wirelen: number;
+  tsUs: number;
+}
+
+/** The frames of one capture file, and why reading stopped early, if it did. */
+export interface CaptureFrames {
+  frames: TestFrame[];
+  /** Null when the file was read to its end. */
+  stopped: string | null;
+}
+
+/** Names of the corpus files (pcap and pcapng), sorted. */
+export function corpusFiles(): string[] {
+  const names: string[] = [];
+  for (const e of Deno.readDirSync(CORPUS_DIR)) {
+    if (e.isFile && /\.(pcap|pcapng)$/.test(e.name)) names.push(e.name);
+  }
+  return names.sort();
+}
+
+/** Reads every frame of a corpus file. */
+export function corpusFrames(name: string): CaptureFrames {
+  return captureFrames(Deno.readFileSync(new URL(name, CORPUS_DIR)));
+}
+
+/** Walks the records of a pcap or pcapng file held in `bytes`. */
+export function captureFrames(bytes: Uint8Array): CaptureFrames {
+  if (bytes.length < 4) return { frames: [], stopped: "short file" };
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const m = v.getUint32(0, false);
+  if (m === 0x0a0d0d0a) return pcapng(bytes, v);
+  return pcap(bytes, v);
+}
+
+function pcap(bytes: Uint8Array, v: DataView): CaptureFrames {
+  const frames: TestFrame[] = [];
+  if (bytes.length < 24) return { frames, stopped: "short header" };
+  const mBig = v.getUint32(0, false);
+  const mLittle = v.getUint32(0, true);
+  let le: boolean, nano: boolean;
+  if (mLittle === 0xa1b2c3d4 || mLittle === 0xa1b23c4d) {
+    le = true;
+    nano = mLittle === 0xa1b23c4d;
+  } else if (mBig === 0xa1b2c3d4 || mBig === 0xa1b23c4d) {
+    le = false;
+    nano = mBig === 0xa1b23c4d;
+  } else {
+    return { frames, stopped: "bad magic" };
+  }
+  const linktype = v.getUint32(20, le) & 0xffff;
+  let o = 24;
+  while (o < bytes.length) {
+    if (o + 16 > bytes.length) return { frames, stopped: "truncated header" };
+    const sec = v.getUint32(o, le);
+    const frac = v.getUint32(o + 4, le);
+    const incl = v.getUint32(o + 8, le);
+    const orig = v.getUint32(o + 12, le);
+    if (incl > 0x40000) return { frames, stopped: "oversized record" };
+    if (o + 16 + incl > bytes.length) {
+      return { frames, stopped: "truncated record" };
+    }
+    frames.push({
+      data: bytes.subarray(o + 16, o + 16 + incl),
+      linktype,
+      wirelen: orig,
+      tsUs: sec * 1e6 + (nano ? Math.floor(frac / 1000) : frac),
+    });
+    o += 16 + incl;
+  }
+  return { frames, stopped: null };
+}
+
+function pcapng(bytes: Uint8Array, v: DataView): CaptureFrames {
+  const frames: TestFrame[] = [];
+  let le = true;
+  let ifaces: number[] = [];
+  let o = 0;
+  while (o < bytes.length) {
+    if (o + 12 > bytes.length) return { frames, stopped: "truncated block" };
+    const typeBig = v.getUint32(o, false);
+    if (typeBig === 0x0a0d0d0a) {
+      const bom = v.getUint32(o + 8, true);
+      if (bom === 0x1a2b3c4d) le = true;
+      else if (bom === 0x4d3c2b1a) le = false;
+      else return { frames, stopped: "bad byte-order magic" };
+      ifaces = [];
+    }
+    const type = v.getUint32(o, le);
+    const len = v.getUint32(o + 4, le);
+    if (len < 12 || len % 4 !== 0 || o + len > bytes.length) {
+      return { frames, stopped: "bad block length" };
+    }
+    if (type === 1 && len >= 20) {
+      ifaces.push(v.getUint16(o + 8, le));
+    } else if ((type === 6 || type === 2) && len >= 32) {
+      const iface = type === 6
+        ? v.getUint32(o + 8, le)
+        : v.getUint16(o + 8, le);
+      const incl = v.getUint32(o + 20, le);
+      const orig = v.getUint32(o + 24, le);
+      if (28 + incl > len - 4) return { frames, stopped: "bad packet length" };
+      const lt = ifaces[iface];
+      if (lt === undefined) return { frames, stopped: "unknown interface" };
+      const ts = v.getUint32(o + 12, le) * 2 ** 32 + v.getUint32(o + 16, le);
+      frames.push({
+        data: bytes.subarray(o + 28, o + 28 + incl),
+        linktype: lt,
+        wirelen: orig,
+        tsUs: ts,
+      });
+    } else if (type === 3 && len >= 16) {
+      const orig = v.getUint32(o + 8, le);
+      const incl = Math.min(orig, len - 16);
+      const lt = ifaces[0];
+      if (lt === undefined) return { frames, stopped: "unknown interface" };
+      frames.push({
+        data: bytes.subarray(o + 12, o + 12 + incl),
+        linktype: lt,
+        wirelen: orig,
+        tsUs: 0,
+      });
+    }
+    o += len;
+  }
+  return { frames, stopped: null };
+}
+
+/** Packs frames into one batch. */
+export function batchOf(frames: readonly TestFrame[]): FrameBatch {
+  const b = new BatchBuilder(Math.max(1, frames.length), 1 << 16);
+  for (const f of frames) {
+    b.push(f.data, 0, f.data.length, f.wirelen, f.tsUs, f.linktype);
+  }
+  return b.take() ?? new BatchBuilder(1, 1).take()!;
+}
+
+/** Concatenates byte arrays, number lists and ASCII strings. */
+export function cat(...parts: (Uint8Array | number[] | string)[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    if (typeof p === "string") {
+      for (let i = 0; i < p.length; i++) out[o++] = p.charCodeAt(i) & 0xff;
+    } else {
+      out.set(p, o);
+      o += p.length;
+    }
+  }
+  return out;
+}
+
+/** Big-endian 16-bit value as two bytes. */
+export function u16(x: number): number[] {
+  return [(x >> 8) & 0xff, x & 0xff];
+}
+
+/** Big-endian 32-bit value as four bytes. */
+export function u32(x: number): number[] {
+  return [(x >>> 24) & 0xff, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff];
+}
+
+/** The 4 or 16 bytes of an address written as text. */
+export function addrBytes(text: string): number[] {
+  const a = parseAddr(text);
+  if (a === null) throw new TypeError(`Not an address: "${text}"`);
+  if (a.version === 4) return u32(a.words[0]!);
+  return [...a.words].flatMap(u32);
+}
+
+/** Ethernet header (with optional 802.1Q tags) followed by `payload`. */
+export function eth(
+  type: number,
+  payload: Uint8Array,
+  opts: { vlans?: number[]; tpid?: number } = {},
+): Uint8Array {
+  const tags: number[] = [];
+  for (const id of opts.vlans ?? []) {
+    tags.push(...u16(opts.tpid ?? 0x8100), ...u16(id));
+  }
+  return cat(
+    [0, 1, 2, 3, 4, 5],
+    [6, 7, 8, 9, 10, 11],
+    tags,
+    u16(type),
+    payload,
+  );
+}
+
+/** Fields of a hand-built IPv4 header. */
+export interface Ipv4Opts {
+  src?: string;
+  dst?: string;
+  proto: number;
+  ttl?: number;
+  id?: number;
+  /** Option bytes (padded with zeros to a multiple of 4). */
+  options?: number[];
+  /** Flags and fragment offset word (MF = 0x2000, offset in 8-byte units). */
+  frag?: number;
+  /** Total length to write instead of the true one. */
+  totalLength?: number;
+  /** IHL (in 4-byte words) to write instead of the true one. */
+  ihl?: number;
+}
+
+/** An IPv4 header followed by `payload`. */
+export function ipv4(o: Ipv4Opts, payload: Uint8Array): Uint8Array {
+  const opt = [...(o.options ?? [])];
+  while (opt.length % 4 !== 0) opt.push(0);
+  const hl = 20 + opt.length;
+  const ihl = o.ihl ?? hl / 4;
+  return cat(
+    [0x40 | (ihl & 15), 0],
+    u16(o.totalLength ?? hl + payload.length),
+    u16(o.id ?? 0x1234),
+    u16(o.frag ?? 0),
+    [o.ttl ?? 64, o.proto],
+    [0, 0],
+    addrBytes(o.src ?? "10.0.0.1"),
+    addrBytes(o.dst ?? "10.0.0.2"),
+    opt,
+    payload,
+  );
+}
+
+/** An IPv6 header followed by `payload` (extension headers included there). */
+export function ipv6(
+  o: { src?: string; dst?: string; nh: number; hlim?: number; plen?: number },
+  payload: Uint8Array,
+): Uint8Array {
+  return cat(
+    [0x60, 0, 0, 0],
+    u16(o.plen ?? payload.length),
+    [o.nh, o.hlim ?? 64],
+    addrBytes(o.src ?? "2001:db8::1"),
+    addrBytes(o.dst ?? "2001:db8::2"),
+    payload,
+  );
+}
+
+/** An IPv6 extension header of the options kind (8-byte units). */
+export function ipv6Ext(
+  nh: number,
+  body: number[] = [0, 0, 0, 0, 0, 0],
+): number[] {
+  const b = [...body];
+  while ((b.length + 2) % 8 !== 0) b.push(0);
+  return [nh, (b.length + 2) / 8 - 1, ...b];
+}
+
+/** Fields of a hand-built TCP header. */
+export interface TcpOpts {
+  sport: number;
+  dport: number;
+  flags: number;
+  seq?: number;
+  ack?: number;
+  window?: number;
+  options?: number[];
+  /** Data offset (in 4-byte words) to write instead of the true one. */
+  dataOffset?: number;
+}
+
+/** A TCP header followed by `payload`. */
+export function tcp(
+  o: TcpOpts,
+  payload: Uint8Array = new Uint8Array(0),
+): Uint8Array {
+  const opt = [...(o.options ?? [])];
+  while (opt.length % 4 !== 0) opt.push(1);
+  const off = o.dataOffset ?? (20 + opt.length) / 4;
+  return cat(
+    u16(o.sport),
+    u16(o.dport),
+    u32(o.seq ?? 1000),
+    u32(o.ack ?? 0),
+    [off << 4, o.flags],
+    u16(o.window ?? 65535),
+    [0, 0, 0, 0],
+    opt,
+    payload,
+  );
+}
+
+/** A UDP header (length from the payload unless given) followed by `payload`. */
+export function udp(
+  o: { sport: number; dport: number; length?: number },
+  payload: Uint8Array,
+): Uint8Array {
+  return cat(
+    u16(o.sport),
+    u16(o.dport),
+    u16(o.length ?? 8 + payload.length),
+    [0, 0],
+    payload,
+  );
+}
+
+/** DNS name in wire form (labels, then the root). */
+export function dnsName(name: string): number[] {
+  const out: number[] = [];
+  for (const label of name.split(".")) {
+    if (label === "") continue;
+    out.push(label.length, ...[...label].map((c) => c.charCodeAt(0)));
+  }
+  out.push(0);
+  return out;
+}
+
+/** A DNS query for `name` of `qtype`, class IN. */
+export function dnsQuery(name: string, qtype = 1, id = 0xbeef): Uint8Array {
+  return cat(
+    u16(id),
+    u16(0x0100),
+    u16(1),
+    u16(0),
+    u16(0),
+    u16(0),
+    dnsName(name),
+    u16(qtype),
+    u16(1),
+  );
+}
+
+/** A TLS record holding a ClientHello with an SNI and supported_versions. */
+export function clientHello(
+  o: { sni?: string; versions?: number[]; legacy?: number; pad?: number } = {},
+): Uint8Array {
+  const exts: number[] = [];
+  // A GREASE extension first, as browsers send.
+  exts.push(...u16(0x0a0a), ...u16(0));
+  if (o.sni !== undefined) {
+    const name = [...o.sni].map((c) => c.charCodeAt(0));
+    const entry = [0, ...u16(name.length), ...name];
+    const list = [...u16(entry.length), ...entry];
+    exts.push(...u16(0), ...u16(list.length), ...list);
+  }
+  if (o.versions !== undefined) {
+    const vs = o.versions.flatMap(u16);
+    exts.push(...u16(43), ...u16(vs.length + 1), vs.length, ...vs);
+  }
+  if (o.pad !== undefined) {
+    exts.push(...u16(21), ...u16(o.pad), ...new Array(o.pad).fill(0));
+  }
+  const body = [
+    ...u16(o.legacy ?? 0x0303),
+    ...new Array(32).fill(7),
+    32,
+    ...new Array(32).fill(9),
+    ...u16(4),
+    0x13,
+    0x01,
+    0xc0,
+    0x2f,
+    1,
+    0,
+    ...u16(exts.length),
+    ...exts,
+  ];
+  const hs = [1, (body.length >> 16) & 0xff, ...u16(body.length), ...body];
+  return cat([22, 3, 1], u16(hs.length), hs);
+}
+
+/** A seeded PRNG (mulberry32): the same seed gives the same sequence. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,247 @@
+/**
+ * The frame decoder: fills the reusable {@link Packet} record from one raw
+ * frame, from the link layer through IP and the transport header to the
+ * application facts (DNS, HTTP request, TLS ClientHello). Every read is
+ * bounds-checked; a malformed frame returns a {@link FrameFault}, never
+ * throws. Nothing is allocated per frame except the strings of application
+ * facts, and a DataView when the frame buffer changes.
+ *
+ * @module
+ */
+import type { FrameBatch } from "../capture/mod.ts";
+import type { DecodeCounters, FrameFault } from "./faults.ts";
+import {
+  APP_DNS,
+  APP_HTTP,
+  APP_NONE,
+  APP_TLS,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  newPacket,
+  type Packet,
+} from "./packet.ts";
+import { clearDns, readDns } from "./dns.ts";
+import { clearHttp, readHttpRequest } from "./http.ts";
+import { clearTls, isClientHelloStart, readClientHello } from "./tls.ts";
+import { ETH_ARP, ETH_IPV4, ETH_IPV6, readLink } from "./_link.ts";
+import { readIpv4, readIpv6 } from "./_ip.ts";
+import { LINKTYPE_ETHERNET } from "./linktype.ts";
+
+/**
+ * Decodes frame `i` of `batch` into `p`, resetting every field a previous
+ * frame set. Returns null when the frame decoded (an IP packet, or a non-IP
+ * frame such as ARP with `ipVersion` 0 and `arp` set for ARP), or the fault.
+ * A frame index outside the batch is a programming error and throws.
+ *
+ * @example
+ * ```ts
+ * const p = newPacket();
+ * for (let i = 0; i < batch.count; i++) {
+ *   const fault = decodeFrame(p, batch, i);
+ *   if (fault !== null) counters.count(fault);
+ *   else if (p.ipVersion !== 0) flows.update(p);
+ * }
+ * ```
+ */
+export function decodeFrame(
+  p: Packet,
+  batch: FrameBatch,
+  i: number,
+): FrameFault | null {
+  if (!(i >= 0 && i < batch.count)) {
+    throw new RangeError(
+      `Cannot decode frame ${i}: the batch has ${batch.count}`,
+    );
+  }
+  const data = batch.data;
+  if (p.data !== data) setData(p, data);
+  const off = batch.offsets[i]!;
+  let caplen = batch.caplens[i]!;
+  if (off + caplen > data.length) {
+    caplen = off > data.length ? 0 : data.length - off;
+  }
+  p.tsUs = batch.tsUs[i]!;
+  p.frameOffset = off;
+  p.caplen = caplen;
+  p.wirelen = batch.wirelens[i]!;
+  p.linktype = batch.linktypes[i]!;
+  return decodeLoaded(p);
+}
+
+/** Where {@link decodeBytes} finds the frame's metadata. */
+export interface DecodeBytesOptions {
+  /** Link type of the frame (default 1, Ethernet). */
+  linktype?: number;
+  /** Length on the wire (default: the byte length). */
+  wirelen?: number;
+  /** Timestamp in µs (default 0). */
+  tsUs?: number;
+}
+
+/**
+ * Decodes one frame held alone in `bytes` into `p`, as {@link decodeFrame}
+ * does for a batch. For tests and one-off frames; a batch is faster.
+ *
+ * @example
+ * ```ts
+ * const p = newPacket();
+ * decodeBytes(p, frame, { linktype: LINKTYPE_RAW }); // null or a fault
+ * ```
+ */
+export function decodeBytes(
+  p: Packet,
+  bytes: Uint8Array,
+  opts: DecodeBytesOptions = {},
+): FrameFault | null {
+  if (p.data !== bytes) setData(p, bytes);
+  p.tsUs = opts.tsUs ?? 0;
+  p.frameOffset = 0;
+  p.caplen = bytes.length;
+  p.wirelen = opts.wirelen ?? bytes.length;
+  p.linktype = opts.linktype ?? LINKTYPE_ETHERNET;
+  return decodeLoaded(p);
+}
+
+/** What {@link decodeAll} reports to. */
+export interface DecodeAllOptions {
+  /** Called for every frame decoded without a fault (check `ipVersion`). */
+  onPacket: (p: Packet) => void;
+  /** Counts every frame's outcome. */
+  counters: DecodeCounters;
+  /** The scratch record to reuse (default: a new one per call). */
+  packet?: Packet;
+}
+
+/**
+ * Decodes every frame of `batch`, counting outcomes and handing each frame
+ * that decoded to `onPacket` (the record is reused: copy what you keep).
+ * Returns how many frames reached `onPacket`.
+ */
+export function decodeAll(batch: FrameBatch, opts: DecodeAllOptions): number {
+  const { onPacket, counters } = opts;
+  const packet = opts.packet ?? newPacket();
+  let n = 0;
+  for (let i = 0; i < batch.count; i++) {
+    const fault = decodeFrame(packet, batch, i);
+    counters.add(packet, fault);
+    if (fault === null) {
+      onPacket(packet);
+      n++;
+    }
+  }
+  return n;
+}
+
+function setData(p: Packet, data: Uint8Array): void {
+  p.data = data;
+  p.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Resets the record and decodes the frame its metadata describes. */
+function decodeLoaded(p: Packet): FrameFault | null {
+  if (p.ipVersion !== 0) {
+    p.src.fill(0);
+    p.dst.fill(0);
+    p.ipVersion = 0;
+  }
+  if (p.app !== APP_NONE) clearApp(p);
+  p.appFault = null;
+  p.vlan = -1;
+  p.etherType = 0;
+  p.l3Offset = -1;
+  p.l4Offset = -1;
+  p.arp = false;
+  p.proto = 0;
+  p.ttl = 0;
+  p.ipLen = 0;
+  p.ipId = 0;
+  p.fragment = false;
+  p.fragOffset = 0;
+  p.srcPort = 0;
+  p.dstPort = 0;
+  p.tcpFlags = 0;
+  p.tcpSeq = 0;
+  p.tcpAck = 0;
+  p.tcpWindow = 0;
+  p.icmpType = -1;
+  p.icmpCode = -1;
+  p.payloadOffset = p.frameOffset;
+  p.payloadLen = 0;
+  p.payloadWireLen = 0;
+
+  const end = p.frameOffset + p.caplen;
+  const lf = readLink(p, end);
+  if (lf !== null) return lf;
+  let fault: FrameFault | null;
+  switch (p.etherType) {
+    case ETH_IPV4:
+      fault = readIpv4(p, p.l3Offset, end);
+      break;
+    case ETH_IPV6:
+      fault = readIpv6(p, p.l3Offset, end);
+      break;
+    case ETH_ARP:
+      p.arp = true;
+      return null;
+    default:
+      return null;
+  }
+  if (fault === null && p.l4Offset >= 0) readApp(p);
+  return fault;
+}
+
+/**
+ * DNS, HTTP request or TLS ClientHello facts, when the payload qualifies.
+ * Running out of bytes is not a fault when the capture (snap length) or the
+ * segment cut the message short.
+ */
+function readApp(p: Packet): void {
+  const proto = p.proto;
+  const start = p.payloadOffset;
+  const end = start + p.payloadLen;
+  const cut = p.payloadLen < p.payloadWireLen;
+  const d = p.data;
+  if (isDnsPort(p.srcPort) || isDnsPort(p.dstPort)) {
+    let s = start, e = end, more = cut;
+    if (proto === IPPROTO_TCP) {
+      if (e - s < 2) return; // no payload (ACK, FIN …) or a stray byte
+      const len = (d[s]! << 8) | d[s + 1]!;
+      s += 2;
+      if (s + len < e) e = s + len;
+      else if (s + len > e) more = true;
+    } else if (proto !== IPPROTO_UDP) {
+      return;
+    }
+    const f = readDns(d, s, e, p.dns);
+    if (f === null) p.app = APP_DNS;
+    else {
+      clearDns(p.dns);
+      if (!(more && f === "dns_short")) p.appFault = f;
+    }
+    return;
+  }
+  if (proto !== IPPROTO_TCP || end === start) return;
+  const c0 = d[start]!;
+  if (c0 === 22) {
+    if (!isClientHelloStart(d, start, end)) return;
+    const f = readClientHello(d, start, end, p.tls);
+    if (f === null) p.app = APP_TLS;
+    else {
+      clearTls(p.tls);
+      if (!(cut && f === "tls_short")) p.appFault = f;
+    }
+  } else if (c0 >= 0x41 && c0 <= 0x5a) {
+    if (readHttpRequest(d, start, end, p.http)) p.app = APP_HTTP;
+  }
+}
+
+function isDnsPort(port: number): boolean {
+  return port === 53 || port === 5353 || port === 5355;
+}
+
+function clearApp(p: Packet): void {
+  if (p.app === APP_DNS) clearDns(p.dns);
+  else if (p.app === APP_HTTP) clearHttp(p.http);
+  else if (p.app === APP_TLS) clearTls(p.tls);
+  p.app = APP_NONE;
+}
