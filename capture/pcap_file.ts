@@ -28,6 +28,7 @@
  * @module
  */
 
+import { UserError } from "../common/errors.ts";
 import { BatchBuilder, type FrameBatch } from "./batch.ts";
 
 /** Capture file formats the reader understands. */
@@ -74,7 +75,7 @@ export interface ReadCaptureOptions {
  * A capture file that cannot be read at all: missing, not permitted, a
  * directory, or an I/O error while reading. The message names the path.
  */
-export class CaptureFileError extends Error {
+export class CaptureFileError extends UserError {
   /** The path that could not be read. */
   readonly path: string;
   /** Creates the error for `path`; keep `cause` when wrapping. */

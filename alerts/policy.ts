@@ -1,0 +1,791 @@
+/**
+ * The detection policy: home network, per-detector switches, severities,
+ * thresholds and windows, suspicious ports, exposed services, allowlists,
+ * suppressions, aggregation and the alert rate cap. Parsed and validated
+ * from JSON by {@link parsePolicy}; the defaults ship in `data/policy.json`
+ * (imported as a JSON module, so `deno compile` embeds it). A
+ * {@link PolicyHolder} swaps policies only after the new one validates.
+ *
+ * @module
+ */
+import { type Cidr, parseCidr } from "../decode/mod.ts";
+import { ConfigError } from "../common/errors.ts";
+import { ALERT_TYPES, type AlertType, type Severity } from "./alert.ts";
+import DEFAULT_POLICY_JSON from "../data/policy.json" with { type: "json" };
+
+/** What every detector's policy has. */
+export interface DetectorPolicy {
+  enabled: boolean;
+  /** Suricata severity of its alerts: 1 high, 2 medium, 3 low, 4 informational. */
+  severity: Severity;
+}
+
+/** `port_scan`: distinct failed ports of one host from one source. */
+export interface PortScanPolicy extends DetectorPolicy {
+  /** Distinct probed ports on one target that raise the alert (Zeek: 15). */
+  ports: number;
+  /** Sliding window the ports are counted over, seconds (Zeek: 5 min). */
+  window_s: number;
+  /** Cap on tracked (source, target) pairs; least recently used evicted. */
+  max_trackers: number;
+}
+
+/** `host_sweep`: distinct hosts probed on one port (or ICMP type) by one source. */
+export interface HostSweepPolicy extends DetectorPolicy {
+  /** Distinct target hosts inside home_net that raise the alert. */
+  hosts: number;
+  /** Distinct target hosts outside home_net that raise the alert (Zeek: 25). */
+  hosts_external: number;
+  window_s: number;
+  max_trackers: number;
+}
+
+/** `syn_flood`, `udp_flood`, `icmp_flood`: packet rate toward one target. */
+export interface FloodPolicy extends DetectorPolicy {
+  /**
+   * Packets per second toward one target that raise the alert: unanswered
+   * SYNs (SYNs minus completed handshakes) for syn_flood, datagrams to a
+   * UDP server for udp_flood, ICMP requests for icmp_flood.
+   */
+  pps: number;
+  /** The rate must also be this many times the target's baseline. */
+  baseline_factor: number;
+  /**
+   * Largest reply/request ratio still counted as a flood (udp_flood: a
+   * server answering most datagrams is busy, not flooded); 1 disables.
+   */
+  max_reply_ratio: number;
+  max_targets: number;
+}
+
+/** `brute_force`: many short login connections, or HTTP auth failures. */
+export interface BruteForcePolicy extends DetectorPolicy {
+  /** Short login connections to one service that raise the alert. */
+  attempts: number;
+  window_s: number;
+  /** A login attempt lasts at most this long, seconds. */
+  max_duration_s: number;
+  /** …and carries at most this many payload bytes both ways. */
+  max_bytes: number;
+  /** Login services by TCP port: ssh, telnet, ftp, rdp, smb or other. */
+  services: ReadonlyMap<number, string>;
+  /** HTTP 401 answers to one client that raise the alert. */
+  http_401: number;
+  /** POSTs to one login-like path that raise the alert. */
+  http_posts: number;
+  /** Substrings (lower case) that make a path login-like. */
+  http_login_paths: readonly string[];
+  max_trackers: number;
+}
+
+/** `dns_tunnel`: query shapes per (client, registered domain). */
+export interface DnsTunnelPolicy extends DetectorPolicy {
+  window_s: number;
+  /** Queries with a long high-entropy label that raise the alert. */
+  encoded_queries: number;
+  /** A label this long (characters) counts as long. */
+  min_label_len: number;
+  /** Shannon entropy (bits per character) of the subdomain that counts as high. */
+  min_entropy: number;
+  /** Distinct names under one domain that raise the alert. */
+  unique_names: number;
+  /** TXT/NULL/CNAME/private-type queries to one domain that raise the alert. */
+  rrtype_queries: number;
+  /** Query name bytes to one domain that raise the alert. */
+  volume_bytes: number;
+  /** Registered domains never reported (lower case, no trailing dot). */
+  allow_domains: readonly string[];
+  max_trackers: number;
+}
+
+/** `malformed_http`: grammar checks on the first request segment. */
+export interface MalformedHttpPolicy extends DetectorPolicy {
+  /** Server ports whose first client segment is checked (plus any flow the decoder saw HTTP on). */
+  ports: readonly number[];
+  max_request_line: number;
+  max_header_line: number;
+  max_headers: number;
+}
+
+/** `external_inbound`: outside clients reaching inside ports not exposed. */
+export interface ExternalInboundPolicy extends DetectorPolicy {
+  /**
+   * True: only connections the inside host accepted (SYN+ACK, or a UDP
+   * reply). False: every SYN (or first datagram) to a port not exposed.
+   */
+  require_accepted: boolean;
+}
+
+/** `new_host`: first sighting of a home_net address. */
+export interface NewHostPolicy extends DetectorPolicy {
+  /** Cap on remembered hosts (beyond it no more new_host alerts). */
+  max_hosts: number;
+}
+
+/** Per-detector policies, by alert type. */
+export interface DetectorPolicies {
+  port_scan: PortScanPolicy;
+  host_sweep: HostSweepPolicy;
+  syn_flood: FloodPolicy;
+  udp_flood: FloodPolicy;
+  icmp_flood: FloodPolicy;
+  brute_force: BruteForcePolicy;
+  dns_tunnel: DnsTunnelPolicy;
+  malformed_http: MalformedHttpPolicy;
+  suspicious_port: DetectorPolicy;
+  external_inbound: ExternalInboundPolicy;
+  new_host: NewHostPolicy;
+  anomaly: DetectorPolicy;
+}
+
+/** Transport protocol selector of port lists. */
+export type PortProto = "tcp" | "udp" | "any";
+
+/** One suspicious port range with the reason shown in evidence. */
+export interface SuspiciousPort {
+  from: number;
+  to: number;
+  proto: PortProto;
+  reason: string;
+}
+
+/** A service the policy exposes to the outside (external_inbound ignores it). */
+export interface ExposedService {
+  from: number;
+  to: number;
+  proto: PortProto;
+  /** Inside hosts it applies to (empty: every inside host). */
+  hosts: readonly Cidr[];
+}
+
+/** How a suppression matches an alert's addresses (Suricata's `track`). */
+export type SuppressTrack = "by_src" | "by_dst" | "by_either";
+
+/** One suppression: alerts of a signature or type involving an address. */
+export interface Suppression {
+  /** Match this signature id … */
+  signature_id?: number;
+  /** … or this alert type (at least one of the two is set). */
+  type?: AlertType;
+  cidr: Cidr;
+  track: SuppressTrack;
+  /** Packet time after which the suppression no longer applies, µs (Infinity: never). */
+  expiresUs: number;
+  note: string;
+}
+
+/** The validated policy. */
+export interface Policy {
+  readonly home_net: readonly Cidr[];
+  readonly aggregation: {
+    /** An alert is final after this long without a detection, seconds. */
+    window_s: number;
+    /** …or this long after its first detection (a new alert starts). */
+    max_open_s: number;
+    /** Updates of an open alert reach sinks at most this often, seconds. */
+    update_interval_s: number;
+    /** Cap on open alerts; the least recently updated is finalised early. */
+    max_open: number;
+  };
+  readonly rate_limit: {
+    /** New alerts per second (packet time) passed downstream. */
+    alerts_per_s: number;
+    /** Burst size of the token bucket. */
+    burst: number;
+  };
+  readonly allowlist: {
+    sources: readonly Cidr[];
+    destinations: readonly Cidr[];
+  };
+  readonly suppressions: readonly Suppression[];
+  readonly exposed: readonly ExposedService[];
+  readonly suspicious_ports: readonly SuspiciousPort[];
+  readonly detectors: Readonly<DetectorPolicies>;
+}
+
+// ---------------------------------------------------------------------------
+// Validation helpers. Each takes the value and its dotted path, and throws a
+// ConfigError naming that path.
+
+type Json = unknown;
+
+function isObject(v: Json): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function obj(v: Json, path: string): Record<string, unknown> {
+  if (!isObject(v)) throw new ConfigError(path, "must be an object");
+  return v;
+}
+
+function arr(v: Json, path: string): unknown[] {
+  if (!Array.isArray(v)) throw new ConfigError(path, "must be an array");
+  return v;
+}
+
+function checkKeys(
+  o: Record<string, unknown>,
+  known: readonly string[],
+  path: string,
+): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) {
+      throw new ConfigError(
+        path === "" ? k : `${path}.${k}`,
+        `unknown field (known: ${known.join(", ")})`,
+      );
+    }
+  }
+}
+
+function num(
+  v: Json,
+  path: string,
+  min: number,
+  max: number,
+  integer: boolean,
+): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new ConfigError(path, `must be a number, got ${show(v)}`);
+  }
+  if (integer && !Number.isInteger(v)) {
+    throw new ConfigError(path, `must be an integer, got ${v}`);
+  }
+  if (v < min || v > max) {
+    throw new ConfigError(path, `must be from ${min} to ${max}, got ${v}`);
+  }
+  return v;
+}
+
+function bool(v: Json, path: string): boolean {
+  if (typeof v !== "boolean") {
+    throw new ConfigError(path, `must be true or false, got ${show(v)}`);
+  }
+  return v;
+}
+
+function text(v: Json, path: string, maxLen = 512): string {
+  if (typeof v !== "string") {
+    throw new ConfigError(path, `must be a string, got ${show(v)}`);
+  }
+  if (v.length > maxLen) {
+    throw new ConfigError(path, `must be at most ${maxLen} characters`);
+  }
+  return v;
+}
+
+function severity(v: Json, path: string): Severity {
+  if (v === 1 || v === 2 || v === 3 || v === 4) return v;
+  throw new ConfigError(
+    path,
+    `must be 1 (high), 2 (medium), 3 (low) or 4 (info), got ${show(v)}`,
+  );
+}
+
+function cidr(v: Json, path: string): Cidr {
+  const t = text(v, path, 64);
+  const c = parseCidr(t);
+  if (c === null) {
+    throw new ConfigError(path, `"${t}" is not an IP address or CIDR prefix`);
+  }
+  return c;
+}
+
+function cidrs(v: Json, path: string): Cidr[] {
+  return arr(v, path).map((x, i) => cidr(x, `${path}[${i}]`));
+}
+
+function portRange(v: Json, path: string): [number, number] {
+  if (typeof v === "number") {
+    const p = num(v, path, 0, 65535, true);
+    return [p, p];
+  }
+  const t = text(v, path, 16);
+  const m = /^(\d{1,5})\s*-\s*(\d{1,5})$/.exec(t.trim());
+  if (m === null) {
+    throw new ConfigError(path, `must be a port or a range "a-b", got "${t}"`);
+  }
+  const a = num(Number(m[1]), path, 0, 65535, true);
+  const b = num(Number(m[2]), path, 0, 65535, true);
+  if (b < a) throw new ConfigError(path, `range "${t}" ends before it starts`);
+  return [a, b];
+}
+
+function proto(v: Json, path: string): PortProto {
+  if (v === "tcp" || v === "udp" || v === "any") return v;
+  throw new ConfigError(path, `must be "tcp", "udp" or "any", got ${show(v)}`);
+}
+
+function show(v: Json): string {
+  if (typeof v === "string") return `"${v.slice(0, 40)}"`;
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object") return "an object";
+  return String(v);
+}
+
+// ---------------------------------------------------------------------------
+// Per-detector field specs: each field's kind and range. A detector's policy
+// is its defaults overlaid with the fields the input gives.
+
+type FieldSpec =
+  | { kind: "bool" }
+  | { kind: "severity" }
+  | { kind: "int"; min: number; max: number }
+  | { kind: "num"; min: number; max: number }
+  | { kind: "ports" }
+  | { kind: "strings"; maxItems: number }
+  | { kind: "services" };
+
+const BASE: Record<string, FieldSpec> = {
+  enabled: { kind: "bool" },
+  severity: { kind: "severity" },
+};
+const int = (min: number, max: number): FieldSpec => ({ kind: "int", min, max });
+const real = (min: number, max: number): FieldSpec => ({ kind: "num", min, max });
+const WINDOW = int(1, 86400);
+const TRACKERS = int(16, 10_000_000);
+const FLOOD: Record<string, FieldSpec> = {
+  ...BASE,
+  pps: int(1, 100_000_000),
+  baseline_factor: real(1, 1e6),
+  max_reply_ratio: real(0, 1),
+  max_targets: TRACKERS,
+};
+
+const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
+  port_scan: {
+    ...BASE,
+    ports: int(2, 4096),
+    window_s: WINDOW,
+    max_trackers: TRACKERS,
+  },
+  host_sweep: {
+    ...BASE,
+    hosts: int(2, 4096),
+    hosts_external: int(2, 4096),
+    window_s: WINDOW,
+    max_trackers: TRACKERS,
+  },
+  syn_flood: FLOOD,
+  udp_flood: FLOOD,
+  icmp_flood: FLOOD,
+  brute_force: {
+    ...BASE,
+    attempts: int(2, 1_000_000),
+    window_s: WINDOW,
+    max_duration_s: real(0.001, 86400),
+    max_bytes: int(1, 1e12),
+    services: { kind: "services" },
+    http_401: int(2, 1_000_000),
+    http_posts: int(2, 1_000_000),
+    http_login_paths: { kind: "strings", maxItems: 256 },
+    max_trackers: TRACKERS,
+  },
+  dns_tunnel: {
+    ...BASE,
+    window_s: WINDOW,
+    encoded_queries: int(1, 1_000_000),
+    min_label_len: int(8, 63),
+    min_entropy: real(0, 8),
+    unique_names: int(2, 10_000_000),
+    rrtype_queries: int(1, 10_000_000),
+    volume_bytes: int(256, 1e12),
+    allow_domains: { kind: "strings", maxItems: 10_000 },
+    max_trackers: TRACKERS,
+  },
+  malformed_http: {
+    ...BASE,
+    ports: { kind: "ports" },
+    max_request_line: int(64, 1 << 20),
+    max_header_line: int(64, 1 << 20),
+    max_headers: int(8, 100_000),
+  },
+  suspicious_port: BASE,
+  external_inbound: { ...BASE, require_accepted: { kind: "bool" } },
+  new_host: { ...BASE, max_hosts: int(1, 100_000_000) },
+  anomaly: BASE,
+};
+
+const SERVICE_NAMES = ["ssh", "telnet", "ftp", "rdp", "smb", "other"];
+
+function field(spec: FieldSpec, v: Json, path: string): unknown {
+  switch (spec.kind) {
+    case "bool":
+      return bool(v, path);
+    case "severity":
+      return severity(v, path);
+    case "int":
+      return num(v, path, spec.min, spec.max, true);
+    case "num":
+      return num(v, path, spec.min, spec.max, false);
+    case "ports":
+      return arr(v, path).map((x, i) =>
+        num(x, `${path}[${i}]`, 1, 65535, true)
+      );
+    case "strings": {
+      const a = arr(v, path);
+      if (a.length > spec.maxItems) {
+        throw new ConfigError(path, `must have at most ${spec.maxItems} items`);
+      }
+      return a.map((x, i) => text(x, `${path}[${i}]`, 253).toLowerCase());
+    }
+    case "services": {
+      const o = obj(v, path);
+      const m = new Map<number, string>();
+      for (const [k, name] of Object.entries(o)) {
+        const p = `${path}.${k}`;
+        if (!/^\d{1,5}$/.test(k)) {
+          throw new ConfigError(p, "must be keyed by a TCP port number");
+        }
+        const port = num(Number(k), p, 1, 65535, true);
+        const n = text(name, p, 16);
+        if (!SERVICE_NAMES.includes(n)) {
+          throw new ConfigError(
+            p,
+            `must be one of ${SERVICE_NAMES.join(", ")}, got "${n}"`,
+          );
+        }
+        m.set(port, n);
+      }
+      return m;
+    }
+    default: {
+      const never: never = spec;
+      return never;
+    }
+  }
+}
+
+function detectorPolicy(
+  type: AlertType,
+  input: Json,
+  base: Readonly<Record<string, unknown>> | null,
+  path: string,
+): Record<string, unknown> {
+  const spec = SPECS[type];
+  const names = Object.keys(spec);
+  const o = obj(input ?? {}, path);
+  checkKeys(o, names, path);
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    const fp = `${path}.${name}`;
+    if (o[name] !== undefined) out[name] = field(spec[name]!, o[name], fp);
+    else if (base !== null) out[name] = base[name];
+    else throw new ConfigError(fp, "is missing");
+  }
+  return out;
+}
+
+const TOP_KEYS = [
+  "version",
+  "home_net",
+  "aggregation",
+  "rate_limit",
+  "allowlist",
+  "suppressions",
+  "exposed",
+  "suspicious_ports",
+  "detectors",
+];
+
+function suppressions(v: Json, path: string): Suppression[] {
+  return arr(v, path).map((x, i) => {
+    const p = `${path}[${i}]`;
+    const o = obj(x, p);
+    checkKeys(o, ["signature_id", "type", "ip", "track", "expires", "note"], p);
+    const s: Suppression = {
+      cidr: cidr(o.ip, `${p}.ip`),
+      track: "by_either",
+      expiresUs: Infinity,
+      note: o.note === undefined ? "" : text(o.note, `${p}.note`),
+    };
+    if (o.signature_id !== undefined) {
+      s.signature_id = num(o.signature_id, `${p}.signature_id`, 1, 2 ** 31, true);
+    }
+    if (o.type !== undefined) {
+      const t = text(o.type, `${p}.type`, 32);
+      const found = ALERT_TYPES.find((a) => a === t);
+      if (found === undefined) {
+        throw new ConfigError(
+          `${p}.type`,
+          `"${t}" is not an alert type (${ALERT_TYPES.join(", ")})`,
+        );
+      }
+      s.type = found;
+    }
+    if (s.signature_id === undefined && s.type === undefined) {
+      throw new ConfigError(p, "needs a signature_id or a type");
+    }
+    if (o.track !== undefined) {
+      const t = o.track;
+      if (t !== "by_src" && t !== "by_dst" && t !== "by_either") {
+        throw new ConfigError(
+          `${p}.track`,
+          `must be "by_src", "by_dst" or "by_either", got ${show(t)}`,
+        );
+      }
+      s.track = t;
+    }
+    if (o.expires !== undefined) {
+      const t = text(o.expires, `${p}.expires`, 64);
+      const ms = Date.parse(t);
+      if (!Number.isFinite(ms)) {
+        throw new ConfigError(
+          `${p}.expires`,
+          `"${t}" is not a date (ISO 8601, e.g. 2027-01-31T00:00:00Z)`,
+        );
+      }
+      s.expiresUs = ms * 1000;
+    }
+    return s;
+  });
+}
+
+function portList<T>(
+  v: Json,
+  path: string,
+  extra: string[],
+  make: (o: Record<string, unknown>, p: string, r: [number, number], pr: PortProto) => T,
+): T[] {
+  return arr(v, path).map((x, i) => {
+    const p = `${path}[${i}]`;
+    const o = obj(x, p);
+    checkKeys(o, ["port", "proto", ...extra], p);
+    if (o.port === undefined) throw new ConfigError(`${p}.port`, "is missing");
+    const r = portRange(o.port, `${p}.port`);
+    const pr = o.proto === undefined ? "any" : proto(o.proto, `${p}.proto`);
+    return make(o, p, r, pr);
+  });
+}
+
+function parseWith(input: Json, base: Policy | null): Policy {
+  const o = obj(input, "policy");
+  checkKeys(o, TOP_KEYS, "");
+  if (o.version !== undefined && o.version !== 1) {
+    throw new ConfigError("version", `must be 1, got ${show(o.version)}`);
+  }
+  const need = (k: string): void => {
+    if (base === null && o[k] === undefined) {
+      throw new ConfigError(k, "is missing");
+    }
+  };
+  for (const k of TOP_KEYS.slice(1)) need(k);
+
+  const home_net = o.home_net === undefined ? base!.home_net : cidrs(o.home_net, "home_net");
+
+  let aggregation = base?.aggregation;
+  if (o.aggregation !== undefined) {
+    const a = obj(o.aggregation, "aggregation");
+    const keys = ["window_s", "max_open_s", "update_interval_s", "max_open"];
+    checkKeys(a, keys, "aggregation");
+    const pick = (k: string, min: number, max: number, integer: boolean) => {
+      const fp = `aggregation.${k}`;
+      if (a[k] !== undefined) return num(a[k], fp, min, max, integer);
+      if (base === null) throw new ConfigError(fp, "is missing");
+      return base.aggregation[k as keyof Policy["aggregation"]];
+    };
+    aggregation = {
+      window_s: pick("window_s", 1, 86400 * 7, false),
+      max_open_s: pick("max_open_s", 1, 86400 * 30, false),
+      update_interval_s: pick("update_interval_s", 0, 86400, false),
+      max_open: pick("max_open", 1, 10_000_000, true),
+    };
+  }
+
+  let rate_limit = base?.rate_limit;
+  if (o.rate_limit !== undefined) {
+    const r = obj(o.rate_limit, "rate_limit");
+    checkKeys(r, ["alerts_per_s", "burst"], "rate_limit");
+    const rate = r.alerts_per_s !== undefined
+      ? num(r.alerts_per_s, "rate_limit.alerts_per_s", 0.001, 1e6, false)
+      : base?.rate_limit.alerts_per_s;
+    const burst = r.burst !== undefined
+      ? num(r.burst, "rate_limit.burst", 1, 1e7, true)
+      : base?.rate_limit.burst;
+    if (rate === undefined) {
+      throw new ConfigError("rate_limit.alerts_per_s", "is missing");
+    }
+    if (burst === undefined) throw new ConfigError("rate_limit.burst", "is missing");
+    rate_limit = { alerts_per_s: rate, burst };
+  }
+
+  let allowlist = base?.allowlist;
+  if (o.allowlist !== undefined) {
+    const a = obj(o.allowlist, "allowlist");
+    checkKeys(a, ["sources", "destinations"], "allowlist");
+    allowlist = {
+      sources: a.sources === undefined
+        ? (base?.allowlist.sources ?? [])
+        : cidrs(a.sources, "allowlist.sources"),
+      destinations: a.destinations === undefined
+        ? (base?.allowlist.destinations ?? [])
+        : cidrs(a.destinations, "allowlist.destinations"),
+    };
+  }
+
+  const supp = o.suppressions === undefined
+    ? base!.suppressions
+    : suppressions(o.suppressions, "suppressions");
+
+  const exposed = o.exposed === undefined
+    ? base!.exposed
+    : portList(o.exposed, "exposed", ["hosts"], (e, p, [from, to], pr) => ({
+      from,
+      to,
+      proto: pr,
+      hosts: e.hosts === undefined ? [] : cidrs(e.hosts, `${p}.hosts`),
+    }));
+
+  const suspicious = o.suspicious_ports === undefined
+    ? base!.suspicious_ports
+    : portList(
+      o.suspicious_ports,
+      "suspicious_ports",
+      ["reason"],
+      (e, p, [from, to], pr) => {
+        if (e.reason === undefined) {
+          throw new ConfigError(`${p}.reason`, "is missing");
+        }
+        const reason = text(e.reason, `${p}.reason`, 200);
+        if (reason.trim() === "") {
+          throw new ConfigError(`${p}.reason`, "must not be empty");
+        }
+        return { from, to, proto: pr, reason };
+      },
+    );
+
+  let detectors = base?.detectors;
+  if (o.detectors !== undefined) {
+    const d = obj(o.detectors, "detectors");
+    checkKeys(d, ALERT_TYPES, "detectors");
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const t of ALERT_TYPES) {
+      const b = base === null ? null : detectorBase(base.detectors, t);
+      if (base === null && d[t] === undefined) {
+        throw new ConfigError(`detectors.${t}`, "is missing");
+      }
+      out[t] = detectorPolicy(t, d[t], b, `detectors.${t}`);
+    }
+    // Every field of every detector was checked against SPECS above, whose
+    // kinds match the DetectorPolicies interfaces field for field.
+    detectors = out as unknown as DetectorPolicies;
+  }
+  return {
+    home_net,
+    aggregation: aggregation!,
+    rate_limit: rate_limit!,
+    allowlist: allowlist!,
+    suppressions: supp,
+    exposed,
+    suspicious_ports: suspicious,
+    detectors: detectors!,
+  };
+}
+
+function detectorBase(
+  d: Readonly<DetectorPolicies>,
+  t: AlertType,
+): Readonly<Record<string, unknown>> {
+  return { ...d[t] };
+}
+
+let defaults: Policy | null = null;
+
+/**
+ * The shipped default policy (`data/policy.json`), parsed once. Throws a
+ * ConfigError only if the shipped file itself is broken (a bug).
+ */
+export function defaultPolicy(): Policy {
+  if (defaults === null) defaults = parseWith(DEFAULT_POLICY_JSON, null);
+  return defaults;
+}
+
+/**
+ * Validates a policy document and returns the policy. Fields the input
+ * leaves out keep their default values (arrays such as `home_net` or
+ * `suspicious_ports` are replaced as a whole when given). Unknown fields are
+ * errors, so a typo never silently disables a setting.
+ *
+ * @throws {ConfigError} naming the offending field, e.g.
+ *   `Invalid config "detectors.port_scan.ports": must be from 2 to 65536, got 1`
+ * @example
+ * ```ts
+ * const p = parsePolicy({ home_net: ["10.99.0.0/24"], detectors: { new_host: { enabled: false } } });
+ * p.detectors.port_scan.ports; // 15 (the default)
+ * ```
+ */
+export function parsePolicy(input: unknown, base: Policy = defaultPolicy()): Policy {
+  return parseWith(input, base);
+}
+
+/** True when the address lies in the policy's home network. */
+export function inHomeNet(
+  policy: Policy,
+  version: number,
+  words: ArrayLike<number>,
+): boolean {
+  const list = policy.home_net;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]!;
+    if (c.version !== version) continue;
+    if (c.bits === 0) return true;
+    if (version === 4) {
+      const mask = (0xffffffff << (32 - c.bits)) >>> 0;
+      if (((words[0]! & mask) >>> 0) === c.words[0]) return true;
+    } else if (cidrMatch6(c, words)) return true;
+  }
+  return false;
+}
+
+function cidrMatch6(c: Cidr, words: ArrayLike<number>): boolean {
+  let left = c.bits;
+  for (let i = 0; i < 4 && left > 0; i++) {
+    const b = Math.min(32, left);
+    const mask = (0xffffffff << (32 - b)) >>> 0;
+    if (((words[i]! & mask) >>> 0) !== c.words[i]) return false;
+    left -= b;
+  }
+  return true;
+}
+
+/** Called with the new policy after a successful {@link PolicyHolder.replace}. */
+export type PolicyListener = (p: Policy) => void;
+
+/**
+ * Holds the policy in force. {@link replace} validates first: an invalid
+ * document throws a ConfigError and the old policy stays in force.
+ */
+export class PolicyHolder {
+  #current: Policy;
+  #listeners: PolicyListener[] = [];
+
+  /** Starts with `initial` (default: the shipped policy). */
+  constructor(initial: Policy = defaultPolicy()) {
+    this.#current = initial;
+  }
+
+  /** The policy in force. */
+  get current(): Policy {
+    return this.#current;
+  }
+
+  /**
+   * Validates `input` (overlaid on the shipped defaults) and puts it in
+   * force; listeners are told. On a ConfigError nothing changes.
+   */
+  replace(input: unknown): Policy {
+    const p = parsePolicy(input);
+    this.#current = p;
+    for (const l of this.#listeners) l(p);
+    return p;
+  }
+
+  /** Registers a listener for policy changes; returns a function removing it. */
+  onChange(l: PolicyListener): () => void {
+    this.#listeners.push(l);
+    return () => {
+      this.#listeners = this.#listeners.filter((x) => x !== l);
+    };
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * Packet sources: capture files (pcap, pcapng) and live interfaces
+ * (libpcap through FFI, read in a Worker). Every source yields the same
+ * {@link FrameBatch}.
+ *
+ * @module
+ */
+export * from "./batch.ts";
+export {
+  CaptureFileError,
+  type CaptureFileSummary,
+  type CaptureFormat,
+  readCaptureFile,
+  type ReadCaptureOptions,
+} from "./pcap_file.ts";
+export {
+  type PcapFrame,
+  PcapWriter,
+  type PcapWriterOptions,
+  writePcap,
+} from "./pcap_writer.ts";

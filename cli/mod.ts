@@ -1,0 +1,98 @@
+/**
+ * The command line: the command table, `--help`, dispatch, and the one place
+ * that turns errors into exit codes (usage 2, known errors 1 with one line,
+ * anything else a stack trace: a bug report).
+ *
+ * @module
+ */
+import { UsageError, UserError } from "../common/errors.ts";
+import { VERSION } from "../common/version.ts";
+import { analyzeCommand } from "./analyze.ts";
+import { type Command, parseCommandArgs } from "./command.ts";
+
+export type { Command } from "./command.ts";
+
+/** Every command, in the order `--help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  analyzeCommand,
+];
+
+/** Error classes whose message is enough: printed as one line, exit 1. */
+const knownErrors: Array<abstract new (...args: never[]) => Error> = [
+  UserError,
+];
+
+/** Registers more error classes the CLI prints as one line. */
+export function registerKnownError(
+  cls: abstract new (...args: never[]) => Error,
+): void {
+  knownErrors.push(cls);
+}
+
+function programHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `NetSentinel ${VERSION}: network intrusion detection for small boxes
+
+Usage: netsentinel <command> [options]
+       deno run -A main.ts <command> [options]
+
+Commands:
+${lines.join("\n")}
+
+Run "netsentinel <command> --help" for a command's options.`;
+}
+
+/** Writes a line to standard error. */
+export function printErr(s: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(s + "\n"));
+}
+
+/** Writes a line to standard output. */
+export function printOut(s: string): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
+}
+
+/**
+ * Runs the CLI on `args` and resolves to the exit code. Never throws for
+ * usage or known errors.
+ */
+export async function runCli(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (
+    name === undefined || name === "--help" || name === "-h" || name === "help"
+  ) {
+    printOut(programHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-V") {
+    printOut(`netsentinel ${VERSION}`);
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  try {
+    if (!cmd) {
+      throw new UsageError(
+        name.startsWith("-")
+          ? `unknown option "${name}" (try --help)`
+          : `unknown command "${name}" (try --help)`,
+      );
+    }
+    const parsed = parseCommandArgs(cmd, rest);
+    if (parsed === null) {
+      printOut(cmd.help);
+      return 0;
+    }
+    return await cmd.run(parsed.flags, parsed.positionals);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      printErr(`netsentinel: ${e.message}`);
+      return 2;
+    }
+    if (knownErrors.some((k) => e instanceof k)) {
+      printErr(`netsentinel: ${(e as Error).message}`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Protocol events in EVE form, for users who want Suricata- or Zeek-style
+ * logs of what crossed the wire: `dns`, `http`, `tls` per message and `flow`
+ * per finished flow. An observer of the pipeline; records go to a sink.
+ *
+ * @module
+ */
+import {
+  APP_DNS,
+  APP_HTTP,
+  APP_TLS,
+  formatAddr,
+  type Packet,
+} from "../decode/mod.ts";
+import {
+  type Flow,
+  type FlowEndReason,
+  type FlowObserver,
+  type PacketContext,
+  TCP_STATE_NAMES,
+} from "../flows/mod.ts";
+import {
+  eveTimestamp,
+  flowTuple,
+  protoName,
+  rcodeName,
+  rrtypeName,
+  tcpFlagsHex,
+  tlsVersionName,
+} from "./eve.ts";
+
+/** Protocol event kinds `--events` accepts besides `alert`. */
+export const PROTOCOL_EVENT_TYPES = ["dns", "http", "tls", "flow"] as const;
+/** One protocol event kind. */
+export type ProtocolEventType = typeof PROTOCOL_EVENT_TYPES[number];
+
+/** An EVE record: a JSON object with at least `timestamp` and `event_type`. */
+export type EveRecord = Record<string, unknown>;
+
+/** Receives finished EVE records. */
+export type EveSink = (rec: EveRecord) => void;
+
+/**
+ * Builds the observer that turns DNS, HTTP and TLS facts and flow ends into
+ * EVE records of the enabled kinds.
+ */
+export function protocolEvents(
+  enabled: ReadonlySet<ProtocolEventType>,
+  sink: EveSink,
+): FlowObserver {
+  const dns = enabled.has("dns"), http = enabled.has("http");
+  const tls = enabled.has("tls"), flow = enabled.has("flow");
+  const obs: FlowObserver = {};
+  if (dns || http || tls) {
+    obs.onPacket = (p: Packet, ctx: PacketContext) => {
+      if (p.app === APP_DNS && dns) sink(dnsEvent(p, ctx.flow));
+      else if (p.app === APP_HTTP && http) sink(httpEvent(p, ctx.flow));
+      else if (p.app === APP_TLS && tls) sink(tlsEvent(p, ctx.flow));
+    };
+  }
+  if (flow) obs.onFlowEnd = (f, reason) => sink(flowEvent(f, reason));
+  return obs;
+}
+
+function packetTuple(p: Packet, f: Flow, eventType: string): EveRecord {
+  return {
+    timestamp: eveTimestamp(p.tsUs),
+    flow_id: f.id,
+    event_type: eventType,
+    src_ip: formatAddr(p.ipVersion, p.src),
+    src_port: p.srcPort,
+    dest_ip: formatAddr(p.ipVersion, p.dst),
+    dest_port: p.dstPort,
+    proto: protoName(p.proto),
+  };
+}
+
+/** The EVE `dns` record of one DNS message (query or answer). */
+export function dnsEvent(p: Packet, f: Flow): EveRecord {
+  const d = p.dns;
+  const rrtype = rrtypeName(d.qtype);
+  const body: Record<string, unknown> = {
+    version: 3,
+    type: d.qr ? "answer" : "query",
+    id: d.id,
+    opcode: d.opcode,
+    rrname: d.qname,
+    rrtype,
+  };
+  if (d.qr) {
+    body.rcode = rcodeName(d.rcode);
+    body.answer_count = d.ancount;
+  }
+  if (d.qdcount > 0) body.queries = [{ rrname: d.qname, rrtype }];
+  const rec = packetTuple(p, f, "dns");
+  rec.dns = body;
+  return rec;
+}
+
+/** The EVE `http` record of one HTTP/1.x request. */
+export function httpEvent(p: Packet, f: Flow): EveRecord {
+  const h = p.http;
+  const rec = packetTuple(p, f, "http");
+  const body: Record<string, unknown> = {
+    hostname: h.host,
+    url: h.uri,
+    http_method: h.method,
+    protocol: h.version,
+  };
+  if (h.userAgent !== "") body.http_user_agent = h.userAgent;
+  rec.http = body;
+  return rec;
+}
+
+/** The EVE `tls` record of one ClientHello. */
+export function tlsEvent(p: Packet, f: Flow): EveRecord {
+  const rec = packetTuple(p, f, "tls");
+  const body: Record<string, unknown> = {
+    version: tlsVersionName(p.tls.version),
+  };
+  if (p.tls.sni !== "") body.sni = p.tls.sni;
+  rec.tls = body;
+  return rec;
+}
+
+/** The EVE `flow` record of a finished flow. */
+export function flowEvent(f: Flow, reason: FlowEndReason): EveRecord {
+  const rec: EveRecord = {
+    timestamp: eveTimestamp(f.lastUs),
+    flow_id: f.id,
+    event_type: "flow",
+    ...flowTuple(f),
+  };
+  if (f.appProto !== "") rec.app_proto = f.appProto;
+  rec.flow = {
+    pkts_toserver: f.pktsToServer,
+    pkts_toclient: f.pktsToClient,
+    bytes_toserver: f.bytesToServer,
+    bytes_toclient: f.bytesToClient,
+    start: eveTimestamp(f.firstUs),
+    end: eveTimestamp(f.lastUs),
+    age: Math.round((f.lastUs - f.firstUs) / 1e6),
+    state: flowState(f, reason),
+    reason: reason === "idle" || reason === "active" || reason === "closed"
+      ? "timeout"
+      : reason,
+    alerted: f.alerted,
+  };
+  if (f.proto === 6) {
+    rec.tcp = {
+      tcp_flags: tcpFlagsHex(f.flagsToServer | f.flagsToClient),
+      tcp_flags_ts: tcpFlagsHex(f.flagsToServer),
+      tcp_flags_tc: tcpFlagsHex(f.flagsToClient),
+      state: TCP_STATE_NAMES[f.tcpState] ?? "none",
+    };
+  } else if (f.icmpType >= 0) {
+    rec.icmp_type = f.icmpType;
+    rec.icmp_code = f.icmpCode;
+  }
+  return rec;
+}
+
+/** Suricata's flow states: new (one direction only), established, closed. */
+function flowState(f: Flow, reason: FlowEndReason): string {
+  if (f.proto === 6) {
+    if (f.tcpState >= 5) return "closed";
+    if (f.tcpState >= 3) return reason === "closed" ? "closed" : "established";
+    return "new";
+  }
+  return f.pktsToClient > 0 ? "established" : "new";
+}

@@ -1,0 +1,40 @@
+/**
+ * The one shape every later stage (detectors, protocol events, stats,
+ * features) takes to see traffic: decoded packets with their flow and
+ * hosts, flow ends, and a per-batch tick in packet time.
+ *
+ * @module
+ */
+import type { Packet } from "../decode/mod.ts";
+import type { Flow, FlowEndReason } from "./flow_table.ts";
+import type { Host } from "./host_table.ts";
+
+/** What an observer is told about one IP packet. */
+export interface PacketContext {
+  /** The flow the packet belongs to (pooled: copy what you keep). */
+  flow: Flow;
+  /** DIR_TO_SERVER (0) or DIR_TO_CLIENT (1). */
+  dir: number;
+  /** True when this packet created the flow. */
+  newFlow: boolean;
+  /** Sending and receiving hosts. */
+  srcHost: Host;
+  dstHost: Host;
+  /** True when the sending host was first seen with this packet. */
+  newSrcHost: boolean;
+}
+
+/**
+ * A consumer of pipeline events. All methods are synchronous and called on
+ * the hot path: no awaits, no I/O, no allocation per packet.
+ */
+export interface FlowObserver {
+  /** Every decoded IP packet that is not a non-first fragment. */
+  onPacket?(p: Packet, ctx: PacketContext): void;
+  /** A flow ended; the flow is recycled when this returns. */
+  onFlowEnd?(f: Flow, reason: FlowEndReason): void;
+  /** After every batch, with the newest packet time in µs. */
+  onTick?(nowUs: number): void;
+  /** End of input: flush whatever is pending (called after flows flush). */
+  onFinish?(nowUs: number): void;
+}
