@@ -220,7 +220,7 @@ export class LiveSource {
   #ended = false;
   #stopping = false;
   #iterating = false;
-  #failure: Error | null = null;
+  #failure: CaptureWorkerError | null = null;
   #counters: PcapCounters = { recv: 0, drop: 0, ifdrop: 0, captured: 0 };
   #overflow = 0;
   #onEnded: (() => void) | null = null;
@@ -333,7 +333,7 @@ export class LiveSource {
   }
 
   /** Why the capture ended on its own, or null while it runs or after close. */
-  get failure(): Error | null {
+  get failure(): CaptureWorkerError | null {
     return this.#failure;
   }
 
