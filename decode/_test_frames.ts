@@ -1,12 +1,15 @@
 /**
- * Test helpers of decode/: a minimal pcap/pcapng record walker (robust to
- * truncation, enough to pull frames out of the tcpdump corpus without
- * depending on capture/), batches built from frames, and builders for
- * hand-made frames.
+ * Test helpers of decode/: frames and batches of the tcpdump corpus (read
+ * with capture's file reader), batches built from frames, builders for
+ * hand-made frames, and a seeded PRNG.
  *
  * @module
  */
-import { BatchBuilder, type FrameBatch } from "../capture/mod.ts";
+import {
+  BatchBuilder,
+  type FrameBatch,
+  readCaptureFile,
+} from "../capture/mod.ts";
 import { parseAddr } from "./addr.ts";
 
 /** The tcpdump test corpus (830 captures, many deliberately malformed). */
@@ -15,19 +18,12 @@ export const CORPUS_DIR = new URL(
   import.meta.url,
 );
 
-/** One frame pulled from a capture file. */
+/** One frame held alone, with its metadata. */
 export interface TestFrame {
   data: Uint8Array;
   linktype: number;
   wirelen: number;
   tsUs: number;
-}
-
-/** The frames of one capture file, and why reading stopped early, if it did. */
-export interface CaptureFrames {
-  frames: TestFrame[];
-  /** Null when the file was read to its end. */
-  stopped: string | null;
 }
 
 /** Names of the corpus files (pcap and pcapng), sorted. */
@@ -39,111 +35,29 @@ export function corpusFiles(): string[] {
   return names.sort();
 }
 
-/** Reads every frame of a corpus file. */
-export function corpusFrames(name: string): CaptureFrames {
-  return captureFrames(Deno.readFileSync(new URL(name, CORPUS_DIR)));
+/** Every batch of a corpus file, read with the capture file reader. */
+export async function corpusBatches(name: string): Promise<FrameBatch[]> {
+  const path = new URL(name, CORPUS_DIR).pathname;
+  const batches: FrameBatch[] = [];
+  for await (const b of readCaptureFile(path)) batches.push(b);
+  return batches;
 }
 
-/** Walks the records of a pcap or pcapng file held in `bytes`. */
-export function captureFrames(bytes: Uint8Array): CaptureFrames {
-  if (bytes.length < 4) return { frames: [], stopped: "short file" };
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const m = v.getUint32(0, false);
-  if (m === 0x0a0d0d0a) return pcapng(bytes, v);
-  return pcap(bytes, v);
-}
-
-function pcap(bytes: Uint8Array, v: DataView): CaptureFrames {
+/** Every frame of a corpus file, each copied out of its batch. */
+export async function corpusFrames(name: string): Promise<TestFrame[]> {
   const frames: TestFrame[] = [];
-  if (bytes.length < 24) return { frames, stopped: "short header" };
-  const mBig = v.getUint32(0, false);
-  const mLittle = v.getUint32(0, true);
-  let le: boolean, nano: boolean;
-  if (mLittle === 0xa1b2c3d4 || mLittle === 0xa1b23c4d) {
-    le = true;
-    nano = mLittle === 0xa1b23c4d;
-  } else if (mBig === 0xa1b2c3d4 || mBig === 0xa1b23c4d) {
-    le = false;
-    nano = mBig === 0xa1b23c4d;
-  } else {
-    return { frames, stopped: "bad magic" };
-  }
-  const linktype = v.getUint32(20, le) & 0xffff;
-  let o = 24;
-  while (o < bytes.length) {
-    if (o + 16 > bytes.length) return { frames, stopped: "truncated header" };
-    const sec = v.getUint32(o, le);
-    const frac = v.getUint32(o + 4, le);
-    const incl = v.getUint32(o + 8, le);
-    const orig = v.getUint32(o + 12, le);
-    if (incl > 0x40000) return { frames, stopped: "oversized record" };
-    if (o + 16 + incl > bytes.length) {
-      return { frames, stopped: "truncated record" };
-    }
-    frames.push({
-      data: bytes.subarray(o + 16, o + 16 + incl),
-      linktype,
-      wirelen: orig,
-      tsUs: sec * 1e6 + (nano ? Math.floor(frac / 1000) : frac),
-    });
-    o += 16 + incl;
-  }
-  return { frames, stopped: null };
-}
-
-function pcapng(bytes: Uint8Array, v: DataView): CaptureFrames {
-  const frames: TestFrame[] = [];
-  let le = true;
-  let ifaces: number[] = [];
-  let o = 0;
-  while (o < bytes.length) {
-    if (o + 12 > bytes.length) return { frames, stopped: "truncated block" };
-    const typeBig = v.getUint32(o, false);
-    if (typeBig === 0x0a0d0d0a) {
-      const bom = v.getUint32(o + 8, true);
-      if (bom === 0x1a2b3c4d) le = true;
-      else if (bom === 0x4d3c2b1a) le = false;
-      else return { frames, stopped: "bad byte-order magic" };
-      ifaces = [];
-    }
-    const type = v.getUint32(o, le);
-    const len = v.getUint32(o + 4, le);
-    if (len < 12 || len % 4 !== 0 || o + len > bytes.length) {
-      return { frames, stopped: "bad block length" };
-    }
-    if (type === 1 && len >= 20) {
-      ifaces.push(v.getUint16(o + 8, le));
-    } else if ((type === 6 || type === 2) && len >= 32) {
-      const iface = type === 6
-        ? v.getUint32(o + 8, le)
-        : v.getUint16(o + 8, le);
-      const incl = v.getUint32(o + 20, le);
-      const orig = v.getUint32(o + 24, le);
-      if (28 + incl > len - 4) return { frames, stopped: "bad packet length" };
-      const lt = ifaces[iface];
-      if (lt === undefined) return { frames, stopped: "unknown interface" };
-      const ts = v.getUint32(o + 12, le) * 2 ** 32 + v.getUint32(o + 16, le);
+  for (const b of await corpusBatches(name)) {
+    for (let i = 0; i < b.count; i++) {
+      const o = b.offsets[i]!;
       frames.push({
-        data: bytes.subarray(o + 28, o + 28 + incl),
-        linktype: lt,
-        wirelen: orig,
-        tsUs: ts,
-      });
-    } else if (type === 3 && len >= 16) {
-      const orig = v.getUint32(o + 8, le);
-      const incl = Math.min(orig, len - 16);
-      const lt = ifaces[0];
-      if (lt === undefined) return { frames, stopped: "unknown interface" };
-      frames.push({
-        data: bytes.subarray(o + 12, o + 12 + incl),
-        linktype: lt,
-        wirelen: orig,
-        tsUs: 0,
+        data: b.data.slice(o, o + b.caplens[i]!),
+        linktype: b.linktypes[i]!,
+        wirelen: b.wirelens[i]!,
+        tsUs: b.tsUs[i]!,
       });
     }
-    o += len;
   }
-  return { frames, stopped: null };
+  return frames;
 }
 
 /** Packs frames into one batch. */

@@ -291,6 +291,38 @@ Deno.test("decodeFrame() reads ICMP and ICMPv6 type and code", () => {
   assert.equal(ns.icmpType, 135);
 });
 
+Deno.test("decodeFrame() reads the ports of SCTP, DCCP and UDP-Lite", () => {
+  const sctp = cat(u16(36412), u16(38412), u32(0xdeadbeef), u32(0), [
+    1,
+    0,
+    0,
+    4,
+  ]);
+  const p = decoded(eth(0x0800, ipv4({ proto: 132 }, sctp)));
+  assert.equal(p.srcPort, 36412);
+  assert.equal(p.dstPort, 38412);
+  assert.equal(p.payloadOffset, 14 + 20 + 12);
+  assert.equal(p.payloadLen, 4);
+  const dccp = cat(
+    u16(5001),
+    u16(39420),
+    [4, 0, 0, 0],
+    new Uint8Array(8),
+    "data",
+  );
+  const q = decoded(eth(0x86dd, ipv6({ nh: 33 }, dccp)));
+  assert.equal(q.dstPort, 39420);
+  assert.equal(q.payloadLen, 4);
+  const lite = decoded(
+    eth(
+      0x0800,
+      ipv4({ proto: 136 }, udp({ sport: 9, dport: 10, length: 8 }, cat("xy"))),
+    ),
+  );
+  assert.equal(lite.srcPort, 9);
+  assert.equal(lite.payloadLen, 2);
+});
+
 Deno.test("decodeFrame() reads Linux cooked captures v1 and v2", () => {
   const ip = ipv4(
     { proto: IPPROTO_UDP, src: "10.9.8.7" },
@@ -718,6 +750,33 @@ Deno.test("decodeFrame() returns the reason for each malformed frame", async (t)
       eth(0x0800, ipv4({ proto: 1 }, new Uint8Array(3))),
       1,
       "icmp_short",
+    ],
+    [
+      "sctp_short",
+      eth(0x0800, ipv4({ proto: 132 }, new Uint8Array(11))),
+      1,
+      "sctp_short",
+    ],
+    [
+      "dccp_short",
+      eth(0x0800, ipv4({ proto: 33 }, new Uint8Array(11))),
+      1,
+      "dccp_short",
+    ],
+    [
+      "dccp_bad_off",
+      eth(
+        0x0800,
+        ipv4({ proto: 33 }, cat([0, 1, 0, 2, 2], new Uint8Array(11))),
+      ),
+      1,
+      "dccp_bad_off",
+    ],
+    [
+      "udplite_short",
+      eth(0x0800, ipv4({ proto: 136 }, new Uint8Array(7))),
+      1,
+      "udplite_short",
     ],
     [
       "icmpv6 short",
