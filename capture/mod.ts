@@ -19,3 +19,19 @@ export {
   type PcapWriterOptions,
   writePcap,
 } from "./pcap_writer.ts";
+export {
+  type CaptureStats,
+  LiveSource,
+  type LiveSourceOptions,
+} from "./live_source.ts";
+export * from "./live_errors.ts";
+export {
+  type CaptureAccess,
+  type CaptureDenial,
+  defaultRouteInterface,
+  formatInterfacesTable,
+  type InterfaceAddress,
+  type InterfaceInfo,
+  listInterfaces,
+  probeCapture,
+} from "./interfaces.ts";

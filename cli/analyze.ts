@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { CaptureFileError, readCaptureFile } from "../capture/mod.ts";
 import { UsageError, UserError } from "../common/errors.ts";
-import { LineWriter } from "../common/output.ts";
+import { LineWriter, printErr } from "../common/output.ts";
 import { Pipeline } from "../engine/mod.ts";
 import {
   type EveRecord,
@@ -251,7 +251,7 @@ part; the others are still analysed), 2 bad usage.`,
     progress?.done();
     out.flush();
     for (const f of stats.files) {
-      if (f.error !== null) printError(`${f.file}: ${f.error}`);
+      if (f.error !== null) printErr(`netsentinel: ${f.file}: ${f.error}`);
     }
     if (statsOut !== undefined) {
       try {
@@ -269,7 +269,3 @@ part; the others are still analysed), 2 bad usage.`,
     return stats.total.failed > 0 ? 1 : 0;
   },
 };
-
-function printError(s: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(`netsentinel: ${s}\n`));
-}

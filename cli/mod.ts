@@ -6,15 +6,20 @@
  * @module
  */
 import { UsageError, UserError } from "../common/errors.ts";
+import { printErr, printOut } from "../common/output.ts";
 import { VERSION } from "../common/version.ts";
 import { analyzeCommand } from "./analyze.ts";
+import { interfacesCommand } from "./interfaces.ts";
+import { runCommand } from "./run.ts";
 import { type Command, parseCommandArgs } from "./command.ts";
 
 export type { Command } from "./command.ts";
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
+  runCommand,
   analyzeCommand,
+  interfacesCommand,
 ];
 
 /** Error classes whose message is enough: printed as one line, exit 1. */
@@ -41,16 +46,6 @@ Commands:
 ${lines.join("\n")}
 
 Run "netsentinel <command> --help" for a command's options.`;
-}
-
-/** Writes a line to standard error. */
-export function printErr(s: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(s + "\n"));
-}
-
-/** Writes a line to standard output. */
-export function printOut(s: string): void {
-  Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
 }
 
 /**

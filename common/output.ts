@@ -43,3 +43,13 @@ export class LineWriter {
     while (off < bytes.length) off += this.#out.writeSync(bytes.subarray(off));
   }
 }
+
+/** Writes a line to standard error. */
+export function printErr(s: string): void {
+  Deno.stderr.writeSync(encoder.encode(s + "\n"));
+}
+
+/** Writes a line to standard output. */
+export function printOut(s: string): void {
+  Deno.stdout.writeSync(encoder.encode(s + "\n"));
+}

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { COMMANDS } from "./mod.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const CORPUS = new URL("../../shared/pcaps/tcpdump-tests/", import.meta.url)
+  .pathname;
+
+async function cli(
+  args: string[],
+  opts: { cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    cwd: opts.cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+function assertOneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0]!, /^netsentinel: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(stderr, /\bat .*\.ts:\d+/, "no stack trace");
+}
+
+Deno.test("cli prints help for the program and every command", async (t) => {
+  const top = await cli(["--help"]);
+  assert.equal(top.code, 0);
+  for (const c of COMMANDS) {
+    assert.match(top.stdout, new RegExp(`\\b${c.name}\\b`));
+    await t.step(c.name, async () => {
+      const r = await cli([c.name, "--help"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^Usage: netsentinel ${c.name}`));
+    });
+  }
+});
+
+Deno.test("cli rejects bad usage with one line and exit code 2", async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /./],
+    [["frobnicate"], /unknown command "frobnicate"/],
+    [["--bogus"], /unknown option "--bogus"/],
+    [["analyze"], /no capture file given/],
+    [["analyze", "--bogus", "x.pcap"], /Unknown option '--bogus'/],
+    [
+      ["analyze", "--format", "xml", "x.pcap"],
+      /--format: "xml" is not one of eve, table/,
+    ],
+    [
+      ["analyze", "--events", "alert,ftp", "x.pcap"],
+      /--events: "ftp" is not one of/,
+    ],
+    [["analyze", "--format"], /argument missing|needs a value/i],
+    [["run", "--snaplen", "abc"], /--snaplen: "abc" is not an integer/],
+    [["run", "--snaplen", "10"], /--snaplen: 10 is out of range/],
+    [["interfaces", "extra"], /unexpected argument "extra"/],
+  ];
+  for (const [args, re] of cases) {
+    await t.step(args.join(" ") || "(no arguments)", async () => {
+      const r = await cli(args);
+      assert.equal(r.code, 2, r.stderr);
+      if (args.length === 0) return; // prints the help text
+      assertOneLineError(r.stderr, re);
+    });
+  }
+});
+
+Deno.test("analyze reports an unreadable file in its entry and goes on with the rest", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const stats = `${dir}/stats.json`;
+    const garbage = `${dir}/garbage.pcap`;
+    await Deno.writeTextFile(garbage, "this is not a capture file at all");
+    const r = await cli([
+      "analyze",
+      "--stats-json",
+      stats,
+      `${dir}/missing.pcap`,
+      garbage,
+      `${CORPUS}dns_udp.pcap`,
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /missing\.pcap.*no such file/);
+    assert.match(r.stderr, /garbage\.pcap/);
+    const s = JSON.parse(await Deno.readTextFile(stats));
+    assert.equal(s.files.length, 3);
+    assert.match(s.files[0].error, /no such file/);
+    assert.notEqual(s.files[1].error, null);
+    assert.equal(s.files[2].error, null);
+    assert.equal(s.files[2].packets, 2);
+    assert.equal(s.files[2].linktype, "EN10MB");
+    assert.equal(s.total.failed, 2);
+    assert.equal(s.total.packets, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze emits protocol events in EVE form with Suricata's field names", async () => {
+  const r = await cli([
+    "analyze",
+    "--events",
+    "dns,flow",
+    `${CORPUS}dns_udp.pcap`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const recs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const dns = recs.filter((x) => x.event_type === "dns");
+  assert.equal(dns.length, 2);
+  assert.equal(dns[0].dns.type, "query");
+  assert.equal(dns[0].dns.rrname, "www.tcpdump.org");
+  assert.equal(dns[0].dns.rrtype, "A");
+  assert.equal(dns[0].dns.queries[0].rrname, "www.tcpdump.org");
+  assert.equal(dns[1].dns.type, "answer");
+  assert.equal(dns[1].dns.rcode, "NOERROR");
+  const flow = recs.filter((x) => x.event_type === "flow");
+  assert.equal(flow.length, 1);
+  assert.equal(flow[0].flow.pkts_toserver, 1);
+  assert.equal(flow[0].flow.pkts_toclient, 1);
+  assert.equal(flow[0].dest_port, 53);
+  assert.equal(flow[0].app_proto, "dns");
+  assert.equal(flow[0].flow_id, dns[0].flow_id);
+});
+
+Deno.test("analyze reads a directory of captures and runs from a foreign working directory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${CORPUS}dns_udp.pcap`, `${dir}/a.pcap`);
+    await Deno.copyFile(`${CORPUS}dns_tcp.pcap`, `${dir}/b.pcap`);
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not a capture");
+    const r = await cli(
+      ["analyze", "--events", "dns", "--format", "table", "."],
+      { cwd: dir },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.ok(lines.length >= 4, r.stdout);
+    assert.ok(lines.every((l) => / dns /.test(l)), r.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { readCaptureFile } from "../capture/mod.ts";
+import { protocolEvents } from "../events/mod.ts";
+import { Pipeline } from "./mod.ts";
+
+const PCAPS = new URL("../../shared/pcaps/", import.meta.url).pathname;
+
+interface TsvRow {
+  file: string;
+  packets: number;
+  linktype: string;
+}
+
+async function corpus(): Promise<TsvRow[]> {
+  const text = await Deno.readTextFile(`${PCAPS}tcpdump-tests.tsv`);
+  return text.trim().split("\n").slice(1).map((line) => {
+    const [file, packets, linktype] = line.split("\t");
+    return { file: file!, packets: Number(packets), linktype: linktype! };
+  });
+}
+
+Deno.test("pipeline runs every tcpdump corpus capture end to end without an uncaught error", async () => {
+  const rows = await corpus();
+  assert.ok(rows.length >= 800, `corpus has ${rows.length} files`);
+  const mismatches: string[] = [];
+  let events = 0, flows = 0, decoded = 0;
+  for (const row of rows) {
+    const pipeline = new Pipeline({
+      observers: [
+        protocolEvents(new Set(["dns", "http", "tls", "flow"]), (rec) => {
+          events++;
+          // Every record must serialise: no cycles, no BigInt, no undefined ports.
+          JSON.stringify(rec);
+        }),
+      ],
+    });
+    const reader = readCaptureFile(`${PCAPS}tcpdump-tests/${row.file}`);
+    for await (const batch of reader) pipeline.processBatch(batch);
+    pipeline.finish();
+    flows += pipeline.flows.counters.created;
+    decoded += pipeline.counters.packets - pipeline.counters.decodeErrors;
+    if (pipeline.counters.packets !== row.packets) {
+      mismatches.push(
+        `${row.file} (${row.linktype}): ${pipeline.counters.packets} != ${row.packets}`,
+      );
+    }
+    assert.equal(
+      pipeline.flows.size,
+      0,
+      `${row.file}: flows left after finish`,
+    );
+  }
+  assert.deepEqual(mismatches, []);
+  assert.ok(
+    events > 1000 && flows > 1000 && decoded > 10_000,
+    `${events} ${flows} ${decoded}`,
+  );
+});
+
+Deno.test("pipeline counts protocols and decode faults of a mixed capture", async () => {
+  const pipeline = new Pipeline();
+  for await (const b of readCaptureFile(`${PCAPS}tcpdump-tests/dns_tcp.pcap`)) {
+    pipeline.processBatch(b);
+  }
+  const c = pipeline.counters;
+  assert.equal(c.packets, 11);
+  assert.equal(c.tcp, 11);
+  assert.equal(c.decodeErrors, 0);
+  assert.equal(pipeline.flows.size, 1);
+  pipeline.finish();
+  assert.equal(pipeline.flows.size, 0);
+  assert.equal(pipeline.hosts.size, 2);
+});
