@@ -14,6 +14,7 @@ import {
   IPPROTO_ICMPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
+  isAppFault,
   LINKTYPE_C_HDLC,
   LINKTYPE_IPV4,
   LINKTYPE_IPV6,
@@ -919,6 +920,8 @@ Deno.test("decodeAll() hands over decoded frames and counts every outcome", () =
   assert.deepEqual(Object.keys(snap), [...FAULTS]);
   counters.count("tcp_short");
   assert.equal(counters.get("tcp_short"), 1);
+  assert.equal(isAppFault("dns_short"), true);
+  assert.equal(isAppFault("tcp_short"), false);
   counters.reset();
   assert.equal(counters.errors + counters.appErrors + counters.frames, 0);
 });
