@@ -20,6 +20,7 @@
  */
 import { ModelError } from "./errors.ts";
 import { Prng } from "./prng.ts";
+import { describe, isRecord } from "./_validate.ts";
 
 /** The Euler–Mascheroni constant. */
 export const EULER_GAMMA = 0.5772156649015329;
@@ -418,10 +419,6 @@ export function trainForest(
   });
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function intField(
   obj: Record<string, unknown>,
   path: string,
@@ -468,17 +465,6 @@ function numberArray(
     }
   }
   return v as number[];
-}
-
-/** Short description of a bad value for error messages. */
-export function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") {
-    return `"${v.length > 40 ? v.slice(0, 40) + "…" : v}"`;
-  }
-  if (typeof v === "object") return "an object";
-  return String(v);
 }
 
 const FOREST_KEYS = new Set([

@@ -1,10 +1,22 @@
 /**
- * Anomaly detection: an Isolation Forest (Liu, Ting and Zhou, 2008) trained
- * on traffic declared normal, scoring finished flows on the live path.
+ * Anomaly detection: an Isolation Forest (Liu, Ting and Zhou, 2008) over
+ * per-flow features, trained on traffic declared normal, with a threshold
+ * set from a target false-positive rate and explanations in words.
+ *
+ * - {@link FEATURES}, {@link FeatureExtractor}: the documented feature vector
+ *   of a finished flow (flow counters, DNS names, the source's 10 s window).
+ * - {@link trainModel}, {@link parseModel}, {@link loadModel}: the model file.
+ * - {@link createAnomalyScorer}: a flow observer that reports anomalous
+ *   flows; {@link scoreRequest} for `POST /api/detect`;
+ *   {@link acceptNewModel} for safe retraining.
+ * - {@link trainForest}: the forest itself, usable on any numeric matrix.
  *
  * @module
  */
 export * from "./errors.ts";
+export * from "./features.ts";
 export * from "./isolation_forest.ts";
 export * from "./metrics.ts";
+export * from "./model.ts";
 export * from "./prng.ts";
+export * from "./scorer.ts";
