@@ -1,0 +1,177 @@
+/**
+ * Every KV key shape NetSentinel uses, one pure function per shape, so the
+ * layout lives in one place. Keys start with a short kind word; ids and
+ * addresses are separate key parts (no delimiter to inject).
+ *
+ * | key | value |
+ * | --- | --- |
+ * | `["alert", id]` | the alert (retention via `expireIn`) |
+ * | `["alert_by_src", ip, id]` | index entry (`null`) |
+ * | `["alert_by_type", type, id]` | index entry (`null`) |
+ * | `["alert_by_time", ms, id]` | index entry (`null`), ms = alert timestamp |
+ * | `["alert_head"]` | {@link AlertHead}: the sequence of committed batches |
+ * | `["alert_log", seq]` | ids committed in batch `seq` (new and updated) |
+ * | `["block", target]` | a block (address or CIDR text) |
+ * | `["block_head"]` | bumped on every block or allowlist change |
+ * | `["allow", cidr]` | an allowlist entry |
+ * | `["decision", ip]` | the last refused or dry-run block decision for an address |
+ * | `["offender", ip]` | blocks of an address within the repeat window |
+ * | `["stats", resolution, bucketMs]` | a stats rollup (e.g. "1m") |
+ * | `["host", ip]` | a known host |
+ * | `["config"]` | the policy/config document |
+ * | `["user", name]` | a user (password hash) |
+ * | `["session", idHash]` | a signed-in session |
+ * | `["token", hash]` | an API token (hashed) |
+ *
+ * @module
+ */
+
+/** `["alert", id]`: one alert. */
+export function alertKey(id: string): Deno.KvKey {
+  return ["alert", id];
+}
+
+/** `["alert"]`: every alert, in id (time) order. */
+export function alertPrefix(): Deno.KvKey {
+  return ["alert"];
+}
+
+/** `["alert_by_src", ip, id]`: index of alerts by source address. */
+export function alertBySrcKey(ip: string, id: string): Deno.KvKey {
+  return ["alert_by_src", ip, id];
+}
+
+/** `["alert_by_src", ip]`: the alerts of one source address. */
+export function alertBySrcPrefix(ip: string): Deno.KvKey {
+  return ["alert_by_src", ip];
+}
+
+/** `["alert_by_type", type, id]`: index of alerts by type. */
+export function alertByTypeKey(type: string, id: string): Deno.KvKey {
+  return ["alert_by_type", type, id];
+}
+
+/** `["alert_by_type", type]`: the alerts of one type. */
+export function alertByTypePrefix(type: string): Deno.KvKey {
+  return ["alert_by_type", type];
+}
+
+/** `["alert_by_time", ms, id]`: index of alerts by their timestamp (ms since the epoch). */
+export function alertByTimeKey(ms: number, id: string): Deno.KvKey {
+  return ["alert_by_time", ms, id];
+}
+
+/** `["alert_by_time"]`: the time index. */
+export function alertByTimePrefix(): Deno.KvKey {
+  return ["alert_by_time"];
+}
+
+/** `["alert_head"]`: changes with every committed batch of alerts. */
+export function alertHeadKey(): Deno.KvKey {
+  return ["alert_head"];
+}
+
+/** `["alert_log", seq]`: the ids committed in batch `seq`. */
+export function alertLogKey(seq: number): Deno.KvKey {
+  return ["alert_log", seq];
+}
+
+/** `["alert_log"]`: the batch log. */
+export function alertLogPrefix(): Deno.KvKey {
+  return ["alert_log"];
+}
+
+/** `["block", target]`: a block of an address or CIDR (normalised text). */
+export function blockKey(target: string): Deno.KvKey {
+  return ["block", target];
+}
+
+/** `["block"]`: every block. */
+export function blockPrefix(): Deno.KvKey {
+  return ["block"];
+}
+
+/** `["block_head"]`: bumped by every change of blocks or the allowlist. */
+export function blockHeadKey(): Deno.KvKey {
+  return ["block_head"];
+}
+
+/** `["allow", cidr]`: an allowlist entry (normalised CIDR text). */
+export function allowKey(cidr: string): Deno.KvKey {
+  return ["allow", cidr];
+}
+
+/** `["allow"]`: the allowlist. */
+export function allowPrefix(): Deno.KvKey {
+  return ["allow"];
+}
+
+/** `["decision", ip]`: the last refused or dry-run block decision for an address. */
+export function decisionKey(ip: string): Deno.KvKey {
+  return ["decision", ip];
+}
+
+/** `["decision"]`: every recorded decision. */
+export function decisionPrefix(): Deno.KvKey {
+  return ["decision"];
+}
+
+/** `["offender", ip]`: how often an address was blocked within the repeat window. */
+export function offenderKey(ip: string): Deno.KvKey {
+  return ["offender", ip];
+}
+
+/** `["stats", resolution, bucketMs]`: one rollup ("1m" buckets start on the minute). */
+export function statsKey(resolution: string, bucketMs: number): Deno.KvKey {
+  return ["stats", resolution, bucketMs];
+}
+
+/** `["stats", resolution]`: the rollups of one resolution, in time order. */
+export function statsPrefix(resolution: string): Deno.KvKey {
+  return ["stats", resolution];
+}
+
+/** `["host", ip]`: a known host. */
+export function hostKey(ip: string): Deno.KvKey {
+  return ["host", ip];
+}
+
+/** `["host"]`: every known host. */
+export function hostPrefix(): Deno.KvKey {
+  return ["host"];
+}
+
+/** `["config"]`: the config/policy document. */
+export function configKey(): Deno.KvKey {
+  return ["config"];
+}
+
+/** `["user", name]`: a user. */
+export function userKey(name: string): Deno.KvKey {
+  return ["user", name];
+}
+
+/** `["user"]`: every user. */
+export function userPrefix(): Deno.KvKey {
+  return ["user"];
+}
+
+/** `["session", idHash]`: a session, keyed by the hash of its cookie value. */
+export function sessionKey(idHash: string): Deno.KvKey {
+  return ["session", idHash];
+}
+
+/** `["session"]`: every session. */
+export function sessionPrefix(): Deno.KvKey {
+  return ["session"];
+}
+
+/** `["token", hash]`: an API token, keyed by the hash of the token. */
+export function tokenKey(hash: string): Deno.KvKey {
+  return ["token", hash];
+}
+
+/** `["token"]`: every API token. */
+export function tokenPrefix(): Deno.KvKey {
+  return ["token"];
+}

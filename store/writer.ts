@@ -1,0 +1,550 @@
+/**
+ * Batched writes: alerts (new and updated), hosts, stats rollups and other
+ * records queue in memory and go to KV at most about once per interval
+ * (default 1 s: SD cards wear out), in as few atomic commits as KV's limits
+ * allow. Each commit that carries alerts advances the alert log head, which
+ * drives live delivery ({@link followAlerts}).
+ *
+ * @module
+ */
+import type { Alert } from "../alerts/alert.ts";
+import { type Logger, silentLogger } from "../common/logger.ts";
+import { type AlertHead, alertTimeMs, getAlertHead } from "./alerts.ts";
+import type { HostRecord } from "./hosts.ts";
+import {
+  alertBySrcKey,
+  alertByTimeKey,
+  alertByTypeKey,
+  alertHeadKey,
+  alertKey,
+  alertLogKey,
+  hostKey,
+  statsKey,
+} from "./keys.ts";
+import {
+  addOps,
+  fitAlert,
+  fitValue,
+  keySize,
+  KV_MAX_KEY_BYTES,
+  KV_MAX_VALUE_BYTES,
+  type KvOp,
+  planCommits,
+  valueSize,
+} from "./limits.ts";
+import { type Store, StoreError } from "./store.ts";
+
+/** What one atomic commit wrote; passed to `onCommit`. */
+export interface CommitInfo {
+  /** Alert log sequence of this commit, or null when it carried no alerts. */
+  seq: number | null;
+  /** Ids of alerts new in this commit. */
+  newIds: string[];
+  /** Ids of alerts updated in this commit. */
+  updatedIds: string[];
+  /** Mutations in the commit. */
+  mutations: number;
+  /** Commit time, ms since the epoch. */
+  at: number;
+}
+
+/** Options of {@link StoreWriter}. */
+export interface StoreWriterOptions {
+  /** Least time between the starts of two flushes, ms (default 1000). */
+  intervalMs?: number;
+  /** Most queued items; more are dropped and counted (default 50,000). */
+  maxPending?: number;
+  /** Where commit failures are logged. */
+  logger?: Logger;
+  /** Called after every successful atomic commit (acknowledgements). */
+  onCommit?: (info: CommitInfo) => void;
+}
+
+/** Counters for `/metrics` and `/health`. */
+export interface WriterMetrics {
+  /** Flushes that committed something. */
+  flushes: number;
+  /** Atomic commits (a flush may need several under KV's limits). */
+  commits: number;
+  /** Mutations committed. */
+  mutations: number;
+  /** Key plus value bytes committed (approximate). */
+  bytes: number;
+  /** Alerts written (new or updated). */
+  alerts: number;
+  hosts: number;
+  stats: number;
+  records: number;
+  /** Values trimmed to fit 64 KiB. */
+  trimmed: number;
+  /** Failed commits (their items were queued again). */
+  errors: number;
+  /** Items dropped because the queue was full. */
+  dropped: number;
+  /** Items waiting. */
+  pending: number;
+  /** Time of the last successful commit, ms since the epoch (0: never). */
+  lastCommitAt: number;
+  /** Duration of the last flush, ms. */
+  lastFlushMs: number;
+}
+
+interface QueuedAlert {
+  alert: Alert;
+  isNew: boolean;
+}
+
+interface QueuedRecord {
+  key: Deno.KvKey;
+  value: unknown;
+  expireIn?: number;
+}
+
+type Group =
+  | {
+    kind: "alert";
+    ops: KvOp[];
+    id: string;
+    isNew: boolean;
+    item: QueuedAlert;
+  }
+  | { kind: "host"; ops: KvOp[]; item: HostRecord }
+  | { kind: "stats"; ops: KvOp[]; mapKey: string; item: StatsItem }
+  | { kind: "record"; ops: KvOp[]; mapKey: string; item: QueuedRecord };
+
+interface StatsItem {
+  resolution: string;
+  bucket: number;
+  rollup: Record<string, unknown>;
+}
+
+const COUNTER = {
+  alert: "alerts",
+  host: "hosts",
+  stats: "stats",
+  record: "records",
+} as const;
+
+/** Longest alert id accepted (ids are 26 characters). */
+const MAX_ID = 200;
+
+/** Room kept in every commit for the head and log entries. */
+const HEAD_RESERVE = { mutations: 2, bytes: 40_000, keyBytes: 200 };
+
+/**
+ * Queues writes and commits them in batches. Call {@link flush} (or
+ * {@link close}) at shutdown; acknowledge alerts through `onCommit`.
+ *
+ * @example
+ * ```ts
+ * const writer = new StoreWriter(store, { intervalMs: 1000 });
+ * aggregator.addSink((alert, isNew) => writer.queueAlert(alert, isNew));
+ * // … at shutdown:
+ * await writer.close();
+ * ```
+ */
+export class StoreWriter implements AsyncDisposable {
+  readonly #store: Store;
+  readonly #intervalMs: number;
+  readonly #maxPending: number;
+  readonly #log: Logger;
+  readonly #onCommit?: (info: CommitInfo) => void;
+  #alerts = new Map<string, QueuedAlert>();
+  #hosts = new Map<string, HostRecord>();
+  #stats = new Map<string, StatsItem>();
+  #records = new Map<string, QueuedRecord>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<void> | null = null;
+  #lastStart = -Infinity;
+  #closed = false;
+  #head: AlertHead | null = null;
+  #headVs: string | null = null;
+  #m: Omit<WriterMetrics, "pending"> = {
+    flushes: 0,
+    commits: 0,
+    mutations: 0,
+    bytes: 0,
+    alerts: 0,
+    hosts: 0,
+    stats: 0,
+    records: 0,
+    trimmed: 0,
+    errors: 0,
+    dropped: 0,
+    lastCommitAt: 0,
+    lastFlushMs: 0,
+  };
+
+  /** Creates a writer for `store`; nothing is written until something is queued. */
+  constructor(store: Store, opts: StoreWriterOptions = {}) {
+    this.#store = store;
+    this.#intervalMs = opts.intervalMs ?? 1000;
+    this.#maxPending = opts.maxPending ?? 50_000;
+    this.#log = opts.logger ?? silentLogger;
+    this.#onCommit = opts.onCommit;
+  }
+
+  /** Items waiting to be committed. */
+  get pending(): number {
+    return this.#alerts.size + this.#hosts.size + this.#stats.size +
+      this.#records.size;
+  }
+
+  /** A snapshot of the counters. */
+  get metrics(): WriterMetrics {
+    return { ...this.#m, pending: this.pending };
+  }
+
+  #admit(map: Map<string, unknown>, key: string): boolean {
+    if (this.#closed) {
+      throw new StoreError("Cannot queue a write: the writer is closed");
+    }
+    if (map.has(key) || this.pending < this.#maxPending) return true;
+    this.#m.dropped++;
+    return false;
+  }
+
+  /**
+   * Queues an alert, new or updated; a later call for the same id replaces
+   * the queued version (an update of a still-queued new alert stays new).
+   * Usable directly as an aggregator sink.
+   */
+  queueAlert(alert: Alert, isNew: boolean): void {
+    const id = alert.netsentinel.id;
+    if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID) {
+      throw new RangeError(
+        `Cannot queue an alert with id "${String(id).slice(0, 40)}"`,
+      );
+    }
+    if (!this.#admit(this.#alerts, id)) return;
+    const prev = this.#alerts.get(id);
+    this.#alerts.set(id, { alert, isNew: isNew || (prev?.isNew ?? false) });
+    this.#schedule();
+  }
+
+  /** Queues a host record (the full record: see {@link mergeHost}); the latest per address wins. */
+  queueHost(rec: HostRecord): void {
+    if (!this.#admit(this.#hosts, rec.ip)) return;
+    this.#hosts.set(rec.ip, rec);
+    this.#schedule();
+  }
+
+  /**
+   * Queues a stats rollup for the bucket starting at `bucketMs` (for "1m",
+   * {@link minuteBucket}); the latest per bucket wins.
+   */
+  queueStats(
+    resolution: string,
+    bucketMs: number,
+    rollup: Record<string, unknown>,
+  ): void {
+    const k = `${resolution}\u0000${bucketMs}`;
+    if (!this.#admit(this.#stats, k)) return;
+    this.#stats.set(k, { resolution, bucket: bucketMs, rollup });
+    this.#schedule();
+  }
+
+  /**
+   * Queues any other record (block decisions, counters); the latest per key
+   * wins. The value must fit one KV value (64 KiB).
+   */
+  queueSet(
+    key: Deno.KvKey,
+    value: unknown,
+    opts: { expireIn?: number } = {},
+  ): void {
+    if (keySize(key) > KV_MAX_KEY_BYTES) {
+      throw new RangeError(
+        `Cannot queue a record: its key is over ${KV_MAX_KEY_BYTES} bytes`,
+      );
+    }
+    const size = valueSize(value);
+    if (size > KV_MAX_VALUE_BYTES) {
+      throw new RangeError(
+        `Cannot queue a record of ${size} bytes: a KV value holds at most ${KV_MAX_VALUE_BYTES}`,
+      );
+    }
+    const k = JSON.stringify(
+      key,
+      (_, v) => typeof v === "bigint" ? `${v}n` : v,
+    );
+    if (!this.#admit(this.#records, k)) return;
+    this.#records.set(k, { key, value, expireIn: opts.expireIn });
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#running || this.#closed) return;
+    if (this.pending === 0) return;
+    const wait = Math.max(
+      0,
+      this.#lastStart + this.#intervalMs - performance.now(),
+    );
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#run().catch((e) => {
+        this.#log.error("store write failed", {
+          error: e,
+          pending: this.pending,
+        });
+      });
+    }, wait);
+  }
+
+  async #run(): Promise<void> {
+    if (this.#running) return await this.#running;
+    const p = this.#commitAll();
+    this.#running = p;
+    try {
+      await p;
+    } finally {
+      this.#running = null;
+      this.#schedule();
+    }
+  }
+
+  /**
+   * Commits everything queued so far (waiting for a commit in progress
+   * first). Rejects with a {@link StoreError} when KV refuses a commit; the
+   * items stay queued.
+   */
+  async flush(): Promise<void> {
+    while (this.#running) {
+      try {
+        await this.#running;
+      } catch {
+        // That flush's failure was logged by its caller; this one retries.
+      }
+    }
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.pending > 0) await this.#run();
+  }
+
+  /**
+   * Flushes and stops; later queue calls throw. Rejects when the last
+   * flush failed (what was queued is then lost), but stops either way.
+   */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      this.#closed = true;
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /** Closes the writer (for `await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #groups(
+    alerts: Map<string, QueuedAlert>,
+    hosts: Map<string, HostRecord>,
+    stats: Map<string, StatsItem>,
+    records: Map<string, QueuedRecord>,
+  ): Group[] {
+    const r = this.#store.retention;
+    const groups: Group[] = [];
+    for (const item of alerts.values()) {
+      const fit = fitAlert(item.alert);
+      if (fit.trimmed) this.#m.trimmed++;
+      const a = fit.value;
+      const id = a.netsentinel.id;
+      const expireIn = r.alertMs;
+      groups.push({
+        kind: "alert",
+        id,
+        isNew: item.isNew,
+        item,
+        ops: [
+          { key: alertKey(id), value: a, expireIn },
+          { key: alertBySrcKey(a.src_ip, id), value: null, expireIn },
+          {
+            key: alertByTypeKey(a.netsentinel.type, id),
+            value: null,
+            expireIn,
+          },
+          { key: alertByTimeKey(alertTimeMs(a), id), value: null, expireIn },
+        ],
+      });
+    }
+    for (const item of hosts.values()) {
+      const fit = fitValue(item);
+      if (fit.trimmed) this.#m.trimmed++;
+      groups.push({
+        kind: "host",
+        item,
+        ops: [{ key: hostKey(item.ip), value: fit.value, expireIn: r.hostMs }],
+      });
+    }
+    for (const [mapKey, item] of stats) {
+      const fit = fitValue(item.rollup);
+      if (fit.trimmed) this.#m.trimmed++;
+      groups.push({
+        kind: "stats",
+        mapKey,
+        item,
+        ops: [{
+          key: statsKey(item.resolution, item.bucket),
+          value: fit.value,
+          expireIn: this.#store.statsRetentionMs(item.resolution),
+        }],
+      });
+    }
+    for (const [mapKey, item] of records) {
+      groups.push({
+        kind: "record",
+        mapKey,
+        item,
+        ops: [{ key: item.key, value: item.value, expireIn: item.expireIn }],
+      });
+    }
+    return groups;
+  }
+
+  async #commitAll(): Promise<void> {
+    if (this.pending === 0) return;
+    const t0 = performance.now();
+    this.#lastStart = t0;
+    const alerts = this.#alerts, hosts = this.#hosts;
+    const stats = this.#stats, records = this.#records;
+    this.#alerts = new Map();
+    this.#hosts = new Map();
+    this.#stats = new Map();
+    this.#records = new Map();
+    let parts: Group[][];
+    try {
+      parts = planCommits(
+        this.#groups(alerts, hosts, stats, records),
+        HEAD_RESERVE,
+      );
+    } catch (e) {
+      // A single record too large for any commit cannot ever be written.
+      this.#m.errors++;
+      throw new StoreError(`Cannot plan the write: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    for (let i = 0; i < parts.length; i++) {
+      try {
+        await this.#commitPart(parts[i]!);
+      } catch (e) {
+        this.#m.errors++;
+        this.#requeue(parts.slice(i).flat());
+        throw new StoreError(
+          `Cannot write to the database "${this.#store.path}": ${
+            (e as Error).message
+          }`,
+          { cause: e },
+        );
+      }
+    }
+    this.#m.flushes++;
+    this.#m.lastFlushMs = performance.now() - t0;
+  }
+
+  async #commitPart(part: Group[]): Promise<void> {
+    const ops: KvOp[] = [];
+    const newIds: string[] = [], updatedIds: string[] = [];
+    for (const g of part) {
+      ops.push(...g.ops);
+      if (g.kind === "alert") (g.isNew ? newIds : updatedIds).push(g.id);
+    }
+    const hasAlerts = newIds.length + updatedIds.length > 0;
+    for (let attempt = 0;; attempt++) {
+      const at = this.#store.now();
+      const atomic = this.#store.kv.atomic();
+      addOps(atomic, ops);
+      let seq: number | null = null;
+      let head: AlertHead | null = null;
+      if (hasAlerts) {
+        if (this.#head === null) {
+          const h = await getAlertHead(this.#store);
+          this.#head = h.head;
+          this.#headVs = h.versionstamp;
+        }
+        const prev = this.#head;
+        seq = prev.seq + 1;
+        let lastId = prev.last_id;
+        for (const id of newIds) {
+          if (lastId === null || id > lastId) lastId = id;
+        }
+        head = { seq, last_id: lastId, at, total: prev.total + newIds.length };
+        atomic.check({ key: alertHeadKey(), versionstamp: this.#headVs });
+        atomic.set(alertLogKey(seq), {
+          seq,
+          at,
+          new: newIds,
+          updated: updatedIds,
+        }, { expireIn: this.#store.retention.alertLogMs });
+        atomic.set(alertHeadKey(), head);
+      }
+      const res = await atomic.commit();
+      if (!res.ok) {
+        // Another writer moved the head: read it again and retry.
+        this.#head = null;
+        if (attempt >= 20) throw new Error("the alert head keeps changing");
+        continue;
+      }
+      if (head !== null) {
+        this.#head = head;
+        this.#headVs = res.versionstamp;
+      }
+      const mutations = ops.length + (hasAlerts ? 2 : 0);
+      this.#m.commits++;
+      this.#m.mutations += mutations;
+      for (const g of part) this.#m[COUNTER[g.kind]]++;
+      this.#m.lastCommitAt = at;
+      this.#onCommit?.({ seq, newIds, updatedIds, mutations, at });
+      return;
+    }
+  }
+
+  /** Puts failed items back in front of anything queued since (newer versions win). */
+  #requeue(groups: Group[]): void {
+    const alerts = new Map<string, QueuedAlert>();
+    const hosts = new Map<string, HostRecord>();
+    const stats = new Map<string, StatsItem>();
+    const records = new Map<string, QueuedRecord>();
+    for (const g of groups) {
+      switch (g.kind) {
+        case "alert":
+          alerts.set(g.id, g.item);
+          break;
+        case "host":
+          hosts.set(g.item.ip, g.item);
+          break;
+        case "stats":
+          stats.set(g.mapKey, g.item);
+          break;
+        case "record":
+          records.set(g.mapKey, g.item);
+          break;
+        default: {
+          const never: never = g;
+          throw new Error(`Unknown group ${JSON.stringify(never)}`);
+        }
+      }
+    }
+    for (const [id, q] of this.#alerts) {
+      const old = alerts.get(id);
+      alerts.set(id, {
+        alert: q.alert,
+        isNew: q.isNew || (old?.isNew ?? false),
+      });
+    }
+    for (const [k, v] of this.#hosts) hosts.set(k, v);
+    for (const [k, v] of this.#stats) stats.set(k, v);
+    for (const [k, v] of this.#records) records.set(k, v);
+    this.#alerts = alerts;
+    this.#hosts = hosts;
+    this.#stats = stats;
+    this.#records = records;
+    this.#head = null;
+  }
+}
