@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type Cidr, formatAddr, parseCidr } from "../decode/addr.ts";
+import { type Cidr, formatAddr, parseCidr } from "../decode/mod.ts";
 import {
   allowKey,
   allowPrefix,
