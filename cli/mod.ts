@@ -9,8 +9,10 @@ import { UsageError, UserError } from "../common/errors.ts";
 import { printErr, printOut } from "../common/output.ts";
 import { VERSION } from "../common/version.ts";
 import { analyzeCommand } from "./analyze.ts";
+import { featuresCommand } from "./features.ts";
 import { interfacesCommand } from "./interfaces.ts";
 import { runCommand } from "./run.ts";
+import { trainCommand } from "./train.ts";
 import { type Command, parseCommandArgs } from "./command.ts";
 
 export type { Command } from "./command.ts";
@@ -20,6 +22,8 @@ export const COMMANDS: readonly Command[] = [
   runCommand,
   analyzeCommand,
   interfacesCommand,
+  featuresCommand,
+  trainCommand,
 ];
 
 /** Error classes whose message is enough: printed as one line, exit 1. */

@@ -95,7 +95,7 @@ const ICMP_TYPES: Record<number, string> = {
   136: "neighbour advertisement",
 };
 
-/** Protocol codes of the `proto` feature. */
+/** Protocol codes of the `proto_class` feature. */
 export const PROTO_CODES = ["TCP", "UDP", "ICMP", "other"] as const;
 /** Port class codes of the `port_class` feature. */
 export const PORT_CLASSES = [
@@ -170,7 +170,7 @@ function category(
  */
 export const FEATURES: readonly FeatureSpec[] = [
   category(
-    "proto",
+    "proto_class",
     "Transport: 0 TCP, 1 UDP, 2 ICMP/ICMPv6, 3 other",
     PROTO_CODES,
     (v) => `protocol ${v}`,
@@ -350,7 +350,7 @@ export const FEATURE_INDEX: Readonly<Record<string, number>> = Object
   );
 
 const F = FEATURE_INDEX as Record<string, number>;
-const I_PROTO = F.proto!, I_PORT = F.port_class!, I_APP = F.app!;
+const I_PROTO = F.proto_class!, I_PORT = F.port_class!, I_APP = F.app!;
 const I_DUR = F.duration!, I_PKO = F.pkts_out!, I_PKI = F.pkts_in!;
 const I_BO = F.bytes_out!, I_BI = F.bytes_in!, I_PLO = F.payload_out!;
 const I_PLI = F.payload_in!, I_SZM = F.pkt_size_mean!, I_SZS = F.pkt_size_sd!;

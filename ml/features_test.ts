@@ -58,11 +58,11 @@ Deno.test("FEATURES documents every feature once, with a unit-aware formatter", 
 Deno.test("toModelSpace() logs heavy-tailed features and fromModelSpace() undoes it", () => {
   const raw = new Float64Array(FEATURE_COUNT).fill(0);
   raw[FEATURE_INDEX.pkts_out!] = 99;
-  raw[FEATURE_INDEX.proto!] = 2;
+  raw[FEATURE_INDEX.proto_class!] = 2;
   const x = new Float64Array(FEATURE_COUNT);
   toModelSpace(raw, x);
   assert.equal(x[FEATURE_INDEX.pkts_out!], Math.log1p(99));
-  assert.equal(x[FEATURE_INDEX.proto!], 2);
+  assert.equal(x[FEATURE_INDEX.proto_class!], 2);
   const i = FEATURE_INDEX.pkts_out!;
   assert.ok(Math.abs(fromModelSpace(i, x[i]!) - 99) < 1e-9);
 });
@@ -183,7 +183,7 @@ Deno.test("FeatureExtractor describes a full TCP session from its flow record", 
   const { rows, count } = featureRows(frames);
   assert.equal(count, 1);
   const v = (n: string) => col(rows, 0, n);
-  assert.equal(v("proto"), 0);
+  assert.equal(v("proto_class"), 0);
   assert.equal(v("port_class"), 1);
   assert.equal(v("duration"), 0.012);
   assert.equal(v("pkts_out"), 5);
@@ -250,13 +250,13 @@ Deno.test("FeatureExtractor marks one-way UDP and ICMP flows", () => {
       t: T0,
     }),
   );
-  assert.equal(col(flood.rows, 0, "proto"), 1);
+  assert.equal(col(flood.rows, 0, "proto_class"), 1);
   assert.equal(col(flood.rows, 0, "no_reply"), 1);
   assert.ok(col(flood.rows, flood.count - 1, "src_flows_10s") >= 49);
   const ping = featureRows([
     { tsUs: T0, data: icmpEcho("10.99.0.20", "10.99.0.10") },
   ]);
-  assert.equal(col(ping.rows, 0, "proto"), 2);
+  assert.equal(col(ping.rows, 0, "proto_class"), 2);
   assert.equal(col(ping.rows, 0, "icmp_type"), 8);
   assert.equal(col(ping.rows, 0, "port_class"), 0);
 });

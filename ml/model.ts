@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ModelError } from "./errors.ts";
 import {
@@ -683,7 +684,22 @@ export async function loadModel(path?: string): Promise<LoadedModel> {
       return { model: await readModelFile(path), path, fallback: null };
     } catch (e) {
       if (!(e instanceof ModelError)) throw e;
-      const model = await readModelFile(shipped);
+      let model: AnomalyModel;
+      try {
+        model = await readModelFile(shipped);
+      } catch (e2) {
+        if (!(e2 instanceof ModelError)) throw e2;
+        const strip = (m: string) =>
+          m.replace(/^Invalid model( field "[^"]*")?: /, "");
+        const where = e.message.includes(`"${path}"`) ? "" : ` (in "${path}")`;
+        throw new ModelError(
+          e.field,
+          `${strip(e.message)}${where}; the shipped model is unusable too: ${
+            strip(e2.message)
+          }`,
+          { cause: e },
+        );
+      }
       return {
         model,
         path: fileURLToPath(shipped),
@@ -699,7 +715,39 @@ export async function loadModel(path?: string): Promise<LoadedModel> {
   };
 }
 
-/** Writes a model file (pretty enough to diff: one line per array). */
+/** File name of the model in the data directory. */
+export const MODEL_FILE = "model.json";
+
+/**
+ * Finds the model to use: `path` when given (see {@link loadModel} for the
+ * fallback), else `<dataDir>/model.json` when it exists, else the shipped
+ * model.
+ *
+ * @example
+ * ```ts
+ * const { model, path, fallback } = await resolveModel({
+ *   path: str(flags, "model"),
+ *   dataDir: await resolveDataDir(str(flags, "data")),
+ * });
+ * ```
+ */
+export async function resolveModel(
+  opts: { path?: string; dataDir?: string },
+): Promise<LoadedModel> {
+  if (opts.path !== undefined) return await loadModel(opts.path);
+  if (opts.dataDir !== undefined) {
+    const p = join(opts.dataDir, MODEL_FILE);
+    try {
+      await Deno.stat(p);
+      return await loadModel(p);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return await loadModel();
+}
+
+/** Writes a model file (one line of JSON, deterministic for the same model). */
 export async function saveModel(
   model: AnomalyModel,
   path: string,
