@@ -140,8 +140,18 @@ function setData(p: Packet, data: Uint8Array): void {
 /** Resets the record and decodes the frame its metadata describes. */
 function decodeLoaded(p: Packet): FrameFault | null {
   if (p.ipVersion !== 0) {
-    p.src.fill(0);
-    p.dst.fill(0);
+    // Element stores: TypedArray.prototype.fill costs a builtin call.
+    const s = p.src, d = p.dst;
+    s[0] =
+      s[1] =
+      s[2] =
+      s[3] =
+        0;
+    d[0] =
+      d[1] =
+      d[2] =
+      d[3] =
+        0;
     p.ipVersion = 0;
   }
   if (p.app !== APP_NONE) clearApp(p);

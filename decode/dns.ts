@@ -8,7 +8,7 @@
  */
 import type { AppFault } from "./faults.ts";
 import type { DnsFacts } from "./packet.ts";
-import { charsOf, putEscape, scratch } from "./_text.ts";
+import { putEscape, scratch, textOf } from "./_text.ts";
 
 /** Most compression pointers followed in one name. */
 export const DNS_MAX_JUMPS = 16;
@@ -129,7 +129,7 @@ export function readDnsName(
     }
     pos = labelEnd;
   }
-  out.name = charsOf(buf, 0, n);
+  out.name = textOf(buf, 0, n);
   return after < 0 ? pos : after;
 }
 

@@ -13,7 +13,7 @@
  * @module
  */
 import type { HttpFacts } from "./packet.ts";
-import { charsOf, escapedText } from "./_text.ts";
+import { escapedText, textOf } from "./_text.ts";
 
 /** Longest method token accepted, in bytes. */
 export const HTTP_MAX_METHOD = 32;
@@ -87,7 +87,7 @@ export function readHttpRequest(
     return false;
   }
   if (uriEnd <= target || data[target] === 0x20) return false;
-  out.method = charsOf(data, start, methodEnd);
+  out.method = textOf(data, start, methodEnd);
   out.uri = escapedText(data, target, uriEnd, HTTP_MAX_URI);
   out.version = versionStart < 0
     ? ""
