@@ -36,10 +36,11 @@ import { LINKTYPE_ETHERNET } from "./linktype.ts";
  * @example
  * ```ts
  * const p = newPacket();
+ * const counters = new DecodeCounters();
  * for (let i = 0; i < batch.count; i++) {
  *   const fault = decodeFrame(p, batch, i);
- *   if (fault !== null) counters.count(fault);
- *   else if (p.ipVersion !== 0) flows.update(p);
+ *   counters.add(p, fault); // the fault, or the kind and p.appFault
+ *   if (fault === null && p.ipVersion !== 0) flows.update(p);
  * }
  * ```
  */
@@ -50,16 +51,16 @@ export function decodeFrame(
 ): FrameFault | null {
   if (!(i >= 0 && i < batch.count)) {
     throw new RangeError(
-      `Cannot decode frame ${i}: the batch has ${batch.count}`,
+      `Cannot decode frame ${i}: the batch has ${batch.count} frames`,
     );
   }
   const data = batch.data;
   if (p.data !== data) setData(p, data);
-  const off = batch.offsets[i]!;
+  // A batch that claims bytes it does not hold is clipped, never read past.
+  let off = batch.offsets[i]!;
+  if (off > data.length) off = data.length;
   let caplen = batch.caplens[i]!;
-  if (off + caplen > data.length) {
-    caplen = off > data.length ? 0 : data.length - off;
-  }
+  if (off + caplen > data.length) caplen = data.length - off;
   p.tsUs = batch.tsUs[i]!;
   p.frameOffset = off;
   p.caplen = caplen;
@@ -132,6 +133,14 @@ export function decodeAll(batch: FrameBatch, opts: DecodeAllOptions): number {
   return n;
 }
 
+/** Element stores: TypedArray.prototype.fill costs a builtin call. */
+function zero4(w: Uint32Array): void {
+  w[0] = 0;
+  w[1] = 0;
+  w[2] = 0;
+  w[3] = 0;
+}
+
 function setData(p: Packet, data: Uint8Array): void {
   p.data = data;
   p.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -140,18 +149,8 @@ function setData(p: Packet, data: Uint8Array): void {
 /** Resets the record and decodes the frame its metadata describes. */
 function decodeLoaded(p: Packet): FrameFault | null {
   if (p.ipVersion !== 0) {
-    // Element stores: TypedArray.prototype.fill costs a builtin call.
-    const s = p.src, d = p.dst;
-    s[0] =
-      s[1] =
-      s[2] =
-      s[3] =
-        0;
-    d[0] =
-      d[1] =
-      d[2] =
-      d[3] =
-        0;
+    zero4(p.src);
+    zero4(p.dst);
     p.ipVersion = 0;
   }
   if (p.app !== APP_NONE) clearApp(p);

@@ -876,6 +876,10 @@ Deno.test("decodeFrame() decodes frames of a batch in place and rejects an index
   batch.caplens[3] = 1 << 20;
   assert.equal(decodeFrame(p, batch, 3), null);
   assert.equal(p.caplen, batch.data.length - batch.offsets[3]!);
+  batch.offsets[3] = batch.data.length + 100;
+  assert.equal(decodeFrame(p, batch, 3), "eth_short");
+  assert.equal(p.frameOffset + p.caplen, batch.data.length);
+  assert.equal(p.payloadOffset, batch.data.length);
 });
 
 Deno.test("decodeAll() hands over decoded frames and counts every outcome", () => {
