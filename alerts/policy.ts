@@ -341,8 +341,16 @@ const BASE: Record<string, FieldSpec> = {
   enabled: { kind: "bool" },
   severity: { kind: "severity" },
 };
-const int = (min: number, max: number): FieldSpec => ({ kind: "int", min, max });
-const real = (min: number, max: number): FieldSpec => ({ kind: "num", min, max });
+const int = (min: number, max: number): FieldSpec => ({
+  kind: "int",
+  min,
+  max,
+});
+const real = (min: number, max: number): FieldSpec => ({
+  kind: "num",
+  min,
+  max,
+});
 const WINDOW = int(1, 86400);
 const TRACKERS = int(16, 10_000_000);
 const FLOOD: Record<string, FieldSpec> = {
@@ -501,7 +509,13 @@ function suppressions(v: Json, path: string): Suppression[] {
       note: o.note === undefined ? "" : text(o.note, `${p}.note`),
     };
     if (o.signature_id !== undefined) {
-      s.signature_id = num(o.signature_id, `${p}.signature_id`, 1, 2 ** 31, true);
+      s.signature_id = num(
+        o.signature_id,
+        `${p}.signature_id`,
+        1,
+        2 ** 31,
+        true,
+      );
     }
     if (o.type !== undefined) {
       const t = text(o.type, `${p}.type`, 32);
@@ -546,7 +560,12 @@ function portList<T>(
   v: Json,
   path: string,
   extra: string[],
-  make: (o: Record<string, unknown>, p: string, r: [number, number], pr: PortProto) => T,
+  make: (
+    o: Record<string, unknown>,
+    p: string,
+    r: [number, number],
+    pr: PortProto,
+  ) => T,
 ): T[] {
   return arr(v, path).map((x, i) => {
     const p = `${path}[${i}]`;
@@ -572,7 +591,9 @@ function parseWith(input: Json, base: Policy | null): Policy {
   };
   for (const k of TOP_KEYS.slice(1)) need(k);
 
-  const home_net = o.home_net === undefined ? base!.home_net : cidrs(o.home_net, "home_net");
+  const home_net = o.home_net === undefined
+    ? base!.home_net
+    : cidrs(o.home_net, "home_net");
 
   let aggregation = base?.aggregation;
   if (o.aggregation !== undefined) {
@@ -606,7 +627,9 @@ function parseWith(input: Json, base: Policy | null): Policy {
     if (rate === undefined) {
       throw new ConfigError("rate_limit.alerts_per_s", "is missing");
     }
-    if (burst === undefined) throw new ConfigError("rate_limit.burst", "is missing");
+    if (burst === undefined) {
+      throw new ConfigError("rate_limit.burst", "is missing");
+    }
     rate_limit = { alerts_per_s: rate, burst };
   }
 
@@ -715,7 +738,10 @@ export function defaultPolicy(): Policy {
  * p.detectors.port_scan.ports; // 15 (the default)
  * ```
  */
-export function parsePolicy(input: unknown, base: Policy = defaultPolicy()): Policy {
+export function parsePolicy(
+  input: unknown,
+  base: Policy = defaultPolicy(),
+): Policy {
   return parseWith(input, base);
 }
 

@@ -1,0 +1,370 @@
+/**
+ * The alert pipeline behind the detectors: turns {@link Detection}s into
+ * {@link Alert}s. In order, a detection is
+ *
+ * 1. dropped when its detector is disabled in the policy in force,
+ * 2. dropped when its source or destination is allow-listed,
+ * 3. dropped when a suppression (signature id or type, address, track,
+ *    expiry in packet time) matches,
+ * 4. folded into the open alert with the same type and aggregation key:
+ *    count, last_seen, evidence (merged, newest wins) and explanation
+ *    updated; sinks hear of the update at most every `update_interval_s`;
+ * 5. or, when no alert is open for it, turned into a new alert if the
+ *    global token bucket (`rate_limit`, in packet time) has a token; if
+ *    not it is dropped and counted, so a flood of new alerts cannot swamp
+ *    storage, the dashboard or the blocker.
+ *
+ * An alert is final after `window_s` without detections or `max_open_s`
+ * after it opened (a long attack then continues in a new alert). Sinks:
+ * `onAlert(alert, isNew)` for new and updated alerts, `onFinal(alert)` once
+ * per alert when it closes. An optional `enrich` hook (GeoIP, reverse DNS)
+ * runs on an alert before each of those calls. All times are packet times,
+ * so a capture gives the same alerts, with the same ids, every run.
+ *
+ * @module
+ */
+import {
+  anyCidrContains,
+  type Cidr,
+  cidrContains,
+  type IpAddr,
+  parseAddr,
+} from "../decode/mod.ts";
+import { eveTimestamp } from "../events/mod.ts";
+import type { FlowObserver } from "../flows/mod.ts";
+import type { Alert, Detection } from "./alert.ts";
+import { alertId } from "./alert_id.ts";
+import { type Policy, PolicyHolder } from "./policy.ts";
+
+/** Receives new and updated alerts (`isNew` true for the first call). */
+export type AlertSink = (alert: Alert, isNew: boolean) => void;
+
+/** Options of an {@link AlertAggregator}. */
+export interface AggregatorOptions {
+  /** The policy, or a holder whose current policy is read per detection. */
+  policy: Policy | PolicyHolder;
+  /** New and updated alerts (the appliance stores and streams these). */
+  onAlert?: AlertSink;
+  /** Alerts whose window closed (analyze prints these). */
+  onFinal?: (alert: Alert) => void;
+  /** Enrichment applied to an alert before it goes to a sink. */
+  enrich?: (alert: Alert) => void;
+}
+
+/** What the aggregator did, for `/metrics` and the analyze statistics. */
+export interface AggregatorCounters {
+  /** Detections received. */
+  detections: number;
+  /** Dropped because the detector is disabled. */
+  disabled: number;
+  /** Dropped because source or destination is allow-listed. */
+  allowlisted: number;
+  /** Dropped by a suppression. */
+  suppressed: number;
+  /** Folded into an open alert. */
+  aggregated: number;
+  /** New alerts dropped by the rate cap. */
+  rateLimited: number;
+  /** Alerts opened. */
+  alerts: number;
+  /** Update notifications sent to `onAlert`. */
+  updates: number;
+  /** Alerts finalised. */
+  finals: number;
+  /** Alerts finalised early because `max_open` alerts were open. */
+  evicted: number;
+}
+
+interface Open {
+  readonly alert: Alert;
+  readonly key: string;
+  readonly firstUs: number;
+  lastUs: number;
+  lastSentUs: number;
+  dirty: boolean;
+}
+
+const ADDR_CACHE = 4096;
+
+/** The alert aggregator; see the module documentation. */
+export class AlertAggregator {
+  readonly counters: AggregatorCounters = {
+    detections: 0,
+    disabled: 0,
+    allowlisted: 0,
+    suppressed: 0,
+    aggregated: 0,
+    rateLimited: 0,
+    alerts: 0,
+    updates: 0,
+    finals: 0,
+    evicted: 0,
+  };
+  #policy: Policy | PolicyHolder;
+  #onAlert: AlertSink | null;
+  #onFinal: ((a: Alert) => void) | null;
+  #enrich: ((a: Alert) => void) | null;
+  /** Open alerts, least recently updated first (re-inserted on update). */
+  #open = new Map<string, Open>();
+  #dirty = new Set<Open>();
+  #tokens = -1;
+  #tokenUs = 0;
+  #addrs = new Map<string, IpAddr | null>();
+
+  /** Creates an aggregator. */
+  constructor(opts: AggregatorOptions) {
+    this.#policy = opts.policy;
+    this.#onAlert = opts.onAlert ?? null;
+    this.#onFinal = opts.onFinal ?? null;
+    this.#enrich = opts.enrich ?? null;
+  }
+
+  /** The policy in force. */
+  get policy(): Policy {
+    const p = this.#policy;
+    return p instanceof PolicyHolder ? p.current : p;
+  }
+
+  /** Number of open alerts. */
+  get openCount(): number {
+    return this.#open.size;
+  }
+
+  /** The detectors' emit function (bound to this aggregator). */
+  readonly emit = (d: Detection): void => this.add(d);
+
+  #addr(text: string): IpAddr | null {
+    let a = this.#addrs.get(text);
+    if (a === undefined) {
+      if (this.#addrs.size >= ADDR_CACHE) this.#addrs.clear();
+      a = parseAddr(text);
+      this.#addrs.set(text, a);
+    }
+    return a;
+  }
+
+  #listed(list: readonly Cidr[], text: string | undefined): boolean {
+    if (list.length === 0 || text === undefined) return false;
+    const a = this.#addr(text);
+    return a !== null && anyCidrContains(list, a.version, a.words);
+  }
+
+  #suppressed(p: Policy, d: Detection): boolean {
+    for (const s of p.suppressions) {
+      if (s.signature_id !== undefined && s.signature_id !== d.signatureId) {
+        continue;
+      }
+      if (s.type !== undefined && s.type !== d.type) continue;
+      if (d.tsUs > s.expiresUs) continue;
+      const src = this.#addr(d.src);
+      const dst = d.dest === undefined ? null : this.#addr(d.dest);
+      const hitSrc = src !== null &&
+        cidrContains(s.cidr, src.version, src.words);
+      const hitDst = dst !== null &&
+        cidrContains(s.cidr, dst.version, dst.words);
+      if (
+        (s.track === "by_src" && hitSrc) || (s.track === "by_dst" && hitDst) ||
+        (s.track === "by_either" && (hitSrc || hitDst))
+      ) return true;
+    }
+    return false;
+  }
+
+  /** Takes one detection through the steps in the module documentation. */
+  add(d: Detection): void {
+    const c = this.counters;
+    c.detections++;
+    const p = this.policy;
+    if (!p.detectors[d.type].enabled) {
+      c.disabled++;
+      return;
+    }
+    if (
+      this.#listed(p.allowlist.sources, d.src) ||
+      this.#listed(p.allowlist.destinations, d.dest)
+    ) {
+      c.allowlisted++;
+      return;
+    }
+    if (p.suppressions.length > 0 && this.#suppressed(p, d)) {
+      c.suppressed++;
+      return;
+    }
+    const key = `${d.type}|${d.key ?? `${d.src}>${d.dest ?? ""}`}`;
+    const agg = p.aggregation;
+    let o = this.#open.get(key);
+    if (o !== undefined && d.tsUs - o.firstUs >= agg.max_open_s * 1e6) {
+      this.#finalize(o);
+      o = undefined;
+    }
+    if (o !== undefined) {
+      c.aggregated++;
+      this.#update(o, d, agg.update_interval_s * 1e6);
+      return;
+    }
+    if (!this.#take(p, d.tsUs)) {
+      c.rateLimited++;
+      return;
+    }
+    while (this.#open.size >= agg.max_open) {
+      const oldest = this.#open.values().next().value;
+      if (oldest === undefined) break;
+      c.evicted++;
+      this.#finalize(oldest);
+    }
+    const alert = newAlert(d, key);
+    o = {
+      alert,
+      key,
+      firstUs: d.tsUs,
+      lastUs: d.tsUs,
+      lastSentUs: d.tsUs,
+      dirty: false,
+    };
+    this.#open.set(key, o);
+    c.alerts++;
+    this.#enrich?.(alert);
+    this.#onAlert?.(alert, true);
+  }
+
+  /** Token bucket in packet time: true when a new alert may pass. */
+  #take(p: Policy, tsUs: number): boolean {
+    const { alerts_per_s: rate, burst } = p.rate_limit;
+    if (this.#tokens < 0) {
+      this.#tokens = burst;
+      this.#tokenUs = tsUs;
+    } else if (tsUs > this.#tokenUs) {
+      this.#tokens = Math.min(
+        burst,
+        this.#tokens + ((tsUs - this.#tokenUs) / 1e6) * rate,
+      );
+      this.#tokenUs = tsUs;
+    }
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  #update(o: Open, d: Detection, intervalUs: number): void {
+    const a = o.alert, ns = a.netsentinel;
+    ns.count += d.count ?? 1;
+    if (d.tsUs > o.lastUs) {
+      o.lastUs = d.tsUs;
+      ns.last_seen = eveTimestamp(d.tsUs);
+    }
+    ns.evidence = { ...ns.evidence, ...d.evidence };
+    ns.explanation = d.explanation;
+    a.alert.signature_id = d.signatureId;
+    a.alert.signature = d.signature;
+    a.alert.category = d.category;
+    if (d.severity < a.alert.severity) a.alert.severity = d.severity;
+    // Keep the map ordered by last update, for expiry.
+    this.#open.delete(o.key);
+    this.#open.set(o.key, o);
+    if (d.tsUs - o.lastSentUs >= intervalUs) this.#send(o, d.tsUs);
+    else if (!o.dirty) {
+      o.dirty = true;
+      this.#dirty.add(o);
+    }
+  }
+
+  #send(o: Open, nowUs: number): void {
+    o.lastSentUs = nowUs;
+    if (o.dirty) {
+      o.dirty = false;
+      this.#dirty.delete(o);
+    }
+    if (this.#onAlert === null) return;
+    this.counters.updates++;
+    this.#enrich?.(o.alert);
+    this.#onAlert(o.alert, false);
+  }
+
+  #finalize(o: Open): void {
+    this.#open.delete(o.key);
+    if (o.dirty) {
+      o.dirty = false;
+      this.#dirty.delete(o);
+    }
+    this.counters.finals++;
+    this.#enrich?.(o.alert);
+    this.#onFinal?.(o.alert);
+  }
+
+  /**
+   * Closes alerts whose window passed at packet time `nowUs` and sends due
+   * updates. Call after every batch (the observer does).
+   */
+  tick(nowUs: number): void {
+    const agg = this.policy.aggregation;
+    const windowUs = agg.window_s * 1e6, maxUs = agg.max_open_s * 1e6;
+    for (const o of this.#open.values()) {
+      if (nowUs - o.lastUs < windowUs) break;
+      this.#finalize(o);
+    }
+    if (this.#dirty.size > 0) {
+      const intervalUs = agg.update_interval_s * 1e6;
+      for (const o of this.#dirty) {
+        if (nowUs - o.lastSentUs >= intervalUs) this.#send(o, nowUs);
+      }
+    }
+    // Alerts open too long close even while detections keep coming; those
+    // are found on their next detection, or here when the map is small.
+    if (this.#open.size <= 1024) {
+      for (const o of this.#open.values()) {
+        if (nowUs - o.firstUs >= maxUs) this.#finalize(o);
+      }
+    }
+  }
+
+  /** Finalises every open alert, oldest first (end of input, shutdown). */
+  finish(): void {
+    const all = [...this.#open.values()].sort((a, b) =>
+      a.firstUs - b.firstUs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    );
+    for (const o of all) this.#finalize(o);
+  }
+
+  /**
+   * The aggregator as the last pipeline observer: ticks and finishes with
+   * the pipeline, after the detectors.
+   */
+  observer(): FlowObserver {
+    return {
+      onTick: (nowUs: number) => this.tick(nowUs),
+      onFinish: () => this.finish(),
+    };
+  }
+}
+
+/** A new alert from its first detection, fields in Suricata's order. */
+function newAlert(d: Detection, key: string): Alert {
+  const ts = eveTimestamp(d.tsUs);
+  return {
+    timestamp: ts,
+    ...(d.flowId !== undefined ? { flow_id: d.flowId } : {}),
+    event_type: "alert",
+    src_ip: d.src,
+    ...(d.srcPort !== undefined ? { src_port: d.srcPort } : {}),
+    ...(d.dest !== undefined ? { dest_ip: d.dest } : {}),
+    ...(d.destPort !== undefined ? { dest_port: d.destPort } : {}),
+    proto: d.proto,
+    alert: {
+      action: "allowed",
+      signature_id: d.signatureId,
+      rev: 1,
+      signature: d.signature,
+      category: d.category,
+      severity: d.severity,
+    },
+    netsentinel: {
+      id: alertId(d.tsUs, key),
+      type: d.type,
+      count: d.count ?? 1,
+      first_seen: ts,
+      last_seen: ts,
+      evidence: d.evidence,
+      explanation: d.explanation,
+    },
+  };
+}
