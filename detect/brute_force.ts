@@ -1,0 +1,329 @@
+/**
+ * `brute_force`: password guessing inferred from flow shape alone, no logs.
+ *
+ * - Login services (ssh, telnet, ftp, rdp, smb and others by port): a login
+ *   attempt is a connection that completed its handshake, exchanged data
+ *   both ways, and ended within `max_duration_s` with at most `max_bytes`
+ *   of payload (a failed login is short and small; a real session is
+ *   neither). `attempts` of them from one client to one service within
+ *   `window_s` raise the alert (Zeek's SSH guesser: 30 failures in 30 min).
+ * - HTTP basic auth: `http_401` answers "401" to one client from one server
+ *   within the window.
+ * - HTTP forms: `http_posts` POSTs from one client to the same login-like
+ *   path (policy `http_login_paths`) on one server within the window.
+ *
+ * @module
+ */
+import type { AlertType } from "../alerts/alert.ts";
+import type { Policy } from "../alerts/policy.ts";
+import {
+  APP_HTTP,
+  formatAddr,
+  IPPROTO_TCP,
+  type Packet,
+  TCP_ACK,
+} from "../decode/mod.ts";
+import {
+  DIR_TO_CLIENT,
+  DIR_TO_SERVER,
+  type Flow,
+  type PacketContext,
+} from "../flows/mod.ts";
+import { KeyedTable } from "./_table.ts";
+import { detection, type Detector, type Emit, seconds } from "./detector.ts";
+
+const TYPE: AlertType = "brute_force";
+const UPDATE_US = 5e6;
+const MAX_RING = 4096;
+const TAG_LOGIN = 1, TAG_401 = 2, TAG_POST = 3;
+
+/** Times of the last N events: is the N-th most recent inside the window? */
+class Recent {
+  readonly times: Float64Array;
+  n = 0;
+  head = 0;
+  constructor(cap: number) {
+    this.times = new Float64Array(Math.max(1, cap));
+  }
+  /** Records an event at `t`; returns how many of the stored ones are at or after `since`. */
+  push(t: number, since: number): number {
+    const cap = this.times.length;
+    this.times[this.head] = t;
+    this.head = (this.head + 1) % cap;
+    if (this.n < cap) this.n++;
+    let c = 0;
+    for (let i = 0; i < this.n; i++) if (this.times[i]! >= since) c++;
+    return c;
+  }
+  clear(): void {
+    this.n = this.head = 0;
+  }
+}
+
+class Guesser {
+  version: 4 | 6 = 4;
+  readonly client = new Uint32Array(4);
+  readonly server = new Uint32Array(4);
+  port = 0;
+  tag = 0;
+  variant = "";
+  path = "";
+  recent: Recent;
+  attempts = 0;
+  reported = 0;
+  firstUs = 0;
+  lastUs = 0;
+  durSumUs = 0;
+  bytesSum = 0;
+  alerted = false;
+  lastEmitUs = 0;
+  dirty = false;
+  /** A report is due once the caller has added the attempt's facts. */
+  due = false;
+  constructor(cap: number) {
+    this.recent = new Recent(cap);
+  }
+  reset(): void {
+    this.recent.clear();
+    this.attempts = this.reported = 0;
+    this.firstUs =
+      this.lastUs =
+      this.durSumUs =
+      this.bytesSum =
+        0;
+    this.alerted = false;
+    this.lastEmitUs = 0;
+    this.dirty = this.due = false;
+    this.path = "";
+  }
+}
+
+const HTTP_401 = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e]; // "HTTP/1."
+
+/** True when the payload starts with an HTTP/1.x status line with code 401. */
+function is401(p: Packet): boolean {
+  if (p.payloadLen < 12) return false;
+  const d = p.data, o = p.payloadOffset;
+  for (let i = 0; i < HTTP_401.length; i++) {
+    if (d[o + i] !== HTTP_401[i]) return false;
+  }
+  return d[o + 8] === 0x20 && d[o + 9] === 0x34 && d[o + 10] === 0x30 &&
+    d[o + 11] === 0x31;
+}
+
+function hashText(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Builds the brute-force detector. */
+export function bruteForce(policy: Policy, emit: Emit): Detector {
+  const cfg = policy.detectors.brute_force;
+  const windowUs = cfg.window_s * 1e6;
+  const maxDurUs = cfg.max_duration_s * 1e6;
+  const need = [0, cfg.attempts, cfg.http_401, cfg.http_posts].map((n) =>
+    Math.min(n, MAX_RING)
+  );
+  const cap = Math.max(need[1]!, need[2]!, need[3]!);
+  const alerting = new Set<Guesser>();
+  const table = new KeyedTable<Guesser>(
+    cfg.max_trackers,
+    () => new Guesser(cap),
+    (g) => {
+      alerting.delete(g);
+      g.reset();
+    },
+    (g) => {
+      if (g.alerted && g.dirty) report(g);
+    },
+  );
+  const services = cfg.services;
+  const loginPaths = cfg.http_login_paths;
+
+  function report(g: Guesser): void {
+    g.lastEmitUs = g.lastUs;
+    g.dirty = false;
+    const count = g.attempts - g.reported;
+    g.reported = g.attempts;
+    const src = formatAddr(g.version, g.client);
+    const dst = formatAddr(g.version, g.server);
+    const durUs = g.lastUs - g.firstUs;
+    const evidence: Record<string, unknown> = {
+      service: g.variant,
+      port: g.port,
+      attempts: g.attempts,
+      duration_s: seconds(durUs),
+      window_s: cfg.window_s,
+      threshold: need[g.tag],
+    };
+    let what: string;
+    if (g.tag === TAG_LOGIN) {
+      evidence.mean_connection_s = seconds(
+        g.durSumUs / Math.max(1, g.attempts),
+      );
+      evidence.mean_payload_bytes = Math.round(
+        g.bytesSum / Math.max(1, g.attempts),
+      );
+      what = `${g.attempts} short ${g.variant} login connections`;
+    } else if (g.tag === TAG_401) {
+      what = `${g.attempts} HTTP 401 (authentication failed) answers`;
+    } else {
+      evidence.path = g.path;
+      what = `${g.attempts} POSTs to ${g.path}`;
+    }
+    emit(detection(policy, TYPE, g.variant, {
+      tsUs: g.lastUs,
+      count,
+      src,
+      dest: dst,
+      destPort: g.port,
+      proto: "TCP",
+      key: `${src}>${dst}:${g.port}/${g.tag}`,
+      evidence,
+      explanation: `${src} made ${what} to ${dst}:${g.port} in ${
+        seconds(durUs)
+      } s`,
+    }));
+  }
+
+  function attempt(
+    tag: number,
+    variant: string,
+    version: 4 | 6,
+    client: Uint32Array,
+    server: Uint32Array,
+    port: number,
+    extra: number,
+    tsUs: number,
+  ): Guesser {
+    table.setKey(tag, version, client, server, (port << 8) ^ extra);
+    const g = table.upsert(tsUs);
+    if (table.lastCreated) {
+      g.version = version;
+      g.client.set(client);
+      g.server.set(server);
+      g.port = port;
+      g.tag = tag;
+      g.variant = variant;
+    }
+    if (!g.alerted && g.attempts > 0 && tsUs - g.lastUs > windowUs) {
+      g.recent.clear();
+      g.attempts =
+        g.reported =
+        g.durSumUs =
+        g.bytesSum =
+          0;
+    }
+    if (g.attempts === 0) g.firstUs = tsUs;
+    if (tsUs > g.lastUs) g.lastUs = tsUs;
+    g.attempts++;
+    const inWindow = g.recent.push(tsUs, tsUs - windowUs);
+    if (g.alerted) {
+      g.dirty = true;
+      g.due = tsUs - g.lastEmitUs >= UPDATE_US;
+    } else if (inWindow >= need[tag]!) {
+      g.alerted = true;
+      alerting.add(g);
+      g.due = true;
+    }
+    return g;
+  }
+
+  /** Reports `g` when its last attempt made a report due (after the caller added its facts). */
+  function flush(g: Guesser): void {
+    if (g.due) {
+      g.due = false;
+      report(g);
+    }
+  }
+
+  function loginPath(uri: string): string {
+    const q = uri.indexOf("?");
+    const path = (q < 0 ? uri : uri.slice(0, q)).toLowerCase();
+    for (const s of loginPaths) if (path.includes(s)) return path;
+    return "";
+  }
+
+  return {
+    type: TYPE,
+    stateSize: () => table.size,
+    onPacket(p: Packet, ctx: PacketContext): void {
+      if (p.proto !== IPPROTO_TCP || p.payloadLen === 0) return;
+      const f = ctx.flow;
+      if (ctx.dir === DIR_TO_CLIENT) {
+        if (is401(p)) {
+          flush(
+            attempt(
+              TAG_401,
+              "http_auth",
+              f.version,
+              f.srcAddr,
+              f.dstAddr,
+              f.dstPort,
+              0,
+              p.tsUs,
+            ),
+          );
+        }
+      } else if (
+        ctx.dir === DIR_TO_SERVER && p.app === APP_HTTP &&
+        p.http.method === "POST"
+      ) {
+        const path = loginPath(p.http.uri);
+        if (path === "") return;
+        const g = attempt(
+          TAG_POST,
+          "http_post",
+          f.version,
+          f.srcAddr,
+          f.dstAddr,
+          f.dstPort,
+          hashText(path),
+          p.tsUs,
+        );
+        if (g.path === "") g.path = path.slice(0, 200);
+        flush(g);
+      }
+    },
+    onFlowEnd(f: Flow): void {
+      if (f.proto !== IPPROTO_TCP) return;
+      const service = services.get(f.dstPort);
+      if (service === undefined) return;
+      if (f.synAckCount === 0 || (f.flagsToServer & TCP_ACK) === 0) return;
+      if (f.payloadToServer === 0 || f.payloadToClient === 0) return;
+      const dur = f.lastUs - f.firstUs;
+      const bytes = f.payloadToServer + f.payloadToClient;
+      if (dur > maxDurUs || bytes > cfg.max_bytes) return;
+      const g = attempt(
+        TAG_LOGIN,
+        service,
+        f.version,
+        f.srcAddr,
+        f.dstAddr,
+        f.dstPort,
+        0,
+        f.lastUs,
+      );
+      g.durSumUs += dur;
+      g.bytesSum += bytes;
+      flush(g);
+    },
+    onTick(nowUs: number): void {
+      if (alerting.size === 0) return;
+      for (const g of alerting) {
+        if (g.dirty && nowUs - g.lastEmitUs >= UPDATE_US) report(g);
+        if (nowUs - g.lastUs > windowUs) {
+          if (g.dirty) report(g);
+          alerting.delete(g);
+          g.reset();
+        }
+      }
+    },
+    onFinish(): void {
+      for (const g of alerting) if (g.dirty) report(g);
+    },
+  };
+}

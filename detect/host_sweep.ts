@@ -1,0 +1,286 @@
+/**
+ * `host_sweep`: one source touching many hosts on the same port (or with the
+ * same ICMP request type). Counts distinct target hosts per (source,
+ * protocol, port) over a sliding window: TCP and UDP probes as the port-scan
+ * detector defines them (failed or data-less attempts by the flow's client,
+ * Zeek's address-scan idea), and every ICMP echo, timestamp or address-mask
+ * request.
+ *
+ * Targets inside home_net count against `hosts` (a LAN sweep only reaches
+ * live hosts, so the number is small); targets outside against
+ * `hosts_external` (Zeek's 25), because peer-to-peer clients and broken
+ * IPv6 fail towards many outside hosts on one port. UDP counts only inside
+ * targets: unanswered UDP to many outside peers is what DHT clients do.
+ *
+ * @module
+ */
+import type { AlertType } from "../alerts/alert.ts";
+import { inHomeNet, type Policy } from "../alerts/policy.ts";
+import {
+  formatAddr,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_UDP,
+  type Packet,
+} from "../decode/mod.ts";
+import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
+import { KeyedTable } from "./_table.ts";
+import { DistinctRing } from "./_ring.ts";
+import {
+  newProbe,
+  P_KINDS,
+  PROBE_NAMES,
+  probeAtEnd,
+  probeAtPacket,
+  type ProbeOut,
+} from "./_probe.ts";
+import {
+  detection,
+  type Detector,
+  type Emit,
+  isUnicast,
+  nonZero,
+  seconds,
+} from "./detector.ts";
+
+const TYPE: AlertType = "host_sweep";
+const UPDATE_US = 5e6;
+const SAMPLE_HOSTS = 10;
+const MAX_RING = 4096;
+/** Tags: what the key's extra number means. */
+const TAG_TCP = 1, TAG_UDP = 2, TAG_ICMP = 3;
+/** Tag offset for trackers of outside targets. */
+const TAG_OUTSIDE = 8;
+
+const ICMP4_REQUESTS = new Set([8, 13, 15, 17]);
+const ICMP6_ECHO = 128;
+
+class SweepTracker {
+  version: 4 | 6 = 4;
+  readonly scanner = new Uint32Array(4);
+  proto = 0;
+  /** Port (TCP/UDP) or ICMP type. */
+  port = 0;
+  outside = false;
+  readonly ring: DistinctRing;
+  readonly kinds = new Uint32Array(P_KINDS);
+  firstUs = 0;
+  lastUs = 0;
+  probes = 0;
+  reported = 0;
+  hosts = 0;
+  alerted = false;
+  lastEmitUs = 0;
+  dirty = false;
+  sample: string[] = [];
+  seen: Set<string> | null = null;
+
+  constructor(cap: number) {
+    this.ring = new DistinctRing(cap);
+  }
+
+  reset(): void {
+    this.ring.clear();
+    this.kinds.fill(0);
+    this.firstUs = this.lastUs = 0;
+    this.probes = this.reported = this.hosts = 0;
+    this.alerted = false;
+    this.lastEmitUs = 0;
+    this.dirty = false;
+    this.sample = [];
+    this.seen = null;
+  }
+}
+
+/** Builds the host-sweep detector. */
+export function hostSweep(policy: Policy, emit: Emit): Detector {
+  const cfg = policy.detectors.host_sweep;
+  const inside = Math.min(cfg.hosts, MAX_RING);
+  const outside = Math.min(cfg.hosts_external, MAX_RING);
+  const windowUs = cfg.window_s * 1e6;
+  const alerting = new Set<SweepTracker>();
+  const table = new KeyedTable<SweepTracker>(
+    cfg.max_trackers,
+    () => new SweepTracker(Math.max(inside, outside)),
+    (t) => {
+      alerting.delete(t);
+      t.reset();
+    },
+    (t) => {
+      if (t.alerted && t.dirty) report(t);
+    },
+  );
+  const probe = newProbe();
+  const icmpTarget = new Uint32Array(4);
+
+  function report(t: SweepTracker): void {
+    t.lastEmitUs = t.lastUs;
+    t.dirty = false;
+    const count = t.probes - t.reported;
+    t.reported = t.probes;
+    const src = formatAddr(t.version, t.scanner);
+    const icmp = t.proto === IPPROTO_ICMP || t.proto === IPPROTO_ICMPV6;
+    const variant = icmp ? "icmp" : t.proto === IPPROTO_UDP ? "udp" : "tcp";
+    const what = icmp
+      ? `ICMP type ${t.port}`
+      : `${variant.toUpperCase()} port ${t.port}`;
+    const durUs = t.lastUs - t.firstUs;
+    const evidence: Record<string, unknown> = {
+      proto: icmp ? "ICMP" : variant.toUpperCase(),
+      distinct_hosts: t.hosts,
+      probes: t.probes,
+      duration_s: seconds(durUs),
+      targets: t.outside ? "outside home_net" : "home_net",
+      window_s: cfg.window_s,
+      threshold: t.outside ? outside : inside,
+      sample_hosts: t.sample,
+    };
+    if (icmp) evidence.icmp_type = t.port;
+    else {
+      evidence.port = t.port;
+      evidence.kinds = nonZero(PROBE_NAMES, t.kinds);
+    }
+    emit(detection(policy, TYPE, variant, {
+      tsUs: t.lastUs,
+      count,
+      src,
+      destPort: icmp ? undefined : t.port,
+      proto: icmp
+        ? (t.version === 6 ? "IPv6-ICMP" : "ICMP")
+        : variant.toUpperCase(),
+      key: `${src}>${variant}/${t.port}`,
+      evidence,
+      explanation: `${src} touched ${t.hosts} distinct hosts ${
+        t.outside ? "outside" : "inside"
+      } the home network on ${what} in ${seconds(durUs)} s`,
+    }));
+  }
+
+  function observe(
+    tag: number,
+    version: 4 | 6,
+    scanner: Uint32Array,
+    target: Uint32Array,
+    proto: number,
+    port: number,
+    kind: number,
+    tsUs: number,
+  ): void {
+    const out = !inHomeNet(policy, version, target);
+    if (out && tag === TAG_UDP) return;
+    table.setKey(tag + (out ? TAG_OUTSIDE : 0), version, scanner, null, port);
+    const t = table.upsert(tsUs);
+    if (table.lastCreated) {
+      t.version = version;
+      t.scanner.set(scanner);
+      t.proto = proto;
+      t.port = port;
+      t.outside = out;
+    }
+    if (!t.alerted && t.probes > 0 && tsUs - t.lastUs > windowUs) {
+      t.ring.clear();
+      t.kinds.fill(0);
+      t.probes = t.reported = t.hosts = 0;
+      t.sample = [];
+    }
+    if (t.probes === 0) t.firstUs = tsUs;
+    if (tsUs > t.lastUs) t.lastUs = tsUs;
+    t.probes++;
+    t.kinds[kind]!++;
+    const fresh = t.ring.add(
+      target[0]!,
+      target[1]!,
+      target[2]!,
+      target[3]!,
+      tsUs,
+    );
+    if (t.alerted) {
+      const seen = t.seen!;
+      if (fresh && seen.size < 65536) {
+        const ip = formatAddr(version, target);
+        if (!seen.has(ip)) {
+          seen.add(ip);
+          t.hosts = seen.size;
+          if (t.sample.length < SAMPLE_HOSTS) t.sample.push(ip);
+        }
+      }
+      t.dirty = true;
+      if (tsUs - t.lastEmitUs >= UPDATE_US) report(t);
+      return;
+    }
+    if (fresh) {
+      t.hosts = t.ring.countSince(tsUs - windowUs);
+      if (t.sample.length < SAMPLE_HOSTS) {
+        t.sample.push(formatAddr(version, target));
+      }
+      if (t.hosts >= (out ? outside : inside)) {
+        t.alerted = true;
+        const seen = new Set<string>();
+        t.ring.forEach((a, b, c, d) => {
+          seen.add(formatAddr(version, [a, b, c, d]));
+        });
+        t.seen = seen;
+        t.hosts = seen.size;
+        alerting.add(t);
+        report(t);
+      }
+    }
+  }
+
+  function onProbe(pr: ProbeOut): void {
+    observe(
+      pr.proto === IPPROTO_UDP ? TAG_UDP : TAG_TCP,
+      pr.version,
+      pr.scanner,
+      pr.target,
+      pr.proto,
+      pr.port,
+      pr.kind,
+      pr.tsUs,
+    );
+  }
+
+  return {
+    type: TYPE,
+    stateSize: () => table.size,
+    onPacket(p: Packet, ctx: PacketContext): void {
+      if (p.proto === IPPROTO_ICMP || p.proto === IPPROTO_ICMPV6) {
+        const req = p.proto === IPPROTO_ICMP
+          ? ICMP4_REQUESTS.has(p.icmpType)
+          : p.icmpType === ICMP6_ECHO;
+        if (req && isUnicast(p.ipVersion, p.dst)) {
+          icmpTarget.set(p.dst);
+          observe(
+            TAG_ICMP,
+            p.ipVersion === 6 ? 6 : 4,
+            p.src,
+            icmpTarget,
+            p.proto,
+            p.icmpType,
+            0,
+            p.tsUs,
+          );
+          return;
+        }
+      }
+      if (probeAtPacket(p, ctx.flow, ctx.dir, probe)) onProbe(probe);
+    },
+    onFlowEnd(f: Flow, reason: FlowEndReason): void {
+      if (probeAtEnd(f, reason, probe)) onProbe(probe);
+    },
+    onTick(nowUs: number): void {
+      if (alerting.size === 0) return;
+      for (const t of alerting) {
+        if (t.dirty && nowUs - t.lastEmitUs >= UPDATE_US) report(t);
+        if (nowUs - t.lastUs > windowUs) {
+          if (t.dirty) report(t);
+          alerting.delete(t);
+          t.reset();
+        }
+      }
+    },
+    onFinish(): void {
+      for (const t of alerting) if (t.dirty) report(t);
+    },
+  };
+}

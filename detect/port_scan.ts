@@ -1,0 +1,258 @@
+/**
+ * `port_scan`: one source probing many ports of one host. A probe is a
+ * failed or data-less connection attempt by the flow's client (see
+ * `_probe.ts`); the detector counts distinct probed ports per (source,
+ * target) over a sliding window and alerts when they reach the policy's
+ * threshold (Zeek's scan.zeek: 15 ports in 5 minutes). The window makes slow
+ * scans visible (20 ports spread over minutes) while a normal client, whose
+ * connections succeed, never accumulates failed ports.
+ *
+ * The scan kind is told apart from the probes' flags: SYN (half-open),
+ * connect, FIN, XMAS, NULL, ACK, Maimon, UDP. A refused SYN alone cannot
+ * tell half-open from connect; the SYN's shape decides (nmap and hping3
+ * craft SYNs with at most an MSS option, operating systems send several).
+ *
+ * @module
+ */
+import type { AlertType } from "../alerts/alert.ts";
+import type { Policy } from "../alerts/policy.ts";
+import { formatAddr, type Packet } from "../decode/mod.ts";
+import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
+import { KeyedTable } from "./_table.ts";
+import { DistinctRing, PortBitset } from "./_ring.ts";
+import {
+  isCraftedSyn,
+  newProbe,
+  P_CONNECT,
+  P_KINDS,
+  P_SYN,
+  P_SYN_REFUSED,
+  P_UDP,
+  PROBE_NAMES,
+  probeAtEnd,
+  probeAtPacket,
+  type ProbeOut,
+} from "./_probe.ts";
+import {
+  detection,
+  type Detector,
+  type Emit,
+  nonZero,
+  seconds,
+} from "./detector.ts";
+
+const TYPE: AlertType = "port_scan";
+/** Tag of pair keys in the tracker table. */
+const TAG_PAIR = 1;
+const TAG_CRAFTED = 2;
+/** Updates of an alerting tracker are emitted at most this often (µs). */
+const UPDATE_US = 5e6;
+/** Ports listed in evidence. */
+const SAMPLE_PORTS = 20;
+/** Mean gap between new ports that makes a scan "slow" (µs). */
+const SLOW_GAP_US = 2e6;
+/** Largest distinct-port ring per pair (the threshold is clamped to it). */
+const MAX_RING = 4096;
+
+class PairTracker {
+  version: 4 | 6 = 4;
+  readonly scanner = new Uint32Array(4);
+  readonly target = new Uint32Array(4);
+  ring: DistinctRing;
+  readonly kinds = new Uint32Array(P_KINDS);
+  firstUs = 0;
+  lastUs = 0;
+  probes = 0;
+  /** Probes already reported in detections. */
+  reported = 0;
+  tcp = 0;
+  udp = 0;
+  alerted = false;
+  alertUs = 0;
+  lastEmitUs = 0;
+  dirty = false;
+  seen: PortBitset | null = null;
+  sample: number[] = [];
+
+  constructor(cap: number) {
+    this.ring = new DistinctRing(cap);
+  }
+
+  reset(): void {
+    this.ring.clear();
+    this.kinds.fill(0);
+    this.firstUs = this.lastUs = 0;
+    this.probes =
+      this.reported =
+      this.tcp =
+      this.udp =
+        0;
+    this.alerted = false;
+    this.alertUs = this.lastEmitUs = 0;
+    this.dirty = false;
+    this.seen = null;
+    this.sample = [];
+  }
+}
+
+/** Builds the port-scan detector. */
+export function portScan(policy: Policy, emit: Emit): Detector {
+  const cfg = policy.detectors.port_scan;
+  const threshold = Math.min(cfg.ports, MAX_RING);
+  const windowUs = cfg.window_s * 1e6;
+  const alerting = new Set<PairTracker>();
+  const pairs = new KeyedTable<PairTracker>(
+    cfg.max_trackers,
+    () => new PairTracker(threshold),
+    (t) => {
+      alerting.delete(t);
+      t.reset();
+    },
+    (t) => {
+      if (t.alerted && t.dirty) report(t, t.lastUs);
+    },
+  );
+  // Sources that sent crafted SYNs recently: decides half-open vs connect.
+  const crafted = new KeyedTable<{ n: number }>(
+    4096,
+    () => ({ n: 0 }),
+    (v) => {
+      v.n = 0;
+    },
+  );
+  const probe = newProbe();
+
+  function kindOf(pr: ProbeOut): number {
+    if (pr.kind !== P_SYN_REFUSED) return pr.kind;
+    crafted.setKey(TAG_CRAFTED, pr.version, pr.scanner, null, 0);
+    const c = crafted.get();
+    return c !== null && c.n > 0 ? P_SYN : P_CONNECT;
+  }
+
+  function dominant(t: PairTracker): number {
+    let best = 0;
+    for (let k = 1; k < P_KINDS; k++) {
+      if (t.kinds[k]! > t.kinds[best]!) best = k;
+    }
+    return best;
+  }
+
+  function report(t: PairTracker, nowUs: number): void {
+    t.lastEmitUs = nowUs;
+    t.dirty = false;
+    const count = t.probes - t.reported;
+    t.reported = t.probes;
+    const kind = dominant(t);
+    const name = PROBE_NAMES[kind] ?? "other";
+    const distinct = t.seen?.count ?? t.ring.size;
+    const durUs = t.lastUs - t.firstUs;
+    const src = formatAddr(t.version, t.scanner);
+    const dst = formatAddr(t.version, t.target);
+    const proto = t.tcp > 0 && t.udp > 0
+      ? "TCP+UDP"
+      : t.udp > 0
+      ? "UDP"
+      : "TCP";
+    const evidence: Record<string, unknown> = {
+      scan_kind: name,
+      kinds: nonZero(PROBE_NAMES, t.kinds),
+      distinct_ports: distinct,
+      probes: t.probes,
+      duration_s: seconds(durUs),
+      ports_per_s: durUs > 0
+        ? Math.round((distinct / durUs) * 1e7) / 10
+        : distinct,
+      // Slow: under one new port per 2 s while reaching the threshold.
+      slow: t.alertUs - t.firstUs >= SLOW_GAP_US * (threshold - 1),
+      window_s: cfg.window_s,
+      threshold,
+      sample_ports: [...t.sample].sort((a, b) => a - b),
+    };
+    emit(detection(policy, TYPE, name, {
+      tsUs: t.lastUs,
+      count,
+      src,
+      dest: dst,
+      proto: proto === "UDP" ? "UDP" : "TCP",
+      evidence,
+      explanation:
+        `${src} probed ${distinct} distinct ${proto} ports of ${dst} ` +
+        `in ${seconds(durUs)} s (${name} scan${evidence.slow ? ", slow" : ""})`,
+    }));
+  }
+
+  function onProbe(pr: ProbeOut): void {
+    const kind = kindOf(pr);
+    pairs.setKey(TAG_PAIR, pr.version, pr.scanner, pr.target, 0);
+    const t = pairs.upsert(pr.tsUs);
+    if (pairs.lastCreated) {
+      t.version = pr.version;
+      t.scanner.set(pr.scanner);
+      t.target.set(pr.target);
+    }
+    const now = pr.tsUs;
+    // A tracker idle for a whole window starts over.
+    if (!t.alerted && t.probes > 0 && now - t.lastUs > windowUs) {
+      t.ring.clear();
+      t.kinds.fill(0);
+      t.probes = t.tcp = t.udp = 0;
+      t.sample = [];
+    }
+    if (t.probes === 0) t.firstUs = now;
+    if (now > t.lastUs) t.lastUs = now;
+    t.probes++;
+    t.kinds[kind]!++;
+    if (pr.proto === 17) t.udp++;
+    else t.tcp++;
+    const key = pr.port | (kind === P_UDP ? 0x10000 : 0);
+    const fresh = t.ring.add(key, 0, 0, 0, now);
+    if (fresh && t.sample.length < SAMPLE_PORTS) t.sample.push(pr.port);
+    if (t.alerted) {
+      t.seen!.add(key);
+      t.dirty = true;
+      if (now - t.lastEmitUs >= UPDATE_US) report(t, now);
+      return;
+    }
+    if (fresh && t.ring.countSince(now - windowUs) >= threshold) {
+      t.alerted = true;
+      t.alertUs = now;
+      const seen = new PortBitset();
+      t.ring.forEach((k) => {
+        seen.add(k);
+      });
+      t.seen = seen;
+      alerting.add(t);
+      report(t, now);
+    }
+  }
+
+  return {
+    type: TYPE,
+    stateSize: () => pairs.size,
+    onPacket(p: Packet, ctx: PacketContext): void {
+      if (p.tcpFlags !== 0 && isCraftedSyn(p)) {
+        crafted.setKey(TAG_CRAFTED, p.ipVersion, p.src, null, 0);
+        crafted.upsert(p.tsUs).n++;
+      }
+      if (probeAtPacket(p, ctx.flow, ctx.dir, probe)) onProbe(probe);
+    },
+    onFlowEnd(f: Flow, reason: FlowEndReason): void {
+      if (probeAtEnd(f, reason, probe)) onProbe(probe);
+    },
+    onTick(nowUs: number): void {
+      if (alerting.size === 0) return;
+      for (const t of alerting) {
+        if (t.dirty && nowUs - t.lastEmitUs >= UPDATE_US) report(t, nowUs);
+        if (nowUs - t.lastUs > windowUs) {
+          if (t.dirty) report(t, nowUs);
+          alerting.delete(t);
+          // Start over: a later scan of the same pair is a new episode.
+          t.reset();
+        }
+      }
+    },
+    onFinish(): void {
+      for (const t of alerting) if (t.dirty) report(t, t.lastUs);
+    },
+  };
+}

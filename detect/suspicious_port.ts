@@ -1,0 +1,87 @@
+/**
+ * `suspicious_port`: traffic to or from a port on the policy's list
+ * (telnet, backdoor and trojan ports, IRC, Tor defaults …), with the reason
+ * in the evidence. It fires once per flow whose server port is listed, when
+ * the flow carries real traffic: a TCP payload after the handshake, or a
+ * UDP answer. A scan that merely touches the port (refused, unanswered, or
+ * half-open) is the port-scan detector's business, not this one's.
+ *
+ * @module
+ */
+import type { AlertType } from "../alerts/alert.ts";
+import { inHomeNet, type Policy } from "../alerts/policy.ts";
+import {
+  formatAddr,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  type Packet,
+} from "../decode/mod.ts";
+import { DIR_TO_CLIENT, type PacketContext } from "../flows/mod.ts";
+import { detection, type Detector, type Emit } from "./detector.ts";
+
+const TYPE: AlertType = "suspicious_port";
+
+/** Builds the suspicious-port detector. */
+export function suspiciousPort(policy: Policy, emit: Emit): Detector {
+  const reasons: string[] = [];
+  const tcp = new Int16Array(65536).fill(-1);
+  const udp = new Int16Array(65536).fill(-1);
+  for (const s of policy.suspicious_ports) {
+    const idx = reasons.length;
+    reasons.push(s.reason);
+    for (let p = s.from; p <= s.to; p++) {
+      if (s.proto !== "udp" && tcp[p] === -1) tcp[p] = idx;
+      if (s.proto !== "tcp" && udp[p] === -1) udp[p] = idx;
+    }
+  }
+
+  return {
+    type: TYPE,
+    stateSize: () => 0,
+    onPacket(p: Packet, ctx: PacketContext): void {
+      const f = ctx.flow;
+      let idx: number;
+      if (p.proto === IPPROTO_TCP) {
+        idx = tcp[f.dstPort]!;
+        if (idx < 0 || p.payloadWireLen === 0) return;
+        // The flow's first payload, once both sides have spoken.
+        if (f.payloadToServer + f.payloadToClient !== p.payloadWireLen) return;
+        if (f.pktsToServer === 0 || f.pktsToClient === 0) return;
+      } else if (p.proto === IPPROTO_UDP) {
+        idx = udp[f.dstPort]!;
+        if (idx < 0 || ctx.dir !== DIR_TO_CLIENT || f.pktsToClient !== 1) {
+          return;
+        }
+        if (f.pktsToServer === 0) return;
+      } else {
+        return;
+      }
+      const src = formatAddr(f.version, f.srcAddr);
+      const dst = formatAddr(f.version, f.dstAddr);
+      const proto = p.proto === IPPROTO_TCP ? "TCP" : "UDP";
+      const inSrc = inHomeNet(policy, f.version, f.srcAddr);
+      const inDst = inHomeNet(policy, f.version, f.dstAddr);
+      const direction = inSrc && inDst
+        ? "internal"
+        : inSrc
+        ? "outbound"
+        : inDst
+        ? "inbound"
+        : "transit";
+      const reason = reasons[idx] ?? "";
+      emit(detection(policy, TYPE, "", {
+        tsUs: p.tsUs,
+        src,
+        dest: dst,
+        srcPort: f.srcPort,
+        destPort: f.dstPort,
+        proto,
+        flowId: f.id,
+        key: `${src}>${dst}:${proto}/${f.dstPort}`,
+        evidence: { port: f.dstPort, proto, reason, direction },
+        explanation: `${src} exchanged ${proto} traffic with ${dst} on port ` +
+          `${f.dstPort} (${direction}): ${reason}`,
+      }));
+    },
+  };
+}
