@@ -10,6 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { writeMixedCapture } from "./_traffic.ts";
+import { anomalyBench } from "./anomaly_score.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CACHE = `${ROOT}.bench-cache/`;
@@ -205,6 +206,7 @@ export function formatTable(rows: BenchRow[]): string {
 export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
   {
     offline,
+    anomaly: anomalyBench,
   };
 
 async function main(): Promise<void> {

@@ -57,7 +57,15 @@ export interface FeatureSpec {
 export const WINDOW_S = 10;
 
 function fmtCount(v: number): string {
-  return Math.round(v).toLocaleString("en-US");
+  // Thousands separators without Intl (toLocaleString is slow per call).
+  const n = Math.round(v);
+  const s = String(Math.abs(n));
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    if (i > 0 && (s.length - i) % 3 === 0) out += ",";
+    out += s[i];
+  }
+  return n < 0 ? "-" + out : out;
 }
 
 function fmtBytes(v: number): string {

@@ -150,36 +150,59 @@ export class AnomalyModel {
    * an unusual combination. Allocates (call only for anomalies).
    */
   explain(raw: ArrayLike<number>, top = 3): Reason[] {
-    const outside: Reason[] = [];
-    const inside: Reason[] = [];
+    const dev = new Float64Array(FEATURE_COUNT);
+    const order: number[] = [];
+    let outside = 0;
     for (let i = 0; i < FEATURE_COUNT; i++) {
-      const r = this.#reason(i, raw[i]!);
-      if (r.deviation > 0) outside.push(r);
-      else inside.push(r);
+      dev[i] = this.#deviation(i, raw[i]!);
+      if (dev[i]! > 0) outside++;
+      order.push(i);
     }
-    if (outside.length > 0) {
-      return outside.sort((a, b) => b.deviation - a.deviation).slice(0, top);
-    }
-    // An unusual combination: rank by distance from the median instead.
-    const dist = (r: Reason) => -r.deviation;
-    return inside.sort((a, b) => dist(b) - dist(a)).slice(0, Math.min(top, 2));
+    // Most deviant first; when nothing is outside its normal range, the
+    // features furthest from their median (an unusual combination).
+    order.sort((a, b) => dev[b]! - dev[a]! || a - b);
+    const n = outside > 0 ? Math.min(top, outside) : Math.min(top, 2);
+    return order.slice(0, n).map((i) => this.#reason(i, raw[i]!, dev[i]!));
   }
 
-  #reason(i: number, v: number): Reason {
+  /** Share of training flows with category value `v` of feature `i`. */
+  #share(i: number, v: number): number {
+    return this.stats[i]!.categories?.[String(v)] ?? 0;
+  }
+
+  /**
+   * How far `v` lies outside the normal range of feature `i`, in robust
+   * spreads (categories: 1 to 3 by rarity); inside it, minus the distance
+   * from the median, so it still ranks combination anomalies.
+   */
+  #deviation(i: number, v: number): number {
+    const spec = FEATURES[i]!;
+    if (spec.kind === "category") {
+      const share = this.#share(i, v);
+      return share >= RARE ? 0 : share === 0 ? 3 : 1 + Math.log10(RARE / share);
+    }
+    const x = spec.log ? Math.log1p(Math.max(0, v)) : v;
+    const q = this.stats[i]!.q;
+    const scale = Math.max(
+      q[Q75]! - q[Q25]!,
+      (q[Q99]! - q[Q01]!) / 4,
+      spec.minScale,
+    );
+    if (x > q[Q99]!) return (x - q[Q99]!) / scale;
+    if (x < q[Q01]!) return (q[Q01]! - x) / scale;
+    return -Math.abs(x - q[Q50]!) / scale - 1e-9;
+  }
+
+  #reason(i: number, v: number, deviation: number): Reason {
     const spec = FEATURES[i]!;
     const st = this.stats[i]!;
     if (spec.kind === "category") {
-      const share = st.categories?.[String(v)] ?? 0;
+      const share = this.#share(i, v);
       const usual = Object.entries(st.categories ?? {})
         .filter(([, s]) => s >= RARE)
         .sort((a, b) => b[1] - a[1])
         .slice(0, 3)
         .map(([k]) => spec.format(Number(k)));
-      const deviation = share >= RARE
-        ? 0
-        : share === 0
-        ? 3
-        : 1 + Math.log10(RARE / share);
       const seen = share === 0
         ? "never seen in normal traffic"
         : `${pct(share)} of normal flows`;
@@ -196,31 +219,20 @@ export class AnomalyModel {
         })`,
       };
     }
-    const x = spec.log ? Math.log1p(Math.max(0, v)) : v;
     const q = st.q;
-    const scale = Math.max(
-      q[Q75]! - q[Q25]!,
-      (q[Q99]! - q[Q01]!) / 4,
-      spec.minScale,
-    );
-    let deviation: number;
-    if (x > q[Q99]!) deviation = (x - q[Q99]!) / scale;
-    else if (x < q[Q01]!) deviation = (q[Q01]! - x) / scale;
-    // Inside the normal range: a negative distance from the median ranks
-    // combination anomalies without counting as a deviation.
-    else deviation = -Math.abs(x - q[Q50]!) / scale - 1e-9;
     let lo = fromModelSpace(i, q[Q01]!), hi = fromModelSpace(i, q[Q99]!);
     if (spec.kind === "count") {
       lo = Math.max(0, Math.floor(lo + 1e-9));
       hi = Math.max(0, Math.ceil(hi - 1e-9));
     }
     const fLo = spec.format(lo), fHi = spec.format(hi);
+    const above = (spec.log ? Math.log1p(Math.max(0, v)) : v) > q[Q99]!;
     let range: string;
     if (deviation <= 0) {
       range = `typical ${spec.format(fromModelSpace(i, q[Q50]!))}`;
     } else if (fLo === fHi) {
       range = `normal ${fLo}`;
-    } else if (lo <= 0 && x > q[Q99]!) {
+    } else if (lo <= 0 && above) {
       range = `normal ≤ ${fHi}`;
     } else {
       range = `normal ${fLo}–${fHi}`;
