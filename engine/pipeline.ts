@@ -138,9 +138,9 @@ export class Pipeline {
       c.packets++;
       c.bytes += p.wirelen;
       if (p.tsUs > now) now = p.tsUs;
+      this.decode.add(p, fault);
       if (fault !== null) {
         c.decodeErrors++;
-        this.decode.count(fault);
         continue;
       }
       if (p.ipVersion === 0) {
