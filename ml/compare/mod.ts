@@ -9,5 +9,6 @@
  */
 export * from "./compare.ts";
 export * from "./csv.ts";
+export { flowsOf } from "./flow_csv.ts";
 export * from "./sklearn.ts";
 export * from "./synthetic.ts";
