@@ -1,0 +1,227 @@
+/**
+ * The block policy: which alerts block, for how long, escalation for repeat
+ * offenders, the cap against mass blocking, dry-run. It lives under the
+ * `blocking` key of the main policy file; the main parser calls
+ * {@link parseBlockPolicy} on that value.
+ *
+ * ```json
+ * "blocking": {
+ *   "enabled": true,
+ *   "dry_run": false,
+ *   "types": ["port_scan", "host_sweep", "brute_force", "syn_flood", "udp_flood", "icmp_flood"],
+ *   "severities": [1, 2],
+ *   "durations": ["1h", "4h", "24h"],
+ *   "repeat_window": "7d",
+ *   "max_blocks_per_minute": 20,
+ *   "flood_types": ["syn_flood", "udp_flood", "icmp_flood"],
+ *   "allow": ["192.168.1.0/24"],
+ *   "manual_duration": "24h"
+ * }
+ * ```
+ *
+ * Every key is optional (defaults: {@link DEFAULT_BLOCK_POLICY}); durations
+ * are seconds or text ("90s", "15m", "4h", "7d"); unknown keys are errors.
+ *
+ * Confirmed sources: an alert blocks only when its source is believed to
+ * be real. Detectors say so in `netsentinel.evidence.confirmed_source`
+ * (true: completed a handshake or sent enough two-way traffic; false:
+ * possibly spoofed). When the field is missing, alerts of the
+ * `flood_types` count as unconfirmed (a flood's source is easy to spoof)
+ * and all other types as confirmed.
+ *
+ * @module
+ */
+import { ALERT_TYPES, type AlertType, type Severity } from "../alerts/alert.ts";
+import { ConfigError } from "../common/errors.ts";
+import { parseTarget } from "../store/mod.ts";
+import { durationSeconds } from "./_duration.ts";
+
+/** The block policy, durations in seconds. */
+export interface BlockPolicy {
+  /** False: alerts never block (manual blocks still work). */
+  readonly enabled: boolean;
+  /** True: log and record what would be blocked, never touch nftables. */
+  readonly dry_run: boolean;
+  /** Alert types that may block. */
+  readonly types: readonly AlertType[];
+  /** Severities that block (1 high … 4 informational). */
+  readonly severities: readonly Severity[];
+  /** Block durations by offence within the repeat window (escalation); the last repeats. */
+  readonly durations: readonly number[];
+  /** How long earlier blocks count for escalation, seconds. */
+  readonly repeat_window: number;
+  /** Most automatic blocks in any 60 s; more are refused ("rate_limited"). */
+  readonly max_blocks_per_minute: number;
+  /** Types whose source counts as unconfirmed when `confirmed_source` is missing. */
+  readonly flood_types: readonly AlertType[];
+  /** CIDRs never blocked, besides the allowlist kept in KV (normalised text). */
+  readonly allow: readonly string[];
+  /** Duration of a manual block without `--for`, seconds. */
+  readonly manual_duration: number;
+}
+
+/** The defaults, used for every key the policy leaves out. */
+export const DEFAULT_BLOCK_POLICY: BlockPolicy = Object.freeze({
+  enabled: true,
+  dry_run: false,
+  types: Object.freeze([
+    "port_scan",
+    "host_sweep",
+    "brute_force",
+    "syn_flood",
+    "udp_flood",
+    "icmp_flood",
+  ] as AlertType[]),
+  severities: Object.freeze([1, 2] as Severity[]),
+  durations: Object.freeze([3600, 4 * 3600, 24 * 3600]),
+  repeat_window: 7 * 86400,
+  max_blocks_per_minute: 20,
+  flood_types: Object.freeze(
+    ["syn_flood", "udp_flood", "icmp_flood"] as AlertType[],
+  ),
+  allow: Object.freeze([] as string[]),
+  manual_duration: 24 * 3600,
+});
+
+const KEYS = new Set(Object.keys(DEFAULT_BLOCK_POLICY));
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Validates the `blocking` value of a policy. `undefined` or `null` gives
+ * the defaults. Throws a {@link ConfigError} naming the field
+ * (`blocking.durations[1]`, …) on the first problem.
+ *
+ * @example
+ * ```ts
+ * const blocking = parseBlockPolicy(raw.blocking); // in the main policy parser
+ * ```
+ */
+export function parseBlockPolicy(
+  input: unknown,
+  field = "blocking",
+): BlockPolicy {
+  if (input === undefined || input === null) return DEFAULT_BLOCK_POLICY;
+  if (!isRecord(input)) throw new ConfigError(field, "must be an object");
+  for (const k of Object.keys(input)) {
+    if (!KEYS.has(k)) {
+      throw new ConfigError(
+        `${field}.${k}`,
+        `unknown key (known: ${[...KEYS].join(", ")})`,
+      );
+    }
+  }
+  const d = DEFAULT_BLOCK_POLICY;
+  const f = (k: string) => `${field}.${k}`;
+  const durations = input.durations === undefined
+    ? d.durations
+    : list(input.durations, f("durations"), (v, p) => duration(v, p, 1));
+  if (durations.length === 0) {
+    throw new ConfigError(f("durations"), "needs at least one duration");
+  }
+  return Object.freeze({
+    enabled: bool(input.enabled, f("enabled"), d.enabled),
+    dry_run: bool(input.dry_run, f("dry_run"), d.dry_run),
+    types: input.types === undefined
+      ? d.types
+      : list(input.types, f("types"), alertType),
+    severities: input.severities === undefined
+      ? d.severities
+      : list(input.severities, f("severities"), severity),
+    durations,
+    repeat_window: input.repeat_window === undefined
+      ? d.repeat_window
+      : duration(input.repeat_window, f("repeat_window"), 0),
+    max_blocks_per_minute: input.max_blocks_per_minute === undefined
+      ? d.max_blocks_per_minute
+      : count(input.max_blocks_per_minute, f("max_blocks_per_minute")),
+    flood_types: input.flood_types === undefined
+      ? d.flood_types
+      : list(input.flood_types, f("flood_types"), alertType),
+    allow: input.allow === undefined
+      ? d.allow
+      : list(input.allow, f("allow"), cidr),
+    manual_duration: input.manual_duration === undefined
+      ? d.manual_duration
+      : duration(input.manual_duration, f("manual_duration"), 1),
+  });
+}
+
+function bool(v: unknown, field: string, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== "boolean") {
+    throw new ConfigError(field, "must be true or false");
+  }
+  return v;
+}
+
+function list<T>(
+  v: unknown,
+  field: string,
+  item: (v: unknown, field: string) => T,
+): readonly T[] {
+  if (!Array.isArray(v)) throw new ConfigError(field, "must be a list");
+  return Object.freeze(v.map((x, i) => item(x, `${field}[${i}]`)));
+}
+
+function alertType(v: unknown, field: string): AlertType {
+  if (
+    typeof v !== "string" || !(ALERT_TYPES as readonly string[]).includes(v)
+  ) {
+    throw new ConfigError(
+      field,
+      `"${String(v)}" is not an alert type (${ALERT_TYPES.join(", ")})`,
+    );
+  }
+  return v as AlertType;
+}
+
+function severity(v: unknown, field: string): Severity {
+  if (v !== 1 && v !== 2 && v !== 3 && v !== 4) {
+    throw new ConfigError(field, `"${String(v)}" is not a severity (1 to 4)`);
+  }
+  return v;
+}
+
+function duration(v: unknown, field: string, min: number): number {
+  const s = durationSeconds(v);
+  if (s === null || s < min) {
+    throw new ConfigError(
+      field,
+      `"${String(v)}" is not a duration${
+        min > 0 ? " above zero" : ""
+      } (seconds or text such as "90s", "4h", "7d")`,
+    );
+  }
+  return s;
+}
+
+function count(v: unknown, field: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+    throw new ConfigError(field, `"${String(v)}" is not a whole number ≥ 0`);
+  }
+  return v;
+}
+
+function cidr(v: unknown, field: string): string {
+  const t = typeof v === "string" ? parseTarget(v) : null;
+  if (t === null) {
+    throw new ConfigError(field, `"${String(v)}" is not an address or CIDR`);
+  }
+  return t.text;
+}
+
+/**
+ * Block duration in seconds for an offender blocked `previous` times within
+ * the repeat window (0 for a first offence): 1h → 4h → 24h with the
+ * defaults, the last step repeating.
+ */
+export function escalatedDuration(
+  policy: BlockPolicy,
+  previous: number,
+): number {
+  const i = Math.min(Math.max(0, previous), policy.durations.length - 1);
+  return policy.durations[i]!;
+}
