@@ -12,7 +12,11 @@
  * 5. or, when no alert is open for it, turned into a new alert if the
  *    global token bucket (`rate_limit`, in packet time) has a token; if
  *    not it is dropped and counted, so a flood of new alerts cannot swamp
- *    storage, the dashboard or the blocker.
+ *    storage, the dashboard or the blocker. So that one flooding detector
+ *    cannot starve the others, each alert type also has a small reserve
+ *    bucket (a tenth of the rate, a twentieth of the burst, at least one)
+ *    used when the global one is empty: new alerts stay bounded by about
+ *    twice the global rate in total.
  *
  * An alert is final after `window_s` without detections or `max_open_s`
  * after it opened (a long attack then continues in a new alert). Sinks:
@@ -32,7 +36,7 @@ import {
 } from "../decode/mod.ts";
 import { eveTimestamp } from "../events/mod.ts";
 import type { FlowObserver } from "../flows/mod.ts";
-import type { Alert, Detection } from "./alert.ts";
+import type { Alert, AlertType, Detection } from "./alert.ts";
 import { alertId } from "./alert_id.ts";
 import { type Policy, PolicyHolder } from "./policy.ts";
 
@@ -107,8 +111,8 @@ export class AlertAggregator {
   /** Open alerts, least recently updated first (re-inserted on update). */
   #open = new Map<string, Open>();
   #dirty = new Set<Open>();
-  #tokens = -1;
-  #tokenUs = 0;
+  #global: Bucket = { tokens: -1, us: 0 };
+  #reserve = new Map<AlertType, Bucket>();
   #addrs = new Map<string, IpAddr | null>();
 
   /** Creates an aggregator. */
@@ -202,7 +206,7 @@ export class AlertAggregator {
       this.#update(o, d, agg.update_interval_s * 1e6);
       return;
     }
-    if (!this.#take(p, d.tsUs)) {
+    if (!this.#take(p, d.type, d.tsUs)) {
       c.rateLimited++;
       return;
     }
@@ -227,22 +231,19 @@ export class AlertAggregator {
     this.#onAlert?.(alert, true);
   }
 
-  /** Token bucket in packet time: true when a new alert may pass. */
-  #take(p: Policy, tsUs: number): boolean {
+  /**
+   * Token buckets in packet time: true when a new alert of `type` may pass
+   * (global bucket first, then the type's reserve).
+   */
+  #take(p: Policy, type: AlertType, tsUs: number): boolean {
     const { alerts_per_s: rate, burst } = p.rate_limit;
-    if (this.#tokens < 0) {
-      this.#tokens = burst;
-      this.#tokenUs = tsUs;
-    } else if (tsUs > this.#tokenUs) {
-      this.#tokens = Math.min(
-        burst,
-        this.#tokens + ((tsUs - this.#tokenUs) / 1e6) * rate,
-      );
-      this.#tokenUs = tsUs;
+    if (refill(this.#global, rate, burst, tsUs)) return true;
+    let r = this.#reserve.get(type);
+    if (r === undefined) {
+      r = { tokens: -1, us: 0 };
+      this.#reserve.set(type, r);
     }
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
+    return refill(r, rate / 10, Math.max(1, Math.floor(burst / 20)), tsUs);
   }
 
   #update(o: Open, d: Detection, intervalUs: number): void {
@@ -335,6 +336,26 @@ export class AlertAggregator {
       onFinish: () => this.finish(),
     };
   }
+}
+
+/** A token bucket: tokens (-1 before first use) and the time of the last refill. */
+interface Bucket {
+  tokens: number;
+  us: number;
+}
+
+/** Refills `b` up to `burst` at `rate` per second of packet time; takes one token if there is one. */
+function refill(b: Bucket, rate: number, burst: number, tsUs: number): boolean {
+  if (b.tokens < 0) {
+    b.tokens = burst;
+    b.us = tsUs;
+  } else if (tsUs > b.us) {
+    b.tokens = Math.min(burst, b.tokens + ((tsUs - b.us) / 1e6) * rate);
+    b.us = tsUs;
+  }
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
 }
 
 /** A new alert from its first detection, fields in Suricata's order. */

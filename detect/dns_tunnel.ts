@@ -11,6 +11,8 @@
  * client's queries is recognised because some client asked it about the
  * same domain first (within the window); its own upstream queries for that
  * domain are then skipped, so the alert names the client, not the resolver.
+ * Reverse lookups (names under .arpa) are left out: a client resolving
+ * many addresses is many unique names under in-addr.arpa, not a tunnel.
  * A querier that itself answers other hosts' queries is marked
  * `querier_is_resolver` in evidence: when its clients are not visible, the
  * tunnel is behind it.
@@ -247,7 +249,7 @@ export function dnsTunnel(policy: Policy, emit: Emit): Detector {
     onPacket(p: Packet, _ctx: PacketContext): void {
       if (p.app !== APP_DNS || p.dns.qr || p.dstPort !== 53) return;
       const name = p.dns.qname;
-      if (name === "" || p.dns.opcode !== 0) return;
+      if (name === "" || p.dns.opcode !== 0 || name.endsWith(".arpa")) return;
       const t = p.tsUs;
       const v = p.ipVersion === 6 ? 6 : 4;
       // The destination answers queries: a resolver.

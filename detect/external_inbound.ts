@@ -3,12 +3,16 @@
  * inside host on a port the policy does not expose (`exposed`).
  *
  * Which connections count (policy `require_accepted`, default true): only
- * those the inside host accepted, i.e. it answered a SYN with SYN+ACK, or
- * answered a UDP datagram. Those prove a reachable service the owner did
- * not declare (a forgotten port forward, a firewall hole). A bare SYN or
- * datagram that the inside host refused or ignored is background noise from
- * the Internet and, in numbers, a scan: the port-scan detector covers it.
- * With `require_accepted: false` every SYN or first datagram counts.
+ * those the inside host accepted and the outside client completed, i.e. the
+ * three-way handshake finished (the client's ACK after the inside host's
+ * SYN+ACK), or the inside host answered a UDP datagram. Those prove a
+ * reachable service the owner did not declare (a forgotten port forward, a
+ * firewall hole) and a real client: a spoofed SYN flood gets SYN+ACKs but
+ * never completes, so it cannot turn into thousands of these alerts. A bare
+ * SYN or datagram that the inside host refused or ignored is background
+ * noise from the Internet and, in numbers, a scan: the port-scan detector
+ * covers it. With `require_accepted: false` every SYN or first datagram
+ * counts.
  *
  * @module
  */
@@ -59,9 +63,11 @@ export function externalInbound(policy: Policy, emit: Emit): Detector {
       let hit = false;
       if (p.proto === IPPROTO_TCP) {
         const syn = p.tcpFlags & (TCP_SYN | TCP_ACK);
+        // Accepted: the client's first ACK after the inside host's SYN+ACK,
+        // which a spoofed source never sends.
         hit = accepted
-          ? syn === (TCP_SYN | TCP_ACK) && ctx.dir === DIR_TO_CLIENT &&
-            f.synAckCount === 1
+          ? syn === TCP_ACK && ctx.dir === DIR_TO_SERVER &&
+            f.synAckCount > 0 && f.pktsToServer - f.synCount === 1
           : syn === TCP_SYN && ctx.dir === DIR_TO_SERVER && f.synCount === 1;
       } else if (p.proto === IPPROTO_UDP) {
         hit = accepted

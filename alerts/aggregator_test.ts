@@ -1,0 +1,246 @@
+import assert from "node:assert/strict";
+import type { Alert, Detection } from "./alert.ts";
+import { AlertAggregator } from "./aggregator.ts";
+import { alertIdTimeUs } from "./alert_id.ts";
+import { parsePolicy, type Policy, PolicyHolder } from "./policy.ts";
+
+const T0 = Date.UTC(2026, 0, 1) * 1000;
+
+function det(o: Partial<Detection> & { t?: number } = {}): Detection {
+  return {
+    type: "port_scan",
+    tsUs: T0 + (o.t ?? 0) * 1e6,
+    src: "10.99.0.66",
+    dest: "10.99.0.10",
+    proto: "TCP",
+    signature: "TCP SYN (half-open) port scan",
+    signatureId: 1000001,
+    category: "Detection of a Network Scan",
+    severity: 2,
+    evidence: { distinct_ports: 15 },
+    explanation: "scan",
+    ...o,
+  };
+}
+
+function agg(policy: Policy | PolicyHolder = parsePolicy({})) {
+  const finals: Alert[] = [];
+  const live: [string, boolean, number][] = [];
+  const a = new AlertAggregator({
+    policy,
+    onFinal: (x) => finals.push(structuredClone(x)),
+    onAlert: (x, isNew) =>
+      live.push([x.netsentinel.id, isNew, x.netsentinel.count]),
+  });
+  return { a, finals, live };
+}
+
+Deno.test("aggregator: repeats of one (type, source, target) update one alert", () => {
+  const { a, finals, live } = agg();
+  a.add(det({ t: 0, count: 15 }));
+  a.add(
+    det({
+      t: 5,
+      count: 100,
+      evidence: { distinct_ports: 115, scan_kind: "syn" },
+    }),
+  );
+  a.add(det({ t: 20, count: 885, evidence: { distinct_ports: 1000 } }));
+  a.add(det({ t: 1, dest: "10.99.0.11" }));
+  a.finish();
+  assert.equal(finals.length, 2);
+  const f = finals[0]!;
+  assert.equal(f.netsentinel.count, 1000);
+  assert.equal(f.netsentinel.first_seen, "2026-01-01T00:00:00.000Z");
+  assert.equal(f.netsentinel.last_seen, "2026-01-01T00:00:20.000Z");
+  assert.equal(f.timestamp, f.netsentinel.first_seen);
+  assert.deepEqual(f.netsentinel.evidence, {
+    distinct_ports: 1000,
+    scan_kind: "syn",
+  });
+  assert.equal(finals[1]!.dest_ip, "10.99.0.11");
+  // New alerts reach onAlert at once; the update at +5 s waits for the
+  // 10 s update interval, the one at +20 s goes out.
+  assert.deepEqual(live.map(([, n, c]) => [n, c]), [[true, 15], [false, 1000], [
+    true,
+    1,
+  ]]);
+  assert.equal(a.counters.aggregated, 2);
+});
+
+Deno.test("aggregator: an alert is final after its window without detections", () => {
+  const { a, finals } = agg(parsePolicy({ aggregation: { window_s: 60 } }));
+  a.add(det({ t: 0 }));
+  a.tick(T0 + 59e6);
+  assert.equal(finals.length, 0);
+  a.tick(T0 + 61e6);
+  assert.equal(finals.length, 1);
+  a.add(det({ t: 100 }));
+  a.finish();
+  assert.equal(finals.length, 2);
+  assert.notEqual(finals[0]!.netsentinel.id, finals[1]!.netsentinel.id);
+});
+
+Deno.test("aggregator: a long attack continues in a new alert after max_open_s", () => {
+  const { a, finals } = agg(
+    parsePolicy({ aggregation: { max_open_s: 100, window_s: 60 } }),
+  );
+  for (let t = 0; t <= 250; t += 10) a.add(det({ t }));
+  a.finish();
+  assert.deepEqual(finals.map((f) => f.netsentinel.count), [10, 10, 6]);
+});
+
+Deno.test("aggregator: allow-listed sources and destinations are dropped and counted", () => {
+  const { a, finals } = agg(parsePolicy({
+    allowlist: { sources: ["10.99.0.64/30"], destinations: ["10.99.0.11"] },
+  }));
+  a.add(det());
+  a.add(det({ src: "10.99.0.20", dest: "10.99.0.11" }));
+  a.add(det({ src: "10.99.0.20" }));
+  a.finish();
+  assert.deepEqual(finals.map((f) => f.src_ip), ["10.99.0.20"]);
+  assert.equal(a.counters.allowlisted, 2);
+});
+
+Deno.test("aggregator: suppressions match signature or type, address and track, until they expire", async (t) => {
+  const cases: [string, unknown, Partial<Detection>, boolean][] = [
+    [
+      "by signature and source",
+      { signature_id: 1000001, ip: "10.99.0.66", track: "by_src" },
+      {},
+      true,
+    ],
+    ["other signature", { signature_id: 1000002, ip: "10.99.0.66" }, {}, false],
+    [
+      "by type and destination",
+      { type: "port_scan", ip: "10.99.0.0/28", track: "by_dst" },
+      {},
+      true,
+    ],
+    [
+      "by_dst does not match the source",
+      { type: "port_scan", ip: "10.99.0.66", track: "by_dst" },
+      {},
+      false,
+    ],
+    [
+      "by_either matches the destination",
+      { type: "port_scan", ip: "10.99.0.10" },
+      {},
+      true,
+    ],
+    ["other type", { type: "host_sweep", ip: "10.99.0.66" }, {}, false],
+    [
+      "expired",
+      { type: "port_scan", ip: "10.99.0.66", expires: "2025-12-31T00:00:00Z" },
+      {},
+      false,
+    ],
+    [
+      "not yet expired",
+      { type: "port_scan", ip: "10.99.0.66", expires: "2026-02-01T00:00:00Z" },
+      {},
+      true,
+    ],
+  ];
+  for (const [name, s, d, suppressed] of cases) {
+    await t.step(name, () => {
+      const { a, finals } = agg(parsePolicy({ suppressions: [s] }));
+      a.add(det(d));
+      a.finish();
+      assert.equal(finals.length, suppressed ? 0 : 1);
+      assert.equal(a.counters.suppressed, suppressed ? 1 : 0);
+    });
+  }
+});
+
+Deno.test("aggregator: disabled detectors' detections are dropped (policy read at each detection)", () => {
+  const h = new PolicyHolder(parsePolicy({}));
+  const { a, finals } = agg(h);
+  a.add(det({ t: 0 }));
+  h.replace({ detectors: { port_scan: { enabled: false } } });
+  a.add(det({ t: 1, dest: "10.99.0.12" }));
+  a.finish();
+  assert.equal(finals.length, 1);
+  assert.equal(a.counters.disabled, 1);
+});
+
+Deno.test("aggregator: the rate cap bounds new alerts in packet time and keeps a reserve per type", () => {
+  const { a, finals } = agg(
+    parsePolicy({ rate_limit: { alerts_per_s: 10, burst: 100 } }),
+  );
+  // A flood of 5000 distinct new_host-like alerts within 10 s …
+  for (let i = 0; i < 5000; i++) {
+    a.add(
+      det({
+        type: "new_host",
+        src: `10.1.${i >> 8}.${i & 255}`,
+        dest: undefined,
+        tsUs: T0 + i * 2000,
+      }),
+    );
+  }
+  // … and then a flood alert of another type.
+  a.add(det({ type: "syn_flood", tsUs: T0 + 10e6, key: "flood>10.99.0.10" }));
+  a.finish();
+  const hosts = finals.filter((f) => f.netsentinel.type === "new_host").length;
+  // burst 100 + 10/s over 10 s, plus the type's reserve (5 + 1/s).
+  assert.ok(hosts >= 200 && hosts <= 220, String(hosts));
+  assert.equal(a.counters.rateLimited, 5000 - hosts);
+  assert.equal(
+    finals.filter((f) => f.netsentinel.type === "syn_flood").length,
+    1,
+  );
+});
+
+Deno.test("aggregator: enrich runs before sinks see an alert", () => {
+  const seen: string[] = [];
+  const a = new AlertAggregator({
+    policy: parsePolicy({}),
+    enrich: (x) => {
+      x.netsentinel.src_host = "scanner.lab";
+    },
+    onAlert: (x) => seen.push(x.netsentinel.src_host ?? ""),
+    onFinal: (x) => seen.push(x.netsentinel.src_host ?? ""),
+  });
+  a.add(det());
+  a.finish();
+  assert.deepEqual(seen, ["scanner.lab", "scanner.lab"]);
+});
+
+Deno.test("aggregator: alerts are EVE shaped and their ids sort by time and repeat across runs", () => {
+  const run = () => {
+    const { a, finals } = agg();
+    a.add(det({ t: 3, flowId: 77, srcPort: 4000, destPort: 22 }));
+    a.add(det({ t: 1, dest: "10.99.0.99" }));
+    a.finish();
+    return finals;
+  };
+  const one = run(), two = run();
+  assert.deepEqual(one, two);
+  const f = one.find((x) => x.flow_id === 77)!;
+  assert.deepEqual(Object.keys(f), [
+    "timestamp",
+    "flow_id",
+    "event_type",
+    "src_ip",
+    "src_port",
+    "dest_ip",
+    "dest_port",
+    "proto",
+    "alert",
+    "netsentinel",
+  ]);
+  assert.deepEqual(f.alert, {
+    action: "allowed",
+    signature_id: 1000001,
+    rev: 1,
+    signature: "TCP SYN (half-open) port scan",
+    category: "Detection of a Network Scan",
+    severity: 2,
+  });
+  const ids = one.map((x) => x.netsentinel.id);
+  assert.ok(ids.every((id) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id)));
+  assert.deepEqual([...ids].sort(), ids); // finish() goes oldest first
+  assert.equal(alertIdTimeUs(ids[0]!), T0 + 1e6);
+});
