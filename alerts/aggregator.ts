@@ -361,6 +361,9 @@ function refill(b: Bucket, rate: number, burst: number, tsUs: number): boolean {
 /** A new alert from its first detection, fields in Suricata's order. */
 function newAlert(d: Detection, key: string): Alert {
   const ts = eveTimestamp(d.tsUs);
+  const first = d.firstUs !== undefined && d.firstUs < d.tsUs
+    ? eveTimestamp(d.firstUs)
+    : ts;
   return {
     timestamp: ts,
     ...(d.flowId !== undefined ? { flow_id: d.flowId } : {}),
@@ -382,7 +385,7 @@ function newAlert(d: Detection, key: string): Alert {
       id: alertId(d.tsUs, key),
       type: d.type,
       count: d.count ?? 1,
-      first_seen: ts,
+      first_seen: first,
       last_seen: ts,
       evidence: d.evidence,
       explanation: d.explanation,

@@ -87,6 +87,11 @@ export interface Detection {
   type: AlertType;
   /** Packet time of the observation, µs since the epoch. */
   tsUs: number;
+  /**
+   * Packet time the observed activity began (the first probe of a scan),
+   * µs; a new alert's `first_seen` (default `tsUs`).
+   */
+  firstUs?: number;
   /** The source (attacker) address as text. */
   src: string;
   /** The target address as text (absent for source-only detections). */

@@ -177,6 +177,7 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
     emit(detection(policy, TYPE, g.variant, {
       tsUs: g.lastUs,
       count,
+      firstUs: g.firstUs,
       src,
       dest: dst,
       destPort: g.port,

@@ -33,6 +33,8 @@ export type DetectorFactory = (policy: Policy, emit: Emit) => Detector;
 /** The facts of one detection besides its type, variant and signature. */
 export interface DetectionFacts {
   tsUs: number;
+  /** When the activity began (see {@link Detection.firstUs}). */
+  firstUs?: number;
   src: string;
   dest?: string;
   srcPort?: number;
@@ -76,6 +78,7 @@ export function detection(
   if (facts.flowId !== undefined) d.flowId = facts.flowId;
   if (facts.key !== undefined) d.key = facts.key;
   if (facts.count !== undefined) d.count = facts.count;
+  if (facts.firstUs !== undefined) d.firstUs = facts.firstUs;
   return d;
 }
 

@@ -219,6 +219,7 @@ export function dnsTunnel(policy: Policy, emit: Emit): Detector {
     emit(detection(policy, TYPE, q.variant, {
       tsUs: q.lastUs,
       count,
+      firstUs: q.firstUs,
       src,
       dest: server,
       destPort: 53,

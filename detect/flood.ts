@@ -4,8 +4,10 @@
  * sets (`pps`) and above `baseline_factor` times the target's baseline (an
  * exponential average of its non-flood seconds).
  *
- * - SYN: unanswered SYNs, i.e. SYNs to the target minus handshakes its
- *   clients completed in the same second, so a busy server is not flooded.
+ * - SYN: half-open SYNs, i.e. SYNs to the target minus handshakes its
+ *   clients completed and SYNs it refused with a RST in the same second:
+ *   a busy server is not flooded, and a fast port scan (mostly refused) is
+ *   a port scan, not a flood.
  * - UDP: datagrams to the target as the flow's server, while the target's
  *   replies stay under `max_reply_ratio` of them (a busy DNS server answers).
  * - ICMP: requests (echo, timestamp, …) to the target.
@@ -229,6 +231,7 @@ function floodDetector(
     const d = detection(policy, type, "", {
       tsUs: t.lastUs,
       count,
+      firstUs: t.episodeStartUs,
       src,
       dest: target,
       proto,
@@ -335,6 +338,11 @@ function floodDetector(
           ctx.flow.synAckCount > 0 && ctx.flow.pktsToServer === 2
         ) {
           reply(p, p.dst); // the handshake's last ACK: answered
+        } else if (
+          ctx.dir === DIR_TO_CLIENT && (fl & TCP_RST) !== 0 &&
+          ctx.flow.rstCount === 1 && ctx.flow.synAckCount === 0
+        ) {
+          reply(p, p.src); // a SYN refused: no half-open connection left
         }
       } else if (kind === KIND_UDP) {
         if (proto !== IPPROTO_UDP) return;

@@ -143,6 +143,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
     emit(detection(policy, TYPE, variant, {
       tsUs: t.lastUs,
       count,
+      firstUs: t.firstUs,
       src,
       destPort: icmp ? undefined : t.port,
       proto: icmp

@@ -171,6 +171,7 @@ export function portScan(policy: Policy, emit: Emit): Detector {
     emit(detection(policy, TYPE, name, {
       tsUs: t.lastUs,
       count,
+      firstUs: t.firstUs,
       src,
       dest: dst,
       proto: proto === "UDP" ? "UDP" : "TCP",
