@@ -13,6 +13,15 @@ import { featuresCommand } from "./features.ts";
 import { interfacesCommand } from "./interfaces.ts";
 import { runCommand } from "./run.ts";
 import { trainCommand } from "./train.ts";
+import { alertsCommand } from "./alerts.ts";
+import { hostCommand } from "./host.ts";
+import {
+  allowCommand,
+  blockCommand,
+  blocksCommand,
+  disallowCommand,
+  unblockCommand,
+} from "./block.ts";
 import { type Command, parseCommandArgs } from "./command.ts";
 
 export type { Command } from "./command.ts";
@@ -24,6 +33,13 @@ export const COMMANDS: readonly Command[] = [
   interfacesCommand,
   featuresCommand,
   trainCommand,
+  alertsCommand,
+  hostCommand,
+  blockCommand,
+  unblockCommand,
+  blocksCommand,
+  allowCommand,
+  disallowCommand,
 ];
 
 /** Error classes whose message is enough: printed as one line, exit 1. */

@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { makeAlert, tempStore, testId, waitFor } from "../store/_testing.ts";
+import { StoreWriter } from "../store/mod.ts";
+import { csvCell } from "./alert_format.ts";
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+async function cli(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+Deno.test("csvCell() escapes formulas and quotes what needs quoting", () => {
+  assert.equal(csvCell('=HYPERLINK("x")'), `"'=HYPERLINK(""x"")"`);
+  assert.equal(csvCell("+1"), "'+1");
+  assert.equal(csvCell("-2+3"), "'-2+3");
+  assert.equal(csvCell("@SUM(A1)"), "'@SUM(A1)");
+  assert.equal(csvCell("a,b"), `"a,b"`);
+  assert.equal(csvCell("line\nbreak"), `"line\nbreak"`);
+  assert.equal(csvCell(42), "42");
+  assert.equal(csvCell(undefined), "");
+});
+
+Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with filters", async (t) => {
+  await using ts = await tempStore();
+  await using w = new StoreWriter(ts.store);
+  const now = Date.now();
+  for (let i = 0; i < 12; i++) {
+    const a = makeAlert(i, {
+      src: i < 4 ? "192.0.2.4" : "192.0.2.9",
+      type: i % 2 ? "brute_force" : "port_scan",
+      timeMs: now - (12 - i) * 600_000,
+    });
+    if (i === 11) a.alert.signature = "=cmd|' /C calc'!A0";
+    w.queueAlert(a, true);
+  }
+  await w.flush();
+  const data = ["--data", ts.dir];
+  await t.step("table, newest N oldest first", async () => {
+    const r = await cli(["alerts", ...data, "--limit", "3"]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 3);
+    assert.ok(
+      lines[0]!.endsWith(testId(9)) && lines[2]!.endsWith(testId(11)),
+      r.stdout,
+    );
+  });
+  await t.step("eve with --src and --type, one object a line", async () => {
+    const r = await cli([
+      "alerts",
+      ...data,
+      "--format",
+      "eve",
+      "--src",
+      "192.0.2.4",
+      "--type",
+      "brute_force",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const recs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(recs.map((x) => x.netsentinel.id), [testId(1), testId(3)]);
+    assert.equal(recs[0].event_type, "alert");
+  });
+  await t.step("--since as a duration", async () => {
+    const r = await cli([
+      "alerts",
+      ...data,
+      "--format",
+      "eve",
+      "--since",
+      "25m",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split("\n").length, 2);
+  });
+  await t.step("csv escapes a formula from the wire", async () => {
+    const r = await cli(["alerts", ...data, "--format", "csv", "--limit", "1"]);
+    assert.equal(r.code, 0, r.stderr);
+    const [header, row] = r.stdout.trim().split("\n");
+    assert.match(header!, /^id,timestamp,/);
+    assert.ok(row!.includes(`'=cmd|' /C calc'!A0`), row);
+    assert.ok(!/(^|,)=/.test(row!), "no cell starts with =");
+  });
+  await t.step("bad usage and a missing database", async () => {
+    const bad = await cli(["alerts", ...data, "--type", "nope"]);
+    assert.equal(bad.code, 2);
+    const missing = await cli(["alerts", "--data", ts.dir + "/absent"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^netsentinel: No database in/);
+  });
+});
+
+Deno.test("alerts --follow prints alerts another process commits, then exits 0 on SIGTERM", async () => {
+  await using ts = await tempStore();
+  await using w = new StoreWriter(ts.store);
+  w.queueAlert(makeAlert(1), true);
+  await w.flush();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "alerts",
+      "--data",
+      ts.dir,
+      "--format",
+      "eve",
+      "--follow",
+      "--poll-ms",
+      "100",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let reading = reader.read();
+  const pump = async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const r = await Promise.race([
+      reading,
+      new Promise<null>((res) => timer = setTimeout(() => res(null), 50)),
+    ]);
+    clearTimeout(timer);
+    if (r && !r.done) {
+      text += r.value;
+      reading = reader.read();
+    }
+    return text;
+  };
+  await waitFor("the existing alert", pump, (s) => s.includes(testId(1)));
+  for (let i = 2; i <= 4; i++) {
+    w.queueAlert(makeAlert(i), true);
+    await w.flush();
+  }
+  w.queueAlert(makeAlert(2, { count: 7 }), false); // updates are not printed again
+  await w.flush();
+  await waitFor("three new alerts", pump, (s) => s.includes(testId(4)));
+  child.kill("SIGTERM");
+  const status = await child.status;
+  for (let r = await reading; !r.done; r = await reader.read()) text += r.value;
+  const ids = text.trim().split("\n").map((l) => JSON.parse(l).netsentinel.id);
+  assert.deepEqual(ids, [1, 2, 3, 4].map(testId));
+  assert.equal(status.code, 0, await new Response(child.stderr).text());
+});
