@@ -385,13 +385,16 @@ export class Blocker implements AsyncDisposable {
       !isExpired(b, nowMs)
     );
     const targets = blocks.map((b) => parseTarget(b.target));
+    // Only prefixes can cover other blocks.
+    const prefixes = targets.filter((t): t is Target =>
+      t !== null && !t.single
+    );
     const out: NftElement[] = [];
     for (let i = 0; i < blocks.length; i++) {
       const t = targets[i];
       if (!t) continue;
-      const covered = targets.some((o, j) =>
-        o !== null && j !== i && o.version === t.version &&
-        o.cidr.bits < t.cidr.bits &&
+      const covered = prefixes.some((o) =>
+        o.version === t.version && o.cidr.bits < t.cidr.bits &&
         cidrContains(o.cidr, t.version, t.cidr.words)
       );
       if (covered) continue;
@@ -408,7 +411,8 @@ export class Blocker implements AsyncDisposable {
     const exact = this.#active.get(t.text);
     if (exact && !isExpired(exact, now)) return exact;
     for (const b of this.#active.values()) {
-      if (isExpired(b, now)) continue;
+      // Only prefixes can cover another target.
+      if (!b.target.includes("/") || isExpired(b, now)) continue;
       const bt = parseTarget(b.target);
       if (
         bt && bt.version === t.version && bt.cidr.bits <= t.cidr.bits &&

@@ -199,12 +199,14 @@ export interface CommitLimits {
  * Packs groups of ops into commits under the limits; the ops of one group
  * (an alert and its index entries) always land in the same commit. A group
  * larger than a whole commit is an error (it cannot be written atomically).
- * `reserve` is kept free in every commit (for head and log updates).
+ * `reserve` is kept free in every commit (for head and log updates);
+ * `sizes`, when given, receives the key plus value bytes of every group.
  */
 export function planCommits<G extends { ops: readonly KvOp[] }>(
   groups: readonly G[],
   reserve: CommitLimits = { mutations: 0, bytes: 0, keyBytes: 0 },
   limits: CommitLimits = COMMIT_BUDGET,
+  sizes?: Map<G, number>,
 ): G[][] {
   const max = {
     mutations: limits.mutations - reserve.mutations,
@@ -221,6 +223,7 @@ export function planCommits<G extends { ops: readonly KvOp[] }>(
       need.bytes += s.bytes;
       need.keyBytes += s.keyBytes;
     }
+    sizes?.set(g, need.bytes);
     if (
       need.mutations > max.mutations || need.bytes > max.bytes ||
       need.keyBytes > max.keyBytes

@@ -158,6 +158,7 @@ export class StoreWriter implements AsyncDisposable {
   #lastStart = -Infinity;
   #closed = false;
   #head: AlertHead | null = null;
+  #sizes = new Map<Group, number>();
   #headVs: string | null = null;
   #m: Omit<WriterMetrics, "pending"> = {
     flushes: 0,
@@ -422,27 +423,34 @@ export class StoreWriter implements AsyncDisposable {
       parts = planCommits(
         this.#groups(alerts, hosts, stats, records),
         HEAD_RESERVE,
+        undefined,
+        this.#sizes,
       );
     } catch (e) {
       // A single record too large for any commit cannot ever be written.
+      this.#sizes.clear();
       this.#m.errors++;
       throw new StoreError(`Cannot plan the write: ${(e as Error).message}`, {
         cause: e,
       });
     }
-    for (let i = 0; i < parts.length; i++) {
-      try {
-        await this.#commitPart(parts[i]!);
-      } catch (e) {
-        this.#m.errors++;
-        this.#requeue(parts.slice(i).flat());
-        throw new StoreError(
-          `Cannot write to the database "${this.#store.path}": ${
-            (e as Error).message
-          }`,
-          { cause: e },
-        );
+    try {
+      for (let i = 0; i < parts.length; i++) {
+        try {
+          await this.#commitPart(parts[i]!);
+        } catch (e) {
+          this.#m.errors++;
+          this.#requeue(parts.slice(i).flat());
+          throw new StoreError(
+            `Cannot write to the database "${this.#store.path}": ${
+              (e as Error).message
+            }`,
+            { cause: e },
+          );
+        }
       }
+    } finally {
+      this.#sizes.clear();
     }
     this.#m.flushes++;
     this.#m.lastFlushMs = performance.now() - t0;
@@ -498,6 +506,7 @@ export class StoreWriter implements AsyncDisposable {
       const mutations = ops.length + (hasAlerts ? 2 : 0);
       this.#m.commits++;
       this.#m.mutations += mutations;
+      for (const g of part) this.#m.bytes += this.#sizes.get(g) ?? 0;
       for (const g of part) this.#m[COUNTER[g.kind]]++;
       this.#m.lastCommitAt = at;
       this.#onCommit?.({ seq, newIds, updatedIds, mutations, at });
