@@ -811,7 +811,9 @@ export class Blocker implements AsyncDisposable {
   /**
    * Blocks an address or CIDR by hand (CLI, API): refused for anything the
    * guard protects (also recorded), else written to KV and applied to
-   * nftables. Replaces an existing block of the same target.
+   * nftables. Replaces an existing block of the same target. Manual changes
+   * run one at a time with the automatic ones, so none of them sees the
+   * other half done.
    */
   async block(
     text: string,
@@ -830,32 +832,34 @@ export class Blocker implements AsyncDisposable {
         detail: `"${text}" is not an address or CIDR`,
       };
     }
-    await this.#loadFromStore(false);
-    const refusal = this.#guard.check(t);
-    if (refusal) {
-      this.#countRefusal(refusal.reason);
-      this.#record(t.text, "refused", refusal.reason, refusal.detail, null);
-      return { ok: false, ...refusal };
-    }
-    const now = Date.now();
-    const duration = opts.duration ?? this.#policy.manual_duration;
-    const rec: BlockRecord = {
-      target: t.text,
-      version: t.version,
-      reason: opts.reason ?? "manual block",
-      source: opts.source ?? "cli",
-      alert_id: null,
-      alert_type: null,
-      since: new Date(now).toISOString(),
-      until: new Date(now + duration * 1000).toISOString(),
-      duration_s: duration,
-      level: 0,
-      by: opts.by ?? null,
-    };
-    await putBlock(this.#store, rec);
-    this.#active.set(rec.target, rec);
-    const err = await this.#syncAfterChange();
-    return { ok: true, record: rec, applied: err === null, error: err };
+    return await this.#serial(async (): Promise<ManualBlockResult> => {
+      await this.#loadFromStore(false);
+      const refusal = this.#guard.check(t);
+      if (refusal) {
+        this.#countRefusal(refusal.reason);
+        this.#record(t.text, "refused", refusal.reason, refusal.detail, null);
+        return { ok: false, ...refusal };
+      }
+      const now = Date.now();
+      const duration = opts.duration ?? this.#policy.manual_duration;
+      const rec: BlockRecord = {
+        target: t.text,
+        version: t.version,
+        reason: opts.reason ?? "manual block",
+        source: opts.source ?? "cli",
+        alert_id: null,
+        alert_type: null,
+        since: new Date(now).toISOString(),
+        until: new Date(now + duration * 1000).toISOString(),
+        duration_s: duration,
+        level: 0,
+        by: opts.by ?? null,
+      };
+      await putBlock(this.#store, rec);
+      this.#active.set(rec.target, rec);
+      const err = await this.#syncAfterChange();
+      return { ok: true, record: rec, applied: err === null, error: err };
+    });
   }
 
   /**
@@ -874,19 +878,21 @@ export class Blocker implements AsyncDisposable {
         error: `"${text}" is not an address or CIDR`,
       };
     }
-    const existed = await deleteBlocks(this.#store, [t.text]);
-    await this.#store.kv.delete(offenderKey(t.text));
-    this.#offenders.delete(t.text);
-    await this.#loadFromStore(false);
-    const coveredBy = [...this.#active.values()]
-      .filter((b) => {
-        const bt = parseTarget(b.target);
-        return bt !== null && bt.version === t.version &&
-          cidrContains(bt.cidr, t.version, t.cidr.words);
-      })
-      .map((b) => b.target);
-    const err = await this.#syncAfterChange();
-    return { removed: existed.length > 0, coveredBy, error: err };
+    return await this.#serial(async () => {
+      const existed = await deleteBlocks(this.#store, [t.text]);
+      await this.#store.kv.delete(offenderKey(t.text));
+      this.#offenders.delete(t.text);
+      await this.#loadFromStore(false);
+      const coveredBy = [...this.#active.values()]
+        .filter((b) => {
+          const bt = parseTarget(b.target);
+          return bt !== null && bt.version === t.version &&
+            cidrContains(bt.cidr, t.version, t.cidr.words);
+        })
+        .map((b) => b.target);
+      const err = await this.#syncAfterChange();
+      return { removed: existed.length > 0, coveredBy, error: err };
+    });
   }
 
   /**
@@ -918,40 +924,41 @@ export class Blocker implements AsyncDisposable {
         ? null
         : new Date(now + opts.duration * 1000).toISOString(),
     };
-    await putAllow(this.#store, rec);
-    await this.#loadFromStore(false);
-    const lifted = [...this.#active.values()]
-      .filter((b) => {
-        const bt = parseTarget(b.target);
-        return bt !== null && cidrOverlaps(bt.cidr, t.cidr);
-      })
-      .map((b) => b.target);
-    if (lifted.length > 0) {
-      await deleteBlocks(this.#store, lifted);
-      for (const l of lifted) this.#active.delete(l);
-    }
-    const err = await this.#syncAfterChange();
-    return { record: rec, lifted, error: err };
+    return await this.#serial(async () => {
+      await putAllow(this.#store, rec);
+      await this.#loadFromStore(false);
+      const lifted = [...this.#active.values()]
+        .filter((b) => {
+          const bt = parseTarget(b.target);
+          return bt !== null && cidrOverlaps(bt.cidr, t.cidr);
+        })
+        .map((b) => b.target);
+      if (lifted.length > 0) {
+        await deleteBlocks(this.#store, lifted);
+        for (const l of lifted) this.#active.delete(l);
+      }
+      const err = await this.#syncAfterChange();
+      return { record: rec, lifted, error: err };
+    });
   }
 
   /** Removes an allowlist entry; resolves to whether it existed. */
   async disallow(text: string): Promise<boolean> {
     const t = parseTarget(text);
     if (t === null) return false;
-    const existed = await deleteAllow(this.#store, t.text);
-    await this.#loadFromStore(false);
-    return existed;
+    return await this.#serial(async () => {
+      const existed = await deleteAllow(this.#store, t.text);
+      await this.#loadFromStore(false);
+      return existed;
+    });
   }
 
+  /** Makes nftables match the active blocks; runs inside `#serial`. */
   async #syncAfterChange(): Promise<string | null> {
-    return await this.#serial(async () => {
-      if (!this.#available) {
-        return this.#reason ?? "nftables unavailable";
-      }
-      const errors = this.#counts.nftErrors;
-      await this.#syncNft();
-      return this.#counts.nftErrors > errors ? this.#lastError : null;
-    });
+    if (!this.#available) return this.#reason ?? "nftables unavailable";
+    const errors = this.#counts.nftErrors;
+    await this.#syncNft();
+    return this.#counts.nftErrors > errors ? this.#lastError : null;
   }
 
   /** Active blocks as this blocker knows them (KV plus its own pending ones). */
