@@ -1,0 +1,56 @@
+/**
+ * JSON calls from islands to the API: same-origin fetch with the session
+ * cookie (the browser adds `Origin`, which the server checks on every
+ * state-changing request).
+ *
+ * @module
+ */
+
+/** An API answer: the status, and the JSON body (or null). */
+export interface ApiResult<T> {
+  ok: boolean;
+  status: number;
+  data: T | null;
+  /** The server's `error` message when not ok. */
+  error: string;
+}
+
+/** Calls the API with an optional JSON body. */
+export async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiResult<T>> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: "same-origin",
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    return {
+      ok: false,
+      status: 0,
+      data: null,
+      error: `Network error: ${(e as Error).message}`,
+    };
+  }
+  if (res.status === 401) {
+    location.assign("/signin?next=" + encodeURIComponent(location.pathname));
+  }
+  let data: unknown = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  const err = typeof data === "object" && data !== null &&
+      typeof (data as { error?: unknown }).error === "string"
+    ? (data as { error: string }).error
+    : res.ok
+    ? ""
+    : `HTTP ${res.status}`;
+  return { ok: res.ok, status: res.status, data: data as T | null, error: err };
+}

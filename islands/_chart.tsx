@@ -1,0 +1,94 @@
+/**
+ * A time-series chart (uPlot) of traffic into and out of the home network.
+ * On the server it renders an empty, sized placeholder; in the browser it
+ * draws and follows its container's width.
+ *
+ * @module
+ */
+import type { VNode } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+import { fmtRate } from "./_format.ts";
+
+/** Props of {@link TrafficChart}. */
+export interface TrafficChartProps {
+  /** Times, seconds since the epoch. */
+  t: number[];
+  /** Bytes per second into the home network. */
+  in: number[];
+  /** Bytes per second out of it. */
+  out: number[];
+}
+
+function cssVar(name: string, fallback: string): string {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name)
+    .trim();
+  return v === "" ? fallback : v;
+}
+
+/** The traffic chart. */
+export function TrafficChart(p: TrafficChartProps): VNode {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+
+  useEffect(() => {
+    const el = box.current;
+    if (el === null) return;
+    const axis = {
+      stroke: cssVar("--muted", "#888"),
+      grid: { stroke: cssVar("--grid", "#8883"), width: 1 },
+      ticks: { stroke: cssVar("--grid", "#8883"), width: 1 },
+    };
+    const u = new uPlot(
+      {
+        width: Math.max(200, el.clientWidth),
+        height: 200,
+        legend: { show: true },
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: true } },
+        axes: [
+          axis,
+          {
+            ...axis,
+            size: 70,
+            values: (_u, vals) => vals.map((v) => fmtRate(v)),
+          },
+        ],
+        series: [
+          {},
+          {
+            label: "In",
+            stroke: cssVar("--in", "#2f81f7"),
+            fill: cssVar("--in-fill", "#2f81f722"),
+            width: 2,
+            value: (_u, v) => v === null ? "–" : fmtRate(v),
+          },
+          {
+            label: "Out",
+            stroke: cssVar("--out", "#e3913b"),
+            width: 2,
+            value: (_u, v) => v === null ? "–" : fmtRate(v),
+          },
+        ],
+      },
+      [p.t, p.in, p.out],
+      el,
+    );
+    plot.current = u;
+    const ro = new ResizeObserver(() => {
+      u.setSize({ width: Math.max(200, el.clientWidth), height: 200 });
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    plot.current?.setData([p.t, p.in, p.out]);
+  }, [p.t, p.in, p.out]);
+
+  return <div class="chart" ref={box} aria-label="Traffic in and out" />;
+}

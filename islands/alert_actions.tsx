@@ -1,0 +1,134 @@
+/**
+ * Actions on one alert: block its source (for a chosen time), suppress this
+ * signature for this source, allowlist the source. Each answers with the
+ * server's message (a refused block says why).
+ *
+ * @module
+ */
+import type { VNode } from "preact";
+import { useState } from "preact/hooks";
+import { api } from "./_api.ts";
+
+/** Props of {@link AlertActions}. */
+export interface AlertActionsProps {
+  alertId: string;
+  src: string;
+  signature: string;
+  /** True when the source is blocked now. */
+  blocked: boolean;
+}
+
+/** The action buttons of an alert. */
+export default function AlertActions(p: AlertActionsProps): VNode {
+  const [duration, setDuration] = useState("1h");
+  const [blocked, setBlocked] = useState(p.blocked);
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const run = async (
+    f: () => Promise<{ ok: boolean; error: string }>,
+    done: string,
+  ) => {
+    setBusy(true);
+    const r = await f();
+    setBusy(false);
+    setMsg(r.ok ? { ok: true, text: done } : { ok: false, text: r.error });
+    return r.ok;
+  };
+
+  return (
+    <div class="actions" data-testid="alert-actions">
+      <div class="row">
+        {blocked
+          ? (
+            <button
+              type="button"
+              disabled={busy}
+              onClick={async () => {
+                if (
+                  await run(
+                    () =>
+                      api("DELETE", `/api/blocks/${encodeURIComponent(p.src)}`),
+                    `Unblocked ${p.src}.`,
+                  )
+                ) setBlocked(false);
+              }}
+            >
+              Unblock {p.src}
+            </button>
+          )
+          : (
+            <>
+              <label>
+                Block for{" "}
+                <select
+                  value={duration}
+                  onChange={(e) => setDuration(e.currentTarget.value)}
+                >
+                  <option value="15m">15 minutes</option>
+                  <option value="1h">1 hour</option>
+                  <option value="24h">24 hours</option>
+                  <option value="7d">7 days</option>
+                </select>
+              </label>
+              <button
+                type="button"
+                class="danger"
+                disabled={busy}
+                onClick={async () => {
+                  if (
+                    await run(() =>
+                      api("POST", "/api/blocks", {
+                        target: p.src,
+                        duration,
+                        reason: `From alert: ${p.signature}`.slice(0, 200),
+                        alert_id: p.alertId,
+                      }), `Blocked ${p.src} for ${duration}.`)
+                  ) setBlocked(true);
+                }}
+              >
+                Block source
+              </button>
+            </>
+          )}
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() =>
+            run(
+              () => api("POST", "/api/suppressions", { alert_id: p.alertId }),
+              `This signature is now suppressed for ${p.src}.`,
+            )}
+        >
+          Suppress for this source
+        </button>
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() =>
+            run(
+              () =>
+                api("POST", "/api/allowlist", {
+                  cidr: p.src,
+                  note: `From alert ${p.alertId}`,
+                }),
+              `${p.src} is allowlisted: it will never be blocked.`,
+            )}
+        >
+          Allowlist source
+        </button>
+      </div>
+      {msg
+        ? (
+          <p
+            class={msg.ok ? "ok" : "error"}
+            role="status"
+            data-testid="action-result"
+          >
+            {msg.text}
+          </p>
+        )
+        : null}
+    </div>
+  );
+}

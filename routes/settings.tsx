@@ -1,0 +1,70 @@
+/**
+ * The Settings page: the detection policy editor (validated by the server,
+ * messages naming the field) and API tokens.
+ *
+ * @module
+ */
+import type { VNode } from "preact";
+import type { RequestContext } from "../server/context.ts";
+import { Island } from "../islands/_island.tsx";
+import PolicyEditor from "../islands/policy_editor.tsx";
+import TokenManager, { type TokenItem } from "../islands/token_manager.tsx";
+
+/** Page title. */
+export const title = "Settings";
+
+/** Props of the Settings page. */
+export interface SettingsPageProps {
+  policyText: string;
+  tokens: TokenItem[];
+}
+
+/** Loads the policy and the token list. */
+export async function handler(
+  ctx: RequestContext,
+): Promise<SettingsPageProps | Response> {
+  const doc = await ctx.deps.policy.document();
+  const tokens = (await ctx.deps.auth.listTokens()).map((t) => ({
+    id: t.hash,
+    name: t.name,
+    prefix: t.prefix,
+    created: t.created,
+    created_by: t.created_by,
+    last_used: t.last_used,
+  }));
+  return { policyText: JSON.stringify(doc, null, 2), tokens };
+}
+
+/** The Settings page. */
+export default function SettingsPage(p: SettingsPageProps): VNode {
+  const policy = { text: p.policyText };
+  const tokens = { tokens: p.tokens };
+  return (
+    <>
+      <h1>Settings</h1>
+      <section class="panel wide">
+        <h2>Detection policy</h2>
+        <p class="hint">
+          Home network, detectors and their thresholds, suppressions and the
+          blocking rules. Saved changes apply at once; an invalid policy is
+          refused and the one in force stays.
+        </p>
+        <Island name="PolicyEditor" props={policy}>
+          <PolicyEditor {...policy} />
+        </Island>
+      </section>
+      <section class="panel wide">
+        <h2>API tokens</h2>
+        <Island name="TokenManager" props={tokens}>
+          <TokenManager {...tokens} />
+        </Island>
+      </section>
+      <section class="panel wide">
+        <h2>Password</h2>
+        <p class="hint">
+          Change it on the appliance with <code>netsentinel passwd</code>.
+        </p>
+      </section>
+    </>
+  );
+}

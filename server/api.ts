@@ -1,0 +1,684 @@
+/**
+ * The JSON API under `/api/`: alerts (filters, cursor pagination, CSV
+ * export), blocks, the allowlist, the policy, stats, hosts, anomaly
+ * scoring, replay, suppressions and API tokens. Every handler validates
+ * its input and answers 400 naming the bad field.
+ *
+ * @module
+ */
+import { type Alert, ALERT_TYPES } from "../alerts/alert.ts";
+import { parseDuration } from "../cli/command.ts";
+import { ConfigError } from "../common/errors.ts";
+import { parseAddr, parseCidr } from "../decode/mod.ts";
+import {
+  type Handler,
+  principalName,
+  queryInt,
+  queryParam,
+  queryTime,
+  type RequestContext,
+} from "./context.ts";
+import { ALERT_CSV_COLUMNS, alertCsvValues, csvRow } from "./csv.ts";
+import type {
+  AlertFilter,
+  BlockView,
+  HostView,
+  ReplaySource,
+  StatsBucket,
+  TokenRecord,
+} from "./deps.ts";
+import {
+  badRequest,
+  fromConfigError,
+  HttpError,
+  json,
+  optString,
+  readBody,
+  readJson,
+  readJsonObject,
+  reqString,
+} from "./http.ts";
+import type { StatsSnapshot } from "./live_messages.ts";
+import type { Router } from "./router.ts";
+
+/** Largest pcap accepted for replay by upload (bytes). */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+
+/** Most rows of one CSV export. */
+export const MAX_CSV_ROWS = 100_000;
+
+/** Reads the alert filters of a query string (shared by the Alerts page). */
+export function alertFilterFromQuery(url: URL, now: number): AlertFilter {
+  const f: AlertFilter = {};
+  const type = queryParam(url, "type");
+  if (type !== undefined) {
+    if (!(ALERT_TYPES as readonly string[]).includes(type)) {
+      throw badRequest(
+        "type",
+        `"${type.slice(0, 40)}" is not an alert type (${
+          ALERT_TYPES.join(", ")
+        })`,
+      );
+    }
+    f.type = type;
+  }
+  const sev = queryParam(url, "severity");
+  if (sev !== undefined) {
+    const list = sev.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const nums = list.map(Number);
+    if (
+      list.length === 0 ||
+      nums.some((n) => !Number.isInteger(n) || n < 1 || n > 4)
+    ) {
+      throw badRequest("severity", "must be 1 to 4, or a list such as 1,2");
+    }
+    f.severities = nums;
+  }
+  const src = queryParam(url, "src");
+  if (src !== undefined) {
+    if (parseAddr(src.trim()) === null) {
+      throw badRequest("src", `"${src.slice(0, 60)}" is not an IP address`);
+    }
+    f.src = src.trim();
+  }
+  const since = queryTime(url, "since", now);
+  const until = queryTime(url, "until", now);
+  if (since !== undefined) f.since = since;
+  if (until !== undefined) f.until = until;
+  if (since !== undefined && until !== undefined && until <= since) {
+    throw badRequest("until", "must be after since");
+  }
+  const limit = queryInt(url, "limit", { min: 1, max: 1000 });
+  if (limit !== undefined) f.limit = limit;
+  const cursor = queryParam(url, "cursor");
+  if (cursor !== undefined) {
+    if (cursor.length > 512 || !/^[A-Za-z0-9_\-=+/]+$/.test(cursor)) {
+      throw badRequest("cursor", "is not a cursor from a previous page");
+    }
+    f.cursor = cursor;
+  }
+  return f;
+}
+
+async function listAlerts(ctx: RequestContext): Promise<Response> {
+  const f = alertFilterFromQuery(ctx.url, ctx.now);
+  const format = queryParam(ctx.url, "format") ?? "json";
+  if (format !== "json" && format !== "csv") {
+    throw badRequest(
+      "format",
+      `must be "json" or "csv", got "${format.slice(0, 20)}"`,
+    );
+  }
+  if (format === "csv") return csvExport(ctx, f);
+  const page = await ctx.deps.alerts.list({ ...f, limit: f.limit ?? 100 });
+  return json({ alerts: page.alerts, cursor: page.cursor });
+}
+
+function csvExport(ctx: RequestContext, f: AlertFilter): Response {
+  const deps = ctx.deps;
+  const enc = new TextEncoder();
+  let cursor = f.cursor;
+  let rows = 0;
+  let started = false;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!started) {
+        started = true;
+        controller.enqueue(enc.encode(csvRow(ALERT_CSV_COLUMNS) + "\r\n"));
+        return;
+      }
+      try {
+        const page = await deps.alerts.list({
+          ...f,
+          cursor,
+          limit: Math.min(500, MAX_CSV_ROWS - rows),
+        });
+        const text = page.alerts.map((a) => csvRow(alertCsvValues(a)) + "\r\n")
+          .join("");
+        rows += page.alerts.length;
+        if (text !== "") controller.enqueue(enc.encode(text));
+        cursor = page.cursor ?? undefined;
+        if (page.cursor === null || rows >= MAX_CSV_ROWS) controller.close();
+      } catch (e) {
+        deps.log.error("csv export failed", { error: e });
+        controller.error(e);
+      }
+    },
+  });
+  const stamp = new Date(ctx.now).toISOString().slice(0, 19).replaceAll(
+    ":",
+    "",
+  );
+  return new Response(stream, {
+    headers: {
+      "content-type": "text/csv; charset=utf-8",
+      "content-disposition":
+        `attachment; filename="netsentinel-alerts-${stamp}.csv"`,
+      "cache-control": "no-store",
+    },
+  });
+}
+
+async function recentAlerts(ctx: RequestContext): Promise<Response> {
+  const limit = queryInt(ctx.url, "limit", { min: 1, max: 200 }) ?? 20;
+  const since = queryTime(ctx.url, "since", ctx.now);
+  const page = await ctx.deps.alerts.list({
+    limit,
+    ...(since === undefined ? {} : { since }),
+  });
+  return json({ alerts: page.alerts });
+}
+
+function checkAlertId(id: string): string {
+  if (!/^[0-9A-Za-z]{1,40}$/.test(id)) {
+    throw badRequest("id", "is not an alert id");
+  }
+  return id;
+}
+
+async function getAlert(ctx: RequestContext): Promise<Response> {
+  const a = await ctx.deps.alerts.get(checkAlertId(ctx.params.id ?? ""));
+  if (a === null) throw new HttpError(404, "No such alert");
+  return json(a);
+}
+
+/** Parses a duration field of a JSON body: seconds or text ("1h"). */
+function durationField(
+  o: Record<string, unknown>,
+  field: string,
+): number | undefined {
+  const v = o[field];
+  if (v === undefined || v === null || v === "") return undefined;
+  const s = typeof v === "number"
+    ? v
+    : typeof v === "string"
+    ? parseDuration(v)
+    : null;
+  if (s === null || !Number.isFinite(s) || s <= 0 || s > 366 * 86400) {
+    throw badRequest(
+      field,
+      "must be a duration up to a year: seconds or text such as 90s, 4h, 7d",
+    );
+  }
+  return s;
+}
+
+function checkTarget(text: string, field: string): string {
+  if (parseCidr(text) === null) {
+    throw badRequest(
+      field,
+      `"${text.slice(0, 60)}" is not an IP address or CIDR prefix`,
+    );
+  }
+  return text;
+}
+
+async function listBlocks(ctx: RequestContext): Promise<Response> {
+  return json({
+    blocks: await ctx.deps.responder.listBlocks(),
+    state: ctx.deps.responder.state(),
+  });
+}
+
+async function addBlock(ctx: RequestContext): Promise<Response> {
+  const o = await readJsonObject(ctx.req);
+  const target = checkTarget(reqString(o, "target", 64), "target");
+  const durationS = durationField(o, "duration");
+  const reason = optString(o, "reason", 200) || "blocked by hand";
+  const alertId = optString(o, "alert_id", 40);
+  const res = await ctx.deps.responder.block({
+    target,
+    ...(durationS === undefined ? {} : { durationS }),
+    reason,
+    by: principalName(ctx),
+    source: ctx.principal?.kind === "token" ? "api" : "dashboard",
+    ...(alertId === "" ? {} : { alertId: checkAlertId(alertId) }),
+  });
+  if (!res.ok) {
+    return json(
+      {
+        error: `Refused to block: ${res.detail}`,
+        reason: res.reason,
+        field: "target",
+      },
+      409,
+    );
+  }
+  return json({ block: res.block }, 201);
+}
+
+async function removeBlock(ctx: RequestContext): Promise<Response> {
+  const target = checkTarget(ctx.params.target ?? "", "target");
+  const existed = await ctx.deps.responder.unblock(target);
+  if (!existed) throw new HttpError(404, `No block of "${target}"`);
+  return json({ unblocked: target });
+}
+
+async function listAllow(ctx: RequestContext): Promise<Response> {
+  return json({ allowlist: await ctx.deps.responder.listAllow() });
+}
+
+async function addAllow(ctx: RequestContext): Promise<Response> {
+  const o = await readJsonObject(ctx.req);
+  const cidr = checkTarget(reqString(o, "cidr", 64), "cidr");
+  const note = optString(o, "note", 200);
+  const durationS = durationField(o, "duration");
+  try {
+    const entry = await ctx.deps.responder.allow({
+      cidr,
+      note,
+      by: principalName(ctx),
+      ...(durationS === undefined ? {} : { durationS }),
+    });
+    return json({ entry }, 201);
+  } catch (e) {
+    throw fromConfigError(e);
+  }
+}
+
+async function removeAllow(ctx: RequestContext): Promise<Response> {
+  const cidr = checkTarget(ctx.params.cidr ?? "", "cidr");
+  if (!(await ctx.deps.responder.disallow(cidr))) {
+    throw new HttpError(404, `No allowlist entry "${cidr}"`);
+  }
+  return json({ removed: cidr });
+}
+
+async function getConfig(ctx: RequestContext): Promise<Response> {
+  return json(await ctx.deps.policy.document());
+}
+
+async function putConfig(ctx: RequestContext): Promise<Response> {
+  const doc = await readJson(ctx.req, 60 * 1024);
+  try {
+    await ctx.deps.policy.replace(doc);
+  } catch (e) {
+    throw fromConfigError(e);
+  }
+  ctx.deps.log.info("policy replaced", { by: principalName(ctx) });
+  return json(await ctx.deps.policy.document());
+}
+
+/** Stats resolutions and their bucket sizes in ms. */
+export const RESOLUTIONS: Readonly<Record<string, number>> = {
+  "1s": 1000,
+  "1m": 60_000,
+  "5m": 300_000,
+  "1h": 3_600_000,
+  "1d": 86_400_000,
+};
+
+/** One point of a stats series. */
+export interface StatsPoint {
+  t: number;
+  packets: number;
+  bytes: number;
+  bytes_in: number;
+  bytes_out: number;
+  drops: number;
+}
+
+function num(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : 0;
+}
+
+/** Sums 1-minute rollups into buckets of `stepMs`. */
+export function rollupSeries(
+  buckets: readonly StatsBucket[],
+  stepMs: number,
+): StatsPoint[] {
+  const out = new Map<number, StatsPoint>();
+  for (const b of buckets) {
+    const t = Math.floor(b.bucket / stepMs) * stepMs;
+    let p = out.get(t);
+    if (p === undefined) {
+      p = { t, packets: 0, bytes: 0, bytes_in: 0, bytes_out: 0, drops: 0 };
+      out.set(t, p);
+    }
+    p.packets += num(b.rollup.packets);
+    p.bytes += num(b.rollup.bytes);
+    p.bytes_in += num(b.rollup.bytes_in);
+    p.bytes_out += num(b.rollup.bytes_out);
+    p.drops += num(b.rollup.drops);
+  }
+  return [...out.values()].sort((a, b) => a.t - b.t);
+}
+
+function secondSeries(
+  hist: readonly StatsSnapshot[],
+  from: number,
+  to: number,
+) {
+  return hist.filter((s) => s.t >= from && s.t < to).map((s) => ({
+    t: s.t,
+    packets: Math.round(s.pps),
+    bytes: Math.round(s.bps),
+    bytes_in: Math.round(s.bps_in),
+    bytes_out: Math.round(s.bps_out),
+    drops: Math.round(s.drops_ps),
+  }));
+}
+
+async function getStats(ctx: RequestContext): Promise<Response> {
+  const url = ctx.url;
+  const resolution = queryParam(url, "resolution") ?? "1m";
+  const step = RESOLUTIONS[resolution];
+  if (step === undefined) {
+    throw badRequest(
+      "resolution",
+      `must be one of ${Object.keys(RESOLUTIONS).join(", ")}`,
+    );
+  }
+  const to = queryTime(url, "to", ctx.now) ?? ctx.now;
+  const from = queryTime(url, "from", ctx.now) ??
+    to - (resolution === "1s" ? 600_000 : Math.max(3600_000, step * 60));
+  if (to <= from) throw badRequest("to", "must be after from");
+  if ((to - from) / step > 10_000) {
+    throw badRequest(
+      "from",
+      "range too long for this resolution (at most 10,000 points)",
+    );
+  }
+  const history = ctx.deps.stats.history();
+  const points = resolution === "1s"
+    ? secondSeries(history, from, to)
+    : rollupSeries(await ctx.deps.statsHistory.list("1m", from, to), step);
+  return json({
+    resolution,
+    from,
+    to,
+    points,
+    current: history.length > 0 ? history[history.length - 1] : null,
+  });
+}
+
+async function listHosts(ctx: RequestContext): Promise<Response> {
+  const limit = queryInt(ctx.url, "limit", { min: 1, max: 1000 }) ?? 200;
+  const cursor = queryParam(ctx.url, "cursor");
+  const page = await ctx.deps.hosts.list({
+    limit,
+    ...(cursor === undefined ? {} : { cursor }),
+  });
+  return json(page);
+}
+
+/** Everything the dashboard knows about one address. */
+export async function hostDetail(
+  ctx: RequestContext,
+  ip: string,
+): Promise<{
+  ip: string;
+  host: HostView | null;
+  geo: Record<string, unknown> | null;
+  name: string | null;
+  alerts: Alert[];
+  block: BlockView | null;
+}> {
+  const host = await ctx.deps.hosts.get(ip);
+  const e = ctx.deps.enricher?.enrichAddr(ip);
+  const alerts = (await ctx.deps.alerts.list({ src: ip, limit: 50 })).alerts;
+  const block =
+    (await ctx.deps.responder.listBlocks()).find((b) => b.target === ip) ??
+      null;
+  return {
+    ip,
+    host,
+    geo: e === undefined ? null : { ...e.geo },
+    name: e?.host ?? (typeof host?.rdns === "string" ? host.rdns : null),
+    alerts,
+    block,
+  };
+}
+
+/** Checks and normalises an address path parameter. */
+export function ipParam(text: string): string {
+  const a = parseAddr(text.trim());
+  if (a === null) {
+    throw badRequest("ip", `"${text.slice(0, 60)}" is not an IP address`);
+  }
+  return text.trim();
+}
+
+async function getHost(ctx: RequestContext): Promise<Response> {
+  const ip = ipParam(ctx.params.ip ?? "");
+  const d = await hostDetail(ctx, ip);
+  if (d.host === null && d.alerts.length === 0 && d.block === null) {
+    return json({ ...d, known: false });
+  }
+  return json({ ...d, known: true });
+}
+
+async function detect(ctx: RequestContext): Promise<Response> {
+  const scorer = ctx.deps.scorer;
+  if (scorer === undefined) {
+    throw new HttpError(
+      503,
+      "Anomaly scoring is not available (no model loaded)",
+    );
+  }
+  const body = await readJson(ctx.req, 64 * 1024);
+  try {
+    return json(scorer.scoreRequest(body));
+  } catch (e) {
+    const h = fromConfigError(e);
+    if (h instanceof HttpError) throw h;
+    if (e instanceof TypeError || e instanceof RangeError) {
+      const field = (e as { field?: unknown }).field;
+      throw new HttpError(
+        400,
+        e.message,
+        typeof field === "string" ? field : "body",
+      );
+    }
+    throw e;
+  }
+}
+
+function replayOf(ctx: RequestContext) {
+  const r = ctx.deps.replay;
+  if (r === undefined) {
+    throw new HttpError(503, "Replay is not available in this mode");
+  }
+  return r;
+}
+
+async function replayStatus(ctx: RequestContext): Promise<Response> {
+  const r = replayOf(ctx);
+  return json({
+    status: r.status(),
+    captures: await r.captures(),
+    max_upload_bytes: MAX_UPLOAD_BYTES,
+  });
+}
+
+function speedParam(v: unknown, field: string): number {
+  if (v === undefined || v === null || v === "") return 1;
+  const n = typeof v === "number" ? v : typeof v === "string" ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > 1000) {
+    throw badRequest(field, "must be from 0 (as fast as possible) to 1000");
+  }
+  return n;
+}
+
+function uploadName(v: string | undefined): string {
+  const name = (v ?? "upload.pcap").trim();
+  if (
+    name.length > 128 || /[/\\]/.test(name) ||
+    [...name].some((c) => c.charCodeAt(0) < 32)
+  ) {
+    throw badRequest(
+      "name",
+      "must be a plain file name of at most 128 characters",
+    );
+  }
+  return name;
+}
+
+async function replayStart(ctx: RequestContext): Promise<Response> {
+  const r = replayOf(ctx);
+  const type = ctx.req.headers.get("content-type") ?? "";
+  let src: ReplaySource;
+  let speed: number;
+  if (type.startsWith("application/json")) {
+    const o = await readJsonObject(ctx.req);
+    const name = reqString(o, "file", 256);
+    const known = await r.captures();
+    if (!known.some((c) => c.name === name)) {
+      throw badRequest(
+        "file",
+        `no stored capture named "${name.slice(0, 60)}"`,
+      );
+    }
+    src = { kind: "file", name };
+    speed = speedParam(o.speed, "speed");
+  } else if (
+    type.startsWith("application/octet-stream") ||
+    type.startsWith("application/vnd.tcpdump.pcap")
+  ) {
+    speed = speedParam(queryParam(ctx.url, "speed"), "speed");
+    const name = uploadName(queryParam(ctx.url, "name"));
+    const bytes = await readBody(ctx.req, MAX_UPLOAD_BYTES);
+    if (bytes.byteLength < 24) {
+      throw badRequest("body", "is not a capture file (too short)");
+    }
+    const magic = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
+    const known = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a];
+    if (!known.includes(magic)) {
+      throw badRequest("body", "is not a pcap or pcapng file");
+    }
+    src = { kind: "upload", name, bytes };
+  } else {
+    throw new HttpError(
+      415,
+      "Send JSON {file, speed} or the capture as application/octet-stream",
+    );
+  }
+  try {
+    return json({ status: await r.start(src, speed) });
+  } catch (e) {
+    throw fromConfigError(e);
+  }
+}
+
+async function replayStop(ctx: RequestContext): Promise<Response> {
+  return json({ status: await replayOf(ctx).stop() });
+}
+
+async function addSuppression(ctx: RequestContext): Promise<Response> {
+  const o = await readJsonObject(ctx.req);
+  let sid: number;
+  let ip: string;
+  let note = optString(o, "note", 200);
+  if (o.alert_id !== undefined) {
+    const a = await ctx.deps.alerts.get(checkAlertId(String(o.alert_id)));
+    if (a === null) throw badRequest("alert_id", "no such alert");
+    sid = a.alert.signature_id;
+    ip = a.src_ip;
+    if (note === "") note = `Suppressed from alert ${a.netsentinel.id}`;
+  } else {
+    const s = o.signature_id;
+    if (typeof s !== "number" || !Number.isInteger(s) || s < 1) {
+      throw badRequest(
+        "signature_id",
+        "required (a positive integer) when alert_id is absent",
+      );
+    }
+    sid = s;
+    ip = checkTarget(reqString(o, "ip", 64), "ip");
+  }
+  const doc = await ctx.deps.policy.document();
+  const base = typeof doc === "object" && doc !== null && !Array.isArray(doc)
+    ? doc as Record<string, unknown>
+    : {};
+  const list = Array.isArray(base.suppressions) ? base.suppressions : [];
+  if (
+    list.some((x) =>
+      typeof x === "object" && x !== null &&
+      (x as Record<string, unknown>).signature_id === sid &&
+      (x as Record<string, unknown>).ip === ip
+    )
+  ) {
+    return json({ suppression: { signature_id: sid, ip }, existed: true });
+  }
+  const entry = {
+    signature_id: sid,
+    ip,
+    track: "by_src",
+    note: note || `by ${principalName(ctx)}`,
+  };
+  try {
+    await ctx.deps.policy.replace({ ...base, suppressions: [...list, entry] });
+  } catch (e) {
+    if (e instanceof ConfigError) throw fromConfigError(e);
+    throw e;
+  }
+  return json({ suppression: entry, existed: false }, 201);
+}
+
+function tokenView(t: TokenRecord) {
+  return {
+    id: t.hash,
+    name: t.name,
+    prefix: t.prefix,
+    created: t.created,
+    created_by: t.created_by,
+    last_used: t.last_used,
+  };
+}
+
+async function listTokens(ctx: RequestContext): Promise<Response> {
+  return json({ tokens: (await ctx.deps.auth.listTokens()).map(tokenView) });
+}
+
+async function createToken(ctx: RequestContext): Promise<Response> {
+  const o = await readJsonObject(ctx.req);
+  const name = reqString(o, "name", 64);
+  if (!/^[\w .@-]+$/.test(name)) {
+    throw badRequest(
+      "name",
+      "may hold letters, digits, space, dot, @, - and _",
+    );
+  }
+  const { token, record } = await ctx.sessions.createToken(
+    name,
+    principalName(ctx),
+  );
+  return json({ token, ...tokenView(record) }, 201);
+}
+
+async function deleteToken(ctx: RequestContext): Promise<Response> {
+  const id = ctx.params.id ?? "";
+  if (!/^[0-9a-f]{64}$/.test(id)) throw badRequest("id", "is not a token id");
+  if ((await ctx.deps.auth.getToken(id)) === null) {
+    throw new HttpError(404, "No such token");
+  }
+  await ctx.deps.auth.deleteToken(id);
+  return json({ deleted: id });
+}
+
+/** Adds every `/api/` route to `router`. */
+export function addApiRoutes(router: Router<Handler>): void {
+  router
+    .add("GET", "/api/alerts", listAlerts)
+    .add("GET", "/api/alerts/recent", recentAlerts)
+    .add("GET", "/api/alerts/:id", getAlert)
+    .add("GET", "/api/blocks", listBlocks)
+    .add("POST", "/api/blocks", addBlock)
+    .add("DELETE", "/api/blocks/:target", removeBlock)
+    .add("GET", "/api/allowlist", listAllow)
+    .add("POST", "/api/allowlist", addAllow)
+    .add("DELETE", "/api/allowlist/:cidr", removeAllow)
+    .add("GET", "/api/config", getConfig)
+    .add("PUT", "/api/config", putConfig)
+    .add("POST", "/api/suppressions", addSuppression)
+    .add("GET", "/api/stats", getStats)
+    .add("GET", "/api/hosts", listHosts)
+    .add("GET", "/api/hosts/:ip", getHost)
+    .add("POST", "/api/detect", detect)
+    .add("GET", "/api/replay", replayStatus)
+    .add("POST", "/api/replay/start", replayStart)
+    .add("POST", "/api/replay/stop", replayStop)
+    .add("GET", "/api/tokens", listTokens)
+    .add("POST", "/api/tokens", createToken)
+    .add("DELETE", "/api/tokens/:id", deleteToken);
+}

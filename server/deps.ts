@@ -1,0 +1,353 @@
+/**
+ * What the dashboard server needs from the rest of the appliance, as narrow
+ * interfaces: alerts, hosts and stats history to read, the responder to
+ * block and allow, the policy to show and replace, live stats, replay,
+ * enrichment, scoring, health and metrics. `run` passes real
+ * implementations ({@link kvSources} adapts the KV store); tests pass the
+ * same real parts over a temporary database.
+ *
+ * @module
+ */
+import type { Alert, AlertGeo } from "../alerts/alert.ts";
+import type { Logger } from "../common/logger.ts";
+import type { StatsSnapshot } from "./live_messages.ts";
+
+/** Filters of an alert listing (all optional). */
+export interface AlertFilter {
+  /** Only alerts at or after this time, ms since the epoch. */
+  since?: number;
+  /** Only alerts before this time, ms since the epoch. */
+  until?: number;
+  /** Only this `netsentinel.type`. */
+  type?: string;
+  /** Only this source address. */
+  src?: string;
+  /** Only these severities (1 high … 4 info). */
+  severities?: readonly number[];
+  /** Page size (1 to 10,000). */
+  limit?: number;
+  /** Continue after a previous page. */
+  cursor?: string;
+}
+
+/** One page of alerts, newest first. */
+export interface AlertPage {
+  alerts: Alert[];
+  /** Pass as `cursor` for the next page; null after the last. */
+  cursor: string | null;
+}
+
+/** A committed alert delivered live. */
+export interface LiveAlert {
+  alert: Alert;
+  /** False when the alert was updated (count, last seen, names). */
+  isNew: boolean;
+}
+
+/** Reading alerts. */
+export interface AlertSource {
+  /** A filtered page, newest first. */
+  list(filter: AlertFilter): Promise<AlertPage>;
+  /** One alert, or null. */
+  get(id: string): Promise<Alert | null>;
+  /** Alerts as they are committed, until `signal` aborts. */
+  follow(signal: AbortSignal): AsyncIterable<LiveAlert>;
+}
+
+/** A known host as stored. */
+export interface HostView {
+  ip: string;
+  first_seen: string;
+  last_seen: string;
+  bytes: number;
+  packets: number;
+  bytes_in?: number;
+  bytes_out?: number;
+  alerts?: number;
+  geo?: AlertGeo;
+  rdns?: string | null;
+  [field: string]: unknown;
+}
+
+/** Reading known hosts. */
+export interface HostSource {
+  /** Hosts in address order. */
+  list(
+    opts: { limit: number; cursor?: string },
+  ): Promise<{ hosts: HostView[]; cursor: string | null }>;
+  /** One host, or null. */
+  get(ip: string): Promise<HostView | null>;
+}
+
+/** One stored stats rollup. */
+export interface StatsBucket {
+  /** Bucket start, ms since the epoch. */
+  bucket: number;
+  rollup: Record<string, unknown>;
+}
+
+/** Reading stored per-minute stats rollups. */
+export interface StatsHistory {
+  /** Rollups of `resolution` ("1m") with bucket starts in [from, to), oldest first. */
+  list(resolution: string, from: number, to: number): Promise<StatsBucket[]>;
+}
+
+/** An active block. */
+export interface BlockView {
+  /** Address or CIDR text. */
+  target: string;
+  reason: string;
+  /** "auto", "cli", "api" or "dashboard". */
+  source: string;
+  alert_id: string | null;
+  alert_type?: string | null;
+  /** Start and end, ISO 8601. */
+  since: string;
+  until: string;
+  by?: string | null;
+}
+
+/** An allowlist entry. */
+export interface AllowView {
+  cidr: string;
+  note: string;
+  added_by: string | null;
+  since: string;
+  /** End (ISO 8601), or null for no end. */
+  until: string | null;
+}
+
+/** A refused or dry-run block decision. */
+export interface DecisionView {
+  ip: string;
+  outcome: string;
+  reason: string;
+  detail: string;
+  at: string;
+  count?: number;
+}
+
+/** A manual block request. */
+export interface BlockRequest {
+  /** Address or CIDR. */
+  target: string;
+  /** Seconds; undefined: the policy's manual duration. */
+  durationS?: number;
+  reason: string;
+  /** The signed-in user or token name. */
+  by: string;
+  source: "dashboard" | "api";
+  /** The alert the block comes from, when any. */
+  alertId?: string;
+}
+
+/** What a block request did. */
+export type BlockOutcome =
+  | { ok: true; block: BlockView }
+  | { ok: false; reason: string; detail: string };
+
+/** A new allowlist entry. */
+export interface AllowRequest {
+  cidr: string;
+  note: string;
+  by: string;
+  /** Seconds until it ends; undefined: never. */
+  durationS?: number;
+}
+
+/** Whether blocking works. */
+export interface BlockerState {
+  /** "active", "dry_run", "disabled" or "unavailable". */
+  state: string;
+  /** One sentence, e.g. why nftables is unavailable. */
+  detail: string;
+}
+
+/**
+ * The responder as the dashboard uses it: blocks and the allowlist. Blocks
+ * go through the never-block check (admin sessions, own addresses, …).
+ */
+export interface Responder {
+  listBlocks(): Promise<BlockView[]>;
+  block(req: BlockRequest): Promise<BlockOutcome>;
+  /** Resolves to true when a block existed. */
+  unblock(target: string): Promise<boolean>;
+  listAllow(): Promise<AllowView[]>;
+  /** Throws a ConfigError naming "cidr" for a bad prefix. */
+  allow(req: AllowRequest): Promise<AllowView>;
+  /** Resolves to true when the entry existed. */
+  disallow(cidr: string): Promise<boolean>;
+  /** Recent refused or dry-run decisions, newest first. */
+  decisions(limit: number): Promise<DecisionView[]>;
+  state(): BlockerState;
+  /** Yields once after every change of blocks or the allowlist, until `signal` aborts. */
+  changes(signal: AbortSignal): AsyncIterable<void>;
+}
+
+/** The detection policy as the dashboard edits it. */
+export interface PolicyControl {
+  /** The policy document in force (JSON). */
+  document(): Promise<unknown>;
+  /**
+   * Validates and puts `doc` in force (and stores it). Throws a ConfigError
+   * naming the field when invalid; nothing changes then.
+   */
+  replace(doc: unknown): Promise<void>;
+}
+
+/** Live traffic statistics (see {@link LiveStats}). */
+export interface StatsSource {
+  /** The figures of the last second, and the tops. Called once a second. */
+  snapshot(nowMs: number): StatsSnapshot;
+  /** The last samples (one a second), oldest first. */
+  history(): StatsSnapshot[];
+  /** Counts a new alert for the per-country figures (optional). */
+  noteAlert?(country: string | undefined): void;
+  /** Home hosts first seen since the last call (optional). */
+  takeNewHosts?(): { ip: string; first_seen: string }[];
+}
+
+/** A stored capture offered for replay. */
+export interface CaptureFile {
+  name: string;
+  bytes: number;
+}
+
+/** What a replay is doing. */
+export interface ReplayStatus {
+  state: "idle" | "running" | "finished" | "failed";
+  /** File name or upload name, null when idle. */
+  source: string | null;
+  /** Playback speed factor (0: as fast as possible). */
+  speed: number;
+  packets: number;
+  /** Fraction done, 0..1, when known. */
+  progress: number | null;
+  /** Why it failed, when it did. */
+  error: string | null;
+}
+
+/** What to replay: a stored capture by name, or uploaded bytes. */
+export type ReplaySource =
+  | { kind: "file"; name: string }
+  | { kind: "upload"; name: string; bytes: Uint8Array };
+
+/**
+ * The replay engine as the dashboard drives it (issue 9 implements it):
+ * play a capture through the detectors at a speed.
+ */
+export interface ReplayControl {
+  /** Stored captures one may pick. */
+  captures(): Promise<CaptureFile[]>;
+  /** Starts a replay (stopping one that runs); speed 0 means as fast as possible. */
+  start(src: ReplaySource, speed: number): Promise<ReplayStatus>;
+  stop(): Promise<ReplayStatus>;
+  status(): ReplayStatus;
+}
+
+/** Score, verdict and explanation of `POST /api/detect`. */
+export type ScoreResult = Record<string, unknown>;
+
+/** The anomaly scorer behind `POST /api/detect`. */
+export interface Scorer {
+  /** Throws a ConfigError naming the field for a body of the wrong shape. */
+  scoreRequest(body: unknown): ScoreResult;
+}
+
+/** Reverse DNS and GeoIP of one address (the Enricher fits). */
+export interface AddrEnricher {
+  enrichAddr(
+    ip: string,
+  ): { geo: AlertGeo & { scope?: string }; host?: string };
+}
+
+/** State of one part of the appliance for `/health`. */
+export interface PartHealth {
+  /** "up", "down", "degraded", "stopped", … */
+  state: string;
+  detail?: string;
+  [field: string]: unknown;
+}
+
+/** One Prometheus metric family. */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: "counter" | "gauge";
+  samples: ReadonlyArray<
+    { labels?: Readonly<Record<string, string>>; value: number }
+  >;
+}
+
+/** Users, sessions and tokens as stored (hashes only). */
+export interface AuthStore {
+  getUser(name: string): Promise<UserRecord | null>;
+  putUser(rec: UserRecord): Promise<void>;
+  listUsers(): Promise<UserRecord[]>;
+  putSession(rec: SessionRecord): Promise<void>;
+  getSession(idHash: string): Promise<SessionRecord | null>;
+  deleteSession(idHash: string): Promise<void>;
+  listSessions(): Promise<SessionRecord[]>;
+  putToken(rec: TokenRecord): Promise<void>;
+  getToken(hash: string): Promise<TokenRecord | null>;
+  listTokens(): Promise<TokenRecord[]>;
+  deleteToken(hash: string): Promise<void>;
+}
+
+/** A dashboard user. */
+export interface UserRecord {
+  name: string;
+  /** "pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>". */
+  password_hash: string;
+  role: "admin";
+  created: string;
+  updated: string;
+}
+
+/** A signed-in session, keyed by the hash of its cookie value. */
+export interface SessionRecord {
+  id_hash: string;
+  user: string;
+  /** Address the session signed in from. */
+  addr: string;
+  created: string;
+  expires: string;
+  last_seen: string;
+}
+
+/** An API token, keyed by its hash. */
+export interface TokenRecord {
+  hash: string;
+  name: string;
+  prefix: string;
+  created: string;
+  created_by: string;
+  last_used: string | null;
+}
+
+/** Everything the dashboard server is given. */
+export interface DashboardDeps {
+  alerts: AlertSource;
+  hosts: HostSource;
+  statsHistory: StatsHistory;
+  responder: Responder;
+  policy: PolicyControl;
+  auth: AuthStore;
+  /** Live traffic figures (a {@link LiveStats} added to the pipeline). */
+  stats: StatsSource;
+  /** Absent: the Replay page says replay is not available. */
+  replay?: ReplayControl;
+  /** Absent: `POST /api/detect` answers 503. */
+  scorer?: Scorer;
+  /** GeoIP and reverse names for host pages. */
+  enricher?: AddrEnricher;
+  /** Capture, detector and other parts for `/health` (KV and blocker are added). */
+  health(): Record<string, PartHealth>;
+  /** Probes the database (a small read); rejects when it fails. */
+  probeStore(): Promise<void>;
+  /** Metric families of the other parts for `/metrics`. */
+  metrics(): MetricFamily[];
+  log: Logger;
+  /** Clock, ms since the epoch (default `Date.now`). */
+  now?: () => number;
+}
