@@ -125,6 +125,8 @@ export interface BlockerState {
   would_block_total: number;
   refused_total: number;
   refused_by_reason: Record<string, number>;
+  /** Refusals not written to KV because of the per-minute cap on records. */
+  decisions_unrecorded: number;
   nft_errors: number;
   last_error: string | null;
   /** Time of the last re-sync from KV (ISO 8601), or null. */
@@ -178,6 +180,8 @@ const FACTS_REFRESH_MS = 60_000;
 const SETUP_RETRY_MS = 30_000;
 const DECISION_REWRITE_MS = 600_000;
 const MAX_DECIDED = 10_000;
+/** Most decision records written in any 60 s; more are only counted. */
+const MAX_RECORDS_PER_MIN = 120;
 /** nft timeouts may drift from KV by this much before an element is refreshed, s. */
 const DRIFT_S = 10;
 
@@ -247,7 +251,8 @@ export class Blocker implements AsyncDisposable {
   #lastSetup = 0;
   #lastResync: number | null = null;
   #latencies: number[] = [];
-  #counts = { blocked: 0, would: 0, refused: 0, nftErrors: 0 };
+  #counts = { blocked: 0, would: 0, refused: 0, nftErrors: 0, unrecorded: 0 };
+  #recordTimes: number[] = [];
   #refusedBy: Record<string, number> = {};
   #lastError: string | null = null;
   #stopped = false;
@@ -589,6 +594,17 @@ export class Blocker implements AsyncDisposable {
       prev.count++;
       return;
     }
+    while (
+      this.#recordTimes.length > 0 && this.#recordTimes[0]! <= now - 60_000
+    ) {
+      this.#recordTimes.shift();
+    }
+    if (this.#recordTimes.length >= MAX_RECORDS_PER_MIN) {
+      // A flood of distinct sources must not become a flood of writes.
+      this.#counts.unrecorded++;
+      return;
+    }
+    this.#recordTimes.push(now);
     const count = same ? prev.count + 1 : 1;
     this.#decided.delete(ip);
     this.#decided.set(ip, { outcome, reason, count, writtenAt: now });
@@ -997,6 +1013,7 @@ export class Blocker implements AsyncDisposable {
       would_block_total: this.#counts.would,
       refused_total: this.#counts.refused,
       refused_by_reason: { ...this.#refusedBy },
+      decisions_unrecorded: this.#counts.unrecorded,
       nft_errors: this.#counts.nftErrors,
       last_error: this.#lastError,
       last_resync: this.#lastResync === null

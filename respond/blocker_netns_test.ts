@@ -191,6 +191,12 @@ Deno.test({
       outcomes[k] = (outcomes[k] ?? 0) + 1;
     }
     assert.deepEqual({ ...outcomes }, { unconfirmed_source: 200 });
+    // And not into a flood of writes: at most 120 decision records a minute.
+    assert.equal(blocker.state().decisions_unrecorded, 80);
+    await blocker.idle();
+    let records = 0;
+    for await (const _ of ts.store.kv.list({ prefix: ["decision"] })) records++;
+    assert.equal(records, 120);
     // Confirmed sources are blocked up to the cap, the rest refused.
     for (let i = 0; i < 20; i++) {
       const a = attack(300 + i, `198.19.0.${i + 1}`);
