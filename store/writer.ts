@@ -509,7 +509,12 @@ export class StoreWriter implements AsyncDisposable {
       for (const g of part) this.#m.bytes += this.#sizes.get(g) ?? 0;
       for (const g of part) this.#m[COUNTER[g.kind]]++;
       this.#m.lastCommitAt = at;
-      this.#onCommit?.({ seq, newIds, updatedIds, mutations, at });
+      try {
+        this.#onCommit?.({ seq, newIds, updatedIds, mutations, at });
+      } catch (e) {
+        // The commit stands; a failing listener must not make it look failed.
+        this.#log.error("onCommit listener failed", { error: e });
+      }
       return;
     }
   }
