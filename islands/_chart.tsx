@@ -26,6 +26,14 @@ function cssVar(name: string, fallback: string): string {
   return v === "" ? fallback : v;
 }
 
+function clock(s: number): string {
+  return new Date(s * 1000).toLocaleTimeString(undefined, {
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+}
+
 /** The traffic chart. */
 export function TrafficChart(p: TrafficChartProps): VNode {
   const box = useRef<HTMLDivElement>(null);

@@ -249,7 +249,7 @@ export default function LiveOverview(p: LiveOverviewProps): VNode {
           )}
       </section>
 
-      <section class="panel">
+      <section class="panel span2">
         <h2>Names on the wire</h2>
         {s === null || s.names.length === 0
           ? <p class="empty">No DNS, HTTP or TLS names yet.</p>

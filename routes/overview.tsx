@@ -26,7 +26,7 @@ export async function handler(
     d.responder.listBlocks(),
   ]);
   return {
-    stats: hist.length > 0 ? hist[hist.length - 1]! : null,
+    stats: d.stats.latest(),
     series: hist.slice(-300).map((s) => ({
       t: s.t,
       bytes_in: s.bps_in,

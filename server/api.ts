@@ -388,7 +388,7 @@ async function getStats(ctx: RequestContext): Promise<Response> {
     from,
     to,
     points,
-    current: history.length > 0 ? history[history.length - 1] : null,
+    current: ctx.deps.stats.latest(),
   });
 }
 

@@ -199,8 +199,10 @@ export interface PolicyControl {
 export interface StatsSource {
   /** The figures of the last second, and the tops. Called once a second. */
   snapshot(nowMs: number): StatsSnapshot;
-  /** The last samples (one a second), oldest first. */
+  /** The last samples (one a second, without the tops), oldest first. */
   history(): StatsSnapshot[];
+  /** The newest sample with its tops, or null before the first. */
+  latest(): StatsSnapshot | null;
   /** Counts a new alert for the per-country figures (optional). */
   noteAlert?(country: string | undefined): void;
   /** Home hosts first seen since the last call (optional). */

@@ -133,6 +133,7 @@ export class LiveStats implements FlowObserver, StatsSource {
   #lastDrops = 0;
   #lastSnap = 0;
   #history: StatsSnapshot[] = [];
+  #latest: StatsSnapshot | null = null;
   #minute = -1;
   #minuteAcc = { packets: 0, bytes: 0, bytes_in: 0, bytes_out: 0, drops: 0 };
   #newHosts: { ip: string; first_seen: string }[] = [];
@@ -285,9 +286,15 @@ export class LiveStats implements FlowObserver, StatsSource {
       this.#bytesOut =
         0;
     this.#decay(dt);
+    this.#latest = snap;
     this.#history.push(snap);
     if (this.#history.length > this.#historySize) this.#history.shift();
     return snap;
+  }
+
+  /** The newest sample with its tops, or null before the first. */
+  latest(): StatsSnapshot | null {
+    return this.#latest;
   }
 
   /** The last samples, oldest first (without their tops, to keep it small). */
