@@ -35,3 +35,9 @@ export {
   listInterfaces,
   probeCapture,
 } from "./interfaces.ts";
+export {
+  type ReplayOptions,
+  ReplaySource,
+  type ReplayStatus,
+  sliceBatch,
+} from "./replay_source.ts";

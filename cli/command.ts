@@ -6,6 +6,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "../common/errors.ts";
+import { parseDurationText } from "../common/validate.ts";
 
 /** Option declarations as `parseArgs` takes them. */
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -150,30 +151,11 @@ export function listOf<T extends string>(
   return items as T[];
 }
 
-const UNITS: Record<string, number> = {
-  ms: 0.001,
-  s: 1,
-  m: 60,
-  h: 3600,
-  d: 86400,
-  w: 604800,
-};
-
 /**
  * Parses a duration such as "90s", "15m", "1h30m", "7d" or a bare number of
  * seconds. Returns seconds, or null when the text is not a duration.
  */
-export function parseDuration(text: string): number | null {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
-  let total = 0, matched = 0, m;
-  while ((m = re.exec(t)) !== null) {
-    total += Number(m[1]) * UNITS[m[2]!]!;
-    matched = re.lastIndex;
-  }
-  return matched === t.length && matched > 0 ? total : null;
-}
+export const parseDuration: (text: string) => number | null = parseDurationText;
 
 /** A duration flag in seconds, or `fallback` when absent. */
 export function duration(flags: Flags, name: string, fallback: number): number {
