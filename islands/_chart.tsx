@@ -31,6 +31,7 @@ function clock(s: number): string {
     hour: "2-digit",
     minute: "2-digit",
     second: "2-digit",
+    hourCycle: "h23",
   });
 }
 
@@ -53,9 +54,20 @@ export function TrafficChart(p: TrafficChartProps): VNode {
         height: 200,
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } },
+        scales: {
+          x: {
+            time: true,
+            // One sample has no width: show the minute before it.
+            range: (_u, min, max) => min === max ? [min - 60, max] : [min, max],
+          },
+        },
         axes: [
-          axis,
+          {
+            ...axis,
+            space: 90,
+            incrs: [1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
+            values: (_u, vals) => vals.map((v) => clock(v)),
+          },
           {
             ...axis,
             size: 70,
@@ -63,7 +75,7 @@ export function TrafficChart(p: TrafficChartProps): VNode {
           },
         ],
         series: [
-          {},
+          { label: "Time", value: (_u, v) => v === null ? "–" : clock(v) },
           {
             label: "In",
             stroke: cssVar("--in", "#2f81f7"),

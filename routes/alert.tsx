@@ -24,6 +24,9 @@ export const title = "Alert";
 export interface AlertPageProps {
   alert: Alert;
   blocked: boolean;
+  /** Range labels ("LAN", …) of addresses without a country. */
+  srcScope: string | null;
+  destScope: string | null;
 }
 
 /** Loads the alert (404 when there is none) and whether its source is blocked. */
@@ -38,13 +41,28 @@ export async function handler(
     return new Response("No such alert", { status: 404 });
   }
   const blocks = await ctx.deps.responder.listBlocks();
-  return { alert, blocked: blocks.some((b) => b.target === alert.src_ip) };
+  const scope = (ip: string | undefined): string | null =>
+    ip === undefined
+      ? null
+      : ctx.deps.enricher?.enrichAddr(ip).geo.scope ?? null;
+  return {
+    alert,
+    blocked: blocks.some((b) => b.target === alert.src_ip),
+    srcScope: scope(alert.src_ip),
+    destScope: scope(alert.dest_ip),
+  };
 }
 
 function Geo(
-  p: { geo: AlertGeo | undefined; host: string | undefined },
+  p: {
+    geo: AlertGeo | undefined;
+    host: string | undefined;
+    scope: string | null;
+  },
 ): VNode {
-  const g = p.geo;
+  const g = p.geo?.country === undefined && p.scope !== null
+    ? { ...p.geo, scope: p.scope }
+    : p.geo;
   return (
     <dl class="geo">
       {p.host
@@ -90,7 +108,7 @@ function Geo(
           </>
         )
         : null}
-      {!p.host && !g
+      {!p.host && !g?.country && !g?.scope
         ? (
           <>
             <dt>Location</dt>
@@ -171,7 +189,7 @@ export default function AlertPage(p: AlertPageProps): VNode {
             <a href={`/hosts/${encodeURIComponent(a.src_ip)}`}>{a.src_ip}</a>
             {a.src_port !== undefined ? `:${a.src_port}` : ""}
           </p>
-          <Geo geo={n.src_geo} host={n.src_host} />
+          <Geo geo={n.src_geo} host={n.src_host} scope={p.srcScope} />
         </section>
         {a.dest_ip !== undefined
           ? (
@@ -183,7 +201,7 @@ export default function AlertPage(p: AlertPageProps): VNode {
                 </a>
                 {a.dest_port !== undefined ? `:${a.dest_port}` : ""}
               </p>
-              <Geo geo={n.dest_geo} host={n.dest_host} />
+              <Geo geo={n.dest_geo} host={n.dest_host} scope={p.destScope} />
             </section>
           )
           : null}

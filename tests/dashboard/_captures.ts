@@ -226,7 +226,7 @@ function conversation(
 /**
  * Writes the demo capture: `seconds` of packet time starting at
  * `startUs`, with ordinary traffic throughout, the hostile names early,
- * and the port scan starting at `scanAtS`.
+ * and the port scan starting at `scanAtS` (-1: no scan).
  */
 export async function writeDashboardCapture(
   path: string,
@@ -272,7 +272,7 @@ export async function writeDashboardCapture(
       ),
       1000,
     );
-    if (s === 1) {
+    if (s === Math.min(1, seconds - 1)) {
       f.push({
         tsUs: t + 600_000,
         data: udp(CLIENT, "192.168.1.1", 41000, 53, dnsQuery(HOSTILE.dns, 77)),
@@ -300,7 +300,7 @@ export async function writeDashboardCapture(
         600,
       );
     }
-    if (s === scanAt) {
+    if (scanAt >= 0 && s === scanAt) {
       for (let p = 1; p <= 120; p++) {
         const ts = t + p * 2_000;
         f.push({ tsUs: ts, data: tcp(SCANNER, CLIENT, 61000, p, SYN) });
