@@ -22,6 +22,7 @@ import {
   disallowCommand,
   unblockCommand,
 } from "./block.ts";
+import { passwdCommand } from "./passwd.ts";
 import { type Command, parseCommandArgs } from "./command.ts";
 
 export type { Command } from "./command.ts";
@@ -40,6 +41,7 @@ export const COMMANDS: readonly Command[] = [
   blocksCommand,
   allowCommand,
   disallowCommand,
+  passwdCommand,
 ];
 
 /** Error classes whose message is enough: printed as one line, exit 1. */
