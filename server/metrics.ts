@@ -73,3 +73,209 @@ export function metric(
 ): MetricFamily {
   return { name, type, help, samples: [{ value }] };
 }
+
+/** What {@link applianceMetrics} reads (pass what exists). */
+export interface ApplianceMetricSources {
+  /** The pipeline (`counters`, `decode`, `flows`, `hosts`). */
+  pipeline?: {
+    counters: {
+      packets: number;
+      bytes: number;
+      decodeErrors: number;
+      tcp: number;
+      udp: number;
+      icmp: number;
+      otherIp: number;
+      arp: number;
+      nonIp: number;
+    };
+    decode: { snapshot(): Record<string, number> };
+    flows: {
+      size: number;
+      counters: { created: number; ended: number; evicted: number };
+    };
+    hosts: { size: number; evicted: number };
+  };
+  /** Capture counters (the live source's `stats()`). */
+  capture?: { recv: number; drop: number; ifdrop: number; overflow?: number };
+  /** The store writer's metrics. */
+  writer?: {
+    flushes: number;
+    commits: number;
+    mutations: number;
+    errors: number;
+    dropped: number;
+    pending: number;
+  };
+  /** The blocker's state. */
+  blocker?: {
+    active_blocks: number;
+    blocked_total: number;
+    refused_total: number;
+    would_block_total: number;
+    nft_errors: number;
+  };
+}
+
+/**
+ * The standard metric families of the appliance (packets, bytes, drops,
+ * decode errors by reason, flows, hosts, KV write batches, blocks) from
+ * its parts, for {@link DashboardDeps.metrics}.
+ *
+ * @example
+ * ```ts
+ * metrics: () => applianceMetrics({ pipeline, writer: writer.metrics,
+ *   blocker: blocker.state(), capture: live.stats() }),
+ * ```
+ */
+export function applianceMetrics(s: ApplianceMetricSources): MetricFamily[] {
+  const out: MetricFamily[] = [];
+  const p = s.pipeline;
+  if (p !== undefined) {
+    const c = p.counters;
+    out.push(
+      metric("netsentinel_packets_total", "counter", "Frames seen", c.packets),
+      metric("netsentinel_bytes_total", "counter", "Wire bytes seen", c.bytes),
+      {
+        name: "netsentinel_packets_by_proto_total",
+        type: "counter",
+        help: "Frames by protocol",
+        samples: (
+          [
+            ["tcp", c.tcp],
+            ["udp", c.udp],
+            ["icmp", c.icmp],
+            ["other_ip", c.otherIp],
+            ["arp", c.arp],
+            ["non_ip", c.nonIp],
+          ] as const
+        ).map(([proto, value]) => ({ labels: { proto }, value })),
+      },
+      {
+        name: "netsentinel_decode_errors_total",
+        type: "counter",
+        help: "Frames and payloads that failed to decode, by reason",
+        samples: Object.entries(p.decode.snapshot()).map(([reason, value]) => ({
+          labels: { reason },
+          value,
+        })),
+      },
+      metric(
+        "netsentinel_flows",
+        "gauge",
+        "Flows in the flow table",
+        p.flows.size,
+      ),
+      metric(
+        "netsentinel_flows_created_total",
+        "counter",
+        "Flows created",
+        p.flows.counters.created,
+      ),
+      metric(
+        "netsentinel_flows_evicted_total",
+        "counter",
+        "Flows evicted to stay under the cap",
+        p.flows.counters.evicted,
+      ),
+      metric(
+        "netsentinel_hosts",
+        "gauge",
+        "Hosts in the host table",
+        p.hosts.size,
+      ),
+      metric(
+        "netsentinel_hosts_evicted_total",
+        "counter",
+        "Hosts evicted to stay under the cap",
+        p.hosts.evicted,
+      ),
+    );
+  }
+  if (s.capture !== undefined) {
+    out.push(
+      metric(
+        "netsentinel_capture_received_total",
+        "counter",
+        "Packets the kernel delivered to the capture",
+        s.capture.recv,
+      ),
+      {
+        name: "netsentinel_capture_drops_total",
+        type: "counter",
+        help: "Packets dropped before the pipeline saw them",
+        samples: [
+          { labels: { where: "kernel" }, value: s.capture.drop },
+          { labels: { where: "interface" }, value: s.capture.ifdrop },
+          { labels: { where: "pipeline" }, value: s.capture.overflow ?? 0 },
+        ],
+      },
+    );
+  }
+  if (s.writer !== undefined) {
+    const w = s.writer;
+    out.push(
+      metric(
+        "netsentinel_kv_write_batches_total",
+        "counter",
+        "KV write batches (flushes)",
+        w.flushes,
+      ),
+      metric(
+        "netsentinel_kv_commits_total",
+        "counter",
+        "KV atomic commits",
+        w.commits,
+      ),
+      metric(
+        "netsentinel_kv_mutations_total",
+        "counter",
+        "KV mutations committed",
+        w.mutations,
+      ),
+      metric(
+        "netsentinel_kv_errors_total",
+        "counter",
+        "Failed KV commits",
+        w.errors,
+      ),
+      metric(
+        "netsentinel_kv_dropped_total",
+        "counter",
+        "Writes dropped on a full queue",
+        w.dropped,
+      ),
+      metric("netsentinel_kv_pending", "gauge", "Writes waiting", w.pending),
+    );
+  }
+  if (s.blocker !== undefined) {
+    const b = s.blocker;
+    out.push(
+      metric(
+        "netsentinel_blocks_total",
+        "counter",
+        "Addresses blocked",
+        b.blocked_total,
+      ),
+      metric(
+        "netsentinel_blocks_refused_total",
+        "counter",
+        "Blocks refused",
+        b.refused_total,
+      ),
+      metric(
+        "netsentinel_blocks_would_total",
+        "counter",
+        "Blocks a dry run would have made",
+        b.would_block_total,
+      ),
+      metric(
+        "netsentinel_nft_errors_total",
+        "counter",
+        "nft failures",
+        b.nft_errors,
+      ),
+    );
+  }
+  return out;
+}

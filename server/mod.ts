@@ -56,5 +56,9 @@ export {
   type LiveStatsOptions,
   type TrafficTotals,
 } from "./stats.ts";
-export { renderMetrics } from "./metrics.ts";
+export {
+  applianceMetrics,
+  type ApplianceMetricSources,
+  renderMetrics,
+} from "./metrics.ts";
 export { csvCell } from "./csv.ts";

@@ -34,6 +34,7 @@ import {
   StoreWriter,
 } from "../../store/mod.ts";
 import {
+  applianceMetrics,
   blockerResponder,
   type CaptureFile,
   createServer,
@@ -302,12 +303,12 @@ export async function startAppliance(
     probeStore: async () => {
       await store.kv.get(["config"]);
     },
-    metrics: () => [{
-      name: "netsentinel_packets_total",
-      type: "counter",
-      help: "Packets seen",
-      samples: [{ value: p.counters.packets }],
-    }],
+    metrics: () =>
+      applianceMetrics({
+        pipeline: p,
+        writer: writer.metrics,
+        blocker: blocker.state(),
+      }),
     log: silentLogger,
   };
   const server = await createServer(deps, {

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { Pipeline } from "../engine/mod.ts";
+import { applianceMetrics, renderMetrics } from "./metrics.ts";
+
+Deno.test("renderMetrics() writes HELP, TYPE and escaped labels, merging families of one name", () => {
+  const text = renderMetrics([
+    {
+      name: "a_total",
+      type: "counter",
+      help: "A\nthing",
+      samples: [{ value: 1 }],
+    },
+    {
+      name: "b",
+      type: "gauge",
+      help: "B",
+      samples: [{ labels: { k: 'x"y\\z\n' }, value: 2.5 }],
+    },
+    {
+      name: "a_total",
+      type: "counter",
+      help: "ignored",
+      samples: [{ labels: { t: "z" }, value: Infinity }],
+    },
+  ]);
+  assert.equal(
+    text,
+    [
+      "# HELP a_total A\\nthing",
+      "# TYPE a_total counter",
+      "a_total 1",
+      'a_total{t="z"} +Inf',
+      "# HELP b B",
+      "# TYPE b gauge",
+      'b{k="x\\"y\\\\z\\n"} 2.5',
+      "",
+    ].join("\n"),
+  );
+});
+
+Deno.test("applianceMetrics() covers packets, decode errors by reason, flows, capture drops, KV batches and blocks", () => {
+  const p = new Pipeline();
+  const text = renderMetrics(applianceMetrics({
+    pipeline: p,
+    capture: { recv: 10, drop: 2, ifdrop: 0, overflow: 1 },
+    writer: {
+      flushes: 3,
+      commits: 4,
+      mutations: 50,
+      errors: 0,
+      dropped: 0,
+      pending: 1,
+    },
+    blocker: {
+      active_blocks: 1,
+      blocked_total: 2,
+      refused_total: 3,
+      would_block_total: 0,
+      nft_errors: 0,
+    },
+  }));
+  for (
+    const line of [
+      "netsentinel_packets_total 0",
+      'netsentinel_capture_drops_total{where="kernel"} 2',
+      "netsentinel_kv_write_batches_total 3",
+      "netsentinel_blocks_refused_total 3",
+      "netsentinel_flows 0",
+    ]
+  ) {
+    assert.ok(text.includes(line + "\n"), line);
+  }
+  assert.match(
+    text,
+    /^netsentinel_decode_errors_total\{reason="[a-z0-9_]+"\} 0$/m,
+  );
+});
