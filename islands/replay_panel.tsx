@@ -117,15 +117,17 @@ export default function ReplayPanel(p: ReplayPanelProps): VNode {
       </section>
       <section class="panel wide">
         <h2>Play a capture</h2>
-        <label>
-          Speed{" "}
-          <select
-            value={speed}
-            onChange={(e) => setSpeed(e.currentTarget.value)}
-          >
-            {SPEEDS.map(([v, l]) => <option key={v} value={v}>{l}</option>)}
-          </select>
-        </label>
+        <div class="inline">
+          <label>
+            Speed{" "}
+            <select
+              value={speed}
+              onChange={(e) => setSpeed(e.currentTarget.value)}
+            >
+              {SPEEDS.map(([v, l]) => <option key={v} value={v}>{l}</option>)}
+            </select>
+          </label>
+        </div>
         <div class="inline">
           <label>
             Stored capture{" "}

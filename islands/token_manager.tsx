@@ -48,7 +48,7 @@ export default function TokenManager(p: TokenManagerProps): VNode {
               New token{" "}
               <strong>{fresh.name}</strong>. Copy it now: it is not shown again.
             </p>
-            <code data-testid="new-token">{fresh.token}</code>
+            <code class="token" data-testid="new-token">{fresh.token}</code>
             <p class="hint">
               Use it as <code>Authorization: Bearer …</code> on the API.
             </p>

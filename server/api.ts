@@ -42,7 +42,7 @@ import type { StatsSnapshot } from "./live_messages.ts";
 import type { Router } from "./router.ts";
 
 /** Largest pcap accepted for replay by upload (bytes). */
-export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+export const MAX_UPLOAD_BYTES = 64_000_000;
 
 /** Most rows of one CSV export. */
 export const MAX_CSV_ROWS = 100_000;

@@ -90,6 +90,8 @@ export async function launchBrowser(): Promise<TestBrowser> {
 export async function screenshot(page: Page, name: string): Promise<string> {
   await Deno.mkdir(ARTIFACTS, { recursive: true });
   const path = new URL(`${name}.png`, ARTIFACTS).pathname;
+  // A full-page shot scrolls; start at the top so the sticky header stays there.
+  await page.evaluate(() => scrollTo(0, 0));
   await page.screenshot({ path: path as `${string}.png`, fullPage: true });
   return path;
 }
