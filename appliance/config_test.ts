@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../common/errors.ts";
+import { loadConfig, parseConfig, saveConfig } from "./config.ts";
+
+Deno.test("parseConfig gives the documented defaults for an empty document", () => {
+  const c = parseConfig({});
+  assert.equal(c.capture.interface, null);
+  assert.equal(c.capture.snaplen, 262144);
+  assert.deepEqual(c.dashboard.listen, { hostname: "0.0.0.0", port: 8080 });
+  assert.equal(c.storage.alert_days, 30);
+  assert.equal(c.storage.commit_interval_ms, 1000);
+  assert.equal(c.eve.path, "eve.json");
+  assert.equal(c.limits.max_flows, 200_000);
+  assert.equal(c.log_level, "info");
+  assert.equal(c.blocking.enabled, true);
+  assert.ok(c.policy.detectors.port_scan.enabled);
+});
+
+Deno.test("parseConfig names the field of every invalid value", async (t) => {
+  const cases: Array<[unknown, string]> = [
+    [{ capture: { snaplen: 10 } }, "capture.snaplen"],
+    [{ capture: { interface: "eth0; rm -rf /" } }, "capture.interface"],
+    [{ capture: { promisc: "yes" } }, "capture.promisc"],
+    [{ dashboard: { listen: "8080" } }, "dashboard.listen"],
+    [{ dashboard: { listen: "0.0.0.0:99999" } }, "dashboard.listen"],
+    [{ dashboard: { cert: "/x.pem" } }, "dashboard.key"],
+    [{ storage: { alert_days: 0 } }, "storage.alert_days"],
+    [{ eve: { files: "3" } }, "eve.files"],
+    [{ model: { retrain_interval: "soon" } }, "model.retrain_interval"],
+    [{ limits: { max_flows: 5 } }, "limits.max_flows"],
+    [{ log_level: "loud" }, "log_level"],
+    [{ captur: {} }, "captur"],
+    [{ capture: { snaplne: 100 } }, "capture.snaplne"],
+    [{ blocking: { durations: ["1h", "forever"] } }, "blocking.durations[1]"],
+    [{ rdns: { timeout_ms: -1 } }, "rdns.timeout_ms"],
+    [[], ""],
+  ];
+  for (const [doc, field] of cases) {
+    await t.step(field || "(top level)", () => {
+      assert.throws(() => parseConfig(doc), (e: unknown) => {
+        assert.ok(e instanceof ConfigError, String(e));
+        assert.ok(
+          e.field.startsWith(field),
+          `field "${e.field}" should be "${field}": ${e.message}`,
+        );
+        assert.match(e.message, /^Invalid config "/);
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("parseConfig takes valid overrides", () => {
+  const c = parseConfig({
+    capture: { interface: "br-lab", filter: "not port 22", promisc: false },
+    dashboard: { listen: "[::1]:9443", cert: "/c.pem", key: "/k.pem" },
+    model: { retrain: true, retrain_interval: "12h" },
+    log_level: "debug",
+    policy: { home_net: ["10.99.0.0/24"] },
+  });
+  assert.equal(c.capture.interface, "br-lab");
+  assert.equal(c.capture.promisc, false);
+  assert.deepEqual(c.dashboard.listen, { hostname: "::1", port: 9443 });
+  assert.equal(c.model.retrain_interval_s, 43200);
+  assert.equal(c.policy.home_net.length, 1);
+});
+
+Deno.test("loadConfig starts from defaults without a file and names the file when it is broken", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = await loadConfig(`${dir}/config.json`);
+    assert.equal(missing.found, false);
+    assert.equal(missing.config.capture.snaplen, 262144);
+    await Deno.writeTextFile(`${dir}/bad.json`, "{ not json");
+    await assert.rejects(loadConfig(`${dir}/bad.json`), /bad\.json": not JSON/);
+    await Deno.writeTextFile(
+      `${dir}/invalid.json`,
+      '{"limits":{"max_hosts":1}}',
+    );
+    await assert.rejects(
+      loadConfig(`${dir}/invalid.json`),
+      /invalid\.json: Invalid config "limits\.max_hosts"/,
+    );
+    await saveConfig(`${dir}/saved.json`, { log_level: "warn" });
+    const saved = await loadConfig(`${dir}/saved.json`);
+    assert.equal(saved.found, true);
+    assert.equal(saved.config.log_level, "warn");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
