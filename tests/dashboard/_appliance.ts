@@ -74,6 +74,8 @@ export interface ApplianceOptions {
   capturesDir?: string;
   /** Failed sign-ins allowed per address. */
   signinMax?: number;
+  /** Serve HTTPS with this PEM certificate and key. */
+  tls?: { cert: string; key: string };
 }
 
 /** Plays capture files through a pipeline, pacing by packet time. */
@@ -317,6 +319,7 @@ export async function startAppliance(
     ...(opts.signinMax === undefined
       ? {}
       : { signinLimit: { max: opts.signinMax } }),
+    ...(opts.tls ?? {}),
   });
   admins = () => server.dashboard.sessions.adminAddrs();
   return {

@@ -699,3 +699,105 @@ Deno.test("/ws/live checks the session during the upgrade and then streams typed
   assert.equal(cross.status, 403);
   await cross.body?.cancel();
 });
+
+Deno.test("over TLS (--cert/--key) the session cookie is Secure with the __Host- prefix and HSTS is sent", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ns-tls-" });
+  try {
+    // A test CA and a server certificate it signs (rustls refuses a CA as the end entity).
+    const ssl = async (...args: string[]) => {
+      const out = await new Deno.Command("openssl", {
+        args,
+        cwd: dir,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    };
+    const ec = [
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+    ];
+    await ssl(
+      "req",
+      "-x509",
+      ...ec,
+      "-subj",
+      "/CN=test-ca",
+      "-days",
+      "1",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+    );
+    await ssl(
+      "req",
+      ...ec,
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      "key.pem",
+      "-out",
+      "leaf.csr",
+    );
+    await Deno.writeTextFile(
+      join(dir, "leaf.ext"),
+      "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    );
+    await ssl(
+      "x509",
+      "-req",
+      "-in",
+      "leaf.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      "leaf.ext",
+      "-out",
+      "cert.pem",
+    );
+    const ca = await Deno.readTextFile(join(dir, "ca.pem"));
+    const cert = await Deno.readTextFile(join(dir, "cert.pem"));
+    const key = await Deno.readTextFile(join(dir, "key.pem"));
+    await using app = await startAppliance({ tls: { cert, key } });
+    assert.match(app.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    using client = Deno.createHttpClient({ caCerts: [ca] });
+    const res = await fetch(app.url + "/signin", {
+      client,
+      method: "POST",
+      redirect: "manual",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        origin: app.url,
+      },
+      body: new URLSearchParams({ user: "admin", password: TEST_PASSWORD }),
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 303);
+    const set = res.headers.get("set-cookie") ?? "";
+    assert.match(
+      set,
+      /^__Host-ns_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Strict; Secure$/,
+    );
+    assert.match(
+      res.headers.get("strict-transport-security") ?? "",
+      /max-age=/,
+    );
+    const api = await fetch(app.url + "/api/alerts", {
+      client,
+      headers: { cookie: set.split(";")[0]! },
+    });
+    assert.equal(api.status, 200);
+    await api.body?.cancel();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
