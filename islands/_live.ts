@@ -23,6 +23,7 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 
 function setState(s: LiveState): void {
   state = s;
+  document.documentElement.dataset.live = s;
   for (const l of stateListeners) l(s);
 }
 

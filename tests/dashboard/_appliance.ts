@@ -364,3 +364,27 @@ export async function signIn(
   }
   return set.split(";")[0]!;
 }
+
+/**
+ * Polls `fn` until `ok` accepts its value or `ms` pass (default 30 s);
+ * then fails with the last value seen.
+ */
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  ms = 30_000,
+): Promise<T> {
+  const until = Date.now() + ms;
+  let last: T = await fn();
+  while (!ok(last)) {
+    if (Date.now() > until) {
+      throw new Error(
+        `Timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 25));
+    last = await fn();
+  }
+  return last;
+}

@@ -104,7 +104,7 @@ export async function waitInPage<T>(
   page: Page,
   what: string,
   fn: () => T,
-  ms = 15_000,
+  ms = 30_000,
 ): Promise<T> {
   const until = Date.now() + ms;
   let last: T = await page.evaluate(fn);

@@ -9,8 +9,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Alert } from "../../alerts/alert.ts";
-import { waitFor } from "../../store/_testing.ts";
-import { signIn, startAppliance, TEST_PASSWORD } from "./_appliance.ts";
+import {
+  signIn,
+  startAppliance,
+  TEST_PASSWORD,
+  waitFor,
+} from "./_appliance.ts";
 import { writeDashboardCapture } from "./_captures.ts";
 
 function alertWith(

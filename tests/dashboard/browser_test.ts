@@ -13,8 +13,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Page } from "npm:puppeteer-core@24.8.2";
-import { waitFor } from "../../store/_testing.ts";
-import { startAppliance, TEST_PASSWORD } from "./_appliance.ts";
+import { startAppliance, TEST_PASSWORD, waitFor } from "./_appliance.ts";
 import {
   browserUnavailable,
   launchBrowser,
@@ -121,16 +120,15 @@ Deno.test({
         "hydration",
         () => document.documentElement.dataset.hydrated === "true",
       );
-      await waitInPage(page, "live", () => true);
       await writeDashboardCapture(join(caps, "scan.pcap"), {
         seconds: 2,
         scanAtS: 0,
       });
-      // Give the page's socket a moment to connect before the alert exists.
-      await waitFor(
-        "a live client",
-        () => app.server.dashboard.hub.size,
-        (n) => n >= 1,
+      // The page's own socket must be open before the alert exists.
+      await waitInPage(
+        page,
+        "the live socket",
+        () => document.documentElement.dataset.live === "live",
       );
       assert.equal(await startReplay(page, "scan.pcap", 0), 200);
       const id = await waitInPage(
