@@ -23,6 +23,7 @@ import {
   unblockCommand,
 } from "./block.ts";
 import { passwdCommand } from "./passwd.ts";
+import { doctorCommand } from "./doctor.ts";
 import { type Command, parseCommandArgs } from "./command.ts";
 
 export type { Command } from "./command.ts";
@@ -42,6 +43,7 @@ export const COMMANDS: readonly Command[] = [
   allowCommand,
   disallowCommand,
   passwdCommand,
+  doctorCommand,
 ];
 
 /** Error classes whose message is enough: printed as one line, exit 1. */
