@@ -54,6 +54,16 @@ export interface HttpCheck {
   /** Start and end of the first offending header line (-1 when none). */
   badHeaderStart: number;
   badHeaderEnd: number;
+  /**
+   * Length of the line the segment ends in the middle of (0 at a line
+   * boundary), or -1 when the header block ended in the segment: lets a
+   * caller follow a request across segments.
+   */
+  openLine: number;
+  /** True when the open line is still the request line. */
+  openIsRequestLine: boolean;
+  /** Header lines seen so far. */
+  headers: number;
 }
 
 /** Creates an empty check record. */
@@ -64,6 +74,9 @@ export function newHttpCheck(): HttpCheck {
     lineEnd: 0,
     badHeaderStart: -1,
     badHeaderEnd: -1,
+    openLine: -1,
+    openIsRequestLine: false,
+    headers: 0,
   };
 }
 
@@ -177,6 +190,9 @@ export function checkHttpRequest(
   out.violations = 0;
   if (out.findings.length > 0) out.findings = [];
   out.badHeaderStart = out.badHeaderEnd = -1;
+  out.openLine = -1;
+  out.openIsRequestLine = false;
+  out.headers = 0;
   if (end > d.length) end = d.length;
   // Request line.
   let eol = start;
@@ -241,13 +257,18 @@ export function checkHttpRequest(
       }
     }
   }
-  if (!complete) return out.violations;
+  if (!complete) {
+    out.openLine = end - start;
+    out.openIsRequestLine = true;
+    return out.violations;
+  }
   // Header lines.
   let pos = eol + 1;
   let headers = 0;
   let cl = -2; // -2 none, -1 invalid, else value
   let clCount = 0;
   let te = 0;
+  out.openLine = 0;
   while (pos < end) {
     let e = pos;
     while (e < end && d[e] !== 0x0a) e++;
@@ -256,14 +277,20 @@ export function checkHttpRequest(
       if (end - pos > lim.maxHeaderLine) {
         add(out, V_TOO_LONG, "header_line_too_long");
       }
+      out.openLine = end - pos;
       break;
     }
     let he = e;
     if (he > pos && d[he - 1] === 0x0d) he--;
-    if (he === pos) break; // end of headers
+    if (he === pos) {
+      out.openLine = -1; // end of headers
+      break;
+    }
     headers++;
+    out.headers = headers;
     if (headers > lim.maxHeaders) {
       add(out, V_TOO_LONG, "too_many_headers");
+      out.openLine = -1;
       break;
     }
     if (he - pos > lim.maxHeaderLine) {

@@ -196,6 +196,15 @@ export class KeyedTable<T> {
     this.#size--;
   }
 
+  /** Removes (and resets) the entry for the scratch key; true when there was one. */
+  delete(): boolean {
+    const s = this.#find(hashKey(this.key));
+    if (s === null) return false;
+    this.#remove(s);
+    this.#reset(s.value);
+    return true;
+  }
+
   /**
    * Drops (and resets) every entry not used since `cutoffUs`, oldest first;
    * `onDrop` sees each value before it is reset. Returns how many.

@@ -21,8 +21,18 @@ Deno.test("every detector runs over the whole tcpdump corpus without an exceptio
       syn_flood: { pps: 2, max_targets: 16 },
       udp_flood: { pps: 2, max_targets: 16 },
       icmp_flood: { pps: 2, max_targets: 16 },
-      brute_force: { attempts: 2, http_401: 2, http_posts: 2, max_trackers: 16 },
-      dns_tunnel: { encoded_queries: 1, unique_names: 2, rrtype_queries: 1, max_trackers: 16 },
+      brute_force: {
+        attempts: 2,
+        http_401: 2,
+        http_posts: 2,
+        max_trackers: 16,
+      },
+      dns_tunnel: {
+        encoded_queries: 1,
+        unique_names: 2,
+        rrtype_queries: 1,
+        max_trackers: 16,
+      },
     },
     aggregation: { max_open: 8 },
   });
@@ -39,7 +49,9 @@ Deno.test("every detector runs over the whole tcpdump corpus without an exceptio
       const pipeline = new Pipeline({
         observers: [...createDetectors(policy, agg.emit), agg.observer()],
       });
-      for await (const batch of readCaptureFile(new URL(name, CORPUS).pathname)) {
+      for await (
+        const batch of readCaptureFile(new URL(name, CORPUS).pathname)
+      ) {
         pipeline.processBatch(batch);
       }
       pipeline.finish();

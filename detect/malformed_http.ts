@@ -5,7 +5,11 @@
  * `_http_grammar.ts`: method, request line, version, header lines, control
  * bytes, lengths, and request-smuggling signs. One detection per flow; the
  * aggregator folds repeats from one client to one server into one alert.
- * Later requests on a kept-alive connection are not checked.
+ * When the header block goes on past the first segment (big cookies, or an
+ * absurdly long line), the detector follows the later segments' line
+ * lengths and header count (bounded state per open request, up to 256 KiB)
+ * to catch lengths beyond the limits. Later requests on a kept-alive
+ * connection are not checked.
  *
  * @module
  */
@@ -17,7 +21,8 @@ import {
   IPPROTO_TCP,
   type Packet,
 } from "../decode/mod.ts";
-import { DIR_TO_SERVER, type PacketContext } from "../flows/mod.ts";
+import { DIR_TO_SERVER, type Flow, type PacketContext } from "../flows/mod.ts";
+import { KeyedTable } from "./_table.ts";
 import {
   checkHttpRequest,
   type HttpLimits,
@@ -45,6 +50,29 @@ export function excerpt(
   return e - s > max && out.length >= max ? out.slice(0, max) + "…" : out;
 }
 
+/** A request whose header block continues past its first segment. */
+class OpenRequest {
+  /** Length of the line being read, bytes. */
+  line = 0;
+  /** Still in the request line. */
+  requestLine = false;
+  headers = 0;
+  /** Payload bytes followed so far. */
+  bytes = 0;
+  /** Method and start of the request line, printable. */
+  method = "";
+  start = "";
+  reset(): void {
+    this.line = this.headers = this.bytes = 0;
+    this.requestLine = false;
+    this.method = this.start = "";
+  }
+}
+
+/** Payload followed per request before giving up (a body, not headers). */
+const MAX_FOLLOW = 256 * 1024;
+const TAG_FLOW = 1;
+
 /** Builds the malformed-HTTP detector. */
 export function malformedHttp(policy: Policy, emit: Emit): Detector {
   const cfg = policy.detectors.malformed_http;
@@ -56,30 +84,128 @@ export function malformedHttp(policy: Policy, emit: Emit): Detector {
     maxHeaders: cfg.max_headers,
   };
   const check = newHttpCheck();
+  const open = new KeyedTable<OpenRequest>(
+    4096,
+    () => new OpenRequest(),
+    (o) => o.reset(),
+  );
+
+  function report(
+    p: Packet,
+    f: Flow,
+    variant: string,
+    findings: string[],
+    evidence: Record<string, unknown>,
+  ): void {
+    const src = formatAddr(f.version, f.srcAddr);
+    const dst = formatAddr(f.version, f.dstAddr);
+    if (p.app === APP_HTTP && p.http.host !== "") evidence.host = p.http.host;
+    emit(detection(policy, TYPE, variant, {
+      tsUs: p.tsUs,
+      src,
+      dest: dst,
+      srcPort: f.srcPort,
+      destPort: f.dstPort,
+      proto: "TCP",
+      flowId: f.id,
+      evidence: { violations: findings, ...evidence },
+      explanation:
+        `${src} sent ${dst}:${f.dstPort} an HTTP request that breaks ` +
+        `the grammar: ${findings.join(", ")}`,
+    }));
+  }
+
+  /** Follows the line lengths of a request's later segments. */
+  function follow(p: Packet, f: Flow, o: OpenRequest): void {
+    const d = p.data, s = p.payloadOffset, e = s + p.payloadLen;
+    let finding = "";
+    for (let i = s; i < e; i++) {
+      if (d[i] !== 0x0a) {
+        o.line++;
+        const max = o.requestLine ? lim.maxRequestLine : lim.maxHeaderLine;
+        if (o.line > max) {
+          finding = o.requestLine
+            ? "request_line_too_long"
+            : "header_line_too_long";
+          break;
+        }
+        continue;
+      }
+      const len = o.line > 0 && d[i - 1] === 0x0d ? o.line - 1 : o.line;
+      o.line = 0;
+      if (o.requestLine) o.requestLine = false;
+      else if (len === 0) {
+        open.delete(); // end of the header block: well formed
+        return;
+      } else if (++o.headers > lim.maxHeaders) {
+        finding = "too_many_headers";
+        break;
+      }
+    }
+    o.bytes += p.payloadLen;
+    if (finding === "") {
+      if (o.bytes > MAX_FOLLOW) open.delete();
+      return;
+    }
+    const ev = {
+      method: o.method,
+      request_line: o.start,
+      followed_bytes: o.bytes,
+    };
+    open.delete();
+    report(p, f, "too_long", [finding], ev);
+  }
 
   return {
     type: TYPE,
-    stateSize: () => 0,
+    stateSize: () => open.size,
     onPacket(p: Packet, ctx: PacketContext): void {
       if (
         p.proto !== IPPROTO_TCP || ctx.dir !== DIR_TO_SERVER ||
         p.payloadLen === 0
       ) return;
       const f = ctx.flow;
-      // Only the first payload segment the client sent.
-      if (f.payloadToServer !== p.payloadWireLen) return;
+      if (f.payloadToServer !== p.payloadWireLen) {
+        // A later segment: only requests still reading their headers.
+        if (open.size === 0) return;
+        open.setKey(
+          TAG_FLOW,
+          f.version,
+          f.srcAddr,
+          f.dstAddr,
+          (f.srcPort << 16) | f.dstPort,
+        );
+        const o = open.get();
+        if (o !== null) follow(p, f, o);
+        return;
+      }
+      // The first payload segment the client sent.
       if (ports[f.dstPort] !== 1 && p.app !== APP_HTTP) return;
       const d = p.data, s = p.payloadOffset, e = s + p.payloadLen;
       if (d[s] === 0x16) return; // TLS on an HTTP port: not ours
       const bits = checkHttpRequest(d, s, e, lim, check);
-      if (bits === 0) return;
-      const variant = worstViolation(bits);
-      const src = formatAddr(f.version, f.srcAddr);
-      const dst = formatAddr(f.version, f.dstAddr);
       let m = s;
       while (m < check.lineEnd && m - s < 32 && d[m] !== 0x20) m++;
+      if (bits === 0) {
+        if (check.openLine < 0) return;
+        // The header block goes on in the next segments: follow its lines.
+        open.setKey(
+          TAG_FLOW,
+          f.version,
+          f.srcAddr,
+          f.dstAddr,
+          (f.srcPort << 16) | f.dstPort,
+        );
+        const o = open.upsert(p.tsUs);
+        o.line = check.openLine;
+        o.requestLine = check.openIsRequestLine;
+        o.headers = check.headers;
+        o.bytes = p.payloadLen;
+        o.method = excerpt(d, s, m, 32);
+        o.start = excerpt(d, s, check.lineEnd);
+        return;
+      }
       const evidence: Record<string, unknown> = {
-        violations: [...check.findings],
         method: excerpt(d, s, m, 32),
         request_line: excerpt(d, s, check.lineEnd),
         segment_bytes: p.payloadLen,
@@ -87,20 +213,7 @@ export function malformedHttp(policy: Policy, emit: Emit): Detector {
       if (check.badHeaderStart >= 0) {
         evidence.header = excerpt(d, check.badHeaderStart, check.badHeaderEnd);
       }
-      if (p.app === APP_HTTP && p.http.host !== "") evidence.host = p.http.host;
-      emit(detection(policy, TYPE, variant, {
-        tsUs: p.tsUs,
-        src,
-        dest: dst,
-        srcPort: f.srcPort,
-        destPort: f.dstPort,
-        proto: "TCP",
-        flowId: f.id,
-        evidence,
-        explanation:
-          `${src} sent ${dst}:${f.dstPort} an HTTP request that breaks ` +
-          `the grammar: ${check.findings.join(", ")}`,
-      }));
+      report(p, f, worstViolation(bits), [...check.findings], evidence);
     },
   };
 }

@@ -138,3 +138,54 @@ Deno.test("malformed http: one alert per client and server, naming the violation
   assert.equal(al[0]!.netsentinel.count, 3);
   assert.ok(Array.isArray(al[0]!.netsentinel.evidence.violations));
 });
+
+function segmented(t: Traffic, sport: number, text: string, mss = 1448): void {
+  const c = "10.99.0.66", v = "10.99.0.10";
+  t.syn(c, sport, v, 80).tcp(v, 80, c, sport, 0x12).tcp(c, sport, v, 80, 0x10);
+  for (let i = 0; i < text.length; i += mss) {
+    t.tcp(c, sport, v, 80, 0x18, { payload: text.slice(i, i + mss) });
+  }
+  t.tcp(c, sport, v, 80, 0x11).tcp(v, 80, c, sport, 0x11).tcp(
+    c,
+    sport,
+    v,
+    80,
+    0x10,
+  );
+}
+
+Deno.test("malformed http: an absurd line spanning segments is followed and reported", async (t) => {
+  for (
+    const [name, req] of [
+      [
+        "header line",
+        `GET / HTTP/1.1\r\n${H}X-Padding: ${"A".repeat(12000)}\r\n\r\n`,
+      ],
+      ["request target", `GET /${"B".repeat(9000)} HTTP/1.1\r\n${H}\r\n`],
+    ] as const
+  ) {
+    await t.step(name, () => {
+      const tr = new Traffic();
+      segmented(tr, 47000, req);
+      const [a] = ofType(run(tr).alerts, "malformed_http");
+      assert.equal(a?.alert.signature_id, 1000504);
+      assert.equal(a?.src_ip, "10.99.0.66");
+    });
+  }
+  await t.step("big but legal cookies across segments raise nothing", () => {
+    const tr = new Traffic();
+    segmented(
+      tr,
+      47100,
+      `GET / HTTP/1.1\r\n${H}Cookie: ${
+        "c=1; ".repeat(700)
+      }\r\nAccept: */*\r\n\r\n`,
+    );
+    assert.deepEqual(ofType(run(tr).alerts, "malformed_http"), []);
+    const r = run(tr);
+    assert.equal(
+      r.detectors.find((d) => d.type === "malformed_http")!.stateSize(),
+      0,
+    );
+  });
+});
