@@ -84,7 +84,8 @@ Options:
                         0 < X ≤ 0.5 (default ${DEFAULT_CONTAMINATION})
   --seed N              seed of the forest (default ${DEFAULT_SEED})
   --trees N             number of trees (default ${DEFAULT_TREES})
-  --sample N            rows per tree, ψ (default ${DEFAULT_SAMPLE_SIZE})
+  --sample N            rows per tree, ψ (default ${DEFAULT_SAMPLE_SIZE}, at most half
+                        the flows: the threshold is set on out-of-bag scores)
   -h, --help            show this help
 
 Exit codes: 0 model saved, 1 a file could not be read or too few flows, 2 bad usage.`,
@@ -106,11 +107,13 @@ Exit codes: 0 model saved, 1 a file could not be read or too few flows, 2 bad us
       max: 10_000,
       integer: true,
     });
-    const sampleSize = num(flags, "sample", DEFAULT_SAMPLE_SIZE, {
-      min: 2,
-      max: 1 << 20,
-      integer: true,
-    });
+    const sampleSize = flags.sample === undefined
+      ? undefined
+      : num(flags, "sample", DEFAULT_SAMPLE_SIZE, {
+        min: 2,
+        max: 1 << 20,
+        integer: true,
+      });
     const outPath = str(flags, "out") ??
       join(await resolveDataDir(str(flags, "data")), MODEL_FILE);
     const files = await expandPaths(positionals);
@@ -159,25 +162,21 @@ Exit codes: 0 model saved, 1 a file could not be read or too few flows, 2 bad us
       );
     }
     const t = model.training;
-    const flagged = countFlagged(model, rows);
     printOut(
-      `Trained on ${
-        t.rows.toLocaleString("en-US")
-      } flows from ${files.length} file(s) ` +
+      `Trained on ${t.rows} flows from ${files.length} file(s) ` +
         `(${t.dataFrom} to ${t.dataTo})`,
     );
     printOut(`Forest: ${t.trees} trees, ψ = ${t.sampleSize}, seed ${t.seed}`);
     printOut(
-      `Threshold: ${
-        model.threshold.toFixed(4)
-      } (flags ${flagged} training flows, ` +
-        `${(flagged / t.rows * 100).toFixed(2)}%, target ${
+      `Threshold: ${model.threshold.toFixed(4)} (target false-positive rate ` +
+        `${
           (contamination * 100).toFixed(2)
-        }%; ` +
-        `training scores median ${t.scores.p50.toFixed(3)}, 99th ${
-          t.scores.p99.toFixed(3)
-        }, ` +
-        `max ${t.scores.max.toFixed(3)})`,
+        }%, set on the scores of ${t.outOfBagRows} ` +
+        `training flows by trees that did not sample them: median ${
+          t.scores.p50.toFixed(3)
+        }, 99th percentile ${t.scores.p99.toFixed(3)}, max ${
+          t.scores.max.toFixed(3)
+        })`,
     );
     printOut(
       "Normal ranges (1st to 99th percentile of training flows; categories by share):",
@@ -187,12 +186,3 @@ Exit codes: 0 model saved, 1 a file could not be read or too few flows, 2 bad us
     return 0;
   },
 };
-
-function countFlagged(model: AnomalyModel, rows: Float64Array): number {
-  let n = 0;
-  for (let r = 0; r < rows.length / FEATURE_COUNT; r++) {
-    const v = rows.subarray(r * FEATURE_COUNT, (r + 1) * FEATURE_COUNT);
-    if (model.score(v) >= model.threshold) n++;
-  }
-  return n;
-}

@@ -50,7 +50,10 @@ Deno.test("train and features work from capture files to a scored CSV", async (t
       const r = await cli(["train", normal, "--out", model, "--seed", "3"]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^Trained on [\d,]+ flows from 1 file/);
-      assert.match(r.stdout, /Threshold: 0\.\d{4} \(flags \d+ training flows/);
+      assert.match(
+        r.stdout,
+        /Threshold: 0\.\d{4} \(target false-positive rate 1\.00%/,
+      );
       assert.match(r.stdout, /src_ports_10s +\d+/);
       assert.match(r.stdout, new RegExp(`Saved ${model}`));
       const m = await readModelFile(model);

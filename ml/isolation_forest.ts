@@ -13,8 +13,24 @@
  * - Training uses a seeded generator: the same data, options and seed give
  *   the same trees, bit for bit.
  * - Trees are stored flat in typed arrays (feature index, split value or leaf
- *   size, index of the left child; the right child follows it), so scoring a
- *   vector walks arrays and allocates nothing.
+ *   size, index of the left child; the right child follows it, and the
+ *   range of the split feature in the node), so scoring a vector walks
+ *   arrays and allocates nothing.
+ * - {@link IsolationForest.scoreRangeAware} extends the paper's scoring to
+ *   values beyond what a node saw in training. The paper's path length only
+ *   depends on the order of values, so a point far beyond the training
+ *   maximum of a feature is isolated no sooner than the largest training
+ *   point (a scan touching 1,000 ports in 10 s looks like a host touching
+ *   the usual 3). Range-aware scoring asks what the tree would have done had
+ *   the point been in its sample: at a node whose split feature spans
+ *   [lo, hi] in training, a value v > hi is cut off alone with probability
+ *   (v - hi) / (v - lo) (a split drawn uniformly over [lo, v]), likewise
+ *   below lo. Features constant in a tree's sample are never split on, so
+ *   a point that differs in m of them would, had it been sampled, have
+ *   made them candidates: at each node it is cut off with probability
+ *   m / (k + m) first (k: the features that vary in the sample). The
+ *   expected path length follows. For points inside every range and equal
+ *   to every constant it equals the paper's.
  *
  * @module
  */
@@ -115,6 +131,17 @@ export interface ForestJson {
   value: number[];
   /** Per node: index of the left child (right = left + 1), 0 for a leaf. */
   left: number[];
+  /** Per node: least and greatest value of the split feature in the node's rows (0 for a leaf). */
+  low: number[];
+  high: number[];
+  /**
+   * Features constant in each tree's whole subsample: tree t lists
+   * `constFeature[constOffsets[t] .. constOffsets[t + 1])` (increasing) with
+   * their values in `constValue`.
+   */
+  constOffsets: number[];
+  constFeature: number[];
+  constValue: number[];
 }
 
 /** The typed arrays and parameters a forest is made of. */
@@ -127,6 +154,11 @@ export interface ForestParts {
   feature: Int32Array;
   value: Float64Array;
   left: Int32Array;
+  low: Float64Array;
+  high: Float64Array;
+  constOffsets: Int32Array;
+  constFeature: Int32Array;
+  constValue: Float64Array;
 }
 
 /**
@@ -148,6 +180,11 @@ export class IsolationForest {
   #feature: Int32Array;
   #value: Float64Array;
   #left: Int32Array;
+  #low: Float64Array;
+  #high: Float64Array;
+  #constOffsets: Int32Array;
+  #constFeature: Int32Array;
+  #constValue: Float64Array;
   /** Per external node: its depth plus c(rows left there). */
   #leafPath: Float64Array;
   /** trees × c(ψ): the sum of path lengths divided by this is E[h]/c(ψ). */
@@ -168,6 +205,11 @@ export class IsolationForest {
     this.#feature = parts.feature;
     this.#value = parts.value;
     this.#left = parts.left;
+    this.#low = parts.low;
+    this.#high = parts.high;
+    this.#constOffsets = parts.constOffsets;
+    this.#constFeature = parts.constFeature;
+    this.#constValue = parts.constValue;
     const n = parts.feature.length;
     const depth = new Int32Array(n);
     const leafPath = new Float64Array(n);
@@ -211,15 +253,28 @@ export class IsolationForest {
     return Math.pow(2, -this.#pathSum(x, offset) / this.#norm);
   }
 
-  /** Scores every row of a matrix. */
-  scoreMatrix(m: Matrix): Float64Array {
+  /**
+   * Range-aware anomaly score of the vector starting at `x[offset]` (see the
+   * module notes): the paper's score for values inside the ranges the trees
+   * saw, higher the further a value lies beyond them. Allocation-free.
+   */
+  scoreRangeAware(x: ArrayLike<number>, offset = 0): number {
+    return Math.pow(2, -this.#pathSumRangeAware(x, offset) / this.#norm);
+  }
+
+  /** Scores every row of a matrix (`rangeAware`: see {@link scoreRangeAware}). */
+  scoreMatrix(m: Matrix, rangeAware = false): Float64Array {
     if (m.cols !== this.features) {
       throw new RangeError(
         `Cannot score rows of ${m.cols} features with a forest of ${this.features}`,
       );
     }
     const out = new Float64Array(m.rows);
-    for (let r = 0; r < m.rows; r++) out[r] = this.score(m.data, r * m.cols);
+    for (let r = 0; r < m.rows; r++) {
+      out[r] = rangeAware
+        ? this.scoreRangeAware(m.data, r * m.cols)
+        : this.score(m.data, r * m.cols);
+    }
     return out;
   }
 
@@ -239,6 +294,56 @@ export class IsolationForest {
     return sum;
   }
 
+  #pathSumRangeAware(x: ArrayLike<number>, offset: number): number {
+    let sum = 0;
+    for (let t = 0; t < this.trees; t++) {
+      sum += this.treePathRangeAware(t, x, offset);
+    }
+    return sum;
+  }
+
+  /**
+   * Expected range-aware path length of the vector at `x[offset]` in tree
+   * `t` alone (for out-of-bag estimates). Allocation-free.
+   */
+  treePathRangeAware(t: number, x: ArrayLike<number>, offset = 0): number {
+    const feat = this.#feature, val = this.#value, left = this.#left;
+    const low = this.#low, high = this.#high;
+    // Constants of this tree's sample that the point does not share.
+    const c0 = this.#constOffsets[t]!, c1 = this.#constOffsets[t + 1]!;
+    let m = 0;
+    for (let c = c0; c < c1; c++) {
+      if (x[offset + this.#constFeature[c]!] !== this.#constValue[c]) m++;
+    }
+    const varying = this.features - (c1 - c0);
+    const pc = m === 0 ? 0 : m / (varying + m);
+    let n = this.#roots[t]!;
+    let f = feat[n]!;
+    let depth = 0, reach = 1, e = 0;
+    if (f < 0 && pc > 0) return 1; // a root leaf: the differing constant splits first
+    while (f >= 0) {
+      const v = x[offset + f]!;
+      const lo = low[n]!, hi = high[n]!;
+      const gap = v > hi ? v - hi : v < lo ? lo - v : 0;
+      // Cut off alone here: by a differing constant, else by a split drawn
+      // over the range widened to reach v (probability gap / (range + gap)).
+      const p = gap > 0 ? pc + (1 - pc) * (gap / (hi - lo + gap)) : pc;
+      if (p > 0) {
+        e += reach * p * (depth + 1);
+        reach *= 1 - p;
+      }
+      n = v < val[n]! ? left[n]! : left[n]! + 1;
+      f = feat[n]!;
+      depth++;
+    }
+    return e + reach * this.#leafPath[n]!;
+  }
+
+  /** Turns a mean path length into a score, 2^(-h/c(ψ)). */
+  scoreOfPath(meanPath: number): number {
+    return Math.pow(2, (-meanPath * this.trees) / this.#norm);
+  }
+
   /** The forest as plain JSON (see {@link ForestJson}). */
   toJSON(): ForestJson {
     return {
@@ -252,6 +357,11 @@ export class IsolationForest {
       feature: Array.from(this.#feature),
       value: Array.from(this.#value),
       left: Array.from(this.#left),
+      low: Array.from(this.#low),
+      high: Array.from(this.#high),
+      constOffsets: Array.from(this.#constOffsets),
+      constFeature: Array.from(this.#constFeature),
+      constValue: Array.from(this.#constValue),
     };
   }
 }
@@ -286,6 +396,55 @@ export function trainForest(
   m: Matrix,
   opts: ForestOptions = {},
 ): IsolationForest {
+  return grow(m, opts, null);
+}
+
+/** A forest with the out-of-bag scores of its training rows. */
+export interface OutOfBag {
+  forest: IsolationForest;
+  /**
+   * Per training row: the range-aware score from only the trees whose
+   * subsample left the row out, as a new row would score; NaN when every
+   * tree sampled it.
+   */
+  scores: Float64Array;
+  /** Per training row: how many trees left it out. */
+  trees: Uint16Array;
+}
+
+/**
+ * Trains a forest like {@link trainForest} (same trees for the same input)
+ * and scores every training row with the trees that did not sample it, so
+ * a threshold set on these scores holds for traffic the forest never saw.
+ */
+export function trainForestOutOfBag(
+  m: Matrix,
+  opts: ForestOptions = {},
+): OutOfBag {
+  const trees = opts.trees ?? DEFAULT_TREES;
+  const words = Math.ceil(m.rows / 32);
+  const inBag = new Uint32Array(Math.max(0, trees) * words);
+  const forest = grow(m, opts, inBag);
+  const scores = new Float64Array(m.rows);
+  const count = new Uint16Array(m.rows);
+  for (let r = 0; r < m.rows; r++) {
+    let sum = 0, k = 0;
+    for (let t = 0; t < forest.trees; t++) {
+      if (inBag[t * words + (r >>> 5)]! & (1 << (r & 31))) continue;
+      sum += forest.treePathRangeAware(t, m.data, r * m.cols);
+      k++;
+    }
+    count[r] = k;
+    scores[r] = k === 0 ? NaN : forest.scoreOfPath(sum / k);
+  }
+  return { forest, scores, trees: count };
+}
+
+function grow(
+  m: Matrix,
+  opts: ForestOptions,
+  inBag: Uint32Array | null,
+): IsolationForest {
   const trees = opts.trees ?? DEFAULT_TREES;
   const psiWanted = opts.sampleSize ?? DEFAULT_SAMPLE_SIZE;
   const seed = opts.seed ?? DEFAULT_SEED;
@@ -318,7 +477,12 @@ export function trainForest(
   const feature = new Int32Array(trees * maxNodes);
   const value = new Float64Array(trees * maxNodes);
   const left = new Int32Array(trees * maxNodes);
+  const low = new Float64Array(trees * maxNodes);
+  const high = new Float64Array(trees * maxNodes);
   const roots = new Int32Array(trees);
+  const constOffsets = new Int32Array(trees + 1);
+  const constFeature: number[] = [];
+  const constValue: number[] = [];
   const rng = new Prng(seed);
   const perm = new Int32Array(rows);
   for (let i = 0; i < rows; i++) perm[i] = i;
@@ -336,6 +500,26 @@ export function trainForest(
       perm[k] = perm[j]!;
       perm[j] = tmp;
       idx[k] = perm[k]!;
+    }
+    // Features constant in this tree's sample (never split on).
+    for (let f = 0; f < cols; f++) {
+      const v0 = data[idx[0]! * cols + f]!;
+      let same = true;
+      for (let k = 1; k < psi && same; k++) {
+        same = data[idx[k]! * cols + f] === v0;
+      }
+      if (same) {
+        constFeature.push(f);
+        constValue.push(v0);
+      }
+    }
+    constOffsets[t + 1] = constFeature.length;
+    if (inBag !== null) {
+      const base = t * Math.ceil(rows / 32);
+      for (let k = 0; k < psi; k++) {
+        const r = idx[k]!;
+        inBag[base + (r >>> 5)]! |= 1 << (r & 31);
+      }
     }
     const root = used++;
     roots[t] = root;
@@ -397,6 +581,8 @@ export function trainForest(
       feature[node] = chosen;
       value[node] = split;
       left[node] = l;
+      low[node] = lo;
+      high[node] = hi;
       stack[sp++] = l + 1;
       stack[sp++] = i;
       stack[sp++] = end;
@@ -416,6 +602,11 @@ export function trainForest(
     feature: feature.slice(0, used),
     value: value.slice(0, used),
     left: left.slice(0, used),
+    low: low.slice(0, used),
+    high: high.slice(0, used),
+    constOffsets,
+    constFeature: Int32Array.from(constFeature),
+    constValue: Float64Array.from(constValue),
   });
 }
 
@@ -478,6 +669,11 @@ const FOREST_KEYS = new Set([
   "feature",
   "value",
   "left",
+  "low",
+  "high",
+  "constOffsets",
+  "constFeature",
+  "constValue",
 ]);
 
 /**
@@ -538,6 +734,47 @@ export function parseForest(input: unknown, path = "forest"): IsolationForest {
   const n = feature.length;
   const value = numberArray(input, path, "value", n);
   const left = numberArray(input, path, "left", n);
+  const low = numberArray(input, path, "low", n);
+  const high = numberArray(input, path, "high", n);
+  const constOffsets = numberArray(
+    input,
+    path,
+    "constOffsets",
+    roots.length + 1,
+  );
+  const constFeature = numberArray(input, path, "constFeature", null);
+  const constValue = numberArray(
+    input,
+    path,
+    "constValue",
+    constFeature.length,
+  );
+  for (let t = 0; t <= roots.length; t++) {
+    const o = constOffsets[t]!;
+    const prev = t === 0 ? 0 : constOffsets[t - 1]!;
+    if (
+      !Number.isInteger(o) || o < prev || (t === 0 && o !== 0) ||
+      (t === roots.length && o !== constFeature.length)
+    ) {
+      throw new ModelError(
+        `${path}.constOffsets[${t}]`,
+        `offsets start at 0, never decrease and end at ${constFeature.length}, got ${o}`,
+      );
+    }
+    if (t === roots.length) break;
+    for (let c = o; c < constOffsets[t + 1]!; c++) {
+      const f = constFeature[c]!;
+      if (
+        !Number.isInteger(f) || f < 0 || f >= features ||
+        (c > o && f <= constFeature[c - 1]!)
+      ) {
+        throw new ModelError(
+          `${path}.constFeature[${c}]`,
+          `expected increasing feature indices below ${features}, got ${f}`,
+        );
+      }
+    }
+  }
   const refs = new Uint8Array(n);
   const depth = new Int32Array(n);
   for (let t = 0; t < roots.length; t++) {
@@ -582,6 +819,12 @@ export function parseForest(input: unknown, path = "forest"): IsolationForest {
             `a leaf must have 0, got ${left[i]}`,
           );
         }
+        if (low[i] !== 0 || high[i] !== 0) {
+          throw new ModelError(
+            `${path}.${low[i] !== 0 ? "low" : "high"}[${i}]`,
+            "a leaf must have 0",
+          );
+        }
         continue;
       }
       const l = left[i]!;
@@ -591,6 +834,12 @@ export function parseForest(input: unknown, path = "forest"): IsolationForest {
           `child ${l} must follow node ${i} inside its tree (nodes ${r} to ${
             end - 1
           })`,
+        );
+      }
+      if (!(low[i]! < value[i]! && value[i]! <= high[i]!)) {
+        throw new ModelError(
+          `${path}.value[${i}]`,
+          `split ${value[i]} must lie in (low, high] = (${low[i]}, ${high[i]}]`,
         );
       }
       if (depth[i]! + 1 > heightLimit) {
@@ -618,5 +867,10 @@ export function parseForest(input: unknown, path = "forest"): IsolationForest {
     feature: Int32Array.from(feature),
     value: Float64Array.from(value),
     left: Int32Array.from(left),
+    low: Float64Array.from(low),
+    high: Float64Array.from(high),
+    constOffsets: Int32Array.from(constOffsets),
+    constFeature: Int32Array.from(constFeature),
+    constValue: Float64Array.from(constValue),
   });
 }

@@ -8,6 +8,7 @@ import {
   matrixFromRows,
   parseForest,
   trainForest,
+  trainForestOutOfBag,
 } from "./isolation_forest.ts";
 import { rocAuc } from "./metrics.ts";
 
@@ -184,6 +185,26 @@ Deno.test("parseForest() names the field of a corrupt or incompatible forest", a
       "forest.roots[2]",
     ],
     ["no trees", (j) => (j.roots = []), "forest.roots"],
+    [
+      "split outside its range",
+      (j) => (j.low[firstInternal] = j.value[firstInternal]!),
+      `forest.value[${firstInternal}]`,
+    ],
+    [
+      "leaf with a range",
+      (j) => (j.high[firstLeaf] = 1),
+      `forest.high[${firstLeaf}]`,
+    ],
+    [
+      "constant offsets short",
+      (j) => j.constOffsets.pop(),
+      "forest.constOffsets",
+    ],
+    ["constant feature out of range", (j) => {
+      j.constFeature = [7];
+      j.constValue = [0];
+      j.constOffsets = j.constOffsets.map((_, i) => (i === 0 ? 0 : 1));
+    }, "forest.constFeature[0]"],
   ];
   for (const [name, mutate, field] of cases) {
     await t.step(name, () => {
@@ -207,4 +228,53 @@ Deno.test("parseForest() names the field of a corrupt or incompatible forest", a
       return true;
     });
   });
+});
+
+Deno.test("range-aware scoring equals the paper's inside the training ranges", () => {
+  const set = blobs({ rows: 200 });
+  // ψ ≥ rows: every tree sampled every row, so no row leaves any node's range.
+  const f = trainForest(set.matrix, { seed: 4, sampleSize: 256 });
+  for (let r = 0; r < set.matrix.rows; r += 7) {
+    close(
+      f.scoreRangeAware(set.matrix.data, r * 2),
+      f.score(set.matrix.data, r * 2),
+      1e-12,
+    );
+  }
+});
+
+Deno.test("range-aware scoring grows with the distance beyond the training range", () => {
+  const rows: number[][] = [];
+  for (let i = 0; i < 500; i++) rows.push([i % 10, (i * 7) % 13, 5]);
+  const f = trainForest(matrixFromRows(rows), { seed: 2 });
+  // The paper's score cannot tell 10 from 1,000 past a maximum of 9.
+  assert.equal(f.score([10, 6, 5]), f.score([1000, 6, 5]));
+  const near = f.scoreRangeAware([10, 6, 5]);
+  const far = f.scoreRangeAware([1000, 6, 5]);
+  assert.ok(f.scoreRangeAware([5, 6, 5]) < near, "inside < just outside");
+  assert.ok(near < far, `${near} < ${far}`);
+  assert.ok(far > 0.75, String(far));
+  // A feature constant in training (always 5) that differs isolates too.
+  assert.ok(f.scoreRangeAware([5, 6, 6]) > f.scoreRangeAware([5, 6, 5]) + 0.05);
+  assert.equal(f.score([5, 6, 6]), f.score([5, 6, 5]));
+});
+
+Deno.test("trainForestOutOfBag() grows the same forest and scores rows with trees that skipped them", () => {
+  const set = highDim({ rows: 1000 });
+  const plain = trainForest(set.matrix, { seed: 8, trees: 40 });
+  const oob = trainForestOutOfBag(set.matrix, { seed: 8, trees: 40 });
+  assert.equal(JSON.stringify(oob.forest), JSON.stringify(plain));
+  // Each row is left out with probability 1 - 256/1000.
+  const mean = oob.trees.reduce((a, b) => a + b, 0) / oob.trees.length;
+  assert.ok(Math.abs(mean - 40 * (1 - 256 / 1000)) < 1, String(mean));
+  for (let r = 0; r < 1000; r++) {
+    if (oob.trees[r] === 0) assert.ok(Number.isNaN(oob.scores[r]!));
+    else assert.ok(oob.scores[r]! > 0 && oob.scores[r]! <= 1);
+  }
+  assert.ok(
+    rocAuc(oob.scores.map((s) => (Number.isNaN(s) ? 0.5 : s)), set.labels) >
+      0.9,
+  );
+  const all = trainForestOutOfBag(blobs({ rows: 100 }).matrix, { trees: 5 });
+  assert.ok(all.scores.every((s) => Number.isNaN(s)));
 });

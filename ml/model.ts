@@ -23,7 +23,7 @@ import {
   type ForestJson,
   type IsolationForest,
   parseForest,
-  trainForest,
+  trainForestOutOfBag,
 } from "./isolation_forest.ts";
 import { quantileSorted } from "./metrics.ts";
 import { describe, isRecord } from "./_validate.ts";
@@ -45,6 +45,9 @@ export const QUANTILES: readonly number[] = [
   1,
 ];
 const Q01 = 1, Q25 = 3, Q50 = 4, Q75 = 5, Q99 = 7;
+
+/** The scoring a model file declares: the forest's range-aware score. */
+export const SCORING = "range-aware";
 
 /** Default target false-positive rate on the training flows. */
 export const DEFAULT_CONTAMINATION = 0.01;
@@ -72,12 +75,14 @@ export interface TrainingSummary {
   sampleSize: number;
   /** Target false-positive rate the threshold was set for. */
   contamination: number;
+  /** Training rows scored out of bag (by trees that never saw them) for the threshold. */
+  outOfBagRows: number;
   /** Capture files (base names) the flows came from. */
   sources: string[];
   /** Packet time of the first and newest training flow (ISO 8601), or null. */
   dataFrom: string | null;
   dataTo: string | null;
-  /** Training-score distribution: median, 90th, 99th percentile, maximum. */
+  /** Training-score distribution (out of bag): median, 90th, 99th percentile, maximum. */
   scores: { p50: number; p90: number; p99: number; max: number };
 }
 
@@ -87,6 +92,8 @@ export interface ModelJson {
   version: typeof MODEL_VERSION;
   /** Feature names in vector order; must equal this build's {@link FEATURE_NAMES}. */
   features: string[];
+  /** How vectors are scored: the forest's range-aware score (see ml/isolation_forest.ts). */
+  scoring: typeof SCORING;
   /** Flows scoring at or above this are anomalies. */
   threshold: number;
   normalisation: { quantiles: number[]; features: FeatureStats[] };
@@ -140,7 +147,7 @@ export class AnomalyModel {
    */
   score(raw: ArrayLike<number>): number {
     toModelSpace(raw, this.#x);
-    return this.forest.score(this.#x);
+    return this.forest.scoreRangeAware(this.#x);
   }
 
   /**
@@ -253,6 +260,7 @@ export class AnomalyModel {
       format: MODEL_FORMAT,
       version: MODEL_VERSION,
       features: [...FEATURE_NAMES],
+      scoring: SCORING,
       threshold: this.threshold,
       normalisation: {
         quantiles: [...QUANTILES],
@@ -284,6 +292,11 @@ export interface TrainModelOptions {
   contamination?: number;
   seed?: number;
   trees?: number;
+  /**
+   * Subsample size ψ (default 256, at most half the rows, so every row is
+   * out of bag for about half the trees and the threshold can be set on
+   * scores of rows the trees did not see).
+   */
   sampleSize?: number;
   /** Capture files the rows came from (base names are kept). */
   sources?: readonly string[];
@@ -379,12 +392,22 @@ export function trainModel(
       x.subarray(r * FEATURE_COUNT),
     );
   }
-  const forest = trainForest({ data: x, rows: n, cols: FEATURE_COUNT }, {
+  const m = { data: x, rows: n, cols: FEATURE_COUNT };
+  const oob = trainForestOutOfBag(m, {
     seed: opts.seed ?? DEFAULT_SEED,
     trees: opts.trees ?? DEFAULT_TREES,
-    sampleSize: opts.sampleSize ?? DEFAULT_SAMPLE_SIZE,
+    sampleSize: opts.sampleSize ??
+      Math.min(DEFAULT_SAMPLE_SIZE, Math.max(2, Math.floor(n / 2))),
   });
-  const scores = forest.scoreMatrix({ data: x, rows: n, cols: FEATURE_COUNT });
+  const forest = oob.forest;
+  // Calibrate on out-of-bag scores: what flows the forest never saw score.
+  const scores = oob.scores;
+  let outOfBagRows = 0;
+  for (let r = 0; r < n; r++) {
+    if (Number.isNaN(scores[r]!)) {
+      scores[r] = forest.scoreRangeAware(x, r * FEATURE_COUNT);
+    } else outOfBagRows++;
+  }
   const threshold = thresholdFor(scores, contamination);
   const sorted = Float64Array.from(scores).sort();
   const stats: FeatureStats[] = [];
@@ -401,6 +424,7 @@ export function trainModel(
       trees: forest.trees,
       sampleSize: forest.sampleSize,
       contamination,
+      outOfBagRows,
       sources: (opts.sources ?? []).map((s) => s.replace(/^.*[\\/]/, "")),
       dataFrom: iso(opts.dataFromUs),
       dataTo: iso(opts.dataToUs),
@@ -514,6 +538,7 @@ function parseTraining(v: unknown): TrainingSummary {
     "trees",
     "sampleSize",
     "contamination",
+    "outOfBagRows",
     "sources",
     "dataFrom",
     "dataTo",
@@ -532,6 +557,12 @@ function parseTraining(v: unknown): TrainingSummary {
     trees: integer(o.trees, `${p}.trees`, 1, 10_000),
     sampleSize: integer(o.sampleSize, `${p}.sampleSize`, 2, 1 << 20),
     contamination: finite(o.contamination, `${p}.contamination`, 0, 0.5),
+    outOfBagRows: integer(
+      o.outOfBagRows,
+      `${p}.outOfBagRows`,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
     sources: o.sources as string[],
     dataFrom: isoOrNull(o.dataFrom, `${p}.dataFrom`),
     dataTo: isoOrNull(o.dataTo, `${p}.dataTo`),
@@ -560,6 +591,7 @@ export function parseModel(input: unknown): AnomalyModel {
     "format",
     "version",
     "features",
+    "scoring",
     "threshold",
     "normalisation",
     "training",
@@ -598,6 +630,12 @@ export function parseModel(input: unknown): AnomalyModel {
       }${
         !missing.length && !extra.length ? "different order" : ""
       }); retrain with "netsentinel train"`,
+    );
+  }
+  if (o.scoring !== SCORING) {
+    throw new ModelError(
+      "scoring",
+      `expected "${SCORING}", got ${describe(o.scoring)}`,
     );
   }
   const threshold = finite(o.threshold, "threshold", 0, 1);
