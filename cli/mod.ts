@@ -11,7 +11,7 @@ import { VERSION } from "../common/version.ts";
 import { analyzeCommand } from "./analyze.ts";
 import { featuresCommand } from "./features.ts";
 import { interfacesCommand } from "./interfaces.ts";
-import { runCommand } from "./run.ts";
+import { replayCommand, runCommand } from "./run.ts";
 import { trainCommand } from "./train.ts";
 import { alertsCommand } from "./alerts.ts";
 import { hostCommand } from "./host.ts";
@@ -31,6 +31,7 @@ export type { Command } from "./command.ts";
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
   runCommand,
+  replayCommand,
   analyzeCommand,
   interfacesCommand,
   featuresCommand,

@@ -1,0 +1,634 @@
+/**
+ * The appliance: one process that captures (or replays), detects, stores,
+ * blocks and serves the dashboard. {@link Appliance.start} builds every
+ * part from the config and hands them to each other; {@link Appliance.stop}
+ * takes them down in order (stop capture, flush alerts and stats, close the
+ * database) so nothing acknowledged is lost.
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import {
+  type Alert,
+  AlertAggregator,
+  inHomeNet,
+  PolicyHolder,
+} from "../alerts/mod.ts";
+import {
+  CaptureOpenError,
+  type CaptureStats,
+  defaultRouteInterface,
+  type FrameBatch,
+  LibpcapMissingError,
+  LiveSource,
+  ReplaySource,
+} from "../capture/mod.ts";
+import type { Logger } from "../common/logger.ts";
+import { anomalyDetector } from "../detect/mod.ts";
+import { Pipeline } from "../engine/mod.ts";
+import { type Enricher, openEnricher } from "../enrich/mod.ts";
+import { type Host, hostIp } from "../flows/mod.ts";
+import { type LoadedModel, resolveModel, scoreRequest } from "../ml/mod.ts";
+import { Blocker, EveLog } from "../respond/mod.ts";
+import {
+  applianceMetrics,
+  blockerResponder,
+  createServer,
+  type DashboardDeps,
+  type DashboardServer,
+  ensureAdmin,
+  ensureBundle,
+  kvAlerts,
+  kvAuth,
+  kvHosts,
+  kvStatsHistory,
+  LiveStats,
+  type MetricFamily,
+  type PartHealth,
+  type PolicyControl,
+} from "../server/mod.ts";
+import {
+  getHost,
+  type HostRecord,
+  listHosts,
+  mergeHost,
+  openStore,
+  type Store,
+  StoreWriter,
+} from "../store/mod.ts";
+import { type AppConfig, saveConfig } from "./config.ts";
+import { DetectorSet } from "./detector_set.ts";
+import { ApplianceReplay, DEMO_CAPTURE_URL } from "./replay_control.ts";
+
+/** Where packets come from. */
+export type PacketSourceSpec =
+  | { kind: "live"; iface: string | null; filter: string }
+  | { kind: "replay"; path: string; speed: number; loop: boolean }
+  | { kind: "none" };
+
+/** Options of {@link Appliance.start}. */
+export interface ApplianceOptions {
+  dataDir: string;
+  /** The config file (policy edits are saved back into it). */
+  configPath: string;
+  config: AppConfig;
+  /** The config document as read, to save edits into. */
+  rawConfig: Record<string, unknown>;
+  source: PacketSourceSpec;
+  log: Logger;
+  /** Password for a first start (NETSENTINEL_PASSWORD). */
+  initialPassword?: string;
+  /** nftables command line (tests: inside a namespace). */
+  nftCommand?: readonly string[];
+  /** Network namespace for capture and nft (tests). */
+  netns?: string;
+  /** Exit when a replay without loop ends (the `replay` command). */
+  onReplayEnd?: () => void;
+  /** Also told about every new and updated alert (after the other sinks). */
+  onAlert?: (a: Alert, isNew: boolean) => void;
+  /** PBKDF2 iterations for a first-start password (tests lower it). */
+  passwordIterations?: number;
+}
+
+/** State of a part for `/health` and the dashboard. */
+type PartState = { state: string; detail?: string; [k: string]: unknown };
+
+const HOST_SAVE_MS = 60_000;
+const MAX_KNOWN_HOSTS = 200_000;
+const BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
+
+/** The running appliance. */
+export class Appliance {
+  readonly store: Store;
+  readonly writer: StoreWriter;
+  readonly pipeline: Pipeline;
+  readonly server: DashboardServer;
+  readonly blocker: Blocker;
+  readonly aggregator: AlertAggregator;
+  readonly replay: ApplianceReplay;
+  readonly stats: LiveStats;
+  /** The admin password when this start created it (print it once). */
+  readonly generatedPassword: string | null;
+  readonly #o: ApplianceOptions;
+  readonly #eve: EveLog | null;
+  readonly #enricher: Enricher;
+  readonly #model: LoadedModel | null;
+  readonly #detectors: DetectorSet;
+  readonly #holder: PolicyHolder;
+  #capture: PartState = { state: "starting" };
+  #live: LiveSource | null = null;
+  #replaySource: ReplaySource | null = null;
+  #captureLoop: Promise<void> = Promise.resolve();
+  #stopping = false;
+  #stopped: Promise<void> | null = null;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #alertsByType = new Map<string, number>();
+  #saved = new WeakMap<
+    Host,
+    { bytes: number; packets: number; bIn: number; bOut: number }
+  >();
+  #lastHostSave = 0;
+  #known: Set<string>;
+  #wake: (() => void) | null = null;
+  #restarts = 0;
+
+  private constructor(
+    o: ApplianceOptions,
+    parts: {
+      store: Store;
+      writer: StoreWriter;
+      eve: EveLog | null;
+      enricher: Enricher;
+      model: LoadedModel | null;
+      holder: PolicyHolder;
+      known: Set<string>;
+      blocker: Blocker;
+      admins: { fn: () => string[] };
+    },
+  ) {
+    this.#o = o;
+    this.store = parts.store;
+    this.writer = parts.writer;
+    this.#eve = parts.eve;
+    this.#enricher = parts.enricher;
+    this.#model = parts.model;
+    this.#holder = parts.holder;
+    this.#known = parts.known;
+    this.blocker = parts.blocker;
+    // Filled in by start(); constructed here so the fields stay readonly.
+    this.generatedPassword = null;
+    this.server = null as unknown as DashboardServer;
+    let pipeline: Pipeline | null = null;
+    this.stats = new LiveStats({
+      isHome: (v, w) => inHomeNet(this.#holder.current, v, w),
+      enricher: this.#enricher,
+      totals: () => pipeline!.counters,
+      drops: () => this.#drops(),
+      flows: () => pipeline!.flows.size,
+      rollup: (bucket, r) => this.writer.queueStats("1m", bucket, r),
+    });
+    this.aggregator = new AlertAggregator({
+      policy: this.#holder,
+      enrich: (a) => {
+        Object.assign(
+          a.netsentinel,
+          this.#enricher.alertFields(a.src_ip, a.dest_ip ?? ""),
+        );
+      },
+      onAlert: (a, isNew) => this.#onAlert(a, isNew),
+    });
+    const extra = this.#model === null
+      ? []
+      : [anomalyDetector(this.#model.model)] as const;
+    this.#detectors = new DetectorSet(this.#holder, this.aggregator.emit, {
+      isKnownHost: (ip) => this.#known.has(ip),
+      extra,
+    });
+    pipeline = new Pipeline({
+      flows: { maxFlows: o.config.limits.max_flows },
+      maxHosts: o.config.limits.max_hosts,
+      observers: [this.#detectors, this.aggregator.observer(), this.stats],
+    });
+    this.pipeline = pipeline;
+    this.replay = new ApplianceReplay({
+      dir: join(o.dataDir, "captures"),
+      onBatch: (b) => this.#process(b),
+      log: o.log,
+    });
+  }
+
+  /** Builds every part and starts capture and the dashboard. */
+  static async start(o: ApplianceOptions): Promise<Appliance> {
+    const c = o.config;
+    const day = 86_400_000;
+    const store = await openStore(o.dataDir, {
+      retention: {
+        alertMs: c.storage.alert_days * day,
+        hostMs: c.storage.host_days * day,
+        statsMs: { "1m": c.storage.stats_days * day, "*": 30 * day },
+        alertLogMs: day,
+        decisionMs: 7 * day,
+      },
+    });
+    const writer = new StoreWriter(store, {
+      intervalMs: c.storage.commit_interval_ms,
+      logger: o.log,
+    });
+    const eve = c.eve.enabled
+      ? await EveLog.open(resolve(o.dataDir, c.eve.path), {
+        maxBytes: c.eve.max_mb * 1_000_000,
+        maxFiles: c.eve.files,
+        logger: o.log,
+      })
+      : null;
+    const holder = new PolicyHolder(c.policy);
+    const { enricher, problems } = await openEnricher(c.enrich);
+    for (const p of problems) {
+      o.log.warn("geoip database unusable", { error: p });
+    }
+    let model: LoadedModel | null = null;
+    try {
+      model = await resolveModel({
+        path: c.model.path ?? undefined,
+        dataDir: o.dataDir,
+      });
+      if (model.fallback) {
+        o.log.warn("model fallback", { reason: model.fallback });
+      }
+    } catch (e) {
+      o.log.error("anomaly detection off: no usable model", { error: e });
+    }
+    const known = new Set<string>();
+    let cursor: string | null = null;
+    do {
+      const page = await listHosts(store, {
+        limit: 5000,
+        cursor: cursor ?? undefined,
+      });
+      for (const h of page.hosts) {
+        if (known.size < MAX_KNOWN_HOSTS) known.add(h.ip);
+      }
+      cursor = page.cursor;
+    } while (cursor !== null && known.size < MAX_KNOWN_HOSTS);
+    const admins = { fn: (): string[] => [] };
+    const blocker = new Blocker(store, {
+      policy: withPolicyAllow(c),
+      writer,
+      protectedAddrs: () => admins.fn(),
+      ...(o.netns ? { netns: o.netns } : {}),
+      ...(o.nftCommand ? { nftCommand: o.nftCommand } : {}),
+      logger: o.log,
+    });
+    await blocker.start();
+    const app = new Appliance(o, {
+      store,
+      writer,
+      eve,
+      enricher,
+      model,
+      holder,
+      known,
+      blocker,
+      admins,
+    });
+    holder.onChange(() =>
+      blocker.setPolicy(withPolicyAllow({ ...c, policy: holder.current }))
+    );
+    const auth = kvAuth(store);
+    const admin = await ensureAdmin(auth, o.initialPassword, {
+      ...(o.passwordIterations ? { iterations: o.passwordIterations } : {}),
+    });
+    await ensureBundle({ log: o.log });
+    const server = await createServer(app.#deps(auth), {
+      hostname: c.dashboard.listen.hostname,
+      port: c.dashboard.listen.port,
+      ...(c.dashboard.cert && c.dashboard.key
+        ? {
+          cert: await Deno.readTextFile(c.dashboard.cert),
+          key: await Deno.readTextFile(c.dashboard.key),
+        }
+        : {}),
+    });
+    admins.fn = () => server.dashboard.sessions.adminAddrs();
+    (app as { server: DashboardServer }).server = server;
+    (app as { generatedPassword: string | null }).generatedPassword =
+      admin.generatedPassword;
+    app.#startSource();
+    app.#timers.push(setInterval(() => app.#tick(), 1000));
+    return app;
+  }
+
+  #deps(auth: ReturnType<typeof kvAuth>): DashboardDeps {
+    const model = this.#model;
+    return {
+      alerts: kvAlerts(this.store),
+      hosts: kvHosts(this.store),
+      statsHistory: kvStatsHistory(this.store),
+      responder: blockerResponder(this.store, this.blocker),
+      policy: this.#policyControl(),
+      auth,
+      stats: this.stats,
+      replay: this.replay,
+      ...(model
+        ? {
+          scorer: {
+            scoreRequest: (body: unknown) => ({
+              ...scoreRequest(body, model.model),
+            }),
+          },
+        }
+        : {}),
+      enricher: this.#enricher,
+      health: () => this.health(),
+      probeStore: async () => {
+        await this.store.kv.get(["config"]);
+      },
+      metrics: () => this.metrics(),
+      log: this.#o.log,
+    };
+  }
+
+  /** Policy edits from the dashboard: validated, put in force, saved to the config file. */
+  #policyControl(): PolicyControl {
+    return {
+      document: () =>
+        Promise.resolve(structuredClone(this.#o.rawConfig.policy ?? {})),
+      replace: async (doc: unknown) => {
+        this.#holder.replace(doc);
+        this.#o.rawConfig.policy = doc;
+        await saveConfig(this.#o.configPath, this.#o.rawConfig);
+        this.#o.log.info("policy replaced", { config: this.#o.configPath });
+      },
+    };
+  }
+
+  #onAlert(a: Alert, isNew: boolean): void {
+    // The blocker decides first: it sets alert.action, which the others record.
+    this.blocker.onAlert(a, isNew);
+    this.writer.queueAlert(a, isNew);
+    this.#eve?.write(a, isNew);
+    if (isNew) {
+      const t = a.netsentinel.type;
+      this.#alertsByType.set(t, (this.#alertsByType.get(t) ?? 0) + 1);
+      this.stats.noteAlert?.(a.netsentinel.src_geo?.country);
+    }
+    this.#o.onAlert?.(a, isNew);
+  }
+
+  #process(b: FrameBatch): void {
+    this.pipeline.processBatch(b);
+  }
+
+  #drops(): number {
+    const s = this.#live?.stats();
+    return s ? s.drop + s.ifdrop + s.overflow : 0;
+  }
+
+  /** Capture statistics of the live source (zeros when not live). */
+  captureStats(): CaptureStats {
+    return this.#live?.stats() ??
+      { recv: 0, drop: 0, ifdrop: 0, captured: 0, overflow: 0 };
+  }
+
+  #startSource(): void {
+    const s = this.#o.source;
+    if (s.kind === "live") this.#captureLoop = this.#runLive(s.iface, s.filter);
+    else if (s.kind === "replay") {
+      this.#captureLoop = this.#runReplay(s.path, s.speed, s.loop);
+    } else {this.#capture = {
+        state: "off",
+        detail: "no packet source (dashboard only)",
+      };}
+  }
+
+  async #runLive(ifaceOpt: string | null, filter: string): Promise<void> {
+    const c = this.#o.config.capture;
+    let attempt = 0;
+    while (!this.#stopping) {
+      const iface = ifaceOpt ?? await defaultRouteInterface();
+      if (iface === null) {
+        this.#capture = {
+          state: "down",
+          detail:
+            "no default route to pick an interface from: set capture.interface or --interface",
+        };
+      } else {
+        try {
+          const live = await LiveSource.open({
+            iface,
+            filter,
+            snaplen: c.snaplen,
+            promisc: c.promisc,
+            bufferBytes: c.buffer_mb * 1024 * 1024,
+            ...(this.#o.netns ? { netns: this.#o.netns } : {}),
+          });
+          this.#live = live;
+          if (this.#stopping) {
+            await live.close();
+            break;
+          }
+          this.#capture = {
+            state: "up",
+            interface: iface,
+            filter,
+            restarts: this.#restarts,
+          };
+          this.#o.log.info("capture started", { interface: iface, filter });
+          attempt = 0;
+          for await (const b of live.batches()) this.#process(b);
+          if (this.#stopping) break;
+          throw new Error("capture ended without being stopped");
+        } catch (e) {
+          if (this.#stopping) break;
+          const permanent = e instanceof CaptureOpenError ||
+            e instanceof LibpcapMissingError;
+          this.#capture = {
+            state: permanent ? "down" : "restarting",
+            interface: iface,
+            detail: (e as Error).message,
+            restarts: this.#restarts,
+          };
+          this.#o.log.error("capture failed", {
+            interface: iface,
+            error: e,
+            attempt,
+          });
+        } finally {
+          await this.#live?.close();
+          this.#live = null;
+        }
+      }
+      if (this.#stopping) break;
+      const wait = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!;
+      attempt++;
+      this.#restarts++;
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, wait);
+        this.#wake = () => {
+          clearTimeout(t);
+          res();
+        };
+      });
+      this.#wake = null;
+    }
+    this.#capture = { state: "stopped" };
+  }
+
+  async #runReplay(path: string, speed: number, loop: boolean): Promise<void> {
+    const src = new ReplaySource({ path, speed, loop });
+    this.#replaySource = src;
+    this.#capture = {
+      state: "up",
+      replay: path === DEMO_CAPTURE_URL.pathname ? "demo" : path,
+      speed,
+      loop,
+    };
+    try {
+      for await (const b of src.batches()) this.#process(b);
+      const st = src.status();
+      this.#capture = st.error === null
+        ? { state: "finished", replay: path, packets: st.packets }
+        : { state: "failed", replay: path, detail: st.error };
+    } catch (e) {
+      this.#capture = {
+        state: "failed",
+        replay: path,
+        detail: (e as Error).message,
+      };
+      this.#o.log.error("replay failed", { error: e });
+    }
+    if (!this.#stopping) {
+      this.pipeline.finish();
+      this.#o.onReplayEnd?.();
+    }
+  }
+
+  #tick(): void {
+    // Idle links still expire flows and close alert windows.
+    this.pipeline.tick(Date.now() * 1000);
+    const now = Date.now();
+    if (now - this.#lastHostSave >= HOST_SAVE_MS) this.#saveHosts(now);
+  }
+
+  /** Queues changed host counters for KV (merged with what KV holds). */
+  #saveHosts(now: number): void {
+    this.#lastHostSave = now;
+    const changed: Host[] = [];
+    this.pipeline.hosts.forEach((h) => {
+      const s = this.#saved.get(h);
+      if (!s || s.packets !== h.pktsSent + h.pktsRecv) changed.push(h);
+    });
+    for (const h of changed) {
+      const ip = hostIp(h);
+      // Remember inside hosts only: outside addresses are countless.
+      if (!inHomeNet(this.#holder.current, h.version, h.addr)) continue;
+      const s = this.#saved.get(h) ?? { bytes: 0, packets: 0, bIn: 0, bOut: 0 };
+      const delta: HostRecord = {
+        ip,
+        first_seen: new Date(h.firstUs / 1000).toISOString(),
+        last_seen: new Date(h.lastUs / 1000).toISOString(),
+        bytes: h.bytesSent + h.bytesRecv - s.bytes,
+        packets: h.pktsSent + h.pktsRecv - s.packets,
+        bytes_in: h.bytesRecv - s.bIn,
+        bytes_out: h.bytesSent - s.bOut,
+      };
+      const geo = this.#enricher.alertFields(ip, "").src_geo;
+      if (geo) delta.geo = geo;
+      this.#saved.set(h, {
+        bytes: h.bytesSent + h.bytesRecv,
+        packets: h.pktsSent + h.pktsRecv,
+        bIn: h.bytesRecv,
+        bOut: h.bytesSent,
+      });
+      if (this.#known.size < MAX_KNOWN_HOSTS) this.#known.add(ip);
+      void getHost(this.store, ip).then(
+        (prev) => this.writer.queueHost(mergeHost(prev, delta)),
+        (e) => this.#o.log.warn("host record unreadable", { ip, error: e }),
+      );
+    }
+  }
+
+  /** States of the parts for `/health` (KV and blocker are added by the server). */
+  health(): Record<string, PartHealth> {
+    return {
+      capture: { ...this.#capture, ...this.#captureFigures() },
+      detector: {
+        state: "up",
+        detectors: this.#detectors.types,
+        model: this.#model
+          ? (this.#model.fallback ? "shipped (fallback)" : this.#model.path)
+          : "none",
+        open_alerts: this.aggregator.openCount,
+      },
+      replay: { ...this.replay.status() },
+    };
+  }
+
+  #captureFigures(): Record<string, number> {
+    const s = this.captureStats();
+    return {
+      packets: this.pipeline.counters.packets,
+      drops: s.drop + s.ifdrop + s.overflow,
+    };
+  }
+
+  /** Metric families for `/metrics`. */
+  metrics(): MetricFamily[] {
+    const fams = applianceMetrics({
+      pipeline: this.pipeline,
+      capture: this.captureStats(),
+      writer: this.writer.metrics,
+      blocker: this.blocker.state(),
+    });
+    const agg = this.aggregator.counters;
+    fams.push(
+      {
+        name: "netsentinel_alerts_total",
+        type: "counter",
+        help: "Alerts raised, by type",
+        samples: [...this.#alertsByType].map(([type, value]) => ({
+          labels: { type },
+          value,
+        })),
+      },
+      {
+        name: "netsentinel_detections_total",
+        type: "counter",
+        help: "Detections by what the alert pipeline did with them",
+        samples: (Object.entries(agg) as [string, number][]).map((
+          [outcome, value],
+        ) => ({
+          labels: { outcome },
+          value,
+        })),
+      },
+      {
+        name: "netsentinel_capture_restarts_total",
+        type: "counter",
+        help: "Times live capture was restarted after a failure",
+        samples: [{ value: this.#restarts }],
+      },
+    );
+    return fams;
+  }
+
+  /**
+   * Stops in order: capture, then the pipeline (flows end, alerts close),
+   * then the dashboard, the blocker, the writer and EVE log (flushed), and
+   * the database. Safe to call twice.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#wake?.();
+    this.#replaySource?.close();
+    await this.#live?.close();
+    await this.replay.stop();
+    await this.#captureLoop;
+    this.pipeline.finish();
+    this.#saveHosts(Date.now());
+    await this.server.close();
+    await this.blocker.stop();
+    // Let pending host reads queue their records before the last commit.
+    await new Promise((r) => setTimeout(r, 0));
+    await this.writer.close();
+    await this.#eve?.close();
+    await this.#enricher.close();
+    this.store.close();
+    this.#o.log.info("stopped", { packets: this.pipeline.counters.packets });
+  }
+}
+
+/** The block policy with the detection policy's allow-listed sources added. */
+function withPolicyAllow(c: AppConfig): AppConfig["blocking"] {
+  const extra = c.policy.allowlist.sources.map((x) => x.text);
+  return {
+    ...c.blocking,
+    allow: [...new Set([...c.blocking.allow, ...extra])],
+  };
+}

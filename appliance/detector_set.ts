@@ -1,0 +1,83 @@
+/**
+ * The detectors in force, rebuilt when the policy changes: one pipeline
+ * observer that forwards to the current set, so a policy edit from the
+ * dashboard applies without a restart (detector state starts over).
+ *
+ * @module
+ */
+import type { PolicyHolder } from "../alerts/mod.ts";
+import {
+  createDetectors,
+  type CreateDetectorsOptions,
+  type Detector,
+  type Emit,
+} from "../detect/mod.ts";
+import type { Packet } from "../decode/mod.ts";
+import type {
+  Flow,
+  FlowEndReason,
+  FlowObserver,
+  PacketContext,
+} from "../flows/mod.ts";
+
+/** Every enabled detector behind one observer; see the module doc. */
+export class DetectorSet implements FlowObserver {
+  #detectors: Detector[] = [];
+  #withPacket: Detector[] = [];
+  #holder: PolicyHolder;
+  #emit: Emit;
+  #opts: CreateDetectorsOptions;
+  /** Times the set was rebuilt after a policy change. */
+  rebuilds = 0;
+
+  /** Builds the detectors the holder's policy enables and follows its changes. */
+  constructor(
+    holder: PolicyHolder,
+    emit: Emit,
+    opts: CreateDetectorsOptions = {},
+  ) {
+    this.#holder = holder;
+    this.#emit = emit;
+    this.#opts = opts;
+    this.#build();
+    holder.onChange(() => {
+      this.rebuilds++;
+      this.#build();
+    });
+  }
+
+  #build(): void {
+    this.#detectors = createDetectors(
+      this.#holder.current,
+      this.#emit,
+      this.#opts,
+    );
+    this.#withPacket = this.#detectors.filter((d) => d.onPacket);
+  }
+
+  /** Alert types of the detectors in force. */
+  get types(): string[] {
+    return this.#detectors.map((d) => d.type);
+  }
+
+  /** Forwards a packet to every detector. */
+  onPacket(p: Packet, ctx: PacketContext): void {
+    const ds = this.#withPacket;
+    for (let i = 0; i < ds.length; i++) ds[i]!.onPacket!(p, ctx);
+  }
+
+  /** Forwards a flow end. */
+  onFlowEnd(f: Flow, reason: FlowEndReason): void {
+    for (const d of this.#detectors) d.onFlowEnd?.(f, reason);
+  }
+
+  /** Forwards a tick. */
+  onTick(nowUs: number): void {
+    for (const d of this.#detectors) d.onTick?.(nowUs);
+  }
+
+  /** Forwards the end of input. */
+  onFinish(nowUs: number): void {
+    for (const d of this.#detectors) d.onFinish?.(nowUs);
+  }
+}

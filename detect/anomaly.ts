@@ -1,0 +1,48 @@
+/**
+ * The Isolation Forest as a detector of the one shape: scores every
+ * finished flow with the model (ml/) and emits an `anomaly` detection with
+ * the model's explanation when the score reaches its threshold. Rules and
+ * the model are independent: neither silences the other.
+ *
+ * @module
+ */
+import type { AnomalyModel } from "../ml/mod.ts";
+import { createAnomalyScorer } from "../ml/mod.ts";
+import { detection, type Detector, type DetectorFactory } from "./detector.ts";
+
+/**
+ * Makes the factory of the anomaly detector for `model`.
+ *
+ * @example
+ * ```ts
+ * const detectors = createDetectors(policy, emit, {
+ *   extra: [anomalyDetector(model)],
+ * });
+ * ```
+ */
+export function anomalyDetector(
+  model: AnomalyModel,
+): readonly ["anomaly", DetectorFactory] {
+  const make: DetectorFactory = (policy, emit): Detector => {
+    const scorer = createAnomalyScorer(model, (a) => {
+      emit(detection(policy, "anomaly", "", {
+        tsUs: a.tsUs,
+        src: a.src,
+        dest: a.dest,
+        ...(a.srcPort === undefined ? {} : { srcPort: a.srcPort }),
+        ...(a.destPort === undefined ? {} : { destPort: a.destPort }),
+        proto: a.proto,
+        flowId: a.flowId,
+        evidence: a.evidence,
+        explanation: a.explanation,
+      }));
+    });
+    return {
+      type: "anomaly",
+      onPacket: (p, ctx) => scorer.onPacket!(p, ctx),
+      onFlowEnd: (f, r) => scorer.onFlowEnd!(f, r),
+      stateSize: () => scorer.stateSize(),
+    };
+  };
+  return ["anomaly", make] as const;
+}
