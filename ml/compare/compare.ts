@@ -8,7 +8,9 @@
  * peak resident memory.
  *
  * `deno run -A ml/compare/compare.ts [--runs N] [--sets a,b] [--impls a,b]
- * [--csv FILE]...` — a `--csv` file is a numeric CSV with a header whose
+ * [--csv FILE]... [--novelty]` — `--novelty` trains on half the normal rows
+ * and scores the rest with every outlier (default: train and score all
+ * rows, outliers included); a `--csv` file is a numeric CSV with a header whose
  * `label` column (1 = anomaly) is the truth; other columns are features.
  *
  * @module
@@ -24,6 +26,7 @@ import { type LabelledSet, SYNTHETIC_SETS } from "./synthetic.ts";
 /** The implementations compared. */
 export const IMPLS = [
   "ours",
+  "ours_ra",
   "ours_full",
   "library",
   "sklearn",
@@ -67,9 +70,10 @@ async function runOnce(
     seed: number;
     rows: number;
     python: string | null;
+    scoreCsv?: string;
   },
 ): Promise<RunReport> {
-  const { csv, out, seed, rows, python } = o;
+  const { csv, out, seed, rows, python, scoreCsv } = o;
   const sample = impl === "sklearn_full" ? rows : 256;
   const cmd = impl.startsWith("sklearn")
     ? new Deno.Command(python ?? "python3", {
@@ -81,6 +85,7 @@ async function runOnce(
         String(seed),
         "--sample",
         String(sample),
+        ...(scoreCsv ? ["--score", scoreCsv] : []),
       ],
       stdout: "piped",
       stderr: "piped",
@@ -94,6 +99,7 @@ async function runOnce(
         csv,
         out,
         String(seed),
+        ...(scoreCsv ? [scoreCsv] : []),
       ],
       stdout: "piped",
       stderr: "piped",
@@ -122,11 +128,28 @@ function median(xs: number[]): number {
  */
 export async function compareOn(
   set: LabelledSet,
-  opts: { runs: number; impls: readonly Impl[]; dir: string },
+  opts: {
+    runs: number;
+    impls: readonly Impl[];
+    dir: string;
+    novelty?: boolean;
+  },
 ): Promise<CompareRow[]> {
   const python = await findSklearnPython();
   const csv = join(opts.dir, `${set.name}.csv`);
-  await writeMatrixCsv(csv, set.matrix);
+  let labels = set.labels;
+  let scoreCsv: string | undefined;
+  let scored = set.matrix.rows;
+  if (opts.novelty) {
+    const split = noveltySplit(set);
+    await writeMatrixCsv(csv, split.train);
+    scoreCsv = join(opts.dir, `${set.name}.test.csv`);
+    await writeMatrixCsv(scoreCsv, split.test);
+    labels = split.labels;
+    scored = split.test.rows;
+  } else {
+    await writeMatrixCsv(csv, set.matrix);
+  }
   const out: CompareRow[] = [];
   for (const impl of opts.impls) {
     if (impl.startsWith("sklearn") && python === null) continue;
@@ -140,11 +163,12 @@ export async function compareOn(
         seed,
         rows: set.matrix.rows,
         python,
+        scoreCsv,
       });
       const scores = await readNumbers(scoresFile);
-      aucs.push(rocAuc(scores, set.labels));
+      aucs.push(rocAuc(scores, labels));
       train.push(rep.train_ms);
-      score.push((rep.score_ms * 1000) / set.matrix.rows);
+      score.push((rep.score_ms * 1000) / scored);
       peak = Math.max(peak, rep.peak_rss_mib);
       base = Math.max(base, rep.base_rss_mib);
     }
@@ -164,6 +188,35 @@ export async function compareOn(
     });
   }
   return out;
+}
+
+/**
+ * The novelty setting: train on every other normal row only, score the
+ * remaining normal rows and every outlier (as a detector trained on clean
+ * traffic meets new traffic).
+ */
+export function noveltySplit(
+  set: LabelledSet,
+): { train: Matrix; test: Matrix; labels: Uint8Array } {
+  const { data, rows, cols } = set.matrix;
+  const tr: number[] = [], te: number[] = [];
+  let normal = 0;
+  for (let r = 0; r < rows; r++) {
+    if (set.labels[r] === 0 && normal++ % 2 === 0) tr.push(r);
+    else te.push(r);
+  }
+  const pick = (idx: number[]): Matrix => {
+    const out = new Float64Array(idx.length * cols);
+    idx.forEach((r, i) =>
+      out.set(data.subarray(r * cols, (r + 1) * cols), i * cols)
+    );
+    return { data: out, rows: idx.length, cols };
+  };
+  return {
+    train: pick(tr),
+    test: pick(te),
+    labels: Uint8Array.from(te, (r) => set.labels[r]!),
+  };
 }
 
 /** Renders rows as a Markdown table. */
@@ -220,6 +273,7 @@ if (import.meta.main) {
       sets: { type: "string", default: Object.keys(SYNTHETIC_SETS).join(",") },
       impls: { type: "string", default: IMPLS.join(",") },
       csv: { type: "string", multiple: true, default: [] },
+      novelty: { type: "boolean", default: false },
     },
   });
   const runs = Number(values.runs);
@@ -238,7 +292,9 @@ if (import.meta.main) {
     const all: CompareRow[] = [];
     for (const s of sets) {
       print(`- ${s.name}: ${s.description}`);
-      all.push(...await compareOn(s, { runs, impls, dir }));
+      all.push(
+        ...await compareOn(s, { runs, impls, dir, novelty: values.novelty }),
+      );
     }
     print("");
     print(markdownTable(all));
