@@ -8,7 +8,9 @@
  *    expiry in packet time) matches,
  * 4. folded into the open alert with the same type and aggregation key:
  *    count, last_seen, evidence (merged, newest wins) and explanation
- *    updated; sinks hear of the update at most every `update_interval_s`;
+ *    updated (the signature stays the first one unless a later detection
+ *    is more severe); sinks hear of the update at most every
+ *    `update_interval_s`;
  * 5. or, when no alert is open for it, turned into a new alert if the
  *    global token bucket (`rate_limit`, in packet time) has a token; if
  *    not it is dropped and counted, so a flood of new alerts cannot swamp
@@ -255,10 +257,14 @@ export class AlertAggregator {
     }
     ns.evidence = { ...ns.evidence, ...d.evidence };
     ns.explanation = d.explanation;
-    a.alert.signature_id = d.signatureId;
-    a.alert.signature = d.signature;
-    a.alert.category = d.category;
-    if (d.severity < a.alert.severity) a.alert.severity = d.severity;
+    // The signature stays the first one unless a later detection is more
+    // severe (ids must not flicker between variants of one alert).
+    if (d.severity < a.alert.severity) {
+      a.alert.severity = d.severity;
+      a.alert.signature_id = d.signatureId;
+      a.alert.signature = d.signature;
+      a.alert.category = d.category;
+    }
     // Keep the map ordered by last update, for expiry.
     this.#open.delete(o.key);
     this.#open.set(o.key, o);

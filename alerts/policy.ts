@@ -67,6 +67,11 @@ export interface BruteForcePolicy extends DetectorPolicy {
   max_duration_s: number;
   /** …and carries at most this many payload bytes both ways. */
   max_bytes: number;
+  /**
+   * …and at most this many client packets: an interactive session (a packet
+   * per keystroke) is a person, not a guesser.
+   */
+  max_packets: number;
   /** Login services by TCP port: ssh, telnet, ftp, rdp, smb or other. */
   services: ReadonlyMap<number, string>;
   /** HTTP 401 answers to one client that raise the alert. */
@@ -384,6 +389,7 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
     window_s: WINDOW,
     max_duration_s: real(0.001, 86400),
     max_bytes: int(1, 1e12),
+    max_packets: int(4, 1e9),
     services: { kind: "services" },
     http_401: int(2, 1_000_000),
     http_posts: int(2, 1_000_000),

@@ -4,9 +4,11 @@
  * - Login services (ssh, telnet, ftp, rdp, smb and others by port): a login
  *   attempt is a connection that completed its handshake, exchanged data
  *   both ways, and ended within `max_duration_s` with at most `max_bytes`
- *   of payload (a failed login is short and small; a real session is
- *   neither). `attempts` of them from one client to one service within
- *   `window_s` raise the alert (Zeek's SSH guesser: 30 failures in 30 min).
+ *   of payload and `max_packets` client packets (a failed login is short
+ *   and small; a real session is neither, and an interactive one sends a
+ *   packet per keystroke). `attempts` of them from one client to one
+ *   service within `window_s` raise the alert (Zeek's SSH guesser: 30
+ *   failures in 30 min; hydra tries several passwords per connection).
  * - HTTP basic auth: `http_401` answers "401" to one client from one server
  *   within the window.
  * - HTTP forms: `http_posts` POSTs from one client to the same login-like
@@ -298,6 +300,7 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
       const dur = f.lastUs - f.firstUs;
       const bytes = f.payloadToServer + f.payloadToClient;
       if (dur > maxDurUs || bytes > cfg.max_bytes) return;
+      if (f.pktsToServer > cfg.max_packets) return;
       const g = attempt(
         TAG_LOGIN,
         service,

@@ -72,6 +72,7 @@ class OpenRequest {
 /** Payload followed per request before giving up (a body, not headers). */
 const MAX_FOLLOW = 256 * 1024;
 const TAG_FLOW = 1;
+const TAG_PAIR = 2;
 
 /** Builds the malformed-HTTP detector. */
 export function malformedHttp(policy: Policy, emit: Emit): Detector {
@@ -84,6 +85,15 @@ export function malformedHttp(policy: Policy, emit: Emit): Detector {
     maxHeaders: cfg.max_headers,
   };
   const check = newHttpCheck();
+  // Violations seen per (client, server), for the aggregated alert.
+  const seen = new KeyedTable<{ findings: Set<string>; requests: number }>(
+    1024,
+    () => ({ findings: new Set<string>(), requests: 0 }),
+    (v) => {
+      v.findings.clear();
+      v.requests = 0;
+    },
+  );
   const open = new KeyedTable<OpenRequest>(
     4096,
     () => new OpenRequest(),
@@ -100,6 +110,12 @@ export function malformedHttp(policy: Policy, emit: Emit): Detector {
     const src = formatAddr(f.version, f.srcAddr);
     const dst = formatAddr(f.version, f.dstAddr);
     if (p.app === APP_HTTP && p.http.host !== "") evidence.host = p.http.host;
+    seen.setKey(TAG_PAIR, f.version, f.srcAddr, f.dstAddr, 0);
+    const all = seen.upsert(p.tsUs);
+    all.requests++;
+    for (const x of findings) if (all.findings.size < 32) all.findings.add(x);
+    evidence.all_violations = [...all.findings].sort();
+    evidence.malformed_requests = all.requests;
     emit(detection(policy, TYPE, variant, {
       tsUs: p.tsUs,
       src,
