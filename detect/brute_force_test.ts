@@ -74,3 +74,27 @@ Deno.test("brute force: POSTs to a login path raise http_post; POSTs to an API p
   assert.equal(a?.netsentinel.evidence.path, "/wp-login.php");
   assert.deepEqual(mk("/api/echo"), []);
 });
+
+Deno.test("brute force: an admin's many interactive ssh sessions (a packet per keystroke) are not guesses", () => {
+  const t = new Traffic();
+  for (let s = 0; s < 15; s++) {
+    const c = "10.99.0.30", sp = 45000 + s;
+    t.syn(c, sp, V, 22).tcp(V, 22, c, sp, 0x12).tcp(c, sp, V, 22, 0x10);
+    t.tcp(c, sp, V, 22, 0x18, { payload: "SSH-2.0-OpenSSH\r\n" });
+    t.tcp(V, 22, c, sp, 0x18, { payload: BANNER });
+    for (let k = 0; k < 60; k++) {
+      t.tcp(c, sp, V, 22, 0x18, { payload: "k".repeat(36) }).tcp(
+        V,
+        22,
+        c,
+        sp,
+        0x18,
+        { payload: "e".repeat(36) },
+      );
+      t.wait(0.15);
+    }
+    t.tcp(c, sp, V, 22, 0x11).tcp(V, 22, c, sp, 0x11).tcp(c, sp, V, 22, 0x10);
+    t.wait(5);
+  }
+  assert.deepEqual(ofType(run(t).alerts, "brute_force"), []);
+});
