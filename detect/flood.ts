@@ -80,6 +80,8 @@ class Target {
   lastEmitUs = 0;
   readonly topWords = new Uint32Array(TOP_K * 4);
   readonly topCounts = new Float64Array(TOP_K);
+  /** Space-Saving overestimate of each slot (count − error is a lower bound). */
+  readonly topErrors = new Float64Array(TOP_K);
   nTop = 0;
   readonly bitmap = new Uint32Array(BITMAP_BITS / 32);
   bitsSet = 0;
@@ -103,6 +105,7 @@ class Target {
     this.lastEmitUs = 0;
     this.nTop = 0;
     this.topCounts.fill(0);
+    this.topErrors.fill(0);
     this.bitmap.fill(0);
     this.bitsSet = 0;
     this.ports.clear();
@@ -136,6 +139,7 @@ class Target {
     w[o + 2] = src[2]!;
     w[o + 3] = src[3]!;
     c[slot] = base + 1;
+    this.topErrors[slot] = base;
     // Linear counting of distinct sources.
     let h = Math.imul(src[0]! ^ 0x9e3779b9, 0x85ebca6b) ^ src[1]! ^
       Math.imul(src[2]!, 0xc2b2ae35) ^ src[3]!;
@@ -194,10 +198,12 @@ function floodDetector(
     // Top sources by count, best first.
     const order: number[] = [];
     for (let i = 0; i < t.nTop; i++) order.push(i);
-    order.sort((a, b) => t.topCounts[b]! - t.topCounts[a]!);
+    // By guaranteed count (Space-Saving's count minus its error).
+    const low = (i: number) => t.topCounts[i]! - t.topErrors[i]!;
+    order.sort((a, b) => low(b) - low(a) || t.topCounts[b]! - t.topCounts[a]!);
     const top = order.slice(0, TOP_SHOWN).map((i) => ({
       ip: formatAddr(t.version, t.topWords.subarray(i * 4, i * 4 + 4)),
-      packets: t.topCounts[i]!,
+      packets: low(i),
     }));
     const target = formatAddr(t.version, t.addr);
     const distinct = t.distinctSources();
@@ -295,6 +301,7 @@ function floodDetector(
     if (t.alerting) {
       t.packets++;
       if (p.tsUs > t.lastUs) t.lastUs = p.tsUs;
+      if (t.binFlood && m > t.peak) t.peak = m;
     }
     if (t.binFlood || m < cfg.pps || m < cfg.baseline_factor * t.baseline) {
       return;
