@@ -94,6 +94,7 @@ const ADDR_CACHE = 4096;
 
 /** The alert aggregator; see the module documentation. */
 export class AlertAggregator {
+  /** What the aggregator did since it was made. */
   readonly counters: AggregatorCounters = {
     detections: 0,
     disabled: 0,

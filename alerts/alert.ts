@@ -34,11 +34,17 @@ export type AlertAction = "allowed" | "blocked";
 
 /** Geographic facts of an address (fields present where the database knows them). */
 export interface AlertGeo {
+  /** ISO 3166 country code. */
   country?: string;
+  /** Country name in English. */
   country_name?: string;
+  /** Flag emoji of the country. */
   flag?: string;
+  /** City name, where the database has it. */
   city?: string;
+  /** Autonomous system number. */
   asn?: number;
+  /** Organisation of the autonomous system. */
   org?: string;
   /** For non-public ranges: "LAN", "loopback", "link-local", … */
   scope?: string;
@@ -48,42 +54,65 @@ export interface AlertGeo {
 export interface Alert {
   /** Time of the first detection (packet time), ISO 8601. */
   timestamp: string;
+  /** Always "alert". */
   event_type: "alert";
+  /** Id of the flow that raised it (flow-level alerts). */
   flow_id?: number;
+  /** The source (attacker) address. */
   src_ip: string;
+  /** Source port, when one flow is concerned. */
   src_port?: number;
+  /** The target address (absent for sweeps and new hosts). */
   dest_ip?: string;
+  /** Target port. */
   dest_port?: number;
+  /** EVE proto name ("TCP", "UDP", "ICMP", …). */
   proto: string;
+  /** Suricata's alert object. */
   alert: {
+    /** "allowed"; the blocker sets "blocked" when it acts. */
     action: AlertAction;
+    /** Stable per detector and variant (see detect/signatures.ts). */
     signature_id: number;
+    /** Revision of the signature. */
     rev: number;
+    /** Signature text. */
     signature: string;
+    /** Suricata-style classification. */
     category: string;
+    /** Severity from the policy. */
     severity: Severity;
   };
+  /** NetSentinel's own facts. */
   netsentinel: {
     /** Time-ordered id (26-char Crockford base32, ULID layout). */
     id: string;
+    /** The alert type (`netsentinel.type`). */
     type: AlertType;
     /** Detections aggregated into this alert. */
     count: number;
+    /** Packet time the activity began, ISO 8601. */
     first_seen: string;
+    /** Packet time of the latest detection, ISO 8601. */
     last_seen: string;
     /** Detector facts, small and JSON-safe. */
     evidence: Record<string, unknown>;
     /** One sentence a user can act on. */
     explanation: string;
+    /** Geography of the source (enrichment). */
     src_geo?: AlertGeo;
+    /** Geography of the target (enrichment). */
     dest_geo?: AlertGeo;
+    /** Reverse DNS name of the source (enrichment). */
     src_host?: string;
+    /** Reverse DNS name of the target (enrichment). */
     dest_host?: string;
   };
 }
 
 /** What a detector emits: one observation, before aggregation. */
 export interface Detection {
+  /** The alert type. */
   type: AlertType;
   /** Packet time of the observation, µs since the epoch. */
   tsUs: number;
@@ -96,18 +125,25 @@ export interface Detection {
   src: string;
   /** The target address as text (absent for source-only detections). */
   dest?: string;
+  /** Source port. */
   srcPort?: number;
+  /** Target port. */
   destPort?: number;
   /** EVE proto name ("TCP", "UDP", "ICMP", …). */
   proto: string;
+  /** Flow id of the flow that showed it. */
   flowId?: number;
   /** Signature text, for example "TCP SYN port scan". */
   signature: string;
   /** Stable per detector and variant. */
   signatureId: number;
+  /** Suricata-style classification. */
   category: string;
+  /** Severity from the policy. */
   severity: Severity;
+  /** Detector facts, small and JSON-safe. */
   evidence: Record<string, unknown>;
+  /** One sentence a user can act on. */
   explanation: string;
   /**
    * Aggregation key within the type: detections with the same type and key

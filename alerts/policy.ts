@@ -15,6 +15,7 @@ import DEFAULT_POLICY_JSON from "../data/policy.json" with { type: "json" };
 
 /** What every detector's policy has. */
 export interface DetectorPolicy {
+  /** False turns the detector off (its detections are dropped too). */
   enabled: boolean;
   /** Suricata severity of its alerts: 1 high, 2 medium, 3 low, 4 informational. */
   severity: Severity;
@@ -36,7 +37,9 @@ export interface HostSweepPolicy extends DetectorPolicy {
   hosts: number;
   /** Distinct target hosts outside home_net that raise the alert (Zeek: 25). */
   hosts_external: number;
+  /** Window the counts are kept over, seconds. */
   window_s: number;
+  /** Cap on tracked keys; least recently used evicted. */
   max_trackers: number;
 }
 
@@ -55,6 +58,7 @@ export interface FloodPolicy extends DetectorPolicy {
    * server answering most datagrams is busy, not flooded); 1 disables.
    */
   max_reply_ratio: number;
+  /** Cap on tracked targets; least recently used evicted. */
   max_targets: number;
 }
 
@@ -62,6 +66,7 @@ export interface FloodPolicy extends DetectorPolicy {
 export interface BruteForcePolicy extends DetectorPolicy {
   /** Short login connections to one service that raise the alert. */
   attempts: number;
+  /** Window the counts are kept over, seconds. */
   window_s: number;
   /** A login attempt lasts at most this long, seconds. */
   max_duration_s: number;
@@ -80,11 +85,13 @@ export interface BruteForcePolicy extends DetectorPolicy {
   http_posts: number;
   /** Substrings (lower case) that make a path login-like. */
   http_login_paths: readonly string[];
+  /** Cap on tracked keys; least recently used evicted. */
   max_trackers: number;
 }
 
 /** `dns_tunnel`: query shapes per (client, registered domain). */
 export interface DnsTunnelPolicy extends DetectorPolicy {
+  /** Window the counts are kept over, seconds. */
   window_s: number;
   /** Queries with a long high-entropy label that raise the alert. */
   encoded_queries: number;
@@ -100,6 +107,7 @@ export interface DnsTunnelPolicy extends DetectorPolicy {
   volume_bytes: number;
   /** Registered domains never reported (lower case, no trailing dot). */
   allow_domains: readonly string[];
+  /** Cap on tracked keys; least recently used evicted. */
   max_trackers: number;
 }
 
@@ -107,8 +115,11 @@ export interface DnsTunnelPolicy extends DetectorPolicy {
 export interface MalformedHttpPolicy extends DetectorPolicy {
   /** Server ports whose first client segment is checked (plus any flow the decoder saw HTTP on). */
   ports: readonly number[];
+  /** Longest request line accepted, bytes (Apache: 8190). */
   max_request_line: number;
+  /** Longest header line accepted, bytes (Apache: 8190). */
   max_header_line: number;
+  /** Most header lines accepted (Apache: 100). */
   max_headers: number;
 }
 
@@ -129,17 +140,29 @@ export interface NewHostPolicy extends DetectorPolicy {
 
 /** Per-detector policies, by alert type. */
 export interface DetectorPolicies {
+  /** Port scans. */
   port_scan: PortScanPolicy;
+  /** Host sweeps. */
   host_sweep: HostSweepPolicy;
+  /** SYN floods. */
   syn_flood: FloodPolicy;
+  /** UDP floods. */
   udp_flood: FloodPolicy;
+  /** ICMP floods. */
   icmp_flood: FloodPolicy;
+  /** Password guessing. */
   brute_force: BruteForcePolicy;
+  /** DNS tunnels and exfiltration. */
   dns_tunnel: DnsTunnelPolicy;
+  /** Malformed HTTP requests. */
   malformed_http: MalformedHttpPolicy;
+  /** Traffic on suspicious ports (list: `suspicious_ports`). */
   suspicious_port: DetectorPolicy;
+  /** Outside clients reaching inside ports not exposed. */
   external_inbound: ExternalInboundPolicy;
+  /** New hosts on home_net. */
   new_host: NewHostPolicy;
+  /** The Isolation Forest (ml/). */
   anomaly: DetectorPolicy;
 }
 
@@ -148,16 +171,23 @@ export type PortProto = "tcp" | "udp" | "any";
 
 /** One suspicious port range with the reason shown in evidence. */
 export interface SuspiciousPort {
+  /** First port of the range. */
   from: number;
+  /** Last port of the range (inclusive). */
   to: number;
+  /** Transport the range applies to. */
   proto: PortProto;
+  /** Why the port is suspicious (shown in evidence). */
   reason: string;
 }
 
 /** A service the policy exposes to the outside (external_inbound ignores it). */
 export interface ExposedService {
+  /** First port of the range. */
   from: number;
+  /** Last port of the range (inclusive). */
   to: number;
+  /** Transport the range applies to. */
   proto: PortProto;
   /** Inside hosts it applies to (empty: every inside host). */
   hosts: readonly Cidr[];
@@ -172,16 +202,21 @@ export interface Suppression {
   signature_id?: number;
   /** … or this alert type (at least one of the two is set). */
   type?: AlertType;
+  /** Address or prefix the suppression applies to. */
   cidr: Cidr;
+  /** Which address of the alert must match. */
   track: SuppressTrack;
   /** Packet time after which the suppression no longer applies, µs (Infinity: never). */
   expiresUs: number;
+  /** Free text (why, who). */
   note: string;
 }
 
 /** The validated policy. */
 export interface Policy {
+  /** The local network: inside addresses. */
   readonly home_net: readonly Cidr[];
+  /** How detections fold into alerts. */
   readonly aggregation: {
     /** An alert is final after this long without a detection, seconds. */
     window_s: number;
@@ -192,19 +227,27 @@ export interface Policy {
     /** Cap on open alerts; the least recently updated is finalised early. */
     max_open: number;
   };
+  /** Global cap on new alerts. */
   readonly rate_limit: {
     /** New alerts per second (packet time) passed downstream. */
     alerts_per_s: number;
     /** Burst size of the token bucket. */
     burst: number;
   };
+  /** Sources and destinations never alerted on. */
   readonly allowlist: {
+    /** Sources never alerted on. */
     sources: readonly Cidr[];
+    /** Destinations never alerted on. */
     destinations: readonly Cidr[];
   };
+  /** Suppressions by signature or type and address. */
   readonly suppressions: readonly Suppression[];
+  /** Services reachable from outside on purpose. */
   readonly exposed: readonly ExposedService[];
+  /** Ports whose traffic is suspicious, with reasons. */
   readonly suspicious_ports: readonly SuspiciousPort[];
+  /** Per-detector settings. */
   readonly detectors: Readonly<DetectorPolicies>;
 }
 

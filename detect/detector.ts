@@ -19,7 +19,15 @@ import { signatureOf } from "./signatures.ts";
 /** Receives the detections of a detector. */
 export type Emit = (d: Detection) => void;
 
-/** A detector: a flow observer that emits detections of one alert type. */
+/**
+ * A detector: a flow observer that emits detections of one alert type.
+ *
+ * @example
+ * ```ts
+ * const d: Detector = portScan(policy, (det) => aggregator.add(det));
+ * new Pipeline({ observers: [d, aggregator.observer()] });
+ * ```
+ */
 export interface Detector extends FlowObserver {
   /** The alert type it emits. */
   readonly type: AlertType;
@@ -32,16 +40,25 @@ export type DetectorFactory = (policy: Policy, emit: Emit) => Detector;
 
 /** The facts of one detection besides its type, variant and signature. */
 export interface DetectionFacts {
+  /** Packet time of the observation, µs. */
   tsUs: number;
   /** When the activity began (see {@link Detection.firstUs}). */
   firstUs?: number;
+  /** Source (attacker) address as text. */
   src: string;
+  /** Target address as text. */
   dest?: string;
+  /** Source port. */
   srcPort?: number;
+  /** Target port. */
   destPort?: number;
+  /** EVE proto name ("TCP", "UDP", "ICMP", …). */
   proto: string;
+  /** Flow id of the flow that showed it. */
   flowId?: number;
+  /** Detector facts, small and JSON-safe. */
   evidence: Record<string, unknown>;
+  /** One sentence a user can act on. */
   explanation: string;
   /** Aggregation key within the type (see {@link Detection.key}). */
   key?: string;

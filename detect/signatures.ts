@@ -10,11 +10,15 @@ import type { AlertType } from "../alerts/alert.ts";
 
 /** One row of the signature table. */
 export interface SignatureInfo {
+  /** The stable `signature_id`. */
   readonly id: number;
+  /** The alert type it belongs to. */
   readonly type: AlertType;
   /** Variant name within the type ("syn", "ssh", …; "" for the only one). */
   readonly variant: string;
+  /** Signature text (`alert.signature`). */
   readonly signature: string;
+  /** Suricata-style classification (`alert.category`). */
   readonly category: string;
 }
 
