@@ -565,6 +565,10 @@ function grow(
       // A value in (lo, hi]: both sides get at least one row.
       let split = hi - rng.next() * (hi - lo);
       if (!(split > lo)) split = hi;
+      // Seven significant digits keep model files short; any value in
+      // (lo, hi] is as good a split.
+      const short = Number(split.toPrecision(7));
+      if (short > lo && short <= hi) split = short;
       let i = start, j = end - 1;
       while (i <= j) {
         if (data[idx[i]! * cols + chosen]! < split) {
@@ -581,8 +585,11 @@ function grow(
       feature[node] = chosen;
       value[node] = split;
       left[node] = l;
-      low[node] = lo;
-      high[node] = hi;
+      // Rounded outwards (never narrowing the range) to keep files short.
+      const shortLo = Number(lo.toPrecision(7));
+      const shortHi = Number(hi.toPrecision(7));
+      low[node] = shortLo <= lo ? shortLo : lo;
+      high[node] = shortHi >= hi ? shortHi : hi;
       stack[sp++] = l + 1;
       stack[sp++] = i;
       stack[sp++] = end;

@@ -195,8 +195,10 @@ export class AnomalyModel {
       (q[Q99]! - q[Q01]!) / 4,
       spec.minScale,
     );
-    if (x > q[Q99]!) return (x - q[Q99]!) / scale;
-    if (x < q[Q01]!) return (q[Q01]! - x) / scale;
+    // Quantiles are stored to 7 significant digits: ignore what rounding moved.
+    const eps = 1e-6 * (1 + Math.abs(x));
+    if (x > q[Q99]! + eps) return (x - q[Q99]!) / scale;
+    if (x < q[Q01]! - eps) return (q[Q01]! - x) / scale;
     return -Math.abs(x - q[Q50]!) / scale - 1e-9;
   }
 
@@ -350,7 +352,7 @@ function featureStats(rows: Float64Array, n: number, i: number): FeatureStats {
     for (let r = 0; r < n; r++) col[r] = Math.log1p(Math.max(0, col[r]!));
   }
   col.sort();
-  st.q = QUANTILES.map((q) => quantileSorted(col, q));
+  st.q = QUANTILES.map((q) => Number(quantileSorted(col, q).toPrecision(7)));
   return st;
 }
 
