@@ -1,0 +1,282 @@
+/**
+ * The appliance as a user runs it: `run` on a veth inside namespaces made
+ * here, SIGTERM flushing everything, `replay` giving the same alerts as
+ * `analyze`, a foreign working directory, the systemd unit.
+ */
+import assert from "node:assert/strict";
+import { createVethPair, netnsUnavailable } from "./netns.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const MAIN = `${ROOT}main.ts`;
+const FIXTURES = `${ROOT}tests/fixtures/`;
+const inCi = Deno.env.get("CI") === "true";
+const PASSWORD = "appliance test password 42";
+const dec = new TextDecoder();
+
+const netnsWhy = await netnsUnavailable();
+const netnsIgnore = netnsWhy !== null && !inCi;
+
+/** Runs the CLI to completion. */
+async function cli(
+  args: string[],
+  opts: { cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    cwd: opts.cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", NETSENTINEL_PASSWORD: PASSWORD },
+  }).output();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+interface Eve {
+  event_type: string;
+  src_ip: string;
+  dest_ip?: string;
+  netsentinel: { type: string; count: number; id: string };
+  alert: { action: string };
+}
+
+function lines(text: string): Eve[] {
+  return text.trim().split("\n").filter((l) => l.startsWith("{")).map((l) =>
+    JSON.parse(l)
+  );
+}
+
+/** Polls until `fn` returns a value, or fails after `ms` with the last error. */
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null>,
+  ms = 60_000,
+): Promise<T> {
+  const until = Date.now() + ms;
+  let last: unknown = null;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v !== null) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Timed out waiting for ${what}: ${last}`);
+}
+
+Deno.test({
+  name:
+    "run on a veth inside a namespace sees traffic, serves /health, and SIGTERM flushes and exits 0" +
+    (netnsIgnore ? ` (skipped: ${netnsWhy})` : ""),
+  ignore: netnsIgnore,
+  async fn() {
+    await using pair = await createVethPair();
+    const data = await Deno.makeTempDir({ prefix: "ns-app-" });
+    try {
+      const t0 = performance.now();
+      const child = new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          pair.a.ns,
+          Deno.execPath(),
+          "run",
+          "-A",
+          MAIN,
+          "run",
+          "-i",
+          pair.a.iface,
+          "--data",
+          data,
+          "--listen",
+          "127.0.0.1:18080",
+        ],
+        env: { NO_COLOR: "1", NETSENTINEL_PASSWORD: PASSWORD },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stderr = child.stderr.pipeThrough(new TextDecoderStream());
+      const errText: string[] = [];
+      const drain = (async () => {
+        for await (const s of stderr) errText.push(s);
+      })();
+      const stdoutDone = child.stdout.cancel();
+      const health = async () => {
+        const out = await pair.exec(pair.a, [
+          "curl",
+          "-sf",
+          "http://127.0.0.1:18080/health",
+        ]);
+        return out.success ? JSON.parse(dec.decode(out.stdout)) : null;
+      };
+      const h0 = await waitFor("/health", async () => {
+        const h = await health();
+        return h?.parts?.capture?.state === "up" ? h : null;
+      });
+      assert.equal(h0.parts.capture.interface, pair.a.iface);
+      const startMs = Math.round(performance.now() - t0);
+      // Normal traffic, then a SYN scan from side B.
+      const ping = await pair.exec(pair.b, [
+        "ping",
+        "-c",
+        "20",
+        "-i",
+        "0.01",
+        pair.a.ip,
+      ]);
+      assert.ok(ping.success, dec.decode(ping.stderr));
+      await waitFor("packets counted", async () => {
+        const h = await health();
+        return h && h.parts.capture.packets >= 40 ? h : null;
+      });
+      const scan = await pair.exec(pair.b, [
+        "nmap",
+        "-sS",
+        "-n",
+        "-Pn",
+        "--max-retries",
+        "0",
+        "-p",
+        "1-300",
+        pair.a.ip,
+      ]);
+      assert.ok(scan.success, dec.decode(scan.stderr));
+      await waitFor("scan packets counted", async () => {
+        const h = await health();
+        return h && h.parts.capture.packets >= 300 ? h : null;
+      });
+      child.kill("SIGTERM");
+      const status = await child.status;
+      await drain;
+      await stdoutDone;
+      assert.equal(status.code, 0, errText.join(""));
+      assert.match(errText.join(""), /"msg":"stopped"/);
+      // Everything is in the database and the EVE log after the stop.
+      const alerts = await cli([
+        "alerts",
+        "--data",
+        data,
+        "--format",
+        "eve",
+        "--limit",
+        "100",
+      ]);
+      assert.equal(alerts.code, 0, alerts.stderr);
+      const got = lines(alerts.stdout);
+      const scanAlert = got.find((a) => a.netsentinel.type === "port_scan");
+      assert.ok(scanAlert, `no port_scan alert in ${alerts.stdout}`);
+      assert.equal(scanAlert.src_ip, pair.b.ip);
+      const eve = lines(await Deno.readTextFile(`${data}/eve.json`));
+      assert.ok(eve.some((a) => a.netsentinel.id === scanAlert.netsentinel.id));
+      // deno-lint-ignore no-console
+      console.log(`start → capture up: ${startMs} ms`);
+    } finally {
+      await Deno.remove(data, { recursive: true });
+    }
+  },
+});
+
+/** The (type, source, target) set of alerts, for comparing runs. */
+function signature(alerts: Eve[]): string[] {
+  return [
+    ...new Set(
+      alerts.map((a) =>
+        `${a.netsentinel.type} ${a.src_ip} -> ${a.dest_ip ?? "-"}`
+      ),
+    ),
+  ]
+    .sort();
+}
+
+Deno.test("replay of a fixture from a foreign working directory raises the same alerts as analyze", async () => {
+  const capture = `${FIXTURES}mixed.pcap`;
+  const cwd = await Deno.makeTempDir({ prefix: "ns-cwd-" });
+  try {
+    const analyzed = await cli(["analyze", capture], { cwd });
+    assert.equal(analyzed.code, 0, analyzed.stderr);
+    const expected = signature(lines(analyzed.stdout));
+    assert.ok(expected.length > 0, "the fixture raises alerts");
+    // A relative data directory, resolved against the foreign cwd.
+    const replay = await cli(
+      [
+        "replay",
+        capture,
+        "--max",
+        "--data",
+        "state",
+        "--listen",
+        "127.0.0.1:0",
+      ],
+      { cwd },
+    );
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.match(replay.stderr, /dashboard at http:\/\/127\.0\.0\.1:/);
+    const stored = await cli([
+      "alerts",
+      "--data",
+      "state",
+      "--format",
+      "eve",
+      "--limit",
+      "1000",
+    ], {
+      cwd,
+    });
+    assert.equal(stored.code, 0, stored.stderr);
+    assert.deepEqual(signature(lines(stored.stdout)), expected);
+    const files = [...Deno.readDirSync(`${cwd}/state`)].map((e) => e.name)
+      .sort();
+    assert.ok(files.includes("netsentinel.kv"), files.join(","));
+    assert.ok(files.includes("eve.json"), files.join(","));
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+let haveSystemd = true;
+try {
+  await new Deno.Command("systemd-analyze", {
+    args: ["--version"],
+    stdout: "null",
+  }).output();
+} catch {
+  haveSystemd = false;
+}
+
+Deno.test({
+  name: "the systemd unit passes systemd-analyze verify" +
+    (haveSystemd || inCi ? "" : " (skipped: systemd-analyze missing)"),
+  ignore: !haveSystemd && !inCi,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const unit = await Deno.readTextFile(
+      `${ROOT}packaging/netsentinel.service`,
+    );
+    // verify needs the binary to exist: point the unit at a stand-in.
+    await Deno.copyFile("/bin/true", `${dir}/netsentinel`);
+    await Deno.chmod(`${dir}/netsentinel`, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/netsentinel.service`,
+      unit.replaceAll("/usr/local/bin/netsentinel", `${dir}/netsentinel`),
+    );
+    const out = await new Deno.Command("systemd-analyze", {
+      args: ["verify", `${dir}/netsentinel.service`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const msg = dec.decode(out.stderr) + dec.decode(out.stdout);
+    assert.equal(out.code, 0, msg);
+    assert.doesNotMatch(msg, /Unknown|Invalid|Failed/i);
+    assert.match(unit, /AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN/);
+    assert.match(unit, /StateDirectory=netsentinel/);
+    assert.match(unit, /ProtectSystem=strict/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
