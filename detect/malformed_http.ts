@@ -5,7 +5,9 @@
  * `_http_grammar.ts`: method, request line, version, header lines, control
  * bytes, lengths, and request-smuggling signs. One detection per flow; the
  * aggregator folds repeats from one client to one server into one alert.
- * When the header block goes on past the first segment (big cookies, or an
+ * Segments that cannot start a request are skipped: a first byte outside
+ * printable ASCII (TLS, another binary protocol on an HTTP port) or a RST's
+ * payload. When the header block goes on past the first segment (big cookies, or an
  * absurdly long line), the detector follows the later segments' line
  * lengths and header count (bounded state per open request, up to 256 KiB)
  * to catch lengths beyond the limits. Later requests on a kept-alive
@@ -20,6 +22,7 @@ import {
   formatAddr,
   IPPROTO_TCP,
   type Packet,
+  TCP_RST,
 } from "../decode/mod.ts";
 import { DIR_TO_SERVER, type Flow, type PacketContext } from "../flows/mod.ts";
 import { KeyedTable } from "./_table.ts";
@@ -198,7 +201,10 @@ export function malformedHttp(policy: Policy, emit: Emit): Detector {
       // The first payload segment the client sent.
       if (ports[f.dstPort] !== 1 && p.app !== APP_HTTP) return;
       const d = p.data, s = p.payloadOffset, e = s + p.payloadLen;
-      if (d[s] === 0x16) return; // TLS on an HTTP port: not ours
+      // A request starts with a printable character; TLS (0x16) or another
+      // binary protocol on an HTTP port is not ours, nor is a RST's payload.
+      const c0 = d[s]!;
+      if (c0 < 0x21 || c0 > 0x7e || (p.tcpFlags & TCP_RST) !== 0) return;
       const bits = checkHttpRequest(d, s, e, lim, check);
       let m = s;
       while (m < check.lineEnd && m - s < 32 && d[m] !== 0x20) m++;
