@@ -17,7 +17,7 @@
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
-import { inHomeNet, type Policy } from "../alerts/policy.ts";
+import type { Policy } from "../alerts/policy.ts";
 import {
   anyCidrContains,
   formatAddr,
@@ -76,8 +76,8 @@ export function externalInbound(policy: Policy, emit: Emit): Detector {
           : ctx.newFlow && ctx.dir === DIR_TO_SERVER;
       }
       if (!hit) return;
-      if (!inHomeNet(policy, f.version, f.dstAddr)) return;
-      if (inHomeNet(policy, f.version, f.srcAddr)) return;
+      if (!anyCidrContains(policy.home_net, f.version, f.dstAddr)) return;
+      if (anyCidrContains(policy.home_net, f.version, f.srcAddr)) return;
       const proto = p.proto === IPPROTO_TCP ? "tcp" : "udp";
       if (isExposed(f, proto)) return;
       const src = formatAddr(f.version, f.srcAddr);

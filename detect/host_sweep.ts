@@ -15,8 +15,9 @@
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
-import { inHomeNet, type Policy } from "../alerts/policy.ts";
+import type { Policy } from "../alerts/policy.ts";
 import {
+  anyCidrContains,
   formatAddr,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
@@ -167,7 +168,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
     kind: number,
     tsUs: number,
   ): void {
-    const out = !inHomeNet(policy, version, target);
+    const out = !anyCidrContains(policy.home_net, version, target);
     if (out && tag === TAG_UDP) return;
     table.setKey(tag + (out ? TAG_OUTSIDE : 0), version, scanner, null, port);
     const t = table.upsert(tsUs);

@@ -13,8 +13,8 @@
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
-import { inHomeNet, type Policy } from "../alerts/policy.ts";
-import { formatAddr, type Packet } from "../decode/mod.ts";
+import type { Policy } from "../alerts/policy.ts";
+import { anyCidrContains, formatAddr, type Packet } from "../decode/mod.ts";
 import { eveTimestamp, protoName } from "../events/mod.ts";
 import { type Host, hostIp, type PacketContext } from "../flows/mod.ts";
 import { detection, type Detector, type Emit, isUnicast } from "./detector.ts";
@@ -47,7 +47,9 @@ export function newHost(
   function check(h: Host, p: Packet, ctx: PacketContext): void {
     confirmed.add(h);
     const v = h.version;
-    if (!isUnicast(v, h.addr) || !inHomeNet(policy, v, h.addr)) return;
+    if (!isUnicast(v, h.addr) || !anyCidrContains(policy.home_net, v, h.addr)) {
+      return;
+    }
     const key = addrHash(v, h.addr);
     if (seen.has(key) || seen.size >= cap) return;
     seen.add(key);

@@ -9,8 +9,9 @@
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
-import { inHomeNet, type Policy } from "../alerts/policy.ts";
+import type { Policy } from "../alerts/policy.ts";
 import {
+  anyCidrContains,
   formatAddr,
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -59,8 +60,8 @@ export function suspiciousPort(policy: Policy, emit: Emit): Detector {
       const src = formatAddr(f.version, f.srcAddr);
       const dst = formatAddr(f.version, f.dstAddr);
       const proto = p.proto === IPPROTO_TCP ? "TCP" : "UDP";
-      const inSrc = inHomeNet(policy, f.version, f.srcAddr);
-      const inDst = inHomeNet(policy, f.version, f.dstAddr);
+      const inSrc = anyCidrContains(policy.home_net, f.version, f.srcAddr);
+      const inDst = anyCidrContains(policy.home_net, f.version, f.dstAddr);
       const direction = inSrc && inDst
         ? "internal"
         : inSrc
