@@ -61,8 +61,15 @@ Deno.test("cli rejects bad usage with one line and exit code 2", async (t) => {
       /--events: "ftp" is not one of/,
     ],
     [["analyze", "--format"], /argument missing|needs a value/i],
-    [["run", "--snaplen", "abc"], /--snaplen: "abc" is not an integer/],
-    [["run", "--snaplen", "10"], /--snaplen: 10 is out of range/],
+    [["replay", "x.pcap", "--speed", "abc"], /--speed: "abc" is not a number/],
+    [["replay", "x.pcap", "--speed", "0"], /--speed: 0 is out of range/],
+    [
+      ["replay", "x.pcap", "--max", "--speed", "2"],
+      /--speed and --max exclude each other/,
+    ],
+    [["replay"], /give exactly one capture file/],
+    [["run", "--listen", "8080"], /--listen: "8080" is not HOST:PORT/],
+    [["run", "--cert", "c.pem"], /--cert and --key go together/],
     [["interfaces", "extra"], /unexpected argument "extra"/],
   ];
   for (const [args, re] of cases) {

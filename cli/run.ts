@@ -11,6 +11,7 @@ import {
   type AppConfig,
   defaultConfigPath,
   loadConfig,
+  parseConfig,
 } from "../appliance/config.ts";
 import { DEMO_CAPTURE_URL } from "../appliance/replay_control.ts";
 import { resolveDataDir } from "../common/data_dir.ts";
@@ -103,6 +104,8 @@ async function serve(
   source: PacketSourceSpec,
   exitOnEnd: boolean,
 ): Promise<number> {
+  // Usage errors first, before anything touches the disk.
+  override(parseConfig({}), flags);
   const dataDir = await resolveDataDir(str(flags, "data"));
   const configPath = str(flags, "config") ?? defaultConfigPath(dataDir);
   const loaded = await loadConfig(configPath);
