@@ -308,6 +308,8 @@ start_services() {
     mount --bind '$WORK/ssh/shadow' /etc/shadow &&
     mount --bind '$WORK/ssh/group' /etc/group &&
     exec /usr/sbin/sshd -D -e -f '$WORK/ssh/sshd_config'" >"$WORK/log/sshd.log" 2>&1 &
+  # No update check: it would put dl.deno.land lookups into the captures.
+  export DENO_NO_UPDATE_CHECK=1
   nsx victim "$deno" run --allow-net --allow-read="$WORK/tls" "$HERE/http_server.ts" \
     --host "$VICTIM" --port 80 --tls-port 443 \
     --cert "$WORK/tls/cert.pem" --key "$WORK/tls/key.pem" >"$WORK/log/web-victim.log" 2>&1 &
@@ -365,7 +367,8 @@ stop_capture() {
   say "$CAP_NAME: $(packet_count "$OUT/$CAP_NAME.pcap") packets, $(stat -c %s "$OUT/$CAP_NAME.pcap") bytes"
 }
 
-packet_count() { tcpdump -nr "$1" 2>/dev/null | wc -l; }
+# (Not `tcpdump -r | wc -l`: some of tcpdump's protocol printers emit extra lines.)
+packet_count() { tcpdump --count -r "$1" 2>/dev/null | awk '{ print $1 }'; }
 
 # ---------------------------------------------------------------- benign actors
 
