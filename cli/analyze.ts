@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { LOCAL_DATA_DIR, SYSTEM_DATA_DIR } from "../common/data_dir.ts";
+import { type AnomalyModel, MODEL_FILE, resolveModel } from "../ml/mod.ts";
 import { join } from "node:path";
 import {
   type AggregatorCounters,
@@ -16,7 +18,11 @@ import {
 } from "../alerts/mod.ts";
 import { CaptureFileError, readCaptureFile } from "../capture/mod.ts";
 import { ConfigError, UsageError, UserError } from "../common/errors.ts";
-import { createDetectors, type CreateDetectorsOptions } from "../detect/mod.ts";
+import {
+  anomalyDetector,
+  createDetectors,
+  type CreateDetectorsOptions,
+} from "../detect/mod.ts";
 import { LineWriter, printErr } from "../common/output.ts";
 import { Pipeline } from "../engine/mod.ts";
 import {
@@ -26,7 +32,14 @@ import {
   type ProtocolEventType,
 } from "../events/mod.ts";
 import type { FlowObserver } from "../flows/mod.ts";
-import { type Command, type Flags, listOf, oneOf, str } from "./command.ts";
+import {
+  bool,
+  type Command,
+  type Flags,
+  listOf,
+  oneOf,
+  str,
+} from "./command.ts";
 import { Progress } from "./progress.ts";
 
 const EVENT_TYPES = ["alert", ...PROTOCOL_EVENT_TYPES] as const;
@@ -255,6 +268,30 @@ function tableLine(rec: EveRecord): string {
   return `${ts}  ${kind.padEnd(5)}  ${src} -> ${dst}  ${what}`;
 }
 
+/**
+ * The model analyze uses: `--model`, else model.json in the data directory
+ * (`--data`, or an existing system or local one; nothing is created), else
+ * the shipped model. A fallback is reported on standard error.
+ */
+async function analyzeModel(flags: Flags): Promise<AnomalyModel> {
+  const path = str(flags, "model");
+  let dataDir = str(flags, "data");
+  if (path === undefined && dataDir === undefined) {
+    for (const d of [SYSTEM_DATA_DIR, LOCAL_DATA_DIR]) {
+      try {
+        await Deno.stat(join(d, MODEL_FILE));
+        dataDir = d;
+        break;
+      } catch {
+        // No model there: try the next place.
+      }
+    }
+  }
+  const loaded = await resolveModel({ path, dataDir });
+  if (loaded.fallback) printErr(`netsentinel: ${loaded.fallback}`);
+  return loaded.model;
+}
+
 /** The `analyze` command. */
 export const analyzeCommand: Command = {
   name: "analyze",
@@ -264,6 +301,9 @@ export const analyzeCommand: Command = {
     format: { type: "string" },
     events: { type: "string" },
     policy: { type: "string" },
+    model: { type: "string" },
+    "no-model": { type: "boolean" },
+    data: { type: "string" },
     "stats-json": { type: "string" },
   },
   help: `Usage: netsentinel analyze [options] PATH...
@@ -279,6 +319,10 @@ Options:
                          alert,dns,http,tls,flow (default: alert)
   --policy FILE          detection policy (JSON; fields left out keep the
                          shipped defaults, see data/policy.json)
+  --model FILE           Isolation Forest model for "anomaly" alerts (default:
+                         model.json in the data directory, else the shipped one)
+  --no-model             rule detectors only
+  --data DIR             data directory to look for model.json in
   --stats-json OUT       write per-file statistics as JSON to OUT
   -h, --help             show this help
 
@@ -297,12 +341,19 @@ part; the others are still analysed), 2 bad usage.`,
     const policy = policyFile === undefined
       ? defaultPolicy()
       : await loadPolicyFile(policyFile);
+    if (bool(flags, "no-model") && flags.model !== undefined) {
+      throw new UsageError(
+        "analyze: --model and --no-model exclude each other",
+      );
+    }
     const files = await expandPaths(positionals);
+    const model = bool(flags, "no-model") ? null : await analyzeModel(flags);
     const out = new LineWriter();
     const progress = Deno.stderr.isTerminal() ? new Progress() : null;
     const stats = await analyzeFiles(files, {
       events,
       policy,
+      ...(model ? { detectors: { extra: [anomalyDetector(model)] } } : {}),
       sink: format === "eve"
         ? (rec) => out.line(JSON.stringify(rec))
         : (rec) => out.line(tableLine(rec)),

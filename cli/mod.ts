@@ -105,6 +105,8 @@ export async function runCli(args: string[]): Promise<number> {
     }
     return await cmd.run(parsed.flags, parsed.positionals);
   } catch (e) {
+    // Output piped into a reader that stopped (| head): end quietly, as Unix tools do.
+    if (e instanceof Deno.errors.BrokenPipe) return 0;
     if (e instanceof UsageError) {
       printErr(`netsentinel: ${e.message}`);
       return 2;
