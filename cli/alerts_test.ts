@@ -92,7 +92,7 @@ Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with
     assert.equal(r.code, 0, r.stderr);
     const [header, row] = r.stdout.trim().split("\n");
     assert.match(header!, /^id,timestamp,/);
-    assert.ok(row!.includes(`'=cmd|' /C calc'!A0`), row);
+    assert.ok(row!.includes(`'=cmd|' /C calc'!A0`), String(row));
     assert.ok(!/(^|,)=/.test(row!), "no cell starts with =");
   });
   await t.step("bad usage and a missing database", async () => {

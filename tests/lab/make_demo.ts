@@ -33,7 +33,11 @@ interface Frame {
   wirelen: number;
 }
 
-async function frames(path: string, offsetUs: number, keepS: number): Promise<Frame[]> {
+async function frames(
+  path: string,
+  offsetUs: number,
+  keepS: number,
+): Promise<Frame[]> {
   const out: Frame[] = [];
   let first = NaN;
   for await (const b of readCaptureFile(path)) {
@@ -63,7 +67,9 @@ async function main(): Promise<void> {
   await using w = await PcapWriter.create(out, { linktype: 1 });
   for (const f of all) await w.write(f.tsUs, f.data, f.wirelen);
   Deno.stderr.writeSync(
-    new TextEncoder().encode(`demo: ${all.length} frames over ${LENGTH_S} s to ${out}\n`),
+    new TextEncoder().encode(
+      `demo: ${all.length} frames over ${LENGTH_S} s to ${out}\n`,
+    ),
   );
 }
 
