@@ -282,6 +282,10 @@ export class Appliance {
     const server = await createServer(app.#deps(auth), {
       hostname: c.dashboard.listen.hostname,
       port: c.dashboard.listen.port,
+      live: {
+        maxBufferedBytes: c.limits.ws_buffer_kb * 1024,
+        maxClients: c.limits.ws_clients,
+      },
       ...(c.dashboard.cert && c.dashboard.key
         ? {
           cert: await Deno.readTextFile(c.dashboard.cert),
@@ -581,6 +585,28 @@ export class Appliance {
           labels: { outcome },
           value,
         })),
+      },
+      {
+        name: "netsentinel_limit",
+        type: "gauge",
+        help:
+          "Configured bounds (limits.* in the config; open alerts from the policy)",
+        samples: [
+          ["max_flows", this.#o.config.limits.max_flows],
+          ["max_hosts", this.#o.config.limits.max_hosts],
+          ["max_open_alerts", this.#holder.current.aggregation.max_open],
+          ["ws_buffer_bytes", this.#o.config.limits.ws_buffer_kb * 1024],
+          ["ws_clients", this.#o.config.limits.ws_clients],
+        ].map(([limit, value]) => ({
+          labels: { limit: String(limit) },
+          value: Number(value),
+        })),
+      },
+      {
+        name: "netsentinel_open_alerts",
+        type: "gauge",
+        help: "Alerts open for aggregation",
+        samples: [{ value: this.aggregator.openCount }],
       },
       {
         name: "netsentinel_capture_restarts_total",

@@ -75,10 +75,10 @@ export interface AppConfig {
   limits: {
     max_flows: number;
     max_hosts: number;
-    /** Alerts held open for aggregation at most. */
-    max_open_alerts: number;
     /** Bytes a WebSocket client may have queued before it is dropped, KiB. */
     ws_buffer_kb: number;
+    /** Live dashboard clients at once. */
+    ws_clients: number;
   };
   log_level: typeof LOG_LEVELS[number];
   /** GeoIP and reverse DNS (see enrich/). */
@@ -134,8 +134,8 @@ export function parseConfig(input: unknown): AppConfig {
   const lim = record(top.limits, "limits", [
     "max_flows",
     "max_hosts",
-    "max_open_alerts",
     "ws_buffer_kb",
+    "ws_clients",
   ]);
   const cert = optText(dash.cert, "dashboard.cert");
   const key = optText(dash.key, "dashboard.key");
@@ -216,18 +216,13 @@ export function parseConfig(input: unknown): AppConfig {
         min: 256,
         max: 10_000_000,
       }),
-      max_open_alerts: int(
-        lim.max_open_alerts,
-        "limits.max_open_alerts",
-        10_000,
-        {
-          min: 100,
-          max: 1_000_000,
-        },
-      ),
       ws_buffer_kb: int(lim.ws_buffer_kb, "limits.ws_buffer_kb", 256, {
         min: 16,
         max: 65_536,
+      }),
+      ws_clients: int(lim.ws_clients, "limits.ws_clients", 32, {
+        min: 1,
+        max: 1024,
       }),
     },
     log_level: oneOf(top.log_level, "log_level", LOG_LEVELS, "info"),
