@@ -265,7 +265,8 @@ function tableLine(rec: EveRecord): string {
     what = `${rec.proto} ${sub.pkts_toserver}/${sub.pkts_toclient} pkts ` +
       `${sub.bytes_toserver}/${sub.bytes_toclient} B ${sub.state}`;
   }
-  return `${ts}  ${kind.padEnd(5)}  ${src} -> ${dst}  ${what}`;
+  const arrow = dst === "" ? src : `${src} -> ${dst}`;
+  return `${ts}  ${kind.padEnd(5)}  ${arrow}  ${what}`;
 }
 
 /**

@@ -73,8 +73,8 @@ function override(config: AppConfig, flags: Flags): AppConfig {
   return c;
 }
 
-function dashboardUrls(c: AppConfig): string[] {
-  const { hostname, port } = c.dashboard.listen;
+function dashboardUrls(c: AppConfig, port: number): string[] {
+  const { hostname } = c.dashboard.listen;
   const scheme = c.dashboard.cert ? "https" : "http";
   const hosts: string[] = [];
   if (hostname === "0.0.0.0" || hostname === "::") {
@@ -139,7 +139,7 @@ async function serve(
       }
       : undefined,
   });
-  for (const u of dashboardUrls(config)) {
+  for (const u of dashboardUrls(config, app.server.port)) {
     printErr(`netsentinel: dashboard at ${u}`);
   }
   if (app.generatedPassword !== null) {

@@ -35,6 +35,37 @@ async function cli(
   };
 }
 
+/**
+ * Runs `fn` with a fresh, empty network namespace (loopback up), removed
+ * afterwards: the appliance's nftables table lives and dies there, never
+ * on the host.
+ */
+async function withNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
+  const ns = `ns-app-${crypto.randomUUID().slice(0, 8)}`;
+  const ip = (...a: string[]) =>
+    new Deno.Command("ip", { args: a, stdout: "null", stderr: "piped" })
+      .output();
+  const made = await ip("netns", "add", ns);
+  assert.ok(made.success, dec.decode(made.stderr));
+  try {
+    await ip("-n", ns, "link", "set", "lo", "up");
+    return await fn(ns);
+  } finally {
+    await ip("netns", "del", ns);
+  }
+}
+
+/** The CLI inside a namespace. */
+function cliIn(ns: string, args: string[], opts: { cwd?: string } = {}) {
+  return new Deno.Command("ip", {
+    args: ["netns", "exec", ns, Deno.execPath(), "run", "-A", MAIN, ...args],
+    cwd: opts.cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", NETSENTINEL_PASSWORD: PASSWORD },
+  });
+}
+
 interface Eve {
   event_type: string;
   src_ip: string;
@@ -193,7 +224,12 @@ function signature(alerts: Eve[]): string[] {
     .sort();
 }
 
-Deno.test("replay of a fixture from a foreign working directory raises the same alerts as analyze", async () => {
+Deno.test({
+  name:
+    "replay of a fixture from a foreign working directory raises the same alerts as analyze" +
+    (netnsIgnore ? ` (skipped: ${netnsWhy})` : ""),
+  ignore: netnsIgnore,
+}, async () => {
   const capture = `${FIXTURES}mixed.pcap`;
   const cwd = await Deno.makeTempDir({ prefix: "ns-cwd-" });
   try {
@@ -202,8 +238,8 @@ Deno.test("replay of a fixture from a foreign working directory raises the same 
     const expected = signature(lines(analyzed.stdout));
     assert.ok(expected.length > 0, "the fixture raises alerts");
     // A relative data directory, resolved against the foreign cwd.
-    const replay = await cli(
-      [
+    const out = await withNetns((ns) =>
+      cliIn(ns, [
         "replay",
         capture,
         "--max",
@@ -211,11 +247,12 @@ Deno.test("replay of a fixture from a foreign working directory raises the same 
         "state",
         "--listen",
         "127.0.0.1:0",
-      ],
-      { cwd },
+      ], { cwd })
+        .output()
     );
-    assert.equal(replay.code, 0, replay.stderr);
-    assert.match(replay.stderr, /dashboard at http:\/\/127\.0\.0\.1:/);
+    const stderr = dec.decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.match(stderr, /dashboard at http:\/\/127\.0\.0\.1:\d+/);
     const stored = await cli([
       "alerts",
       "--data",
@@ -237,6 +274,69 @@ Deno.test("replay of a fixture from a foreign working directory raises the same 
     await Deno.remove(cwd, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "run --demo plays the bundled capture through the appliance and stops on SIGTERM" +
+    (netnsIgnore ? ` (skipped: ${netnsWhy})` : ""),
+  ignore: netnsIgnore,
+}, () =>
+  withNetns(async (ns) => {
+    const data = await Deno.makeTempDir({ prefix: "ns-demo-" });
+    try {
+      const child = new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          ns,
+          Deno.execPath(),
+          "run",
+          "-A",
+          MAIN,
+          "run",
+          "--demo",
+          "--data",
+          data,
+          "--listen",
+          "127.0.0.1:0",
+        ],
+        env: { NO_COLOR: "1", NETSENTINEL_PASSWORD: PASSWORD },
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const err: string[] = [];
+      const drain = (async () => {
+        for await (
+          const s of child.stderr.pipeThrough(new TextDecoderStream())
+        ) {
+          err.push(s);
+        }
+      })();
+      const url = await waitFor("the dashboard address", () => {
+        const m = /dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(
+          err.join(""),
+        );
+        return Promise.resolve(m ? m[1]! : null);
+      });
+      const h = await waitFor("demo packets", async () => {
+        const r = await new Deno.Command("ip", {
+          args: ["netns", "exec", ns, "curl", "-sf", `${url}health`],
+          stdout: "piped",
+        }).output();
+        const j = r.success ? JSON.parse(dec.decode(r.stdout)) : null;
+        return j?.parts.capture.replay === "demo" && j.parts.capture.packets > 0
+          ? j
+          : null;
+      });
+      assert.equal(h.parts.capture.state, "up");
+      child.kill("SIGTERM");
+      const st = await child.status;
+      await drain;
+      assert.equal(st.code, 0, err.join(""));
+    } finally {
+      await Deno.remove(data, { recursive: true });
+    }
+  }));
 
 let haveSystemd = true;
 try {

@@ -18,7 +18,7 @@ const FIX = `${ROOT}tests/fixtures/`;
 const LAYERS: ReadonlyArray<readonly [string, number, number]> = [
   // file, start offset (s), longest part kept (s)
   ["scan_syn.pcap", 20, 30],
-  ["brute_ssh.pcap", 45, 40],
+  ["brute_ssh.pcap", 40, 120],
   ["dns_tunnel.pcap", 80, 30],
   ["sweep_icmp.pcap", 110, 20],
   ["malformed_http.pcap", 130, 20],
