@@ -52,6 +52,7 @@ import {
   type HostRecord,
   listHosts,
   mergeHost,
+  metaKey,
   openStore,
   type Store,
   StoreWriter,
@@ -129,6 +130,8 @@ export class Appliance {
   >();
   #lastHostSave = 0;
   #known: Set<string>;
+  /** Until when (ms) new hosts are learned silently; 0 when not learning. */
+  #learningUntil: number;
   #wake: (() => void) | null = null;
   #restarts = 0;
 
@@ -142,6 +145,7 @@ export class Appliance {
       model: LoadedModel | null;
       holder: PolicyHolder;
       known: Set<string>;
+      learningUntil: number;
       blocker: Blocker;
       admins: { fn: () => string[] };
     },
@@ -154,6 +158,7 @@ export class Appliance {
     this.#model = parts.model;
     this.#holder = parts.holder;
     this.#known = parts.known;
+    this.#learningUntil = parts.learningUntil;
     this.blocker = parts.blocker;
     // Filled in by start(); constructed here so the fields stay readonly.
     this.generatedPassword = null;
@@ -181,7 +186,7 @@ export class Appliance {
       ? []
       : [anomalyDetector(this.#model.model)] as const;
     this.#detectors = new DetectorSet(this.#holder, this.aggregator.emit, {
-      isKnownHost: (ip) => this.#known.has(ip),
+      isKnownHost: (ip) => this.#isKnown(ip),
       extra,
     });
     pipeline = new Pipeline({
@@ -250,6 +255,11 @@ export class Appliance {
       }
       cursor = page.cursor;
     } while (cursor !== null && known.size < MAX_KNOWN_HOSTS);
+    const learningUntil = await learningPeriod(
+      store,
+      known.size,
+      c.new_host_learning_s,
+    );
     const admins = { fn: (): string[] => [] };
     const blocker = new Blocker(store, {
       policy: withPolicyAllow(c),
@@ -268,6 +278,7 @@ export class Appliance {
       model,
       holder,
       known,
+      learningUntil,
       blocker,
       admins,
     });
@@ -344,6 +355,20 @@ export class Appliance {
         this.#o.log.info("policy replaced", { config: this.#o.configPath });
       },
     };
+  }
+
+  /**
+   * True for hosts seen before. During the learning period after a first
+   * start every host counts as known (and is remembered), so a fresh
+   * install does not raise one new_host alert per device on the network.
+   */
+  #isKnown(ip: string): boolean {
+    if (this.#known.has(ip)) return true;
+    if (this.#learningUntil > Date.now()) {
+      if (this.#known.size < MAX_KNOWN_HOSTS) this.#known.add(ip);
+      return true;
+    }
+    return false;
   }
 
   #onAlert(a: Alert, isNew: boolean): void {
@@ -538,6 +563,12 @@ export class Appliance {
       capture: { ...this.#capture, ...this.#captureFigures() },
       detector: {
         state: "up",
+        ...(this.#learningUntil > Date.now()
+          ? {
+            learning_new_hosts_until: new Date(this.#learningUntil)
+              .toISOString(),
+          }
+          : {}),
         detectors: this.#detectors.types,
         model: this.#model
           ? (this.#model.fallback ? "shipped (fallback)" : this.#model.path)
@@ -648,6 +679,29 @@ export class Appliance {
     this.store.close();
     this.#o.log.info("stopped", { packets: this.pipeline.counters.packets });
   }
+}
+
+/**
+ * The end (ms) of the new-host learning period: started on a first start
+ * (no known hosts) and kept in KV, so a restart during it continues it.
+ * Returns 0 when not learning.
+ */
+export async function learningPeriod(
+  store: Store,
+  knownHosts: number,
+  seconds: number,
+): Promise<number> {
+  const key = metaKey("learning_until");
+  const stored = (await store.kv.get<number>(key)).value;
+  if (typeof stored === "number") return stored > Date.now() ? stored : 0;
+  if (seconds === 0) return 0;
+  if (knownHosts > 0) {
+    await store.kv.set(key, 0); // an install that knows its hosts: decided
+    return 0;
+  }
+  const until = Date.now() + seconds * 1000;
+  await store.kv.set(key, until);
+  return until;
 }
 
 /** The block policy with the detection policy's allow-listed sources added. */

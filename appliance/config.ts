@@ -81,6 +81,11 @@ export interface AppConfig {
     ws_clients: number;
   };
   log_level: typeof LOG_LEVELS[number];
+  /**
+   * After the first start (no known hosts yet), hosts seen within this many
+   * seconds become known without a new_host alert (0: alert from the start).
+   */
+  new_host_learning_s: number;
   /** GeoIP and reverse DNS (see enrich/). */
   enrich: OpenEnricherOptions;
   /** Blocking with nftables (see respond/). */
@@ -99,6 +104,7 @@ const TOP_KEYS = [
   "model",
   "limits",
   "log_level",
+  "new_host_learning",
   "geoip",
   "rdns",
   "blocking",
@@ -226,6 +232,12 @@ export function parseConfig(input: unknown): AppConfig {
       }),
     },
     log_level: oneOf(top.log_level, "log_level", LOG_LEVELS, "info"),
+    new_host_learning_s: duration(
+      top.new_host_learning,
+      "new_host_learning",
+      600,
+      { min: 0, max: 30 * 86400 },
+    ),
     enrich: parseEnrichConfig({ geoip: top.geoip, rdns: top.rdns }),
     blocking: parseBlockPolicy(top.blocking, "blocking"),
     policy: parsePolicy(top.policy ?? {}),

@@ -30,6 +30,7 @@ const COMMON = {
   cert: { type: "string" },
   key: { type: "string" },
   "no-capture": { type: "boolean" },
+  block: { type: "boolean" },
 } as const;
 
 const COMMON_HELP =
@@ -38,6 +39,8 @@ const COMMON_HELP =
   --config FILE         config file (default: config.json in the data directory)
   --listen HOST:PORT    dashboard address (default 0.0.0.0:8080)
   --cert FILE --key FILE  serve the dashboard over HTTPS
+  --block               enforce blocks while replaying (default: dry run, so
+                        replayed addresses are never blocked on this host)
   -h, --help            show this help`;
 
 /** Applies command-line overrides to the config. */

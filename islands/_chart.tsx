@@ -1,5 +1,6 @@
 /**
- * A time-series chart (uPlot) of traffic into and out of the home network.
+ * A time-series chart (uPlot) of traffic: all of it, and what goes into
+ * and out of the home network.
  * On the server it renders an empty, sized placeholder; in the browser it
  * draws and follows its container's width.
  *
@@ -18,6 +19,8 @@ export interface TrafficChartProps {
   in: number[];
   /** Bytes per second out of it. */
   out: number[];
+  /** Bytes per second seen in all (including traffic inside the home network). */
+  all: number[];
 }
 
 function cssVar(name: string, fallback: string): string {
@@ -77,6 +80,13 @@ export function TrafficChart(p: TrafficChartProps): VNode {
         series: [
           { label: "Time", value: (_u, v) => v === null ? "–" : clock(v) },
           {
+            label: "All",
+            stroke: cssVar("--muted", "#888"),
+            width: 1,
+            dash: [4, 3],
+            value: (_u, v) => v === null ? "–" : fmtRate(v),
+          },
+          {
             label: "In",
             stroke: cssVar("--in", "#2f81f7"),
             fill: cssVar("--in-fill", "#2f81f722"),
@@ -91,7 +101,7 @@ export function TrafficChart(p: TrafficChartProps): VNode {
           },
         ],
       },
-      [p.t, p.in, p.out],
+      [p.t, p.all, p.in, p.out],
       el,
     );
     plot.current = u;
@@ -107,8 +117,8 @@ export function TrafficChart(p: TrafficChartProps): VNode {
   }, []);
 
   useEffect(() => {
-    plot.current?.setData([p.t, p.in, p.out]);
-  }, [p.t, p.in, p.out]);
+    plot.current?.setData([p.t, p.all, p.in, p.out]);
+  }, [p.t, p.all, p.in, p.out]);
 
   return <div class="chart" ref={box} aria-label="Traffic in and out" />;
 }

@@ -26,7 +26,7 @@ export interface LiveOverviewProps {
   /** The newest sample, or null before the first. */
   stats: StatsSnapshot | null;
   /** Recent one-second samples for the chart (oldest first). */
-  series: { t: number; bytes_in: number; bytes_out: number }[];
+  series: { t: number; bytes: number; bytes_in: number; bytes_out: number }[];
   /** The newest alerts. */
   alerts: Alert[];
   /** Active blocks. */
@@ -50,6 +50,7 @@ export default function LiveOverview(p: LiveOverviewProps): VNode {
     t: p.series.map((s) => s.t / 1000),
     in: p.series.map((s) => s.bytes_in),
     out: p.series.map((s) => s.bytes_out),
+    all: p.series.map((s) => s.bytes),
   }));
   const [alerts, setAlerts] = useState(p.alerts);
   const [blocks, setBlocks] = useState(p.blocks);
@@ -66,11 +67,15 @@ export default function LiveOverview(p: LiveOverviewProps): VNode {
             t: [...old.t, s.t / 1000].slice(-MAX_POINTS),
             in: [...old.in, s.bps_in].slice(-MAX_POINTS),
             out: [...old.out, s.bps_out].slice(-MAX_POINTS),
+            all: [...old.all, s.bps].slice(-MAX_POINTS),
           }));
           break;
         }
         case "alert":
-          if (m.isNew) setAlerts((old) => [m.alert, ...old].slice(0, 8));
+          // Informational alerts (new hosts) have their own list on the Alerts page.
+          if (m.isNew && m.alert.alert.severity < 4) {
+            setAlerts((old) => [m.alert, ...old].slice(0, 8));
+          }
           break;
         case "blocks":
           setBlocks((m.blocks as LiveBlock[]).length);
@@ -96,6 +101,7 @@ export default function LiveOverview(p: LiveOverviewProps): VNode {
       </p>
       <section class="cards" aria-label="Current figures">
         <Card label="Packets" value={s ? fmtPps(s.pps) : "–"} testid="pps" />
+        <Card label="Traffic" value={s ? fmtRate(s.bps) : "–"} />
         <Card label="In" value={s ? fmtRate(s.bps_in) : "–"} />
         <Card label="Out" value={s ? fmtRate(s.bps_out) : "–"} />
         <Card
@@ -127,8 +133,13 @@ export default function LiveOverview(p: LiveOverviewProps): VNode {
       </section>
 
       <section class="panel wide">
-        <h2>Traffic in and out</h2>
-        <TrafficChart t={series.t} in={series.in} out={series.out} />
+        <h2>Traffic</h2>
+        <TrafficChart
+          t={series.t}
+          all={series.all}
+          in={series.in}
+          out={series.out}
+        />
       </section>
 
       <section class="panel">

@@ -22,13 +22,14 @@ export async function handler(
   const hist = d.stats.history();
   const health = d.health();
   const [page, blocks] = await Promise.all([
-    d.alerts.list({ limit: 8 }),
+    d.alerts.list({ limit: 8, severities: [1, 2, 3] }),
     d.responder.listBlocks(),
   ]);
   return {
     stats: d.stats.latest(),
     series: hist.slice(-300).map((s) => ({
       t: s.t,
+      bytes: s.bps,
       bytes_in: s.bps_in,
       bytes_out: s.bps_out,
     })),

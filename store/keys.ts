@@ -22,6 +22,7 @@
  * | `["user", name]` | a user (password hash) |
  * | `["session", idHash]` | a signed-in session |
  * | `["token", hash]` | an API token (hashed) |
+ * | `["meta", name]` | appliance facts, e.g. "learning_until" (ms) |
  *
  * @module
  */
@@ -174,4 +175,9 @@ export function tokenKey(hash: string): Deno.KvKey {
 /** `["token"]`: every API token. */
 export function tokenPrefix(): Deno.KvKey {
   return ["token"];
+}
+
+/** `["meta", name]`: one appliance fact (for example when host learning ends). */
+export function metaKey(name: string): Deno.KvKey {
+  return ["meta", name];
 }

@@ -237,7 +237,13 @@ Deno.test({
     assert.equal(analyzed.code, 0, analyzed.stderr);
     const expected = signature(lines(analyzed.stdout));
     assert.ok(expected.length > 0, "the fixture raises alerts");
-    // A relative data directory, resolved against the foreign cwd.
+    // A relative data directory, resolved against the foreign cwd. A fresh
+    // install learns hosts silently at first; analyze has no such history.
+    await Deno.mkdir(`${cwd}/state`);
+    await Deno.writeTextFile(
+      `${cwd}/state/config.json`,
+      '{"new_host_learning": 0}',
+    );
     const out = await withNetns((ns) =>
       cliIn(ns, [
         "replay",
