@@ -25,3 +25,23 @@ export class ModelError extends UserError {
     this.field = field;
   }
 }
+
+/**
+ * A probes file (held-out known anomalies for the retraining gate) that is
+ * unreadable, corrupt or built for other features, naming the field at fault.
+ */
+export class ProbesError extends UserError {
+  /** Dotted path of the offending field ("" for the whole document). */
+  readonly field: string;
+  /** Creates a probes error for `field`; keep `cause` when wrapping. */
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super(
+      field === ""
+        ? `Invalid anomaly probes: ${message}`
+        : `Invalid anomaly probes field "${field}": ${message}`,
+      options,
+    );
+    this.name = "ProbesError";
+    this.field = field;
+  }
+}

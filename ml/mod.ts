@@ -8,7 +8,8 @@
  * - {@link trainModel}, {@link parseModel}, {@link loadModel}: the model file.
  * - {@link createAnomalyScorer}: a flow observer that reports anomalous
  *   flows; {@link scoreRequest} for `POST /api/detect`;
- *   {@link acceptNewModel} for safe retraining.
+ *   {@link acceptNewModel} for safe retraining, against the held-out known
+ *   anomalies of {@link readProbesFile}.
  * - {@link trainForest}: the forest itself, usable on any numeric matrix.
  *
  * @module
@@ -19,4 +20,5 @@ export * from "./isolation_forest.ts";
 export * from "./metrics.ts";
 export * from "./model.ts";
 export * from "./prng.ts";
+export * from "./probes.ts";
 export * from "./scorer.ts";
