@@ -6,9 +6,15 @@
  *
  * @module
  */
-import type { AnomalyModel } from "../ml/mod.ts";
+import type { AnomalyModel, ScoredHandler } from "../ml/mod.ts";
 import { createAnomalyScorer } from "../ml/mod.ts";
 import { detection, type Detector, type DetectorFactory } from "./detector.ts";
+
+/** Options of {@link anomalyDetector}. */
+export interface AnomalyDetectorOptions {
+  /** Told about every scored flow (the retraining sample, ml/retrain.ts). */
+  onScored?: ScoredHandler;
+}
 
 /**
  * Makes the factory of the anomaly detector for `model`.
@@ -22,6 +28,7 @@ import { detection, type Detector, type DetectorFactory } from "./detector.ts";
  */
 export function anomalyDetector(
   model: AnomalyModel,
+  opts: AnomalyDetectorOptions = {},
 ): readonly ["anomaly", DetectorFactory] {
   const make: DetectorFactory = (policy, emit): Detector => {
     const scorer = createAnomalyScorer(model, (a) => {
@@ -36,7 +43,7 @@ export function anomalyDetector(
         evidence: a.evidence,
         explanation: a.explanation,
       }));
-    });
+    }, opts.onScored ? { onScored: opts.onScored } : {});
     return {
       type: "anomaly",
       onPacket: (p, ctx) => scorer.onPacket!(p, ctx),

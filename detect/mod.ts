@@ -44,7 +44,7 @@ export {
   signatureOf,
   SIGNATURES,
 } from "./signatures.ts";
-export { anomalyDetector } from "./anomaly.ts";
+export { anomalyDetector, type AnomalyDetectorOptions } from "./anomaly.ts";
 export { bruteForce } from "./brute_force.ts";
 export { dnsTunnel } from "./dns_tunnel.ts";
 export { externalInbound } from "./external_inbound.ts";
