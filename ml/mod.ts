@@ -9,7 +9,8 @@
  * - {@link createAnomalyScorer}: a flow observer that reports anomalous
  *   flows; {@link scoreRequest} for `POST /api/detect`;
  *   {@link acceptNewModel} for safe retraining, against the held-out known
- *   anomalies of {@link readProbesFile}.
+ *   anomalies of {@link readProbesFile}; {@link ModelRetrainer} and
+ *   {@link FlowReservoir} retrain periodically on flows that raised no alert.
  * - {@link trainForest}: the forest itself, usable on any numeric matrix.
  *
  * @module
@@ -21,4 +22,5 @@ export * from "./metrics.ts";
 export * from "./model.ts";
 export * from "./prng.ts";
 export * from "./probes.ts";
+export * from "./retrain.ts";
 export * from "./scorer.ts";
