@@ -4,13 +4,23 @@
  *
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
- * Big inputs are generated once and cached in `.bench-cache/` (gitignored).
+ * Sections: offline, anomaly, live, memory, latency, startup. Big inputs
+ * are generated once and cached in `.bench-cache/` (gitignored). The live,
+ * memory, latency and startup sections run the appliance in network
+ * namespaces they make and remove (tests/netns.ts), so they need root,
+ * iproute2, nftables and tcpdump; all their traffic stays inside those
+ * namespaces. The whole bench takes about 5 minutes on 2 cores, `--quick`
+ * about one.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { writeMixedCapture } from "./_traffic.ts";
 import { anomalyBench } from "./anomaly_score.ts";
+import { latencyBench } from "./latency.ts";
+import { liveBench } from "./live.ts";
+import { memoryBench } from "./memory.ts";
+import { startupBench } from "./startup.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CACHE = `${ROOT}.bench-cache/`;
@@ -169,6 +179,7 @@ function fmt(v: number | undefined, unit: string): string {
   if (unit === "pkts/s") {
     return v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : `${(v / 1e3).toFixed(0)} k`;
   }
+  if (Number.isInteger(v)) return String(v);
   return v >= 100 ? v.toFixed(0) : v.toFixed(2);
 }
 
@@ -207,6 +218,10 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
   {
     offline,
     anomaly: anomalyBench,
+    live: liveBench,
+    memory: memoryBench,
+    latency: latencyBench,
+    startup: startupBench,
   };
 
 async function main(): Promise<void> {
@@ -221,6 +236,10 @@ async function main(): Promise<void> {
   });
   const names = values.only ? values.only.split(",") : Object.keys(SECTIONS);
   const rows: BenchRow[] = [];
+  const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+  say(
+    `bench: ${navigator.hardwareConcurrency} CPUs, load average ${load()}`,
+  );
   for (const n of names) {
     const fn = SECTIONS[n];
     if (!fn) {
@@ -233,6 +252,7 @@ async function main(): Promise<void> {
     say(`bench: ${n}…`);
     rows.push(...await fn(values.quick ?? false));
   }
+  say(`bench: done, load average ${load()}`);
   Deno.stdout.writeSync(enc.encode(formatTable(rows) + "\n"));
   if (values.json) {
     await Deno.writeTextFile(values.json, JSON.stringify(rows, null, 2) + "\n");
