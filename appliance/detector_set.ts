@@ -24,6 +24,9 @@ import type {
 export class DetectorSet implements FlowObserver {
   #detectors: Detector[] = [];
   #withPacket: Detector[] = [];
+  /** How many of the last detectors are extra ones (see {@link setExtra}). */
+  #extras = 0;
+  #nowUs = 0;
   #holder: PolicyHolder;
   #emit: Emit;
   #opts: CreateDetectorsOptions;
@@ -52,7 +55,33 @@ export class DetectorSet implements FlowObserver {
       this.#emit,
       this.#opts,
     );
+    // createDetectors puts the enabled extra detectors last.
+    const policy = this.#holder.current;
+    this.#extras = (this.#opts.extra ?? [])
+      .filter(([type]) => policy.detectors[type].enabled).length;
     this.#withPacket = this.#detectors.filter((d) => d.onPacket);
+  }
+
+  /**
+   * Replaces the extra detectors (e.g. the anomaly detector with a
+   * retrained model) without a restart. The rule detectors keep their
+   * state; the replaced ones are finished (told the end of input at the
+   * last tick) and the new ones start empty. Later policy changes rebuild
+   * with the new extras.
+   */
+  setExtra(extra: CreateDetectorsOptions["extra"]): void {
+    const keep = this.#detectors.length - this.#extras;
+    const old = this.#detectors.slice(keep);
+    this.#opts = { ...this.#opts, extra };
+    const policy = this.#holder.current;
+    const fresh: Detector[] = [];
+    for (const [type, make] of extra ?? []) {
+      if (policy.detectors[type].enabled) fresh.push(make(policy, this.#emit));
+    }
+    this.#detectors = [...this.#detectors.slice(0, keep), ...fresh];
+    this.#extras = fresh.length;
+    this.#withPacket = this.#detectors.filter((d) => d.onPacket);
+    for (const d of old) d.onFinish?.(this.#nowUs);
   }
 
   /** Alert types of the detectors in force. */
@@ -73,6 +102,7 @@ export class DetectorSet implements FlowObserver {
 
   /** Forwards a tick. */
   onTick(nowUs: number): void {
+    this.#nowUs = nowUs;
     for (const d of this.#detectors) d.onTick?.(nowUs);
   }
 
