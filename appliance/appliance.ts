@@ -28,7 +28,15 @@ import { anomalyDetector } from "../detect/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import { type Enricher, openEnricher } from "../enrich/mod.ts";
 import { type Host, hostIp } from "../flows/mod.ts";
-import { type LoadedModel, resolveModel, scoreRequest } from "../ml/mod.ts";
+import {
+  type AnomalyModel,
+  holdForPolicy,
+  type LoadedModel,
+  ModelRetrainer,
+  ProbesError,
+  resolveModel,
+  scoreRequest,
+} from "../ml/mod.ts";
 import { Blocker, EveLog } from "../respond/mod.ts";
 import {
   applianceMetrics,
@@ -114,6 +122,8 @@ export class Appliance {
   readonly #eve: EveLog | null;
   readonly #enricher: Enricher;
   readonly #model: LoadedModel | null;
+  /** Periodic retraining (model.retrain); null when off. */
+  readonly #retrain: ModelRetrainer | null;
   readonly #detectors: DetectorSet;
   readonly #holder: PolicyHolder;
   #capture: PartState = { state: "starting" };
@@ -143,6 +153,7 @@ export class Appliance {
       eve: EveLog | null;
       enricher: Enricher;
       model: LoadedModel | null;
+      retrain: ModelRetrainer | null;
       holder: PolicyHolder;
       known: Set<string>;
       learningUntil: number;
@@ -156,6 +167,7 @@ export class Appliance {
     this.#eve = parts.eve;
     this.#enricher = parts.enricher;
     this.#model = parts.model;
+    this.#retrain = parts.retrain;
     this.#holder = parts.holder;
     this.#known = parts.known;
     this.#learningUntil = parts.learningUntil;
@@ -182,17 +194,36 @@ export class Appliance {
       },
       onAlert: (a, isNew) => this.#onAlert(a, isNew),
     });
-    const extra = this.#model === null
-      ? []
-      : [anomalyDetector(this.#model.model)] as const;
-    this.#detectors = new DetectorSet(this.#holder, this.aggregator.emit, {
-      isKnownHost: (ip) => this.#isKnown(ip),
-      extra,
-    });
+    // Retraining samples what the detector scores and what every detector
+    // reports, and swaps the anomaly detector when a new model is accepted.
+    const retrain = this.#retrain;
+    const anomaly = (m: AnomalyModel) =>
+      [anomalyDetector(
+        m,
+        retrain ? { onScored: retrain.onScored } : {},
+      )] as const;
+    const extra = this.#model === null ? [] : anomaly(this.#model.model);
+    const emit = this.aggregator.emit;
+    this.#detectors = new DetectorSet(
+      this.#holder,
+      retrain
+        ? (d) => {
+          retrain.onDetection(d);
+          emit(d);
+        }
+        : emit,
+      { isKnownHost: (ip) => this.#isKnown(ip), extra },
+    );
+    retrain?.onModelChange((m) => this.#detectors.setExtra(anomaly(m)));
     pipeline = new Pipeline({
       flows: { maxFlows: o.config.limits.max_flows },
       maxHosts: o.config.limits.max_hosts,
-      observers: [this.#detectors, this.aggregator.observer(), this.stats],
+      observers: [
+        this.#detectors,
+        this.aggregator.observer(),
+        this.stats,
+        ...(retrain ? [retrain.observer] : []),
+      ],
     });
     this.pipeline = pipeline;
     this.replay = new ApplianceReplay({
@@ -243,6 +274,22 @@ export class Appliance {
     } catch (e) {
       o.log.error("anomaly detection off: no usable model", { error: e });
     }
+    let retrain: ModelRetrainer | null = null;
+    if (c.model.retrain && model !== null) {
+      try {
+        retrain = await ModelRetrainer.open({
+          model: model.model,
+          modelPath: model.fallback ? "shipped (fallback)" : model.path,
+          dataDir: o.dataDir,
+          log: o.log,
+          intervalS: c.model.retrain_interval_s,
+          reservoir: { holdS: holdForPolicy(c.policy) },
+        });
+      } catch (e) {
+        if (!(e instanceof ProbesError)) throw e;
+        o.log.error("model retraining off: no usable probes", { error: e });
+      }
+    }
     const known = new Set<string>();
     let cursor: string | null = null;
     do {
@@ -276,6 +323,7 @@ export class Appliance {
       eve,
       enricher,
       model,
+      retrain,
       holder,
       known,
       learningUntil,
@@ -328,7 +376,7 @@ export class Appliance {
         ? {
           scorer: {
             scoreRequest: (body: unknown) => ({
-              ...scoreRequest(body, model.model),
+              ...scoreRequest(body, this.#retrain?.model ?? model.model),
             }),
           },
         }
@@ -517,6 +565,7 @@ export class Appliance {
     this.pipeline.tick(Date.now() * 1000);
     const now = Date.now();
     if (now - this.#lastHostSave >= HOST_SAVE_MS) this.#saveHosts(now);
+    void this.#retrain?.maybeRetrain(now);
   }
 
   /** Queues changed host counters for KV (merged with what KV holds). */
@@ -574,6 +623,8 @@ export class Appliance {
           ? (this.#model.fallback ? "shipped (fallback)" : this.#model.path)
           : "none",
         open_alerts: this.aggregator.openCount,
+        // The model in force, the sample and the last retrain (model.retrain).
+        ...this.#retrain?.health(),
       },
       replay: { ...this.replay.status() },
     };
@@ -667,6 +718,7 @@ export class Appliance {
     await this.#live?.close();
     await this.replay.stop();
     await this.#captureLoop;
+    await this.#retrain?.idle();
     this.pipeline.finish();
     this.#saveHosts(Date.now());
     await this.server.close();

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { silentLogger } from "../common/logger.ts";
 import { openStore } from "../store/mod.ts";
-import { learningPeriod } from "./appliance.ts";
+import { Appliance, learningPeriod } from "./appliance.ts";
+import { parseConfig } from "./config.ts";
 
 Deno.test("a first start learns hosts for a while, a restart keeps the same end, a used install does not learn", async () => {
   const dir = await Deno.makeTempDir();
@@ -37,6 +39,54 @@ Deno.test("a first start learns hosts for a while, a restart keeps the same end,
       await Deno.remove(off, { recursive: true });
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("with model.retrain on, a replay feeds the retraining sample and /health shows the model and the sample", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ns-retrain-app-" });
+  let ended!: () => void;
+  const replayed = new Promise<void>((r) => (ended = r));
+  const app = await Appliance.start({
+    dataDir: dir,
+    configPath: `${dir}/config.json`,
+    config: parseConfig({
+      model: { retrain: true, retrain_interval: "1h" },
+      dashboard: { listen: "127.0.0.1:0" },
+      new_host_learning: 0,
+    }),
+    rawConfig: {},
+    source: {
+      kind: "replay",
+      path: new URL("../tests/fixtures/scan_syn.pcap", import.meta.url)
+        .pathname,
+      speed: 0,
+      loop: false,
+    },
+    log: silentLogger,
+    initialPassword: "retrain test password 42",
+    nftCommand: ["/nonexistent/nft"],
+    onReplayEnd: () => ended(),
+    passwordIterations: 1000,
+  });
+  try {
+    await replayed;
+    const res = await fetch(`${app.server.url}/health`);
+    const body = await res.json();
+    const d = body.parts.detector;
+    assert.ok(d.detectors.includes("anomaly"), JSON.stringify(d));
+    assert.match(d.model, /data\/model\.json$/);
+    assert.equal(d.model_trained_at, null);
+    assert.equal(typeof d.model_threshold, "number");
+    assert.equal(d.retrain.enabled, true);
+    assert.equal(d.retrain.interval_s, 3600);
+    assert.equal(d.retrain.capacity, 20_000);
+    assert.equal(d.retrain.last, null);
+    // Every scan flow was scored and offered; the model flags nearly all.
+    assert.ok(d.retrain.counters.offered >= 1000, JSON.stringify(d.retrain));
+    assert.ok(d.retrain.counters.flagged >= 900, JSON.stringify(d.retrain));
+  } finally {
+    await app.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -549,9 +549,18 @@ export class ModelRetrainer {
    * Logs the outcome; never throws (a failure is an outcome).
    */
   retrain(): Promise<RetrainOutcome> {
-    this.#running ??= this.#retrain().finally(() => {
-      this.#running = null;
-    });
+    this.#running ??= this.#retrain()
+      .catch((e) =>
+        this.#failed(
+          new Date(this.#now()).toISOString(),
+          this.reservoir.size,
+          "retrain failed",
+          e,
+        )
+      )
+      .finally(() => {
+        this.#running = null;
+      });
     return this.#running;
   }
 
