@@ -316,6 +316,27 @@ Deno.test("bad input gets 400 naming the field", async (t) => {
       { features: "x" },
       "features",
     ],
+    [
+      "detect with a flow field of the wrong type",
+      "POST",
+      "/api/detect",
+      { flow: { proto: "tcp", dest_port: "22" } },
+      "flow.dest_port",
+    ],
+    [
+      "detect with an unknown flow field",
+      "POST",
+      "/api/detect",
+      { flow: { proto: "tcp", dport: 22 } },
+      "flow.dport",
+    ],
+    [
+      "detect with a field beside the flow",
+      "POST",
+      "/api/detect",
+      { flow: {}, verbose: true },
+      "verbose",
+    ],
     ["replay of an unknown file", "POST", "/api/replay/start", {
       file: "nope.pcap",
     }, "file"],
@@ -661,6 +682,28 @@ Deno.test("a replayed capture fills stats, hosts and alerts; metrics and detect 
       assert.equal(typeof dj.score, "number");
       assert.ok(dj.verdict === "normal" || dj.verdict === "anomalous");
     }
+    // A flow description: an unanswered SYN to SSH from a busy scanner.
+    const flow = await fetch(app.url + "/api/detect", {
+      method: "POST",
+      headers: h,
+      body: JSON.stringify({
+        flow: {
+          proto: "tcp",
+          dest_port: 22,
+          duration_s: 0,
+          pkts_toserver: 1,
+          pkts_toclient: 0,
+          src_ports_10s: 500,
+          src_flows_10s: 500,
+          src_failed_10s: 500,
+        },
+      }),
+    });
+    const fj = await flow.json();
+    assert.equal(flow.status, 200, JSON.stringify(fj));
+    assert.equal(fj.verdict, "anomalous", JSON.stringify(fj));
+    assert.equal(fj.features.src_ports_10s, 500);
+    assert.ok(fj.explanation.length > 10);
   } finally {
     await Deno.remove(caps, { recursive: true });
   }
