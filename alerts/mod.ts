@@ -12,3 +12,4 @@ export * from "./alert.ts";
 export * from "./alert_id.ts";
 export * from "./aggregator.ts";
 export * from "./policy.ts";
+export * from "./alert_csv.ts";

@@ -12,6 +12,7 @@
  */
 import { type Alert, ALERT_TYPES } from "../alerts/alert.ts";
 import { UsageError } from "../common/errors.ts";
+import { ALERT_CSV_COLUMNS, alertCsvValues, csvRow } from "../alerts/mod.ts";
 import { LineWriter } from "../common/output.ts";
 import {
   followAlerts,
@@ -19,11 +20,7 @@ import {
   listAlerts,
   parseTarget,
 } from "../store/mod.ts";
-import {
-  ALERT_CSV_HEADER,
-  alertCsvRow,
-  alertTableLine,
-} from "./alert_format.ts";
+import { alertTableLine } from "./alert_format.ts";
 import {
   DATA_HELP,
   DATA_OPTION,
@@ -108,10 +105,10 @@ ${DATA_HELP}
     const out = new LineWriter();
     const print = (a: Alert) => {
       if (format === "eve") out.line(JSON.stringify(a));
-      else if (format === "csv") out.line(alertCsvRow(a));
+      else if (format === "csv") out.line(csvRow(alertCsvValues(a)));
       else out.line(alertTableLine(a));
     };
-    if (format === "csv") out.line(ALERT_CSV_HEADER);
+    if (format === "csv") out.line(csvRow(ALERT_CSV_COLUMNS));
     // Take the head first: what is committed after it is followed, what
     // before it is listed; ids printed in both are printed once.
     const head = (await getAlertHead(store)).head;

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { makeAlert, tempStore, testId, waitFor } from "../store/_testing.ts";
 import { StoreWriter } from "../store/mod.ts";
-import { csvCell } from "./alert_format.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 
@@ -22,17 +21,6 @@ async function cli(
     stderr: dec.decode(out.stderr),
   };
 }
-
-Deno.test("csvCell() escapes formulas and quotes what needs quoting", () => {
-  assert.equal(csvCell('=HYPERLINK("x")'), `"'=HYPERLINK(""x"")"`);
-  assert.equal(csvCell("+1"), "'+1");
-  assert.equal(csvCell("-2+3"), "'-2+3");
-  assert.equal(csvCell("@SUM(A1)"), "'@SUM(A1)");
-  assert.equal(csvCell("a,b"), `"a,b"`);
-  assert.equal(csvCell("line\nbreak"), `"line\nbreak"`);
-  assert.equal(csvCell(42), "42");
-  assert.equal(csvCell(undefined), "");
-});
 
 Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with filters", async (t) => {
   await using ts = await tempStore();

@@ -40,6 +40,7 @@ import {
   oneOf,
   str,
 } from "./command.ts";
+import { alertTableLine } from "./alert_format.ts";
 import { Progress } from "./progress.ts";
 
 const EVENT_TYPES = ["alert", ...PROTOCOL_EVENT_TYPES] as const;
@@ -250,11 +251,8 @@ function tableLine(rec: EveRecord): string {
   const kind = String(rec.event_type);
   let what = "";
   const sub = rec[kind] as Record<string, unknown> | undefined;
-  if (kind === "alert" && sub) {
-    const ns = rec.netsentinel as Record<string, unknown> | undefined;
-    what = `sev ${sub.severity} ${ns?.type ?? ""}: ${sub.signature}` +
-      (ns?.count ? ` (x${ns.count})` : "");
-  } else if (kind === "dns" && sub) {
+  if (kind === "alert") return alertTableLine(rec as unknown as Alert);
+  if (kind === "dns" && sub) {
     what = `${sub.type} ${sub.rrtype} ${sub.rrname}` +
       (sub.rcode ? ` ${sub.rcode}` : "");
   } else if (kind === "http" && sub) {

@@ -19,7 +19,7 @@ import { ConfigError, UsageError } from "../common/errors.ts";
 import { createLogger, type Logger } from "../common/logger.ts";
 import { printErr, printOut } from "../common/output.ts";
 import { listenAddr } from "../common/validate.ts";
-import type { Alert } from "../alerts/mod.ts";
+import { alertTableLine } from "./alert_format.ts";
 import { bool, type Command, type Flags, num, str } from "./command.ts";
 
 /** Flags both `run` and `replay` take. */
@@ -92,15 +92,6 @@ function dashboardUrls(c: AppConfig, port: number): string[] {
   return [...new Set(hosts)].map((h) => `${scheme}://${h}:${port}/`);
 }
 
-function alertLine(a: Alert): string {
-  const n = a.netsentinel;
-  const dst = a.dest_ip
-    ? ` -> ${a.dest_ip}${a.dest_port ? ":" + a.dest_port : ""}`
-    : "";
-  return `${a.timestamp}  sev ${a.alert.severity}  ${n.type}  ${a.src_ip}${dst}  ${a.alert.signature}` +
-    (a.alert.action === "blocked" ? "  [blocked]" : "");
-}
-
 /** Starts the appliance with `source` and waits for a stop signal. */
 async function serve(
   flags: Flags,
@@ -138,7 +129,7 @@ async function serve(
     // On a terminal, new alerts are shown as they are raised.
     onAlert: Deno.stdout.isTerminal()
       ? (a, isNew) => {
-        if (isNew) printOut(alertLine(a));
+        if (isNew) printOut(alertTableLine(a));
       }
       : undefined,
   });

@@ -18,7 +18,7 @@ import {
   queryTime,
   type RequestContext,
 } from "./context.ts";
-import { ALERT_CSV_COLUMNS, alertCsvValues, csvRow } from "./csv.ts";
+import { ALERT_CSV_COLUMNS, alertCsvValues, csvRow } from "../alerts/mod.ts";
 import type {
   AlertFilter,
   BlockView,

@@ -61,4 +61,3 @@ export {
   type ApplianceMetricSources,
   renderMetrics,
 } from "./metrics.ts";
-export { csvCell } from "./csv.ts";

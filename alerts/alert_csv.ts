@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Alert } from "../alerts/alert.ts";
+import type { Alert } from "./alert.ts";
 
 /** Escapes one cell: neutralises formulas, then quotes when needed. */
 export function csvCell(value: unknown): string {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { csvCell, csvRow } from "./csv.ts";
+import { csvCell, csvRow } from "./alert_csv.ts";
 
 Deno.test("csvCell() neutralises formulas and quotes what needs quoting", async (t) => {
   const cases: [unknown, string][] = [
