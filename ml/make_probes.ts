@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readCaptureFile } from "../capture/mod.ts";
 import { formatAddr } from "../decode/mod.ts";
@@ -52,7 +53,9 @@ export const REFERENCE_CAPTURES: readonly string[] = [
 /** Seeds of the reference models (one model per capture set and seed). */
 export const REFERENCE_SEEDS: readonly number[] = [1, 2, 3, 4, 5];
 
-const FIXTURES = new URL("../tests/fixtures/", import.meta.url);
+// A development script: the fixtures are read from the source tree, never
+// from a compiled binary (so no run-time asset to embed).
+const FIXTURES = join(import.meta.dirname ?? ".", "../tests/fixtures");
 
 /**
  * True for the lab's well-behaved hosts (tests/fixtures/README.md): every
@@ -76,7 +79,7 @@ async function flowsOf(name: string, attackOnly: boolean): Promise<number[][]> {
     out.push(Array.from(v.subarray(0, FEATURE_COUNT)));
   });
   const p = new Pipeline({ observers: [fx] });
-  const reader = readCaptureFile(new URL(`${name}.pcap`, FIXTURES).pathname);
+  const reader = readCaptureFile(join(FIXTURES, `${name}.pcap`));
   let r = await reader.next();
   while (!r.done) {
     p.processBatch(r.value);
