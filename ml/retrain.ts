@@ -13,6 +13,7 @@
  * @module
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "../common/logger.ts";
 import { parseAddr } from "../decode/mod.ts";
 import type { Flow, FlowObserver } from "../flows/mod.ts";
@@ -21,6 +22,7 @@ import {
   type AnomalyModel,
   MODEL_FILE,
   modelText,
+  SHIPPED_MODEL_URL,
   trainModel,
 } from "./model.ts";
 import { readProbesFile, SHIPPED_PROBES_URL } from "./probes.ts";
@@ -595,7 +597,18 @@ export class ModelRetrainer {
     }
     const trainMs = Math.round(performance.now() - t0);
     this.reservoir.age();
-    const d = acceptNewModel(old, candidate, this.#o.probes, this.#o.accept);
+    // The shipped model describes the lab, not this network: the first model
+    // trained here may move the threshold as far as it must. The probes gate
+    // still applies, and later models are held to the threshold limit.
+    const bootstrap = this.#path === fileURLToPath(SHIPPED_MODEL_URL);
+    const d = acceptNewModel(
+      old,
+      candidate,
+      this.#o.probes,
+      bootstrap
+        ? { ...this.#o.accept, maxThresholdShift: Infinity }
+        : this.#o.accept,
+    );
     const numbers = {
       rows,
       oldThreshold: round4(old.threshold),
@@ -609,6 +622,7 @@ export class ModelRetrainer {
       old_threshold: numbers.oldThreshold,
       new_threshold: numbers.newThreshold,
       threshold_shift: round4(d.thresholdShift),
+      bootstrap,
       old_probe_recall: numbers.oldRecall,
       new_probe_recall: numbers.newRecall,
       probes: this.#o.probes.length,

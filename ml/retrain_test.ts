@@ -265,7 +265,7 @@ interface Harness extends AsyncDisposable {
 }
 
 async function harness(
-  opts: { minRows?: number; dataDir?: string } = {},
+  opts: { minRows?: number; dataDir?: string; maxThresholdShift?: number } = {},
 ): Promise<Harness> {
   const dir = await Deno.makeTempDir({ prefix: "ns-retrain-" });
   const lines: Record<string, unknown>[] = [];
@@ -284,6 +284,9 @@ async function harness(
     minRows: opts.minRows ?? 500,
     reservoir: { holdS: 600 },
     now: () => now.ms,
+    ...(opts.maxThresholdShift === undefined
+      ? {}
+      : { accept: { maxThresholdShift: opts.maxThresholdShift } }),
   });
   const swapped: AnomalyModel[] = [];
   r.onModelChange((m) => swapped.push(m));
@@ -363,6 +366,24 @@ Deno.test("ModelRetrainer accepts a fair retrain: keeps the old model, writes th
   assert.equal(health.retrain.last?.outcome, "accepted");
   assert.equal(health.retrain.rows, rows);
   JSON.stringify(health);
+});
+
+Deno.test("ModelRetrainer lets the first model of this network move the threshold, then holds later ones to the limit", async () => {
+  // A limit nothing could meet: only the bootstrap from the shipped model passes it.
+  await using h = await harness({ maxThresholdShift: 0 });
+  await h.feed("benign.pcap");
+  const first = await h.r.retrain();
+  assert.equal(first.outcome, "accepted", first.reason);
+  assert.notEqual(first.newThreshold, first.oldThreshold);
+  assert.equal(
+    h.lines.find((l) => l.msg === "model replaced")!.bootstrap,
+    true,
+  );
+  await h.feed("benign_holdout.pcap");
+  const second = await h.r.retrain();
+  assert.equal(second.outcome, "refused");
+  assert.match(second.reason, /threshold/);
+  assert.equal(h.r.modelPath, join(h.dir, MODEL_FILE));
 });
 
 Deno.test("ModelRetrainer trains the same model from the same sample", async () => {
