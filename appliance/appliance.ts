@@ -43,6 +43,7 @@ import {
   blockerResponder,
   createServer,
   type DashboardDeps,
+  type DashboardOptions,
   type DashboardServer,
   ensureAdmin,
   ensureBundle,
@@ -95,6 +96,8 @@ export interface ApplianceOptions {
   onReplayEnd?: () => void;
   /** Also told about every new and updated alert (after the other sinks). */
   onAlert?: (a: Alert, isNew: boolean) => void;
+  /** Dashboard options beyond the config (session lifetime, sign-in limits). */
+  dashboard?: DashboardOptions;
   /** PBKDF2 iterations for a first-start password (tests lower it). */
   passwordIterations?: number;
 }
@@ -103,6 +106,8 @@ export interface ApplianceOptions {
 type PartState = { state: string; detail?: string; [k: string]: unknown };
 
 const HOST_SAVE_MS = 60_000;
+/** Addresses of alerts remembered between two host saves at most. */
+const MAX_ALERT_ADDRS = 10_000;
 const MAX_KNOWN_HOSTS = 200_000;
 const BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 
@@ -140,6 +145,8 @@ export class Appliance {
   >();
   #lastHostSave = 0;
   #known: Set<string>;
+  /** Addresses named by new alerts since the last host save, with alerts as source. */
+  #alertAddrs = new Map<string, number>();
   /** Until when (ms) new hosts are learned silently; 0 when not learning. */
   #learningUntil: number;
   #wake: (() => void) | null = null;
@@ -229,6 +236,8 @@ export class Appliance {
     this.replay = new ApplianceReplay({
       dir: join(o.dataDir, "captures"),
       onBatch: (b) => this.#process(b),
+      // What a replay showed is worth keeping at once (hosts, their alerts).
+      onEnd: () => this.#saveHosts(Date.now()),
       log: o.log,
     });
   }
@@ -341,6 +350,7 @@ export class Appliance {
     const server = await createServer(app.#deps(auth), {
       hostname: c.dashboard.listen.hostname,
       port: c.dashboard.listen.port,
+      ...o.dashboard,
       live: {
         maxBufferedBytes: c.limits.ws_buffer_kb * 1024,
         maxClients: c.limits.ws_clients,
@@ -425,6 +435,15 @@ export class Appliance {
     this.writer.queueAlert(a, isNew);
     this.#eve?.write(a, isNew);
     if (isNew) {
+      if (this.#alertAddrs.size < MAX_ALERT_ADDRS) {
+        this.#alertAddrs.set(
+          a.src_ip,
+          (this.#alertAddrs.get(a.src_ip) ?? 0) + 1,
+        );
+        if (a.dest_ip && !this.#alertAddrs.has(a.dest_ip)) {
+          this.#alertAddrs.set(a.dest_ip, 0);
+        }
+      }
       const t = a.netsentinel.type;
       this.#alertsByType.set(t, (this.#alertsByType.get(t) ?? 0) + 1);
       this.stats.noteAlert?.(a.netsentinel.src_geo?.country);
@@ -576,10 +595,19 @@ export class Appliance {
       const s = this.#saved.get(h);
       if (!s || s.packets !== h.pktsSent + h.pktsRecv) changed.push(h);
     });
+    const alerted = this.#alertAddrs;
+    this.#alertAddrs = new Map();
     for (const h of changed) {
       const ip = hostIp(h);
-      // Remember inside hosts only: outside addresses are countless.
-      if (!inHomeNet(this.#holder.current, h.version, h.addr)) continue;
+      // Remember inside hosts, and outside ones only when alerts named them:
+      // outside addresses are countless.
+      const alerts = alerted.get(ip);
+      if (
+        alerts === undefined &&
+        !inHomeNet(this.#holder.current, h.version, h.addr)
+      ) {
+        continue;
+      }
       const s = this.#saved.get(h) ?? { bytes: 0, packets: 0, bIn: 0, bOut: 0 };
       const delta: HostRecord = {
         ip,
@@ -590,6 +618,7 @@ export class Appliance {
         bytes_in: h.bytesRecv - s.bIn,
         bytes_out: h.bytesSent - s.bOut,
       };
+      if (alerts) delta.alerts = alerts;
       const geo = this.#enricher.alertFields(ip, "").src_geo;
       if (geo) delta.geo = geo;
       this.#saved.set(h, {

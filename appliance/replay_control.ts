@@ -35,6 +35,8 @@ export interface ApplianceReplayOptions {
   dir: string;
   /** Receives every replayed batch (the pipeline). */
   onBatch: (b: FrameBatch) => void;
+  /** Called when a replay ends (finished, failed or stopped). */
+  onEnd?: () => void;
   log: Logger;
 }
 
@@ -170,13 +172,19 @@ export class ApplianceReplay implements ReplayControl {
       this.#o.log.warn("replay failed", { error: e });
     } finally {
       await this.#removeUpload();
+      this.#o.onEnd?.();
     }
   }
 
   async #removeUpload(): Promise<void> {
     const p = this.#upload;
     this.#upload = null;
-    if (p !== null) await Deno.remove(p).catch(() => {});
+    if (p === null) return;
+    try {
+      await Deno.remove(p);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
   }
 
   /** Stops a running replay. */

@@ -52,6 +52,12 @@ export interface CommitInfo {
 export interface StoreWriterOptions {
   /** Least time between the starts of two flushes, ms (default 1000). */
   intervalMs?: number;
+  /**
+   * Least time between flushes when a new alert waits, ms (default 100):
+   * new alerts are rare (rate-capped upstream) and live delivery follows the
+   * commit, so they do not wait for the full interval.
+   */
+  urgentMs?: number;
   /** Most queued items; more are dropped and counted (default 50,000). */
   maxPending?: number;
   /** Where commit failures are logged. */
@@ -146,6 +152,9 @@ const HEAD_RESERVE = { mutations: 2, bytes: 40_000, keyBytes: 200 };
 export class StoreWriter implements AsyncDisposable {
   readonly #store: Store;
   readonly #intervalMs: number;
+  readonly #urgentMs: number;
+  /** When the scheduled flush fires (performance.now() time). */
+  #timerDue = 0;
   readonly #maxPending: number;
   readonly #log: Logger;
   readonly #onCommit?: (info: CommitInfo) => void;
@@ -180,6 +189,7 @@ export class StoreWriter implements AsyncDisposable {
   constructor(store: Store, opts: StoreWriterOptions = {}) {
     this.#store = store;
     this.#intervalMs = opts.intervalMs ?? 1000;
+    this.#urgentMs = Math.min(opts.urgentMs ?? 100, this.#intervalMs);
     this.#maxPending = opts.maxPending ?? 50_000;
     this.#log = opts.logger ?? silentLogger;
     this.#onCommit = opts.onCommit;
@@ -220,7 +230,7 @@ export class StoreWriter implements AsyncDisposable {
     if (!this.#admit(this.#alerts, id)) return;
     const prev = this.#alerts.get(id);
     this.#alerts.set(id, { alert, isNew: isNew || (prev?.isNew ?? false) });
-    this.#schedule();
+    this.#schedule(isNew);
   }
 
   /** Queues a host record (the full record: see {@link mergeHost}); the latest per address wins. */
@@ -274,13 +284,18 @@ export class StoreWriter implements AsyncDisposable {
     this.#schedule();
   }
 
-  #schedule(): void {
-    if (this.#timer !== undefined || this.#running || this.#closed) return;
-    if (this.pending === 0) return;
-    const wait = Math.max(
-      0,
-      this.#lastStart + this.#intervalMs - performance.now(),
-    );
+  #schedule(urgent = false): void {
+    if (this.#running || this.#closed || this.pending === 0) return;
+    const now = performance.now();
+    const gap = urgent || this.#hasNewAlert()
+      ? this.#urgentMs
+      : this.#intervalMs;
+    const wait = Math.max(0, this.#lastStart + gap - now);
+    if (this.#timer !== undefined) {
+      if (now + wait >= this.#timerDue) return;
+      clearTimeout(this.#timer); // a new alert moves the flush earlier
+    }
+    this.#timerDue = now + wait;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#run().catch((e) => {
@@ -302,6 +317,11 @@ export class StoreWriter implements AsyncDisposable {
       this.#running = null;
       this.#schedule();
     }
+  }
+
+  #hasNewAlert(): boolean {
+    for (const q of this.#alerts.values()) if (q.isNew) return true;
+    return false;
   }
 
   /**

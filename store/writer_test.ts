@@ -68,6 +68,7 @@ Deno.test("StoreWriter commits at most about once per interval under a steady lo
   const commitTimes: number[] = [];
   await using w = new StoreWriter(t.store, {
     intervalMs: 200,
+    urgentMs: 200, // this test is about the interval: no early commits for new alerts
     onCommit: () => commitTimes.push(performance.now()),
   });
   const t0 = performance.now();
@@ -91,6 +92,37 @@ Deno.test("StoreWriter commits at most about once per interval under a steady lo
   // The final explicit flush may come early; every timer-driven one waits the interval.
   const early = gaps.filter((g) => g < 200 * 0.9);
   assert.ok(early.length <= 1, `gaps: ${gaps.map(Math.round).join(", ")}`);
+});
+
+Deno.test("StoreWriter commits a new alert without waiting for the full interval", async () => {
+  await using t = await tempStore();
+  let committed: (ids: string[]) => void = () => {};
+  const first = new Promise<string[]>((r) => committed = r);
+  await using w = new StoreWriter(t.store, {
+    intervalMs: 60_000,
+    urgentMs: 50,
+    onCommit: (c) => committed(c.newIds),
+  });
+  // A host record alone would wait for the minute-long interval…
+  w.queueHost({
+    ip: "10.0.0.8",
+    first_seen: "2026-11-24T14:00:00.000Z",
+    last_seen: "2026-11-24T14:00:01.000Z",
+    bytes: 1,
+    packets: 1,
+  });
+  // …a new alert takes it along at once.
+  w.queueAlert(makeAlert(3), true);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ids = await Promise.race([
+    first,
+    new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error("no commit within 10 s")), 10_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  assert.deepEqual(ids, [testId(3)]);
+  assert.equal(w.pending, 0);
 });
 
 Deno.test("StoreWriter writes alerts with the retention expiry and hosts and stats with theirs", async () => {
