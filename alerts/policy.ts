@@ -864,3 +864,23 @@ export class PolicyHolder {
     };
   }
 }
+
+/**
+ * The policy document in force as JSON: the shipped defaults with `input`
+ * laid over them the way {@link parsePolicy} reads it (objects merge, arrays
+ * and values replace). What the dashboard's editor shows and saves.
+ */
+export function policyDocument(input: unknown): Record<string, unknown> {
+  return overlay(structuredClone(DEFAULT_POLICY_JSON), input) as Record<
+    string,
+    unknown
+  >;
+}
+
+function overlay(base: unknown, top: unknown): unknown {
+  if (top === undefined) return base;
+  if (!isObject(base) || !isObject(top)) return structuredClone(top);
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(top)) out[k] = overlay(base[k], v);
+  return out;
+}

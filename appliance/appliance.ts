@@ -12,6 +12,7 @@ import {
   type Alert,
   AlertAggregator,
   inHomeNet,
+  policyDocument,
   PolicyHolder,
 } from "../alerts/mod.ts";
 import {
@@ -57,6 +58,7 @@ import {
   type PolicyControl,
 } from "../server/mod.ts";
 import {
+  getAlertHead,
   getHost,
   type HostRecord,
   listHosts,
@@ -66,7 +68,7 @@ import {
   type Store,
   StoreWriter,
 } from "../store/mod.ts";
-import { type AppConfig, saveConfig } from "./config.ts";
+import { type AppConfig, effectiveBlockPolicy, saveConfig } from "./config.ts";
 import { DetectorSet } from "./detector_set.ts";
 import { ApplianceReplay, DEMO_CAPTURE_URL } from "./replay_control.ts";
 
@@ -318,7 +320,7 @@ export class Appliance {
     );
     const admins = { fn: (): string[] => [] };
     const blocker = new Blocker(store, {
-      policy: withPolicyAllow(c),
+      policy: effectiveBlockPolicy(c),
       writer,
       protectedAddrs: () => admins.fn(),
       ...(o.netns ? { netns: o.netns } : {}),
@@ -340,7 +342,7 @@ export class Appliance {
       admins,
     });
     holder.onChange(() =>
-      blocker.setPolicy(withPolicyAllow({ ...c, policy: holder.current }))
+      blocker.setPolicy(effectiveBlockPolicy({ ...c, policy: holder.current }))
     );
     const auth = kvAuth(store);
     const admin = await ensureAdmin(auth, o.initialPassword, {
@@ -394,7 +396,7 @@ export class Appliance {
       enricher: this.#enricher,
       health: () => this.health(),
       probeStore: async () => {
-        await this.store.kv.get(["config"]);
+        await getAlertHead(this.store);
       },
       metrics: () => this.metrics(),
       log: this.#o.log,
@@ -404,8 +406,8 @@ export class Appliance {
   /** Policy edits from the dashboard: validated, put in force, saved to the config file. */
   #policyControl(): PolicyControl {
     return {
-      document: () =>
-        Promise.resolve(structuredClone(this.#o.rawConfig.policy ?? {})),
+      // The policy in force as a full document: shipped defaults under the edits.
+      document: () => Promise.resolve(policyDocument(this.#o.rawConfig.policy)),
       replace: async (doc: unknown) => {
         this.#holder.replace(doc);
         this.#o.rawConfig.policy = doc;
@@ -783,13 +785,4 @@ export async function learningPeriod(
   const until = Date.now() + seconds * 1000;
   await store.kv.set(key, until);
   return until;
-}
-
-/** The block policy with the detection policy's allow-listed sources added. */
-function withPolicyAllow(c: AppConfig): AppConfig["blocking"] {
-  const extra = c.policy.allowlist.sources.map((x) => x.text);
-  return {
-    ...c.blocking,
-    allow: [...new Set([...c.blocking.allow, ...extra])],
-  };
 }

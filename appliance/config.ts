@@ -309,3 +309,15 @@ export async function saveConfig(path: string, raw: unknown): Promise<void> {
 export function defaultConfigPath(dataDir: string): string {
   return join(dataDir, CONFIG_FILE);
 }
+
+/**
+ * The block policy in force: `blocking` with the detection policy's
+ * allow-listed sources added to the CIDRs never blocked.
+ */
+export function effectiveBlockPolicy(c: AppConfig): BlockPolicy {
+  const extra = c.policy.allowlist.sources.map((x) => x.text);
+  return {
+    ...c.blocking,
+    allow: [...new Set([...c.blocking.allow, ...extra])],
+  };
+}

@@ -8,23 +8,27 @@
 import { join } from "node:path";
 import { resolveDataDir } from "../common/data_dir.ts";
 import { UsageError, UserError } from "../common/errors.ts";
-import { Blocker, type BlockPolicy, parseBlockPolicy } from "../respond/mod.ts";
 import {
-  getConfig,
-  KV_FILE,
-  openStore,
-  sessionAddrs,
-  type Store,
-} from "../store/mod.ts";
+  defaultConfigPath,
+  effectiveBlockPolicy,
+  loadConfig,
+} from "../appliance/config.ts";
+import { Blocker, type BlockPolicy } from "../respond/mod.ts";
+import { KV_FILE, openStore, sessionAddrs, type Store } from "../store/mod.ts";
 import { type Flags, parseDuration, str } from "./command.ts";
 
 /** The `--data` option declaration. */
-export const DATA_OPTION = { data: { type: "string" } } as const;
+export const DATA_OPTION = {
+  data: { type: "string" },
+  config: { type: "string" },
+} as const;
 
 /** Help text line for `--data`. */
 export const DATA_HELP =
   "  --data DIR             data directory (default: /var/lib/netsentinel as\n" +
-  "                         root when writable, else ./netsentinel-data)";
+  "                         root when writable, else ./netsentinel-data)\n" +
+  "  --config FILE          config file (default: config.json in the data\n" +
+  "                         directory; its blocking policy applies)";
 
 /**
  * Opens the database of `--data`. With `create: false` (read commands) a
@@ -64,25 +68,29 @@ export function parseSince(text: string, nowMs: number): number {
 }
 
 /**
- * The block policy stored with the config (`blocking` key of `["config"]`),
- * or the defaults when none is stored.
+ * The block policy in force for this data directory: `blocking` of the
+ * config file (`--config`, else config.json in the data directory) with the
+ * policy's allow-listed sources, or the defaults without a file.
  */
-export async function storedBlockPolicy(store: Store): Promise<BlockPolicy> {
-  const cfg = await getConfig(store);
-  const blocking = typeof cfg === "object" && cfg !== null
-    ? (cfg as Record<string, unknown>).blocking
-    : undefined;
-  return parseBlockPolicy(blocking);
+export async function configuredBlockPolicy(
+  store: Store,
+  flags: Flags,
+): Promise<BlockPolicy> {
+  const path = str(flags, "config") ?? defaultConfigPath(store.dataDir);
+  return effectiveBlockPolicy((await loadConfig(path)).config);
 }
 
 /**
  * A blocker for one command: the stored policy, the signed-in sessions'
  * addresses protected, the table created only when missing.
  */
-export async function commandBlocker(store: Store): Promise<Blocker> {
+export async function commandBlocker(
+  store: Store,
+  flags: Flags,
+): Promise<Blocker> {
   const admins = await sessionAddrs(store);
   const blocker = new Blocker(store, {
-    policy: await storedBlockPolicy(store),
+    policy: await configuredBlockPolicy(store, flags),
     protectedAddrs: () => admins,
   });
   await blocker.connect();

@@ -19,10 +19,10 @@ import {
 } from "../store/mod.ts";
 import {
   commandBlocker,
+  configuredBlockPolicy,
   DATA_HELP,
   DATA_OPTION,
   openStoreFromFlags,
-  storedBlockPolicy,
 } from "./_store_cli.ts";
 import { type Command, duration, type Flags, oneOf, str } from "./command.ts";
 
@@ -73,9 +73,9 @@ Exit codes: 0 blocked, 1 refused or not applied to nftables, 2 bad usage.`,
   async run(flags: Flags, positionals: string[]): Promise<number> {
     const target = onePositional("block", positionals, "address or CIDR");
     using store = await openStoreFromFlags(flags, { create: true });
-    const policy = await storedBlockPolicy(store);
+    const policy = await configuredBlockPolicy(store, flags);
     const seconds = duration(flags, "for", policy.manual_duration);
-    const blocker = await commandBlocker(store);
+    const blocker = await commandBlocker(store, flags);
     try {
       const r = await blocker.block(target, {
         duration: seconds,
@@ -120,7 +120,7 @@ Exit codes: 0 lifted, 1 no such block (or nftables not changed), 2 bad usage.`,
   async run(flags: Flags, positionals: string[]): Promise<number> {
     const target = onePositional("unblock", positionals, "address or CIDR");
     using store = await openStoreFromFlags(flags, { create: false });
-    const blocker = await commandBlocker(store);
+    const blocker = await commandBlocker(store, flags);
     try {
       const r = await blocker.unblock(target);
       if (!r.removed) throw new UserError(`No block of "${target}"`);
@@ -244,7 +244,7 @@ ${DATA_HELP}
       ? undefined
       : duration(flags, "for", 0);
     using store = await openStoreFromFlags(flags, { create: true });
-    const blocker = await commandBlocker(store);
+    const blocker = await commandBlocker(store, flags);
     try {
       const r = await blocker.allow(cidr, {
         note: str(flags, "note") ?? "",

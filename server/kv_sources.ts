@@ -2,21 +2,18 @@
  * The dashboard's dependencies over the real parts: alerts, hosts, stats
  * history, users/sessions/tokens from the KV store; blocks and the
  * allowlist through the nftables {@link Blocker} (KV as the source of
- * truth); the policy from a {@link PolicyHolder} stored in KV.
+ * truth). The policy is the appliance's (its config file).
  *
  * @module
  */
 import type { Alert } from "../alerts/alert.ts";
-import type { PolicyHolder } from "../alerts/policy.ts";
 import { ConfigError } from "../common/errors.ts";
-import DEFAULT_POLICY from "../data/policy.json" with { type: "json" };
 import type { Blocker } from "../respond/mod.ts";
 import {
   blockHeadKey,
   deleteSession,
   deleteToken,
   getAlert,
-  getConfig,
   getHost,
   getSession,
   getToken,
@@ -30,7 +27,6 @@ import {
   listStats,
   listTokens,
   listUsers,
-  putConfig,
   putSession,
   putToken,
   putUser,
@@ -43,7 +39,6 @@ import type {
   AuthStore,
   BlockView,
   HostSource,
-  PolicyControl,
   Responder,
   StatsHistory,
 } from "./deps.ts";
@@ -194,22 +189,6 @@ export function blockerResponder(store: Store, blocker: Blocker): Responder {
         signal.removeEventListener("abort", onAbort);
         await reader.cancel().catch(() => {});
       }
-    },
-  };
-}
-
-/**
- * The detection policy: the document stored in KV (else the shipped
- * default), validated and put in force by `holder`, then stored.
- */
-export function kvPolicy(store: Store, holder: PolicyHolder): PolicyControl {
-  return {
-    async document() {
-      return (await getConfig(store)) ?? structuredClone(DEFAULT_POLICY);
-    },
-    async replace(doc) {
-      holder.replace(doc);
-      await putConfig(store, doc);
     },
   };
 }

@@ -46,7 +46,6 @@ export {
   kvAlerts,
   kvAuth,
   kvHosts,
-  kvPolicy,
   kvStatsHistory,
 } from "./kv_sources.ts";
 export { LiveHub, type LiveHubOptions } from "./live_hub.ts";

@@ -18,7 +18,6 @@
  * | `["offender", ip]` | blocks of an address within the repeat window |
  * | `["stats", resolution, bucketMs]` | a stats rollup (e.g. "1m") |
  * | `["host", ip]` | a known host |
- * | `["config"]` | the policy/config document |
  * | `["user", name]` | a user (password hash) |
  * | `["session", idHash]` | a signed-in session |
  * | `["token", hash]` | an API token (hashed) |
@@ -140,11 +139,6 @@ export function hostKey(ip: string): Deno.KvKey {
 /** `["host"]`: every known host. */
 export function hostPrefix(): Deno.KvKey {
   return ["host"];
-}
-
-/** `["config"]`: the config/policy document. */
-export function configKey(): Deno.KvKey {
-  return ["config"];
 }
 
 /** `["user", name]`: a user. */

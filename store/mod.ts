@@ -15,4 +15,3 @@ export * from "./writer.ts";
 export * from "./hosts.ts";
 export * from "./blocks.ts";
 export * from "./auth.ts";
-export * from "./config.ts";
