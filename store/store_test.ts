@@ -22,7 +22,6 @@ import {
   putAllow,
   putBlock,
 } from "./blocks.ts";
-import { getConfig, putConfig } from "./config.ts";
 import { KV_FILE, openStore, StoreError } from "./store.ts";
 
 Deno.test("openStore() creates the data directory and opens netsentinel.kv in it", async () => {
@@ -164,7 +163,7 @@ Deno.test("blocks and allow entries past their end are not listed, and changes b
   assert.deepEqual(await listBlocks(s), []);
 });
 
-Deno.test("users, sessions, tokens and the config round-trip; ended sessions are not listed", async () => {
+Deno.test("users, sessions and tokens round-trip; ended sessions are not listed", async () => {
   await using t = await tempStore();
   const s = t.store;
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -199,11 +198,4 @@ Deno.test("users, sessions, tokens and the config round-trip; ended sessions are
     last_used: null,
   });
   assert.equal((await getToken(s, "h1"))?.name, "grafana");
-  assert.equal(await getConfig(s), null);
-  await putConfig(s, { blocking: { dry_run: true } });
-  assert.deepEqual(await getConfig(s), { blocking: { dry_run: true } });
-  await assert.rejects(
-    () => putConfig(s, { x: "y".repeat(70_000) }),
-    StoreError,
-  );
 });
