@@ -8,6 +8,7 @@
  *    expiry in packet time) matches,
  * 4. folded into the open alert with the same type and aggregation key:
  *    count, last_seen, evidence (merged, newest wins) and explanation
+ *    (with the ports and flow id of the detection it comes from)
  *    updated (the signature stays the first one unless a later detection
  *    is more severe); sinks hear of the update at most every
  *    `update_interval_s`;
@@ -258,6 +259,10 @@ export class AlertAggregator {
     }
     ns.evidence = { ...ns.evidence, ...d.evidence };
     ns.explanation = d.explanation;
+    // The flow the explanation speaks of: ports and flow id follow it.
+    if (d.flowId !== undefined) a.flow_id = d.flowId;
+    if (d.srcPort !== undefined) a.src_port = d.srcPort;
+    if (d.destPort !== undefined) a.dest_port = d.destPort;
     // The signature stays the first one unless a later detection is more
     // severe (ids must not flicker between variants of one alert).
     if (d.severity < a.alert.severity) {

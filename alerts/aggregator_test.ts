@@ -68,6 +68,28 @@ Deno.test("aggregator: repeats of one (type, source, target) update one alert", 
   assert.equal(a.counters.aggregated, 2);
 });
 
+Deno.test("aggregator: an updated alert's ports and flow id are those of the detection its explanation comes from", () => {
+  const { a, finals } = agg();
+  const flow = (t: number, port: number, flowId: number, explanation: string) =>
+    det({
+      t,
+      type: "anomaly",
+      destPort: port,
+      srcPort: 40000 + port,
+      flowId,
+      explanation,
+    });
+  a.add(flow(0, 80, 1, "a big download"));
+  a.add(flow(3, 22, 2, "a short ssh session"));
+  a.finish();
+  const f = finals[0]!;
+  assert.equal(f.netsentinel.count, 2);
+  assert.equal(f.netsentinel.explanation, "a short ssh session");
+  assert.equal(f.dest_port, 22);
+  assert.equal(f.src_port, 40022);
+  assert.equal(f.flow_id, 2);
+});
+
 Deno.test("aggregator: an alert is final after its window without detections", () => {
   const { a, finals } = agg(parsePolicy({ aggregation: { window_s: 60 } }));
   a.add(det({ t: 0 }));
