@@ -447,6 +447,9 @@ export class Appliance {
         }
       }
       const t = a.netsentinel.type;
+      // A new device is worth remembering before the next minute's save: a
+      // crash would otherwise announce it again after the restart.
+      if (t === "new_host") this.#lastHostSave = 0;
       this.#alertsByType.set(t, (this.#alertsByType.get(t) ?? 0) + 1);
       this.stats.noteAlert?.(a.netsentinel.src_geo?.country);
     }

@@ -52,7 +52,10 @@ function connect(): void {
     }
     const wait = backoffMs * (0.75 + Math.random() * 0.5);
     backoffMs = Math.min(30_000, backoffMs * 2);
-    timer = setTimeout(connect, wait);
+    timer = setTimeout(() => {
+      timer = undefined;
+      connect();
+    }, wait);
   };
 }
 

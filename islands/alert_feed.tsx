@@ -159,6 +159,9 @@ export default function AlertFeed(p: AlertFeedProps): VNode {
                         {a.src_ip}
                       </a>
                       {n.src_host ? <div class="sub">{n.src_host}</div> : null}
+                      {a.alert.action === "blocked"
+                        ? <div class="sub blocked">blocked</div>
+                        : null}
                     </td>
                     <td>
                       {a.dest_ip ?? "–"}

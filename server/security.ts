@@ -27,9 +27,12 @@ export function addSecurityHeaders(h: Headers, tls: boolean): void {
   h.set("x-content-type-options", "nosniff");
   h.set("referrer-policy", "same-origin");
   h.set("x-frame-options", "DENY");
-  h.set("cross-origin-opener-policy", "same-origin");
   h.set("permissions-policy", "camera=(), microphone=(), geolocation=()");
-  if (tls) h.set("strict-transport-security", "max-age=31536000");
+  if (tls) {
+    // Browsers ignore (and log an error for) COOP on plain-HTTP LAN origins.
+    h.set("cross-origin-opener-policy", "same-origin");
+    h.set("strict-transport-security", "max-age=31536000");
+  }
 }
 
 /** True for methods that change state. */
