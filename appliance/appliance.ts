@@ -724,6 +724,7 @@ export class Appliance {
         help: "Alerts open for aggregation",
         samples: [{ value: this.aggregator.openCount }],
       },
+      ...enrichMetrics(this.#enricher),
       {
         name: "netsentinel_capture_restarts_total",
         type: "counter",
@@ -765,6 +766,39 @@ export class Appliance {
     this.store.close();
     this.#o.log.info("stopped", { packets: this.pipeline.counters.packets });
   }
+}
+
+/** GeoIP and reverse-DNS lookup counters as metric families. */
+function enrichMetrics(e: Enricher): MetricFamily[] {
+  const { geo, rdns } = e.stats();
+  const counter = (
+    name: string,
+    help: string,
+    samples: [string, number][],
+  ) => ({
+    name,
+    type: "counter" as const,
+    help,
+    samples: samples.map(([result, value]) => ({ labels: { result }, value })),
+  });
+  return [
+    counter(
+      "netsentinel_geoip_lookups_total",
+      "GeoIP lookups by result (cache hit, miss, error)",
+      [
+        ["hit", geo.hits],
+        ["miss", geo.misses],
+        ["error", geo.errors],
+      ],
+    ),
+    counter("netsentinel_rdns_lookups_total", "Reverse DNS lookups by result", [
+      ["hit", rdns.hits],
+      ["miss", rdns.misses],
+      ["found", rdns.found],
+      ["not_found", rdns.not_found],
+      ["timeout", rdns.timeouts],
+    ]),
+  ];
 }
 
 /**
