@@ -2,18 +2,29 @@
  * Validation of untrusted JSON (config files, API bodies, stored records):
  * small typed readers that either return the value or throw a ConfigError
  * naming the dotted field path. Absent values fall back to the default
- * given; `null` is treated as absent only where a reader says so.
+ * given; without a default (`undefined`) an absent value is an error ("is
+ * missing"), which is what list items and other required values want.
+ * `null` is treated as absent only where a reader says so.
  *
  * @example
  * ```ts
  * const o = record(input, "limits", ["max_flows"]);
  * const maxFlows = int(o.max_flows, "limits.max_flows", 200_000, { min: 1000 });
+ * const ports = list(o.ports, "limits.ports", [], (v, f) => int(v, f));
  * ```
  *
  * @module
  */
-import { parseCidr } from "../decode/addr.ts";
+import { type Cidr, parseCidr } from "../decode/addr.ts";
 import { ConfigError } from "./errors.ts";
+
+/** Inclusive bounds of a number reader; either may be left out. */
+export interface Limits {
+  /** Smallest value accepted (default 0). */
+  min?: number;
+  /** Largest value accepted (default: the reader's own; `Infinity` for none). */
+  max?: number;
+}
 
 /** True for a plain object (not null, not an array). */
 export function isRecord(v: unknown): v is Record<string, unknown> {
@@ -28,6 +39,19 @@ export function show(v: unknown): string {
   if (Array.isArray(v)) return "an array";
   if (v === null) return "null";
   return typeof v === "object" ? "an object" : String(v);
+}
+
+/** The fallback of an absent value; without one the value was required. */
+function absent<T>(fallback: T | undefined, field: string): T {
+  if (fallback === undefined) throw new ConfigError(field, "is missing");
+  return fallback;
+}
+
+/** "from 1 to 5", or "of at least 1" when there is no upper bound. */
+function range(min: number, max: number, unit = ""): string {
+  return max === Infinity
+    ? `of at least ${min}${unit}`
+    : `from ${min}${unit} to ${max}${unit}`;
 }
 
 /**
@@ -52,41 +76,68 @@ export function record(
   return v;
 }
 
-/** A boolean, or `fallback` when absent. */
-export function bool(v: unknown, field: string, fallback: boolean): boolean {
-  if (v === undefined) return fallback;
+/** A boolean, or `fallback` when absent (required when there is none). */
+export function bool(v: unknown, field: string, fallback?: boolean): boolean {
+  if (v === undefined) return absent(fallback, field);
   if (typeof v !== "boolean") {
     throw new ConfigError(field, `expected true or false, got ${show(v)}`);
   }
   return v;
 }
 
-/** An integer within [min, max], or `fallback` when absent. */
+/**
+ * An integer within [min, max] (default 0 to `Number.MAX_SAFE_INTEGER`), or
+ * `fallback` when absent (required when there is none).
+ */
 export function int(
   v: unknown,
   field: string,
-  fallback: number,
-  limits: { min?: number; max?: number } = {},
+  fallback?: number,
+  limits: Limits = {},
 ): number {
-  if (v === undefined) return fallback;
+  if (v === undefined) return absent(fallback, field);
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = limits;
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     throw new ConfigError(
       field,
-      `expected an integer from ${min} to ${max}, got ${show(v)}`,
+      `expected an integer ${range(min, max)}, got ${show(v)}`,
     );
   }
   return v;
 }
 
-/** A string of at most `maxLen` characters, or `fallback` when absent. */
+/**
+ * A finite number within [min, max] (default 0 to `Number.MAX_VALUE`), or
+ * `fallback` when absent (required when there is none).
+ */
+export function num(
+  v: unknown,
+  field: string,
+  fallback?: number,
+  limits: Limits = {},
+): number {
+  if (v === undefined) return absent(fallback, field);
+  const { min = 0, max = Number.MAX_VALUE } = limits;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
+    throw new ConfigError(
+      field,
+      `expected a number ${range(min, max)}, got ${show(v)}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * A string of at most `maxLen` characters, or `fallback` when absent
+ * (required when there is none).
+ */
 export function text(
   v: unknown,
   field: string,
-  fallback: string,
+  fallback?: string,
   maxLen = 4096,
 ): string {
-  if (v === undefined) return fallback;
+  if (v === undefined) return absent(fallback, field);
   if (typeof v !== "string") {
     throw new ConfigError(field, `expected a string, got ${show(v)}`);
   }
@@ -106,14 +157,14 @@ export function optText(
   return text(v, field, "", maxLen);
 }
 
-/** One of `choices`, or `fallback` when absent. */
+/** One of `choices`, or `fallback` when absent (required when there is none). */
 export function oneOf<T extends string>(
   v: unknown,
   field: string,
   choices: readonly T[],
-  fallback: T,
+  fallback?: T,
 ): T {
-  if (v === undefined) return fallback;
+  if (v === undefined) return absent(fallback, field);
   if (typeof v !== "string" || !(choices as readonly string[]).includes(v)) {
     throw new ConfigError(
       field,
@@ -123,25 +174,73 @@ export function oneOf<T extends string>(
   return v as T;
 }
 
-/** An array whose items are each read by `item` (with the index in the path). */
+/**
+ * An array whose items are each read by `item` (with the index in the
+ * path), or a copy of `fallback` when absent (required when there is none).
+ * Every item is required, whatever `item` does with an absent value. At
+ * most `maxItems` items (no limit unless given).
+ *
+ * @example
+ * ```ts
+ * const hosts = list(o.hosts, "exposed[0].hosts", [], cidr);
+ * ```
+ */
 export function list<T>(
   v: unknown,
   field: string,
-  fallback: readonly T[],
+  fallback: readonly T[] | undefined,
   item: (x: unknown, field: string) => T,
-  maxItems = 10_000,
+  maxItems = Infinity,
 ): T[] {
-  if (v === undefined) return [...fallback];
+  if (v === undefined) return [...absent(fallback, field)];
   if (!Array.isArray(v)) {
     throw new ConfigError(field, `expected a list, got ${show(v)}`);
   }
   if (v.length > maxItems) {
     throw new ConfigError(field, `more than ${maxItems} items`);
   }
-  return v.map((x, i) => item(x, `${field}[${i}]`));
+  return v.map((x, i) => {
+    const at = `${field}[${i}]`;
+    if (x === undefined) throw new ConfigError(at, "is missing");
+    return item(x, at);
+  });
+}
+
+/** Options of {@link duration}: bounds in seconds, and whether "ms" is a unit. */
+export interface DurationOptions extends Limits {
+  /** Also accept milliseconds ("250ms", "1s500ms"); default false. */
+  ms?: boolean;
+}
+
+/**
+ * A duration in seconds, written as a number of seconds or as text such as
+ * "90s", "15m", "1h30m", "7d"; `fallback` when absent (required when there
+ * is none). Bounds default to 0 and ten years.
+ */
+export function duration(
+  v: unknown,
+  field: string,
+  fallback?: number,
+  options: DurationOptions = {},
+): number {
+  if (v === undefined) return absent(fallback, field);
+  const { min = 0, max = 10 * 365 * 86400, ms = false } = options;
+  let s: number | null = null;
+  if (typeof v === "number" && Number.isFinite(v)) s = v;
+  else if (typeof v === "string") s = parseDurationText(v, { ms });
+  if (s === null || s < min || s > max) {
+    throw new ConfigError(
+      field,
+      `expected a duration ${
+        range(min, max, "s")
+      } (examples: 30, "90s", "15m", "1h", "7d"), got ${show(v)}`,
+    );
+  }
+  return s;
 }
 
 const UNITS: Record<string, number> = {
+  ms: 0.001,
   s: 1,
   m: 60,
   h: 3600,
@@ -150,36 +249,18 @@ const UNITS: Record<string, number> = {
 };
 
 /**
- * A duration in seconds, written as a number of seconds or as text such as
- * "90s", "15m", "1h30m", "7d"; `fallback` when absent.
+ * Parses "90s", "1h30m", "7d" or "45" (seconds); null when it is not a
+ * duration. With `ms`, "250ms" (milliseconds) is a unit too.
  */
-export function duration(
-  v: unknown,
-  field: string,
-  fallback: number,
-  limits: { min?: number; max?: number } = {},
-): number {
-  if (v === undefined) return fallback;
-  const { min = 0, max = 10 * 365 * 86400 } = limits;
-  let s: number | null = null;
-  if (typeof v === "number" && Number.isFinite(v)) s = v;
-  else if (typeof v === "string") s = parseDurationText(v);
-  if (s === null || s < min || s > max) {
-    throw new ConfigError(
-      field,
-      `expected a duration from ${min}s to ${max}s (examples: 30, "90s", "15m", "1h", "7d"), got ${
-        show(v)
-      }`,
-    );
-  }
-  return s;
-}
-
-/** Parses "90s", "1h30m", "7d" or "45" (seconds); null when it is not a duration. */
-export function parseDurationText(t: string): number | null {
+export function parseDurationText(
+  t: string,
+  options: { ms?: boolean } = {},
+): number | null {
   const s = t.trim();
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
-  const re = /(\d+(?:\.\d+)?)([smhdw])/gy;
+  const re = options.ms
+    ? /(\d+(?:\.\d+)?)(ms|[smhdw])/gy
+    : /(\d+(?:\.\d+)?)([smhdw])/gy;
   let total = 0, end = 0, m;
   while ((m = re.exec(s)) !== null) {
     total += Number(m[1]) * UNITS[m[2]!]!;
@@ -188,16 +269,23 @@ export function parseDurationText(t: string): number | null {
   return end === s.length && end > 0 ? total : null;
 }
 
-/** A CIDR prefix or address, returned normalised ("10.0.0.0/8"). */
-export function cidrText(v: unknown, field: string): string {
+/** A CIDR prefix or address of at most 64 characters, parsed (required). */
+export function cidr(v: unknown, field: string): Cidr {
+  if (v === undefined) throw new ConfigError(field, "is missing");
   if (typeof v !== "string") {
     throw new ConfigError(field, `expected an address or CIDR, got ${show(v)}`);
   }
+  if (v.length > 64) throw new ConfigError(field, "longer than 64 characters");
   const c = parseCidr(v);
   if (c === null) {
     throw new ConfigError(field, `${show(v)} is not an address or CIDR`);
   }
-  return c.text;
+  return c;
+}
+
+/** A CIDR prefix or address, returned normalised ("10.0.0.0/8"). */
+export function cidrText(v: unknown, field: string): string {
+  return cidr(v, field).text;
 }
 
 /**
