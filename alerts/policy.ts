@@ -8,8 +8,21 @@
  *
  * @module
  */
-import { type Cidr, parseCidr } from "../decode/mod.ts";
+import type { Cidr } from "../decode/mod.ts";
 import { ConfigError } from "../common/errors.ts";
+import {
+  bool,
+  cidr,
+  int,
+  isRecord,
+  type Limits,
+  list,
+  num,
+  oneOf,
+  record,
+  show,
+  text,
+} from "../common/validate.ts";
 import { ALERT_TYPES, type AlertType, type Severity } from "./alert.ts";
 import DEFAULT_POLICY_JSON from "../data/policy.json" with { type: "json" };
 
@@ -251,125 +264,44 @@ export interface Policy {
   readonly detectors: Readonly<DetectorPolicies>;
 }
 
-// ---------------------------------------------------------------------------
-// Validation helpers. Each takes the value and its dotted path, and throws a
-// ConfigError naming that path.
-
-type Json = unknown;
-
-function isObject(v: Json): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function obj(v: Json, path: string): Record<string, unknown> {
-  if (!isObject(v)) throw new ConfigError(path, "must be an object");
-  return v;
-}
-
-function arr(v: Json, path: string): unknown[] {
-  if (!Array.isArray(v)) throw new ConfigError(path, "must be an array");
-  return v;
-}
-
-function checkKeys(
-  o: Record<string, unknown>,
-  known: readonly string[],
-  path: string,
-): void {
-  for (const k of Object.keys(o)) {
-    if (!known.includes(k)) {
-      throw new ConfigError(
-        path === "" ? k : `${path}.${k}`,
-        `unknown field (known: ${known.join(", ")})`,
-      );
-    }
-  }
-}
-
-function num(
-  v: Json,
-  path: string,
-  min: number,
-  max: number,
-  integer: boolean,
-): number {
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new ConfigError(path, `must be a number, got ${show(v)}`);
-  }
-  if (integer && !Number.isInteger(v)) {
-    throw new ConfigError(path, `must be an integer, got ${v}`);
-  }
-  if (v < min || v > max) {
-    throw new ConfigError(path, `must be from ${min} to ${max}, got ${v}`);
-  }
-  return v;
-}
-
-function bool(v: Json, path: string): boolean {
-  if (typeof v !== "boolean") {
-    throw new ConfigError(path, `must be true or false, got ${show(v)}`);
-  }
-  return v;
-}
-
-function text(v: Json, path: string, maxLen = 512): string {
-  if (typeof v !== "string") {
-    throw new ConfigError(path, `must be a string, got ${show(v)}`);
-  }
-  if (v.length > maxLen) {
-    throw new ConfigError(path, `must be at most ${maxLen} characters`);
-  }
-  return v;
-}
-
-function severity(v: Json, path: string): Severity {
+/**
+ * Reads a severity: 1 (high), 2 (medium), 3 (low) or 4 (informational).
+ *
+ * @throws {ConfigError} naming `field` for anything else.
+ */
+export function parseSeverity(v: unknown, field: string): Severity {
   if (v === 1 || v === 2 || v === 3 || v === 4) return v;
   throw new ConfigError(
-    path,
-    `must be 1 (high), 2 (medium), 3 (low) or 4 (info), got ${show(v)}`,
+    field,
+    `expected 1 (high), 2 (medium), 3 (low) or 4 (info), got ${show(v)}`,
   );
 }
 
-function cidr(v: Json, path: string): Cidr {
-  const t = text(v, path, 64);
-  const c = parseCidr(t);
-  if (c === null) {
-    throw new ConfigError(path, `"${t}" is not an IP address or CIDR prefix`);
-  }
-  return c;
-}
+// ---------------------------------------------------------------------------
+// Policy-specific readers (the generic ones are in common/validate.ts). Each
+// takes the value and its dotted path, and throws a ConfigError naming it.
 
-function cidrs(v: Json, path: string): Cidr[] {
-  return arr(v, path).map((x, i) => cidr(x, `${path}[${i}]`));
-}
+const PORT: Limits = { min: 0, max: 65535 };
+const SERVER: Limits = { min: 1, max: 65535 };
+const PROTOS: readonly PortProto[] = ["tcp", "udp", "any"];
 
-function portRange(v: Json, path: string): [number, number] {
+function portRange(v: unknown, path: string): [number, number] {
   if (typeof v === "number") {
-    const p = num(v, path, 0, 65535, true);
+    const p = int(v, path, undefined, PORT);
     return [p, p];
   }
-  const t = text(v, path, 16);
+  const t = text(v, path, undefined, 16);
   const m = /^(\d{1,5})\s*-\s*(\d{1,5})$/.exec(t.trim());
   if (m === null) {
-    throw new ConfigError(path, `must be a port or a range "a-b", got "${t}"`);
+    throw new ConfigError(
+      path,
+      `expected a port or a range "a-b", got ${show(t)}`,
+    );
   }
-  const a = num(Number(m[1]), path, 0, 65535, true);
-  const b = num(Number(m[2]), path, 0, 65535, true);
+  const a = int(Number(m[1]), path, undefined, PORT);
+  const b = int(Number(m[2]), path, undefined, PORT);
   if (b < a) throw new ConfigError(path, `range "${t}" ends before it starts`);
   return [a, b];
-}
-
-function proto(v: Json, path: string): PortProto {
-  if (v === "tcp" || v === "udp" || v === "any") return v;
-  throw new ConfigError(path, `must be "tcp", "udp" or "any", got ${show(v)}`);
-}
-
-function show(v: Json): string {
-  if (typeof v === "string") return `"${v.slice(0, 40)}"`;
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "object") return "an object";
-  return String(v);
 }
 
 // ---------------------------------------------------------------------------
@@ -389,7 +321,7 @@ const BASE: Record<string, FieldSpec> = {
   enabled: { kind: "bool" },
   severity: { kind: "severity" },
 };
-const int = (min: number, max: number): FieldSpec => ({
+const whole = (min: number, max: number): FieldSpec => ({
   kind: "int",
   min,
   max,
@@ -399,11 +331,11 @@ const real = (min: number, max: number): FieldSpec => ({
   min,
   max,
 });
-const WINDOW = int(1, 86400);
-const TRACKERS = int(16, 10_000_000);
+const WINDOW = whole(1, 86400);
+const TRACKERS = whole(16, 10_000_000);
 const FLOOD: Record<string, FieldSpec> = {
   ...BASE,
-  pps: int(1, 100_000_000),
+  pps: whole(1, 100_000_000),
   baseline_factor: real(1, 1e6),
   max_reply_ratio: real(0, 1),
   max_targets: TRACKERS,
@@ -412,14 +344,14 @@ const FLOOD: Record<string, FieldSpec> = {
 const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
   port_scan: {
     ...BASE,
-    ports: int(2, 4096),
+    ports: whole(2, 4096),
     window_s: WINDOW,
     max_trackers: TRACKERS,
   },
   host_sweep: {
     ...BASE,
-    hosts: int(2, 4096),
-    hosts_external: int(2, 4096),
+    hosts: whole(2, 4096),
+    hosts_external: whole(2, 4096),
     window_s: WINDOW,
     max_trackers: TRACKERS,
   },
@@ -428,82 +360,75 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
   icmp_flood: FLOOD,
   brute_force: {
     ...BASE,
-    attempts: int(2, 1_000_000),
+    attempts: whole(2, 1_000_000),
     window_s: WINDOW,
     max_duration_s: real(0.001, 86400),
-    max_bytes: int(1, 1e12),
-    max_packets: int(4, 1e9),
+    max_bytes: whole(1, 1e12),
+    max_packets: whole(4, 1e9),
     services: { kind: "services" },
-    http_401: int(2, 1_000_000),
-    http_posts: int(2, 1_000_000),
+    http_401: whole(2, 1_000_000),
+    http_posts: whole(2, 1_000_000),
     http_login_paths: { kind: "strings", maxItems: 256 },
     max_trackers: TRACKERS,
   },
   dns_tunnel: {
     ...BASE,
     window_s: WINDOW,
-    encoded_queries: int(1, 1_000_000),
-    min_label_len: int(8, 63),
+    encoded_queries: whole(1, 1_000_000),
+    min_label_len: whole(8, 63),
     min_entropy: real(0, 8),
-    unique_names: int(2, 10_000_000),
-    rrtype_queries: int(1, 10_000_000),
-    volume_bytes: int(256, 1e12),
+    unique_names: whole(2, 10_000_000),
+    rrtype_queries: whole(1, 10_000_000),
+    volume_bytes: whole(256, 1e12),
     allow_domains: { kind: "strings", maxItems: 10_000 },
     max_trackers: TRACKERS,
   },
   malformed_http: {
     ...BASE,
     ports: { kind: "ports" },
-    max_request_line: int(64, 1 << 20),
-    max_header_line: int(64, 1 << 20),
-    max_headers: int(8, 100_000),
+    max_request_line: whole(64, 1 << 20),
+    max_header_line: whole(64, 1 << 20),
+    max_headers: whole(8, 100_000),
   },
   suspicious_port: BASE,
   external_inbound: { ...BASE, require_accepted: { kind: "bool" } },
-  new_host: { ...BASE, max_hosts: int(1, 100_000_000) },
+  new_host: { ...BASE, max_hosts: whole(1, 100_000_000) },
   anomaly: BASE,
 };
 
-const SERVICE_NAMES = ["ssh", "telnet", "ftp", "rdp", "smb", "other"];
+const SERVICES = ["ssh", "telnet", "ftp", "rdp", "smb", "other"];
 
-function field(spec: FieldSpec, v: Json, path: string): unknown {
+function field(spec: FieldSpec, v: unknown, path: string): unknown {
   switch (spec.kind) {
     case "bool":
       return bool(v, path);
     case "severity":
-      return severity(v, path);
+      return parseSeverity(v, path);
     case "int":
-      return num(v, path, spec.min, spec.max, true);
+      return int(v, path, undefined, spec);
     case "num":
-      return num(v, path, spec.min, spec.max, false);
+      return num(v, path, undefined, spec);
     case "ports":
-      return arr(v, path).map((x, i) =>
-        num(x, `${path}[${i}]`, 1, 65535, true)
+      return list(v, path, undefined, (x, p) => int(x, p, undefined, SERVER));
+    case "strings":
+      return list(
+        v,
+        path,
+        undefined,
+        (x, p) => text(x, p, undefined, 253).toLowerCase(),
+        spec.maxItems,
       );
-    case "strings": {
-      const a = arr(v, path);
-      if (a.length > spec.maxItems) {
-        throw new ConfigError(path, `must have at most ${spec.maxItems} items`);
-      }
-      return a.map((x, i) => text(x, `${path}[${i}]`, 253).toLowerCase());
-    }
     case "services": {
-      const o = obj(v, path);
+      if (!isRecord(v)) {
+        throw new ConfigError(path, `expected an object, got ${show(v)}`);
+      }
       const m = new Map<number, string>();
-      for (const [k, name] of Object.entries(o)) {
+      for (const [k, name] of Object.entries(v)) {
         const p = `${path}.${k}`;
         if (!/^\d{1,5}$/.test(k)) {
-          throw new ConfigError(p, "must be keyed by a TCP port number");
+          throw new ConfigError(p, "expected a TCP port number as the key");
         }
-        const port = num(Number(k), p, 1, 65535, true);
-        const n = text(name, p, 16);
-        if (!SERVICE_NAMES.includes(n)) {
-          throw new ConfigError(
-            p,
-            `must be one of ${SERVICE_NAMES.join(", ")}, got "${n}"`,
-          );
-        }
-        m.set(port, n);
+        m.set(int(Number(k), p, undefined, SERVER), oneOf(name, p, SERVICES));
       }
       return m;
     }
@@ -516,14 +441,13 @@ function field(spec: FieldSpec, v: Json, path: string): unknown {
 
 function detectorPolicy(
   type: AlertType,
-  input: Json,
+  input: unknown,
   base: Readonly<Record<string, unknown>> | null,
   path: string,
 ): Record<string, unknown> {
   const spec = SPECS[type];
   const names = Object.keys(spec);
-  const o = obj(input ?? {}, path);
-  checkKeys(o, names, path);
+  const o = record(input ?? {}, path, names);
   const out: Record<string, unknown> = {};
   for (const name of names) {
     const fp = `${path}.${name}`;
@@ -546,52 +470,38 @@ const TOP_KEYS = [
   "detectors",
 ];
 
-function suppressions(v: Json, path: string): Suppression[] {
-  return arr(v, path).map((x, i) => {
-    const p = `${path}[${i}]`;
-    const o = obj(x, p);
-    checkKeys(o, ["signature_id", "type", "ip", "track", "expires", "note"], p);
+const SUPPRESSION_KEYS = [
+  "signature_id",
+  "type",
+  "ip",
+  "track",
+  "expires",
+  "note",
+];
+const TRACKS: readonly SuppressTrack[] = ["by_src", "by_dst", "by_either"];
+
+function suppressions(v: unknown, path: string): Suppression[] {
+  return list(v, path, undefined, (x, p) => {
+    const o = record(x, p, SUPPRESSION_KEYS);
     const s: Suppression = {
       cidr: cidr(o.ip, `${p}.ip`),
       track: "by_either",
       expiresUs: Infinity,
-      note: o.note === undefined ? "" : text(o.note, `${p}.note`),
+      note: text(o.note, `${p}.note`, "", 512),
     };
     if (o.signature_id !== undefined) {
-      s.signature_id = num(
-        o.signature_id,
-        `${p}.signature_id`,
-        1,
-        2 ** 31,
-        true,
-      );
+      s.signature_id = int(o.signature_id, `${p}.signature_id`, undefined, {
+        min: 1,
+        max: 2 ** 31,
+      });
     }
-    if (o.type !== undefined) {
-      const t = text(o.type, `${p}.type`, 32);
-      const found = ALERT_TYPES.find((a) => a === t);
-      if (found === undefined) {
-        throw new ConfigError(
-          `${p}.type`,
-          `"${t}" is not an alert type (${ALERT_TYPES.join(", ")})`,
-        );
-      }
-      s.type = found;
-    }
+    if (o.type !== undefined) s.type = oneOf(o.type, `${p}.type`, ALERT_TYPES);
     if (s.signature_id === undefined && s.type === undefined) {
       throw new ConfigError(p, "needs a signature_id or a type");
     }
-    if (o.track !== undefined) {
-      const t = o.track;
-      if (t !== "by_src" && t !== "by_dst" && t !== "by_either") {
-        throw new ConfigError(
-          `${p}.track`,
-          `must be "by_src", "by_dst" or "by_either", got ${show(t)}`,
-        );
-      }
-      s.track = t;
-    }
+    s.track = oneOf(o.track, `${p}.track`, TRACKS, "by_either");
     if (o.expires !== undefined) {
-      const t = text(o.expires, `${p}.expires`, 64);
+      const t = text(o.expires, `${p}.expires`, undefined, 64);
       const ms = Date.parse(t);
       if (!Number.isFinite(ms)) {
         throw new ConfigError(
@@ -606,7 +516,7 @@ function suppressions(v: Json, path: string): Suppression[] {
 }
 
 function portList<T>(
-  v: Json,
+  v: unknown,
   path: string,
   extra: string[],
   make: (
@@ -616,22 +526,21 @@ function portList<T>(
     pr: PortProto,
   ) => T,
 ): T[] {
-  return arr(v, path).map((x, i) => {
-    const p = `${path}[${i}]`;
-    const o = obj(x, p);
-    checkKeys(o, ["port", "proto", ...extra], p);
+  return list(v, path, undefined, (x, p) => {
+    const o = record(x, p, ["port", "proto", ...extra]);
     if (o.port === undefined) throw new ConfigError(`${p}.port`, "is missing");
     const r = portRange(o.port, `${p}.port`);
-    const pr = o.proto === undefined ? "any" : proto(o.proto, `${p}.proto`);
-    return make(o, p, r, pr);
+    return make(o, p, r, oneOf(o.proto, `${p}.proto`, PROTOS, "any"));
   });
 }
 
-function parseWith(input: Json, base: Policy | null): Policy {
-  const o = obj(input, "policy");
-  checkKeys(o, TOP_KEYS, "");
+function parseWith(input: unknown, base: Policy | null): Policy {
+  if (!isRecord(input)) {
+    throw new ConfigError("policy", `expected an object, got ${show(input)}`);
+  }
+  const o = record(input, "", TOP_KEYS);
   if (o.version !== undefined && o.version !== 1) {
-    throw new ConfigError("version", `must be 1, got ${show(o.version)}`);
+    throw new ConfigError("version", `expected 1, got ${show(o.version)}`);
   }
   const need = (k: string): void => {
     if (base === null && o[k] === undefined) {
@@ -642,57 +551,62 @@ function parseWith(input: Json, base: Policy | null): Policy {
 
   const home_net = o.home_net === undefined
     ? base!.home_net
-    : cidrs(o.home_net, "home_net");
+    : list(o.home_net, "home_net", undefined, cidr);
 
   let aggregation = base?.aggregation;
   if (o.aggregation !== undefined) {
-    const a = obj(o.aggregation, "aggregation");
     const keys = ["window_s", "max_open_s", "update_interval_s", "max_open"];
-    checkKeys(a, keys, "aggregation");
-    const pick = (k: string, min: number, max: number, integer: boolean) => {
-      const fp = `aggregation.${k}`;
-      if (a[k] !== undefined) return num(a[k], fp, min, max, integer);
-      if (base === null) throw new ConfigError(fp, "is missing");
-      return base.aggregation[k as keyof Policy["aggregation"]];
-    };
+    const a = record(o.aggregation, "aggregation", keys);
+    const was = base?.aggregation;
     aggregation = {
-      window_s: pick("window_s", 1, 86400 * 7, false),
-      max_open_s: pick("max_open_s", 1, 86400 * 30, false),
-      update_interval_s: pick("update_interval_s", 0, 86400, false),
-      max_open: pick("max_open", 1, 10_000_000, true),
+      window_s: num(a.window_s, "aggregation.window_s", was?.window_s, {
+        min: 1,
+        max: 86400 * 7,
+      }),
+      max_open_s: num(a.max_open_s, "aggregation.max_open_s", was?.max_open_s, {
+        min: 1,
+        max: 86400 * 30,
+      }),
+      update_interval_s: num(
+        a.update_interval_s,
+        "aggregation.update_interval_s",
+        was?.update_interval_s,
+        { min: 0, max: 86400 },
+      ),
+      max_open: int(a.max_open, "aggregation.max_open", was?.max_open, {
+        min: 1,
+        max: 10_000_000,
+      }),
     };
   }
 
   let rate_limit = base?.rate_limit;
   if (o.rate_limit !== undefined) {
-    const r = obj(o.rate_limit, "rate_limit");
-    checkKeys(r, ["alerts_per_s", "burst"], "rate_limit");
-    const rate = r.alerts_per_s !== undefined
-      ? num(r.alerts_per_s, "rate_limit.alerts_per_s", 0.001, 1e6, false)
-      : base?.rate_limit.alerts_per_s;
-    const burst = r.burst !== undefined
-      ? num(r.burst, "rate_limit.burst", 1, 1e7, true)
-      : base?.rate_limit.burst;
-    if (rate === undefined) {
-      throw new ConfigError("rate_limit.alerts_per_s", "is missing");
-    }
-    if (burst === undefined) {
-      throw new ConfigError("rate_limit.burst", "is missing");
-    }
-    rate_limit = { alerts_per_s: rate, burst };
+    const r = record(o.rate_limit, "rate_limit", ["alerts_per_s", "burst"]);
+    const was = base?.rate_limit;
+    rate_limit = {
+      alerts_per_s: num(
+        r.alerts_per_s,
+        "rate_limit.alerts_per_s",
+        was?.alerts_per_s,
+        { min: 0.001, max: 1e6 },
+      ),
+      burst: int(r.burst, "rate_limit.burst", was?.burst, { min: 1, max: 1e7 }),
+    };
   }
 
   let allowlist = base?.allowlist;
   if (o.allowlist !== undefined) {
-    const a = obj(o.allowlist, "allowlist");
-    checkKeys(a, ["sources", "destinations"], "allowlist");
+    const a = record(o.allowlist, "allowlist", ["sources", "destinations"]);
+    const was = base?.allowlist;
     allowlist = {
-      sources: a.sources === undefined
-        ? (base?.allowlist.sources ?? [])
-        : cidrs(a.sources, "allowlist.sources"),
-      destinations: a.destinations === undefined
-        ? (base?.allowlist.destinations ?? [])
-        : cidrs(a.destinations, "allowlist.destinations"),
+      sources: list(a.sources, "allowlist.sources", was?.sources ?? [], cidr),
+      destinations: list(
+        a.destinations,
+        "allowlist.destinations",
+        was?.destinations ?? [],
+        cidr,
+      ),
     };
   }
 
@@ -706,7 +620,7 @@ function parseWith(input: Json, base: Policy | null): Policy {
       from,
       to,
       proto: pr,
-      hosts: e.hosts === undefined ? [] : cidrs(e.hosts, `${p}.hosts`),
+      hosts: list(e.hosts, `${p}.hosts`, [], cidr),
     }));
 
   const suspicious = o.suspicious_ports === undefined
@@ -716,10 +630,7 @@ function parseWith(input: Json, base: Policy | null): Policy {
       "suspicious_ports",
       ["reason"],
       (e, p, [from, to], pr) => {
-        if (e.reason === undefined) {
-          throw new ConfigError(`${p}.reason`, "is missing");
-        }
-        const reason = text(e.reason, `${p}.reason`, 200);
+        const reason = text(e.reason, `${p}.reason`, undefined, 200);
         if (reason.trim() === "") {
           throw new ConfigError(`${p}.reason`, "must not be empty");
         }
@@ -729,8 +640,7 @@ function parseWith(input: Json, base: Policy | null): Policy {
 
   let detectors = base?.detectors;
   if (o.detectors !== undefined) {
-    const d = obj(o.detectors, "detectors");
-    checkKeys(d, ALERT_TYPES, "detectors");
+    const d = record(o.detectors, "detectors", ALERT_TYPES);
     const out: Record<string, Record<string, unknown>> = {};
     for (const t of ALERT_TYPES) {
       const b = base === null ? null : detectorBase(base.detectors, t);
@@ -780,7 +690,7 @@ export function defaultPolicy(): Policy {
  * errors, so a typo never silently disables a setting.
  *
  * @throws {ConfigError} naming the offending field, e.g.
- *   `Invalid config "detectors.port_scan.ports": must be from 2 to 65536, got 1`
+ *   `Invalid config "detectors.port_scan.ports": expected an integer from 2 to 4096, got 1`
  * @example
  * ```ts
  * const p = parsePolicy({ home_net: ["10.99.0.0/24"], detectors: { new_host: { enabled: false } } });
@@ -879,7 +789,7 @@ export function policyDocument(input: unknown): Record<string, unknown> {
 
 function overlay(base: unknown, top: unknown): unknown {
   if (top === undefined) return base;
-  if (!isObject(base) || !isObject(top)) return structuredClone(top);
+  if (!isRecord(base) || !isRecord(top)) return structuredClone(top);
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(top)) out[k] = overlay(base[k], v);
   return out;

@@ -138,6 +138,30 @@ Deno.test("policy: invalid documents are rejected naming the field", async (t) =
       { aggregation: { window_s: 0 } },
       "aggregation.window_s",
     ],
+    [
+      "suppression without an address",
+      { suppressions: [{ type: "port_scan" }] },
+      "suppressions[0].ip",
+    ],
+    [
+      "too many login paths",
+      {
+        detectors: {
+          brute_force: { http_login_paths: Array(257).fill("/login") },
+        },
+      },
+      "detectors.brute_force.http_login_paths",
+    ],
+    [
+      "malformed_http port out of range",
+      { detectors: { malformed_http: { ports: [80, 0] } } },
+      "detectors.malformed_http.ports[1]",
+    ],
+    [
+      "burst not an integer",
+      { rate_limit: { burst: 1.5 } },
+      "rate_limit.burst",
+    ],
   ];
   for (const [name, input, field] of cases) {
     await t.step(
