@@ -1,32 +1,16 @@
 /**
- * Durations in policy files: a number of seconds or text such as "90s",
- * "15m", "1h30m", "7d". Private to respond/.
+ * Durations of blocks: read from a number of seconds or text such as "90s",
+ * "15m", "1h30m", "7d" (parsed by common/validate.ts), written compactly.
+ * Private to respond/.
  *
  * @module
  */
+import { parseDurationText } from "../common/validate.ts";
 
-const UNITS: Record<string, number> = {
-  ms: 0.001,
-  s: 1,
-  m: 60,
-  h: 3600,
-  d: 86400,
-  w: 604800,
-};
-
-/** Seconds of a duration (number or text), or null when it is not one. */
+/** Seconds of a duration (number or text, "ms" allowed), or null when it is not one. */
 export function durationSeconds(v: unknown): number | null {
   if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? v : null;
-  if (typeof v !== "string") return null;
-  const t = v.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
-  let total = 0, end = 0, m;
-  while ((m = re.exec(t)) !== null) {
-    total += Number(m[1]) * UNITS[m[2]!]!;
-    end = re.lastIndex;
-  }
-  return end === t.length && end > 0 ? total : null;
+  return typeof v === "string" ? parseDurationText(v, { ms: true }) : null;
 }
 
 /** Formats seconds compactly: 3600 → "1h", 5400 → "1h30m", 42 → "42s". */

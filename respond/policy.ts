@@ -32,9 +32,18 @@
  * @module
  */
 import { ALERT_TYPES, type AlertType, type Severity } from "../alerts/alert.ts";
+import { parseSeverity } from "../alerts/policy.ts";
 import { ConfigError } from "../common/errors.ts";
+import {
+  bool,
+  duration,
+  int,
+  list,
+  oneOf,
+  record,
+  show,
+} from "../common/validate.ts";
 import { parseTarget } from "../store/mod.ts";
-import { durationSeconds } from "./_duration.ts";
 
 /** The block policy, durations in seconds. */
 export interface BlockPolicy {
@@ -83,11 +92,7 @@ export const DEFAULT_BLOCK_POLICY: BlockPolicy = Object.freeze({
   manual_duration: 24 * 3600,
 });
 
-const KEYS = new Set(Object.keys(DEFAULT_BLOCK_POLICY));
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+const KEYS = Object.keys(DEFAULT_BLOCK_POLICY);
 
 /**
  * Validates the `blocking` value of a policy. `undefined` or `null` gives
@@ -104,111 +109,67 @@ export function parseBlockPolicy(
   field = "blocking",
 ): BlockPolicy {
   if (input === undefined || input === null) return DEFAULT_BLOCK_POLICY;
-  if (!isRecord(input)) throw new ConfigError(field, "must be an object");
-  for (const k of Object.keys(input)) {
-    if (!KEYS.has(k)) {
-      throw new ConfigError(
-        `${field}.${k}`,
-        `unknown key (known: ${[...KEYS].join(", ")})`,
-      );
-    }
-  }
+  const o = record(input, field, KEYS);
   const d = DEFAULT_BLOCK_POLICY;
   const f = (k: string) => `${field}.${k}`;
-  const durations = input.durations === undefined
-    ? d.durations
-    : list(input.durations, f("durations"), (v, p) => duration(v, p, 1));
+  const frozen = <T>(
+    k: string,
+    fallback: readonly T[],
+    item: (v: unknown, field: string) => T,
+  ): readonly T[] => Object.freeze(list(o[k], f(k), fallback, item));
+  const alertType = (v: unknown, p: string) => oneOf(v, p, ALERT_TYPES);
+  const durations = frozen(
+    "durations",
+    d.durations,
+    (v, p) => seconds(v, p, 1),
+  );
   if (durations.length === 0) {
     throw new ConfigError(f("durations"), "needs at least one duration");
   }
   return Object.freeze({
-    enabled: bool(input.enabled, f("enabled"), d.enabled),
-    dry_run: bool(input.dry_run, f("dry_run"), d.dry_run),
-    types: input.types === undefined
-      ? d.types
-      : list(input.types, f("types"), alertType),
-    severities: input.severities === undefined
-      ? d.severities
-      : list(input.severities, f("severities"), severity),
+    enabled: bool(o.enabled, f("enabled"), d.enabled),
+    dry_run: bool(o.dry_run, f("dry_run"), d.dry_run),
+    types: frozen("types", d.types, alertType),
+    severities: frozen("severities", d.severities, parseSeverity),
     durations,
-    repeat_window: input.repeat_window === undefined
-      ? d.repeat_window
-      : duration(input.repeat_window, f("repeat_window"), 0),
-    max_blocks_per_minute: input.max_blocks_per_minute === undefined
-      ? d.max_blocks_per_minute
-      : count(input.max_blocks_per_minute, f("max_blocks_per_minute")),
-    flood_types: input.flood_types === undefined
-      ? d.flood_types
-      : list(input.flood_types, f("flood_types"), alertType),
-    allow: input.allow === undefined
-      ? d.allow
-      : list(input.allow, f("allow"), cidr),
-    manual_duration: input.manual_duration === undefined
-      ? d.manual_duration
-      : duration(input.manual_duration, f("manual_duration"), 1),
+    repeat_window: seconds(
+      o.repeat_window,
+      f("repeat_window"),
+      0,
+      d.repeat_window,
+    ),
+    max_blocks_per_minute: int(
+      o.max_blocks_per_minute,
+      f("max_blocks_per_minute"),
+      d.max_blocks_per_minute,
+      { max: Infinity },
+    ),
+    flood_types: frozen("flood_types", d.flood_types, alertType),
+    allow: frozen("allow", d.allow, target),
+    manual_duration: seconds(
+      o.manual_duration,
+      f("manual_duration"),
+      1,
+      d.manual_duration,
+    ),
   });
 }
 
-function bool(v: unknown, field: string, fallback: boolean): boolean {
-  if (v === undefined) return fallback;
-  if (typeof v !== "boolean") {
-    throw new ConfigError(field, "must be true or false");
-  }
-  return v;
-}
-
-function list<T>(
+/** A duration of at least `min` seconds, "ms" allowed, no upper bound. */
+function seconds(
   v: unknown,
   field: string,
-  item: (v: unknown, field: string) => T,
-): readonly T[] {
-  if (!Array.isArray(v)) throw new ConfigError(field, "must be a list");
-  return Object.freeze(v.map((x, i) => item(x, `${field}[${i}]`)));
+  min: number,
+  fallback?: number,
+): number {
+  return duration(v, field, fallback, { min, max: Infinity, ms: true });
 }
 
-function alertType(v: unknown, field: string): AlertType {
-  if (
-    typeof v !== "string" || !(ALERT_TYPES as readonly string[]).includes(v)
-  ) {
-    throw new ConfigError(
-      field,
-      `"${String(v)}" is not an alert type (${ALERT_TYPES.join(", ")})`,
-    );
-  }
-  return v as AlertType;
-}
-
-function severity(v: unknown, field: string): Severity {
-  if (v !== 1 && v !== 2 && v !== 3 && v !== 4) {
-    throw new ConfigError(field, `"${String(v)}" is not a severity (1 to 4)`);
-  }
-  return v;
-}
-
-function duration(v: unknown, field: string, min: number): number {
-  const s = durationSeconds(v);
-  if (s === null || s < min) {
-    throw new ConfigError(
-      field,
-      `"${String(v)}" is not a duration${
-        min > 0 ? " above zero" : ""
-      } (seconds or text such as "90s", "4h", "7d")`,
-    );
-  }
-  return s;
-}
-
-function count(v: unknown, field: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw new ConfigError(field, `"${String(v)}" is not a whole number ≥ 0`);
-  }
-  return v;
-}
-
-function cidr(v: unknown, field: string): string {
+/** A block target: an address or CIDR, normalised as the blocklist keeps it. */
+function target(v: unknown, field: string): string {
   const t = typeof v === "string" ? parseTarget(v) : null;
   if (t === null) {
-    throw new ConfigError(field, `"${String(v)}" is not an address or CIDR`);
+    throw new ConfigError(field, `${show(v)} is not an address or CIDR`);
   }
   return t.text;
 }

@@ -34,6 +34,19 @@ Deno.test("parseBlockPolicy() reads durations as text or seconds and normalises 
   assert.deepEqual(parseBlockPolicy(JSON.parse(JSON.stringify(p))), p);
 });
 
+Deno.test("parseBlockPolicy() takes milliseconds and long durations", () => {
+  const p = parseBlockPolicy({
+    durations: ["1500ms", "1s500ms"],
+    repeat_window: "250ms",
+    max_blocks_per_minute: 1e12,
+    manual_duration: 20 * 365 * 86400,
+  });
+  assert.deepEqual(p.durations, [1.5, 1.5]);
+  assert.equal(p.repeat_window, 0.25);
+  assert.equal(p.max_blocks_per_minute, 1e12);
+  assert.equal(p.manual_duration, 20 * 365 * 86400);
+});
+
 Deno.test("parseBlockPolicy() names the bad field", async (t) => {
   const cases: [unknown, string][] = [
     [[], "blocking"],
