@@ -29,54 +29,36 @@
  * @module
  */
 import { ConfigError } from "../common/errors.ts";
+import { bool, int, type Limits, record } from "../common/validate.ts";
 import { parseAddr } from "../decode/mod.ts";
 import type { OpenEnricherOptions } from "./enricher.ts";
 import type { OpenGeoOptions } from "./geoip.ts";
 import type { RdnsOptions } from "./rdns.ts";
 
-type Obj = Record<string, unknown>;
+const CACHE: Limits = { min: 1, max: 10_000_000 };
+const TTL: Limits = { min: 1, max: 30 * 86_400 };
 
-function object(v: unknown, field: string, keys: readonly string[]): Obj {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new ConfigError(field, "expected an object");
-  }
-  for (const k of Object.keys(v)) {
-    if (!keys.includes(k)) {
-      throw new ConfigError(
-        `${field}.${k}`,
-        `unknown key (known: ${keys.join(", ")})`,
-      );
-    }
-  }
-  return v as Obj;
-}
-
-function bool(o: Obj, key: string, field: string): boolean | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "boolean") {
-    throw new ConfigError(`${field}.${key}`, "expected true or false");
-  }
-  return v;
-}
-
-function int(
-  o: Obj,
-  key: string,
-  field: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(
-      `${field}.${key}`,
-      `expected an integer from ${min} to ${max}`,
-    );
-  }
-  return v;
-}
+/** The integer keys of `rdns`: option set, bounds, and the factor to the option's unit. */
+const RDNS_INTS: readonly [
+  string,
+  | "timeoutMs"
+  | "ttlMs"
+  | "negativeTtlMs"
+  | "failureTtlMs"
+  | "cacheSize"
+  | "maxInFlight"
+  | "maxQueued",
+  Limits,
+  number,
+][] = [
+  ["timeout_ms", "timeoutMs", { min: 1, max: 60_000 }, 1],
+  ["ttl_s", "ttlMs", TTL, 1000],
+  ["negative_ttl_s", "negativeTtlMs", TTL, 1000],
+  ["failure_ttl_s", "failureTtlMs", TTL, 1000],
+  ["cache_size", "cacheSize", CACHE, 1],
+  ["max_in_flight", "maxInFlight", { min: 1, max: 1024 }, 1],
+  ["max_queued", "maxQueued", { min: 0, max: 1_000_000 }, 1],
+];
 
 /**
  * Parses a resolver address: "192.168.1.1", "192.168.1.1:5353", "::1" or
@@ -106,7 +88,7 @@ export function parseNameServer(
  * {@link openEnricher}.
  *
  * @throws {ConfigError} naming the field, e.g.
- * `Invalid config "rdns.timeout_ms": expected an integer from 1 to 60000`.
+ * `Invalid config "rdns.timeout_ms": expected an integer from 1 to 60000, got 0`.
  */
 export function parseEnrichConfig(
   input: unknown,
@@ -114,12 +96,12 @@ export function parseEnrichConfig(
 ): OpenEnricherOptions {
   const at = (k: string) => field === "" ? k : `${field}.${k}`;
   if (input === undefined) return {};
-  const root = object(input, field || "config", ["geoip", "rdns"]);
+  const root = record(input, field || "config", ["geoip", "rdns"]);
   const out: OpenEnricherOptions = {};
 
   if (root.geoip !== undefined) {
     const f = at("geoip");
-    const g = object(root.geoip, f, ["databases", "shipped", "cache_size"]);
+    const g = record(root.geoip, f, ["databases", "shipped", "cache_size"]);
     const geo: OpenGeoOptions = {};
     if (g.databases !== undefined) {
       if (
@@ -133,30 +115,24 @@ export function parseEnrichConfig(
       }
       geo.extra = g.databases as string[];
     }
-    const shipped = bool(g, "shipped", f);
-    if (shipped !== undefined) geo.shipped = shipped;
-    const cacheSize = int(g, "cache_size", f, 1, 10_000_000);
-    if (cacheSize !== undefined) geo.cacheSize = cacheSize;
+    if (g.shipped !== undefined) geo.shipped = bool(g.shipped, `${f}.shipped`);
+    if (g.cache_size !== undefined) {
+      geo.cacheSize = int(g.cache_size, `${f}.cache_size`, undefined, CACHE);
+    }
     out.geo = geo;
   }
 
   if (root.rdns !== undefined) {
     const f = at("rdns");
-    const r = object(root.rdns, f, [
+    const r = record(root.rdns, f, [
       "enabled",
       "server",
-      "timeout_ms",
-      "ttl_s",
-      "negative_ttl_s",
-      "failure_ttl_s",
-      "cache_size",
-      "max_in_flight",
-      "max_queued",
+      ...RDNS_INTS.map(([k]) => k),
       "lookup_private",
     ]);
+    // Only the keys given are set: the resolver has its own defaults.
     const rdns: RdnsOptions = {};
-    const enabled = bool(r, "enabled", f);
-    if (enabled !== undefined) rdns.enabled = enabled;
+    if (r.enabled !== undefined) rdns.enabled = bool(r.enabled, `${f}.enabled`);
     if (r.server !== undefined) {
       const ns = typeof r.server === "string"
         ? parseNameServer(r.server)
@@ -169,23 +145,13 @@ export function parseEnrichConfig(
       }
       rdns.nameServer = ns;
     }
-    const timeout = int(r, "timeout_ms", f, 1, 60_000);
-    if (timeout !== undefined) rdns.timeoutMs = timeout;
-    const month = 30 * 86_400;
-    const ttl = int(r, "ttl_s", f, 1, month);
-    if (ttl !== undefined) rdns.ttlMs = ttl * 1000;
-    const neg = int(r, "negative_ttl_s", f, 1, month);
-    if (neg !== undefined) rdns.negativeTtlMs = neg * 1000;
-    const fail = int(r, "failure_ttl_s", f, 1, month);
-    if (fail !== undefined) rdns.failureTtlMs = fail * 1000;
-    const cache = int(r, "cache_size", f, 1, 10_000_000);
-    if (cache !== undefined) rdns.cacheSize = cache;
-    const inFlight = int(r, "max_in_flight", f, 1, 1024);
-    if (inFlight !== undefined) rdns.maxInFlight = inFlight;
-    const queued = int(r, "max_queued", f, 0, 1_000_000);
-    if (queued !== undefined) rdns.maxQueued = queued;
-    const priv = bool(r, "lookup_private", f);
-    if (priv !== undefined) rdns.lookupPrivate = priv;
+    for (const [k, option, limits, scale] of RDNS_INTS) {
+      if (r[k] === undefined) continue;
+      rdns[option] = int(r[k], `${f}.${k}`, undefined, limits) * scale;
+    }
+    if (r.lookup_private !== undefined) {
+      rdns.lookupPrivate = bool(r.lookup_private, `${f}.lookup_private`);
+    }
     out.rdns = rdns;
   }
   return out;

@@ -52,7 +52,7 @@ Deno.test("parseEnrichConfig() turns the config sections into options", () => {
 
 Deno.test("parseEnrichConfig() names the bad field", async (t) => {
   const cases: [unknown, string][] = [
-    [[], 'Invalid config "enrich": expected an object'],
+    [[], 'Invalid config "enrich": expected an object, got an array'],
     [
       { geo: {} },
       'Invalid config "enrich.geo": unknown key (known: geoip, rdns)',
@@ -63,11 +63,11 @@ Deno.test("parseEnrichConfig() names the bad field", async (t) => {
     ],
     [
       { rdns: { timeout_ms: 0 } },
-      'Invalid config "enrich.rdns.timeout_ms": expected an integer from 1 to 60000',
+      'Invalid config "enrich.rdns.timeout_ms": expected an integer from 1 to 60000, got 0',
     ],
     [
       { rdns: { enabled: "yes" } },
-      'Invalid config "enrich.rdns.enabled": expected true or false',
+      'Invalid config "enrich.rdns.enabled": expected true or false, got "yes"',
     ],
     [
       { rdns: { server: "dns.example" } },
