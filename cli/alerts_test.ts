@@ -1,26 +1,7 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { makeAlert, tempStore, testId, waitFor } from "../store/_testing.ts";
 import { StoreWriter } from "../store/mod.ts";
-
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-
-async function cli(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+import { cliCommand, runCli } from "./_testing.ts";
 
 Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with filters", async (t) => {
   await using ts = await tempStore();
@@ -38,7 +19,7 @@ Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with
   await w.flush();
   const data = ["--data", ts.dir];
   await t.step("table, newest N oldest first", async () => {
-    const r = await cli(["alerts", ...data, "--limit", "3"]);
+    const r = await runCli(["alerts", ...data, "--limit", "3"]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, 3);
@@ -48,7 +29,7 @@ Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with
     );
   });
   await t.step("eve with --src and --type, one object a line", async () => {
-    const r = await cli([
+    const r = await runCli([
       "alerts",
       ...data,
       "--format",
@@ -64,7 +45,7 @@ Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with
     assert.equal(recs[0].event_type, "alert");
   });
   await t.step("--since as a duration", async () => {
-    const r = await cli([
+    const r = await runCli([
       "alerts",
       ...data,
       "--format",
@@ -76,7 +57,14 @@ Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with
     assert.equal(r.stdout.trim().split("\n").length, 2);
   });
   await t.step("csv escapes a formula from the wire", async () => {
-    const r = await cli(["alerts", ...data, "--format", "csv", "--limit", "1"]);
+    const r = await runCli([
+      "alerts",
+      ...data,
+      "--format",
+      "csv",
+      "--limit",
+      "1",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const [header, row] = r.stdout.trim().split("\n");
     assert.match(header!, /^id,timestamp,/);
@@ -84,9 +72,9 @@ Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with
     assert.ok(!/(^|,)=/.test(row!), "no cell starts with =");
   });
   await t.step("bad usage and a missing database", async () => {
-    const bad = await cli(["alerts", ...data, "--type", "nope"]);
+    const bad = await runCli(["alerts", ...data, "--type", "nope"]);
     assert.equal(bad.code, 2);
-    const missing = await cli(["alerts", "--data", ts.dir + "/absent"]);
+    const missing = await runCli(["alerts", "--data", ts.dir + "/absent"]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^netsentinel: No database in/);
   });
@@ -97,24 +85,16 @@ Deno.test("alerts --follow prints alerts another process commits, then exits 0 o
   await using w = new StoreWriter(ts.store);
   w.queueAlert(makeAlert(1), true);
   await w.flush();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "alerts",
-      "--data",
-      ts.dir,
-      "--format",
-      "eve",
-      "--follow",
-      "--poll-ms",
-      "100",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const child = cliCommand([
+    "alerts",
+    "--data",
+    ts.dir,
+    "--format",
+    "eve",
+    "--follow",
+    "--poll-ms",
+    "100",
+  ]).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   let reading = reader.read();

@@ -1,32 +1,17 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { Blocker } from "../respond/mod.ts";
 import { ignoreWithout, nsElements, pings } from "../respond/_testing.ts";
 import { makeAlert, tempStore, waitFor } from "../store/_testing.ts";
 import { putSession, StoreWriter } from "../store/mod.ts";
 import { createVethPair } from "../tests/netns.ts";
+import { type CliResult, runCli } from "./_testing.ts";
 
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const { ignore, why } = await ignoreWithout();
 const skipped = ignore ? ` (skipped: ${why})` : "";
 
 /** Runs the CLI inside a network namespace (so nft changes stay there). */
-async function cliIn(
-  ns: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command("ip", {
-    args: ["netns", "exec", ns, Deno.execPath(), "run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+function cliIn(ns: string, args: string[]): Promise<CliResult> {
+  return runCli(args, { netns: ns });
 }
 
 function oneLineError(r: { stderr: string }, re: RegExp): void {

@@ -1,28 +1,9 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "./mod.ts";
+import { runCli } from "./_testing.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CORPUS = new URL("../../shared/pcaps/tcpdump-tests/", import.meta.url)
   .pathname;
-
-async function cli(
-  args: string[],
-  opts: { cwd?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: opts.cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
 
 function assertOneLineError(stderr: string, pattern: RegExp): void {
   const lines = stderr.trim().split("\n");
@@ -33,12 +14,12 @@ function assertOneLineError(stderr: string, pattern: RegExp): void {
 }
 
 Deno.test("cli prints help for the program and every command", async (t) => {
-  const top = await cli(["--help"]);
+  const top = await runCli(["--help"]);
   assert.equal(top.code, 0);
   for (const c of COMMANDS) {
     assert.match(top.stdout, new RegExp(`\\b${c.name}\\b`));
     await t.step(c.name, async () => {
-      const r = await cli([c.name, "--help"]);
+      const r = await runCli([c.name, "--help"]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`^Usage: netsentinel ${c.name}`));
     });
@@ -74,7 +55,7 @@ Deno.test("cli rejects bad usage with one line and exit code 2", async (t) => {
   ];
   for (const [args, re] of cases) {
     await t.step(args.join(" ") || "(no arguments)", async () => {
-      const r = await cli(args);
+      const r = await runCli(args);
       assert.equal(r.code, 2, r.stderr);
       if (args.length === 0) return; // prints the help text
       assertOneLineError(r.stderr, re);
@@ -88,7 +69,7 @@ Deno.test("analyze reports an unreadable file in its entry and goes on with the 
     const stats = `${dir}/stats.json`;
     const garbage = `${dir}/garbage.pcap`;
     await Deno.writeTextFile(garbage, "this is not a capture file at all");
-    const r = await cli([
+    const r = await runCli([
       "analyze",
       "--stats-json",
       stats,
@@ -114,7 +95,7 @@ Deno.test("analyze reports an unreadable file in its entry and goes on with the 
 });
 
 Deno.test("analyze emits protocol events in EVE form with Suricata's field names", async () => {
-  const r = await cli([
+  const r = await runCli([
     "analyze",
     "--events",
     "dns,flow",
@@ -145,7 +126,7 @@ Deno.test("analyze reads a directory of captures and runs from a foreign working
     await Deno.copyFile(`${CORPUS}dns_udp.pcap`, `${dir}/a.pcap`);
     await Deno.copyFile(`${CORPUS}dns_tcp.pcap`, `${dir}/b.pcap`);
     await Deno.writeTextFile(`${dir}/notes.txt`, "not a capture");
-    const r = await cli(
+    const r = await runCli(
       ["analyze", "--events", "dns", "--format", "table", "."],
       { cwd: dir },
     );

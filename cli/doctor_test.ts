@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
+import { runCli } from "./_testing.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const isRoot = Deno.uid() === 0;
 const inCi = Deno.env.get("CI") === "true";
 
 async function doctor(
   args: string[],
-  prefix: string[] = [],
+  wrapper: string[] = [],
 ): Promise<
   {
     code: number;
@@ -15,28 +15,12 @@ async function doctor(
     >;
   }
 > {
-  const cmd = [
-    ...prefix,
-    Deno.execPath(),
-    "run",
-    "-A",
-    MAIN,
-    "doctor",
-    "--json",
-    ...args,
-  ];
-  const out = await new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
+  const out = await runCli(["doctor", "--json", ...args], { wrapper });
   assert.ok(
-    text.startsWith("["),
-    `doctor printed: ${text}\n${new TextDecoder().decode(out.stderr)}`,
+    out.stdout.startsWith("["),
+    `doctor printed: ${out.stdout}\n${out.stderr}`,
   );
-  return { code: out.code, checks: JSON.parse(text) };
+  return { code: out.code, checks: JSON.parse(out.stdout) };
 }
 
 Deno.test("doctor checks the host and the data directory it is given", async () => {

@@ -1,26 +1,10 @@
 import assert from "node:assert/strict";
 import { kvAuth, verifyPassword } from "../server/mod.ts";
 import { openStore } from "../store/mod.ts";
+import { type CliResult, runCli } from "./_testing.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-async function passwd(dataDir: string, input: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "passwd", "--data", dataDir],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(input));
-  await w.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+function passwd(dataDir: string, input: string): Promise<CliResult> {
+  return runCli(["passwd", "--data", dataDir], { stdin: input });
 }
 
 Deno.test("passwd sets the admin password from standard input and refuses a weak one", async () => {

@@ -1,26 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FEATURE_NAMES, readModelFile } from "../ml/mod.ts";
+import { runCli } from "./_testing.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const FIXTURES = new URL("../tests/fixtures/", import.meta.url).pathname;
-
-async function cli(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
 
 Deno.test("train and features work from capture files to a scored CSV", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "ns_train_" });
@@ -30,7 +13,7 @@ Deno.test("train and features work from capture files to a scored CSV", async (t
     const model = join(dir, "model.json");
 
     await t.step("train saves a model and prints a summary", async () => {
-      const r = await cli(["train", normal, "--out", model, "--seed", "3"]);
+      const r = await runCli(["train", normal, "--out", model, "--seed", "3"]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^Trained on [\d,]+ flows from 1 file/);
       assert.match(
@@ -48,7 +31,14 @@ Deno.test("train and features work from capture files to a scored CSV", async (t
       "train gives the same file for the same captures and seed",
       async () => {
         const again = join(dir, "again.json");
-        const r = await cli(["train", normal, "--out", again, "--seed", "3"]);
+        const r = await runCli([
+          "train",
+          normal,
+          "--out",
+          again,
+          "--seed",
+          "3",
+        ]);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(
           await Deno.readTextFile(again),
@@ -61,7 +51,7 @@ Deno.test("train and features work from capture files to a scored CSV", async (t
       "features writes one row per flow with the score",
       async () => {
         const csv = join(dir, "flows.csv");
-        const r = await cli([
+        const r = await runCli([
           "features",
           attack,
           "--csv",
@@ -99,7 +89,7 @@ Deno.test("train and features work from capture files to a scored CSV", async (t
     );
 
     await t.step("features without --model has no score column", async () => {
-      const r = await cli(["features", attack, "--csv", "-"]);
+      const r = await runCli(["features", attack, "--csv", "-"]);
       assert.equal(r.code, 0, r.stderr);
       assert.ok(!r.stdout.split("\n")[0]!.endsWith(",score"));
     });
@@ -119,7 +109,7 @@ Deno.test("train and features work from capture files to a scored CSV", async (t
           ],
         ] as Array<[string[], RegExp]>
       ) {
-        const r = await cli(args);
+        const r = await runCli(args);
         assert.equal(r.code, 2, args.join(" "));
         assert.match(r.stderr.trim(), pattern);
         assert.equal(r.stderr.trim().split("\n").length, 1);

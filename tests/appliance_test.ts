@@ -4,36 +4,19 @@
  * `analyze`, a foreign working directory, the systemd unit.
  */
 import assert from "node:assert/strict";
+import { cliCommand, runCli } from "../cli/_testing.ts";
 import { createVethPair, netnsUnavailable } from "./netns.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const MAIN = `${ROOT}main.ts`;
 const FIXTURES = `${ROOT}tests/fixtures/`;
 const inCi = Deno.env.get("CI") === "true";
 const PASSWORD = "appliance test password 42";
+/** The first admin password, so `run` starts without asking. */
+const ENV = { NETSENTINEL_PASSWORD: PASSWORD };
 const dec = new TextDecoder();
 
 const netnsWhy = await netnsUnavailable();
 const netnsIgnore = netnsWhy !== null && !inCi;
-
-/** Runs the CLI to completion. */
-async function cli(
-  args: string[],
-  opts: { cwd?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: opts.cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", NETSENTINEL_PASSWORD: PASSWORD },
-  }).output();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
 
 /**
  * Runs `fn` with a fresh, empty network namespace (loopback up), removed
@@ -53,17 +36,6 @@ async function withNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
   } finally {
     await ip("netns", "del", ns);
   }
-}
-
-/** The CLI inside a namespace. */
-function cliIn(ns: string, args: string[], opts: { cwd?: string } = {}) {
-  return new Deno.Command("ip", {
-    args: ["netns", "exec", ns, Deno.execPath(), "run", "-A", MAIN, ...args],
-    cwd: opts.cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", NETSENTINEL_PASSWORD: PASSWORD },
-  });
 }
 
 interface Eve {
@@ -110,27 +82,15 @@ Deno.test({
     const data = await Deno.makeTempDir({ prefix: "ns-app-" });
     try {
       const t0 = performance.now();
-      const child = new Deno.Command("ip", {
-        args: [
-          "netns",
-          "exec",
-          pair.a.ns,
-          Deno.execPath(),
-          "run",
-          "-A",
-          MAIN,
-          "run",
-          "-i",
-          pair.a.iface,
-          "--data",
-          data,
-          "--listen",
-          "127.0.0.1:18080",
-        ],
-        env: { NO_COLOR: "1", NETSENTINEL_PASSWORD: PASSWORD },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const child = cliCommand([
+        "run",
+        "-i",
+        pair.a.iface,
+        "--data",
+        data,
+        "--listen",
+        "127.0.0.1:18080",
+      ], { netns: pair.a.ns, env: ENV }).spawn();
       const stderr = child.stderr.pipeThrough(new TextDecoderStream());
       const errText: string[] = [];
       const drain = (async () => {
@@ -188,7 +148,7 @@ Deno.test({
       assert.equal(status.code, 0, errText.join(""));
       assert.match(errText.join(""), /"msg":"stopped"/);
       // Everything is in the database and the EVE log after the stop.
-      const alerts = await cli([
+      const alerts = await runCli([
         "alerts",
         "--data",
         data,
@@ -196,7 +156,7 @@ Deno.test({
         "eve",
         "--limit",
         "100",
-      ]);
+      ], { env: ENV });
       assert.equal(alerts.code, 0, alerts.stderr);
       const got = lines(alerts.stdout);
       const scanAlert = got.find((a) => a.netsentinel.type === "port_scan");
@@ -233,7 +193,7 @@ Deno.test({
   const capture = `${FIXTURES}mixed.pcap`;
   const cwd = await Deno.makeTempDir({ prefix: "ns-cwd-" });
   try {
-    const analyzed = await cli(["analyze", capture], { cwd });
+    const analyzed = await runCli(["analyze", capture], { cwd, env: ENV });
     assert.equal(analyzed.code, 0, analyzed.stderr);
     const expected = signature(lines(analyzed.stdout));
     assert.ok(expected.length > 0, "the fixture raises alerts");
@@ -245,7 +205,7 @@ Deno.test({
       '{"new_host_learning": 0}',
     );
     const out = await withNetns((ns) =>
-      cliIn(ns, [
+      runCli([
         "replay",
         capture,
         "--max",
@@ -253,13 +213,11 @@ Deno.test({
         "state",
         "--listen",
         "127.0.0.1:0",
-      ], { cwd })
-        .output()
+      ], { netns: ns, cwd, env: ENV })
     );
-    const stderr = dec.decode(out.stderr);
-    assert.equal(out.code, 0, stderr);
-    assert.match(stderr, /dashboard at http:\/\/127\.0\.0\.1:\d+/);
-    const stored = await cli([
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /dashboard at http:\/\/127\.0\.0\.1:\d+/);
+    const stored = await runCli([
       "alerts",
       "--data",
       "state",
@@ -267,9 +225,7 @@ Deno.test({
       "eve",
       "--limit",
       "1000",
-    ], {
-      cwd,
-    });
+    ], { cwd, env: ENV });
     assert.equal(stored.code, 0, stored.stderr);
     assert.deepEqual(signature(lines(stored.stdout)), expected);
     const files = [...Deno.readDirSync(`${cwd}/state`)].map((e) => e.name)
@@ -290,26 +246,14 @@ Deno.test({
   withNetns(async (ns) => {
     const data = await Deno.makeTempDir({ prefix: "ns-demo-" });
     try {
-      const child = new Deno.Command("ip", {
-        args: [
-          "netns",
-          "exec",
-          ns,
-          Deno.execPath(),
-          "run",
-          "-A",
-          MAIN,
-          "run",
-          "--demo",
-          "--data",
-          data,
-          "--listen",
-          "127.0.0.1:0",
-        ],
-        env: { NO_COLOR: "1", NETSENTINEL_PASSWORD: PASSWORD },
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
+      const child = cliCommand([
+        "run",
+        "--demo",
+        "--data",
+        data,
+        "--listen",
+        "127.0.0.1:0",
+      ], { netns: ns, env: ENV, stdout: "null" }).spawn();
       const err: string[] = [];
       const drain = (async () => {
         for await (
