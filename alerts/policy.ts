@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Cidr } from "../decode/mod.ts";
+import { anyCidrContains, type Cidr } from "../decode/mod.ts";
 import { ConfigError } from "../common/errors.ts";
 import {
   bool,
@@ -710,28 +710,7 @@ export function inHomeNet(
   version: number,
   words: ArrayLike<number>,
 ): boolean {
-  const list = policy.home_net;
-  for (let i = 0; i < list.length; i++) {
-    const c = list[i]!;
-    if (c.version !== version) continue;
-    if (c.bits === 0) return true;
-    if (version === 4) {
-      const mask = (0xffffffff << (32 - c.bits)) >>> 0;
-      if (((words[0]! & mask) >>> 0) === c.words[0]) return true;
-    } else if (cidrMatch6(c, words)) return true;
-  }
-  return false;
-}
-
-function cidrMatch6(c: Cidr, words: ArrayLike<number>): boolean {
-  let left = c.bits;
-  for (let i = 0; i < 4 && left > 0; i++) {
-    const b = Math.min(32, left);
-    const mask = (0xffffffff << (32 - b)) >>> 0;
-    if (((words[i]! & mask) >>> 0) !== c.words[i]) return false;
-    left -= b;
-  }
-  return true;
+  return anyCidrContains(policy.home_net, version, words);
 }
 
 /** Called with the new policy after a successful {@link PolicyHolder.replace}. */

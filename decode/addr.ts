@@ -207,7 +207,9 @@ export function anyCidrContains(
   version: number,
   words: ArrayLike<number>,
 ): boolean {
-  for (const c of list) if (cidrContains(c, version, words)) return true;
+  for (let i = 0; i < list.length; i++) {
+    if (cidrContains(list[i]!, version, words)) return true;
+  }
   return false;
 }
 
