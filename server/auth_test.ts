@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { tempKv } from "./_testing.ts";
+import { tempStore } from "../store/_testing.ts";
 import {
   ADMIN_USER,
   ensureAdmin,
@@ -28,7 +28,7 @@ Deno.test("hashPassword() makes salted PBKDF2 hashes that verifyPassword() accep
 });
 
 Deno.test("ensureAdmin() uses NETSENTINEL_PASSWORD when set, else generates one to print once, and never overwrites", async () => {
-  await using k1 = await tempKv();
+  await using k1 = await tempStore();
   const auth1 = kvAuth(k1.store);
   const fromEnv = await ensureAdmin(auth1, "from the environment", {
     iterations: 1000,
@@ -49,7 +49,7 @@ Deno.test("ensureAdmin() uses NETSENTINEL_PASSWORD when set, else generates one 
     "only the hash is stored",
   );
 
-  await using k2 = await tempKv();
+  await using k2 = await tempStore();
   const auth2 = kvAuth(k2.store);
   const gen = await ensureAdmin(auth2, undefined, { iterations: 1000 });
   assert.equal(gen.from, "generated");
@@ -59,7 +59,7 @@ Deno.test("ensureAdmin() uses NETSENTINEL_PASSWORD when set, else generates one 
     u2 && await verifyPassword(gen.generatedPassword!, u2.password_hash),
   );
 
-  await using k3 = await tempKv();
+  await using k3 = await tempStore();
   await assert.rejects(
     ensureAdmin(kvAuth(k3.store), "short"),
     WeakPasswordError,
@@ -77,7 +77,7 @@ Deno.test("generatePassword() draws from the alphabet without look-alikes", () =
 });
 
 Deno.test("sessions keep only the hash of the cookie, list admin addresses, and end on a password change", async () => {
-  await using k = await tempKv();
+  await using k = await tempStore();
   const auth = kvAuth(k.store);
   await ensureAdmin(auth, "first password", { iterations: 1000 });
   const s = new Sessions(auth);
@@ -97,7 +97,7 @@ Deno.test("sessions keep only the hash of the cookie, list admin addresses, and 
 });
 
 Deno.test("API tokens are shown once, stored hashed, and resolve until deleted", async () => {
-  await using k = await tempKv();
+  await using k = await tempStore();
   const auth = kvAuth(k.store);
   let now = Date.UTC(2026, 10, 25, 12);
   const s = new Sessions(auth, { now: () => now });
