@@ -17,6 +17,7 @@ import type { Pipeline } from "../../engine/mod.ts";
 import type { ApplianceReplay } from "../../appliance/replay_control.ts";
 import type { DashboardServer, LiveStats } from "../../server/mod.ts";
 import type { Store, StoreWriter } from "../../store/mod.ts";
+import { waitFor as waitForValue } from "../../store/_testing.ts";
 
 /** The test password of the admin user. */
 export const TEST_PASSWORD = "correct horse battery staple";
@@ -127,22 +128,11 @@ export async function signIn(
  * Polls `fn` until `ok` accepts its value or `ms` pass (default 30 s);
  * then fails with the last value seen.
  */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   fn: () => T | Promise<T>,
   ok: (v: T) => boolean,
   ms = 30_000,
 ): Promise<T> {
-  const until = Date.now() + ms;
-  let last: T = await fn();
-  while (!ok(last)) {
-    if (Date.now() > until) {
-      throw new Error(
-        `Timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 25));
-    last = await fn();
-  }
-  return last;
+  return waitForValue(what, fn, ok, ms);
 }
