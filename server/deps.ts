@@ -10,6 +10,7 @@
  */
 import type { Alert, AlertGeo } from "../alerts/alert.ts";
 import type { Logger } from "../common/logger.ts";
+import type { SessionRecord, TokenRecord, UserRecord } from "../store/mod.ts";
 import type { StatsSnapshot } from "./live_messages.ts";
 
 /** Filters of an alert listing (all optional). */
@@ -281,6 +282,8 @@ export interface MetricFamily {
   >;
 }
 
+export type { SessionRecord, TokenRecord, UserRecord };
+
 /** Users, sessions and tokens as stored (hashes only). */
 export interface AuthStore {
   getUser(name: string): Promise<UserRecord | null>;
@@ -294,37 +297,6 @@ export interface AuthStore {
   getToken(hash: string): Promise<TokenRecord | null>;
   listTokens(): Promise<TokenRecord[]>;
   deleteToken(hash: string): Promise<void>;
-}
-
-/** A dashboard user. */
-export interface UserRecord {
-  name: string;
-  /** "pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>". */
-  password_hash: string;
-  role: "admin";
-  created: string;
-  updated: string;
-}
-
-/** A signed-in session, keyed by the hash of its cookie value. */
-export interface SessionRecord {
-  id_hash: string;
-  user: string;
-  /** Address the session signed in from. */
-  addr: string;
-  created: string;
-  expires: string;
-  last_seen: string;
-}
-
-/** An API token, keyed by its hash. */
-export interface TokenRecord {
-  hash: string;
-  name: string;
-  prefix: string;
-  created: string;
-  created_by: string;
-  last_used: string | null;
 }
 
 /** Everything the dashboard server is given. */
