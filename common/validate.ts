@@ -95,15 +95,8 @@ export function int(
   fallback?: number,
   limits: Limits = {},
 ): number {
-  if (v === undefined) return absent(fallback, field);
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = limits;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(
-      field,
-      `expected an integer ${range(min, max)}, got ${show(v)}`,
-    );
-  }
-  return v;
+  return inRange(v, field, fallback, min, max, true);
 }
 
 /**
@@ -116,12 +109,28 @@ export function num(
   fallback?: number,
   limits: Limits = {},
 ): number {
-  if (v === undefined) return absent(fallback, field);
   const { min = 0, max = Number.MAX_VALUE } = limits;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
+  return inRange(v, field, fallback, min, max, false);
+}
+
+function inRange(
+  v: unknown,
+  field: string,
+  fallback: number | undefined,
+  min: number,
+  max: number,
+  integer: boolean,
+): number {
+  if (v === undefined) return absent(fallback, field);
+  if (
+    typeof v !== "number" ||
+    !(integer ? Number.isInteger(v) : Number.isFinite(v)) || v < min ||
+    v > max
+  ) {
+    const what = integer ? "an integer" : "a number";
     throw new ConfigError(
       field,
-      `expected a number ${range(min, max)}, got ${show(v)}`,
+      `expected ${what} ${range(min, max)}, got ${show(v)}`,
     );
   }
   return v;
