@@ -8,6 +8,7 @@
 import type { VNode } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "./_api.ts";
+import { type Outcome, OutcomeLine } from "./_status.tsx";
 
 /** Props of {@link AlertActions}. */
 export interface AlertActionsProps {
@@ -22,7 +23,7 @@ export interface AlertActionsProps {
 export default function AlertActions(p: AlertActionsProps): VNode {
   const [duration, setDuration] = useState("1h");
   const [blocked, setBlocked] = useState(p.blocked);
-  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const [msg, setMsg] = useState<Outcome | null>(null);
   const [busy, setBusy] = useState(false);
 
   const run = async (
@@ -118,17 +119,7 @@ export default function AlertActions(p: AlertActionsProps): VNode {
           Allowlist source
         </button>
       </div>
-      {msg
-        ? (
-          <p
-            class={msg.ok ? "ok" : "error"}
-            role="status"
-            data-testid="action-result"
-          >
-            {msg.text}
-          </p>
-        )
-        : null}
+      <OutcomeLine outcome={msg} testId="action-result" />
     </div>
   );
 }

@@ -10,6 +10,7 @@ import type { AllowView, BlockView } from "../server/deps.ts";
 import { api } from "./_api.ts";
 import { fmtTime, fmtUntil } from "./_format.ts";
 import { subscribe } from "./_live.ts";
+import { type Outcome, OutcomeLine } from "./_status.tsx";
 
 /** Props of {@link BlockManager}. */
 export interface BlockManagerProps {
@@ -24,7 +25,7 @@ export default function BlockManager(p: BlockManagerProps): VNode {
   const [blocks, setBlocks] = useState(p.blocks);
   const [allow, setAllow] = useState(p.allow);
   const [now, setNow] = useState(p.now);
-  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const [msg, setMsg] = useState<Outcome | null>(null);
   const [target, setTarget] = useState("");
   const [duration, setDuration] = useState("1h");
   const [reason, setReason] = useState("");
@@ -167,17 +168,7 @@ export default function BlockManager(p: BlockManagerProps): VNode {
           <button type="submit" class="danger">Block</button>
         </form>
       </section>
-      {msg
-        ? (
-          <p
-            class={msg.ok ? "ok" : "error"}
-            role="status"
-            data-testid="block-result"
-          >
-            {msg.text}
-          </p>
-        )
-        : null}
+      <OutcomeLine outcome={msg} testId="block-result" />
       <section class="panel wide">
         <h2>Allowlist</h2>
         <p class="hint">

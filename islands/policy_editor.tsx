@@ -8,6 +8,7 @@
 import type { VNode } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "./_api.ts";
+import { type Outcome, OutcomeLine } from "./_status.tsx";
 
 /** Props of {@link PolicyEditor}. */
 export interface PolicyEditorProps {
@@ -18,7 +19,7 @@ export interface PolicyEditorProps {
 /** The policy editor. */
 export default function PolicyEditor(p: PolicyEditorProps): VNode {
   const [text, setText] = useState(p.text);
-  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const [msg, setMsg] = useState<Outcome | null>(null);
   const [busy, setBusy] = useState(false);
 
   const save = async () => {
@@ -65,17 +66,7 @@ export default function PolicyEditor(p: PolicyEditorProps): VNode {
           Revert
         </button>
       </div>
-      {msg
-        ? (
-          <p
-            class={msg.ok ? "ok" : "error"}
-            role="status"
-            data-testid="policy-result"
-          >
-            {msg.text}
-          </p>
-        )
-        : null}
+      <OutcomeLine outcome={msg} testId="policy-result" />
     </div>
   );
 }

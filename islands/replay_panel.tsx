@@ -10,6 +10,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { CaptureFile, ReplayStatus } from "../server/deps.ts";
 import { api } from "./_api.ts";
 import { fmtBytes, fmtCount } from "./_format.ts";
+import { type Outcome, OutcomeLine } from "./_status.tsx";
 
 /** Props of {@link ReplayPanel}. */
 export interface ReplayPanelProps {
@@ -30,7 +31,7 @@ export default function ReplayPanel(p: ReplayPanelProps): VNode {
   const [status, setStatus] = useState(p.status);
   const [file, setFile] = useState(p.captures[0]?.name ?? "");
   const [speed, setSpeed] = useState("10");
-  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const [msg, setMsg] = useState<Outcome | null>(null);
   const [upload, setUpload] = useState<File | null>(null);
 
   useEffect(() => {
@@ -164,9 +165,7 @@ export default function ReplayPanel(p: ReplayPanelProps): VNode {
             Upload and play
           </button>
         </div>
-        {msg
-          ? <p class={msg.ok ? "ok" : "error"} role="status">{msg.text}</p>
-          : null}
+        <OutcomeLine outcome={msg} />
       </section>
     </div>
   );
