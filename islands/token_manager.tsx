@@ -9,20 +9,11 @@ import type { VNode } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "./_api.ts";
 import { fmtTime } from "./_format.ts";
-
-/** A token as listed. */
-export interface TokenItem {
-  id: string;
-  name: string;
-  prefix: string;
-  created: string;
-  created_by: string;
-  last_used: string | null;
-}
+import type { TokenView } from "../server/deps.ts";
 
 /** Props of {@link TokenManager}. */
 export interface TokenManagerProps {
-  tokens: TokenItem[];
+  tokens: TokenView[];
 }
 
 /** The token list and form. */
@@ -35,7 +26,7 @@ export default function TokenManager(p: TokenManagerProps): VNode {
   const [error, setError] = useState("");
 
   const reload = async () => {
-    const r = await api<{ tokens: TokenItem[] }>("GET", "/api/tokens");
+    const r = await api<{ tokens: TokenView[] }>("GET", "/api/tokens");
     if (r.ok && r.data) setTokens(r.data.tokens);
   };
 

@@ -5,10 +5,8 @@
  * @module
  */
 import type { VNode } from "preact";
-import type { Alert } from "../alerts/alert.ts";
-import { hostDetail, ipParam } from "../server/api.ts";
+import { type HostDetail, hostDetail, ipParam } from "../server/api.ts";
 import type { RequestContext } from "../server/context.ts";
-import type { BlockView, HostView } from "../server/deps.ts";
 import { HttpError } from "../server/http.ts";
 import {
   evidenceText,
@@ -21,15 +19,8 @@ import { Time } from "./_layout.tsx";
 /** Page title. */
 export const title = "Host";
 
-/** Props of the host page. */
-export interface HostPageProps {
-  ip: string;
-  host: HostView | null;
-  geo: Record<string, unknown> | null;
-  name: string | null;
-  alerts: Alert[];
-  block: BlockView | null;
-}
+/** Props of the host page: what the API's host detail has. */
+export type HostPageProps = HostDetail;
 
 /** Loads everything known about the address. */
 export async function handler(

@@ -8,7 +8,9 @@ import type { VNode } from "preact";
 import type { RequestContext } from "../server/context.ts";
 import { Island } from "../islands/_island.tsx";
 import PolicyEditor from "../islands/policy_editor.tsx";
-import TokenManager, { type TokenItem } from "../islands/token_manager.tsx";
+import TokenManager from "../islands/token_manager.tsx";
+import { tokenView } from "../server/api.ts";
+import type { TokenView } from "../server/deps.ts";
 
 /** Page title. */
 export const title = "Settings";
@@ -16,7 +18,7 @@ export const title = "Settings";
 /** Props of the Settings page. */
 export interface SettingsPageProps {
   policyText: string;
-  tokens: TokenItem[];
+  tokens: TokenView[];
 }
 
 /** Loads the policy and the token list. */
@@ -24,14 +26,7 @@ export async function handler(
   ctx: RequestContext,
 ): Promise<SettingsPageProps | Response> {
   const doc = await ctx.deps.policy.document();
-  const tokens = (await ctx.deps.auth.listTokens()).map((t) => ({
-    id: t.hash,
-    name: t.name,
-    prefix: t.prefix,
-    created: t.created,
-    created_by: t.created_by,
-    last_used: t.last_used,
-  }));
+  const tokens = (await ctx.deps.auth.listTokens()).map(tokenView);
   return { policyText: JSON.stringify(doc, null, 2), tokens };
 }
 

@@ -26,6 +26,7 @@ import type {
   ReplaySource,
   StatsBucket,
   TokenRecord,
+  TokenView,
 } from "./deps.ts";
 import {
   badRequest,
@@ -403,17 +404,25 @@ async function listHosts(ctx: RequestContext): Promise<Response> {
 }
 
 /** Everything the dashboard knows about one address. */
+export interface HostDetail {
+  ip: string;
+  /** The stored host, or null when it was never seen. */
+  host: HostView | null;
+  /** GeoIP facts, or null without an enricher. */
+  geo: Record<string, unknown> | null;
+  /** Reverse DNS name, or null. */
+  name: string | null;
+  /** Its latest alerts as the source, newest first (at most 50). */
+  alerts: Alert[];
+  /** Its active block, or null. */
+  block: BlockView | null;
+}
+
+/** Everything the dashboard knows about one address. */
 export async function hostDetail(
   ctx: RequestContext,
   ip: string,
-): Promise<{
-  ip: string;
-  host: HostView | null;
-  geo: Record<string, unknown> | null;
-  name: string | null;
-  alerts: Alert[];
-  block: BlockView | null;
-}> {
+): Promise<HostDetail> {
   const host = await ctx.deps.hosts.get(ip);
   const e = ctx.deps.enricher?.enrichAddr(ip);
   const alerts = (await ctx.deps.alerts.list({ src: ip, limit: 50 })).alerts;
@@ -615,7 +624,8 @@ async function addSuppression(ctx: RequestContext): Promise<Response> {
   return json({ suppression: entry, existed: false }, 201);
 }
 
-function tokenView(t: TokenRecord) {
+/** A stored token as the API and the Settings page list it. */
+export function tokenView(t: TokenRecord): TokenView {
   return {
     id: t.hash,
     name: t.name,

@@ -118,6 +118,18 @@ export interface AllowView {
   until: string | null;
 }
 
+/** An API token as listed (never the token itself). */
+export interface TokenView {
+  /** The token's hash, which names it in `DELETE /api/tokens/:id`. */
+  id: string;
+  name: string;
+  /** First characters of the token, to tell tokens apart. */
+  prefix: string;
+  created: string;
+  created_by: string;
+  last_used: string | null;
+}
+
 /** A refused or dry-run block decision. */
 export interface DecisionView {
   ip: string;
