@@ -86,6 +86,26 @@ export function parseAddr(text: string): IpAddr | null {
     : { version: 4, words: Uint32Array.of(v4, 0, 0, 0) };
 }
 
+/**
+ * Parses an address the way a host is looked up: surrounding space is
+ * ignored and an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) gives the IPv4
+ * address itself. Null when the text is not an address.
+ *
+ * @example
+ * ```ts
+ * parseHostAddr(" ::ffff:192.0.2.1")?.version; // 4
+ * ```
+ */
+export function parseHostAddr(text: string): IpAddr | null {
+  const a = parseAddr(text.trim());
+  if (a === null) return null;
+  const w = a.words;
+  if (a.version === 6 && w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
+    return { version: 4, words: Uint32Array.of(w[3]!, 0, 0, 0) };
+  }
+  return a;
+}
+
 function parseIpv4(text: string): number | null {
   const parts = text.split(".");
   if (parts.length !== 4) return null;

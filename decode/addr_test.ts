@@ -6,6 +6,7 @@ import {
   formatAddr,
   parseAddr,
   parseCidr,
+  parseHostAddr,
 } from "./addr.ts";
 
 function roundTrip(text: string): string | null {
@@ -104,6 +105,18 @@ Deno.test("parseAddr() and formatAddr() round-trip canonical addresses", () => {
   ) {
     assert.equal(roundTrip(text), text);
   }
+});
+
+Deno.test("parseHostAddr() trims the text and reads IPv4-mapped IPv6 as IPv4", () => {
+  const mapped = parseHostAddr(" ::ffff:192.0.2.1 ")!;
+  assert.equal(mapped.version, 4);
+  assert.equal(formatAddr(4, mapped.words), "192.0.2.1");
+  assert.deepEqual([...mapped.words], [0xc0000201, 0, 0, 0]);
+  const v6 = parseHostAddr("2001:db8::1")!;
+  assert.equal(v6.version, 6);
+  assert.equal(formatAddr(6, v6.words), "2001:db8::1");
+  assert.equal(parseHostAddr("10.0.0.1")!.version, 4);
+  assert.equal(parseHostAddr("nas"), null);
 });
 
 Deno.test("parseCidr() clears host bits and normalises the text", () => {

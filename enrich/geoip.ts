@@ -21,8 +21,7 @@ import {
   type AddrScope,
   addrScope,
   formatAddr,
-  type IpAddr,
-  parseAddr,
+  parseHostAddr,
 } from "../decode/mod.ts";
 import { Lru } from "./_lru.ts";
 
@@ -543,17 +542,6 @@ export interface GeoResolverOptions {
 
 const EMPTY: Geo = Object.freeze({});
 
-function normalise(ip: string): IpAddr | null {
-  const a = parseAddr(ip.trim());
-  if (a === null) return null;
-  const w = a.words;
-  if (a.version === 6 && w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
-    // IPv4-mapped: look up the IPv4 address itself.
-    return { version: 4, words: Uint32Array.of(w[3]!, 0, 0, 0) };
-  }
-  return a;
-}
-
 /**
  * Looks addresses up in several databases merged in order (earlier ones win
  * field by field, so put a user's City database before the shipped country
@@ -601,7 +589,7 @@ export class GeoResolver {
   }
 
   #compute(ip: string): Geo {
-    const addr = normalise(ip);
+    const addr = parseHostAddr(ip);
     if (addr === null) return EMPTY;
     const label = scopeLabel(addrScope(addr.version, addr.words));
     if (label !== undefined) return Object.freeze({ scope: label });

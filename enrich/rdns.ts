@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { addrScope, type IpAddr, parseAddr } from "../decode/mod.ts";
+import { addrScope, parseHostAddr } from "../decode/mod.ts";
 import { Lru } from "./_lru.ts";
 
 /** Options of {@link ReverseDns}. Times are in milliseconds. */
@@ -93,16 +93,6 @@ interface Pending {
   readonly settle: (host: string | null) => void;
 }
 
-function canonical(ip: string): IpAddr | null {
-  const a = parseAddr(ip.trim());
-  if (a === null) return null;
-  const w = a.words;
-  if (a.version === 6 && w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
-    return { version: 4, words: Uint32Array.of(w[3]!, 0, 0, 0) };
-  }
-  return a;
-}
-
 /**
  * The reverse-lookup name of an address: `4.3.2.1.in-addr.arpa` for
  * 1.2.3.4, 32 nibbles under `ip6.arpa` for IPv6 (`Deno.resolveDns` does not
@@ -116,7 +106,7 @@ function canonical(ip: string): IpAddr | null {
  * ```
  */
 export function ptrName(ip: string): string | null {
-  const a = canonical(ip);
+  const a = parseHostAddr(ip);
   if (a === null) return null;
   if (a.version === 4) {
     const v = a.words[0]!;
@@ -317,7 +307,7 @@ export class ReverseDns {
   }
 
   #ptrFor(ip: string): string | null {
-    const a = canonical(ip);
+    const a = parseHostAddr(ip);
     if (a === null) return null;
     switch (addrScope(a.version, a.words)) {
       case "public":
