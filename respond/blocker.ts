@@ -682,19 +682,27 @@ export class Blocker implements AsyncDisposable {
     await this.#commitBlocks(batch);
   }
 
+  /**
+   * Counts a failed nft call (anything but an NftError is rethrown). True
+   * when nft cannot be used at all (missing, no permission): the blocker is
+   * then unavailable until the next setup.
+   */
+  #nftUnusable(e: unknown): boolean {
+    if (!(e instanceof NftError)) throw e;
+    this.#counts.nftErrors++;
+    this.#lastError = e.message;
+    if (e.kind === "failed") return false;
+    this.#available = false;
+    this.#reason = e.message;
+    this.#log.warn("blocker unavailable", { reason: e.message });
+    return true;
+  }
+
   async #nftFailed(
     e: unknown,
     changes: { add?: NftElement[]; remove?: NftElement[] },
   ): Promise<void> {
-    if (!(e instanceof NftError)) throw e;
-    this.#counts.nftErrors++;
-    this.#lastError = e.message;
-    if (e.kind !== "failed") {
-      this.#available = false;
-      this.#reason = e.message;
-      this.#log.warn("blocker unavailable", { reason: e.message });
-      return;
-    }
+    if (this.#nftUnusable(e)) return;
     this.#log.warn("nft batch failed, applying one by one", { error: e });
     const errors = await this.#nft.applyEach(changes);
     for (const err of errors) {
@@ -770,15 +778,7 @@ export class Blocker implements AsyncDisposable {
     try {
       have = await this.#nft.listElements();
     } catch (e) {
-      if (!(e instanceof NftError)) throw e;
-      this.#counts.nftErrors++;
-      this.#lastError = e.message;
-      if (e.kind !== "failed") {
-        this.#available = false;
-        this.#reason = e.message;
-        this.#log.warn("blocker unavailable", { reason: e.message });
-        return none;
-      }
+      if (this.#nftUnusable(e)) return none;
       // The table is gone or broken: put it back as KV says.
       this.#log.warn("nft table missing, re-creating it", { error: e });
       await this.#setup("install");
