@@ -13,9 +13,9 @@ async function waitFor(
   }
 }
 
-Deno.test("LiveHub drops a client that stops reading instead of buffering without bound, and keeps the others", async () => {
-  const hub = new LiveHub({ maxBufferedBytes: 256 * 1024 });
-  const server = Deno.serve(
+/** Serves `hub` on a free loopback port: every request becomes a client. */
+function serveHub(hub: LiveHub): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (req) => {
       const { socket, response } = Deno.upgradeWebSocket(req);
@@ -23,6 +23,11 @@ Deno.test("LiveHub drops a client that stops reading instead of buffering withou
       return response;
     },
   );
+}
+
+Deno.test("LiveHub drops a client that stops reading instead of buffering without bound, and keeps the others", async () => {
+  const hub = new LiveHub({ maxBufferedBytes: 256 * 1024 });
+  const server = serveHub(hub);
   const port = server.addr.port;
   // A well-behaved client.
   const good = new WebSocket(`ws://127.0.0.1:${port}/`);
@@ -69,14 +74,7 @@ Deno.test("LiveHub drops a client that stops reading instead of buffering withou
 
 Deno.test("LiveHub refuses clients beyond its cap", async () => {
   const hub = new LiveHub({ maxClients: 1 });
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      hub.add(socket, { kind: "hello", user: "test", t: 0 });
-      return response;
-    },
-  );
+  const server = serveHub(hub);
   const url = `ws://127.0.0.1:${server.addr.port}/`;
   const a = new WebSocket(url);
   await new Promise((r) => (a.onmessage = r));

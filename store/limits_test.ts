@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { makeAlert, tempStore } from "./_testing.ts";
+import type { Store } from "./store.ts";
 import {
   addOps,
   fitAlert,
@@ -10,6 +11,18 @@ import {
   TRIM_MARKER,
   valueSize,
 } from "./limits.ts";
+
+/** Commits each part atomically and asserts KV accepts every commit. */
+async function commitEach(
+  store: Store,
+  parts: readonly (readonly { ops: readonly KvOp[] }[])[],
+): Promise<void> {
+  for (const p of parts) {
+    const atomic = store.kv.atomic();
+    for (const g of p) addOps(atomic, g.ops);
+    assert.equal((await atomic.commit()).ok, true);
+  }
+}
 
 Deno.test("valueSize() measures values as KV does: 65,536 bytes fit, one more does not", async () => {
   await using t = await tempStore();
@@ -84,10 +97,8 @@ Deno.test("planCommits() splits 2,500 groups under 1,000 mutations a commit and 
   for (const p of parts) {
     const mutations = p.reduce((n, g) => n + g.ops.length, 0);
     assert.ok(mutations <= 998, `a commit of ${mutations} mutations`);
-    const atomic = t.store.kv.atomic();
-    for (const g of p) addOps(atomic, g.ops);
-    assert.equal((await atomic.commit()).ok, true);
   }
+  await commitEach(t.store, parts);
   assert.equal(parts.flat().length, 2500);
   let n = 0;
   for await (const _ of t.store.kv.list({ prefix: ["g"] })) n++;
@@ -102,11 +113,7 @@ Deno.test("planCommits() splits by bytes so large values stay under the commit s
   }));
   const parts = planCommits(groups);
   assert.ok(parts.length >= 3);
-  for (const p of parts) {
-    const atomic = t.store.kv.atomic();
-    for (const g of p) addOps(atomic, g.ops);
-    assert.equal((await atomic.commit()).ok, true);
-  }
+  await commitEach(t.store, parts);
 });
 
 Deno.test("planCommits() splits by key bytes under the 81,920-byte key limit", async () => {
@@ -117,9 +124,5 @@ Deno.test("planCommits() splits by key bytes under the 81,920-byte key limit", a
   }));
   const parts = planCommits(groups);
   assert.ok(parts.length >= 3);
-  for (const p of parts) {
-    const atomic = t.store.kv.atomic();
-    for (const g of p) addOps(atomic, g.ops);
-    assert.equal((await atomic.commit()).ok, true);
-  }
+  await commitEach(t.store, parts);
 });
