@@ -23,6 +23,7 @@
  * @module
  */
 import type { Alert } from "../alerts/alert.ts";
+import { isRecord } from "../common/validate.ts";
 import {
   alertBySrcPrefix,
   alertByTimeKey,
@@ -60,10 +61,6 @@ export interface AlertLogEntry {
 
 /** The head of an empty database. */
 export const EMPTY_HEAD: AlertHead = { seq: 0, last_id: null, at: 0, total: 0 };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** Validates a stored head; an absent or malformed one reads as empty. */
 export function parseAlertHead(v: unknown): AlertHead {

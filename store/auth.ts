@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { isRecord } from "../common/validate.ts";
 import type { Store } from "./store.ts";
 import {
   sessionKey,
@@ -50,10 +51,6 @@ export interface TokenRecord {
   created: string;
   created_by: string;
   last_used: string | null;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function allStrings(

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { isRecord } from "../common/validate.ts";
 import { type Cidr, formatAddr, parseCidr } from "../decode/mod.ts";
 import {
   allowKey,
@@ -124,10 +125,6 @@ export interface OffenderRecord {
   ip: string;
   blocks: number;
   last_block: string;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function str(v: unknown): string | null {

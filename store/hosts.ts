@@ -6,6 +6,7 @@
  * @module
  */
 import type { AlertGeo } from "../alerts/alert.ts";
+import { isRecord } from "../common/validate.ts";
 import { hostKey, hostPrefix, statsKey, statsPrefix } from "./keys.ts";
 import type { Store } from "./store.ts";
 
@@ -32,10 +33,6 @@ export interface HostRecord {
   rdns?: string | null;
   /** More facts from the appliance (MAC, vendor, …). */
   [field: string]: unknown;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** Validates a stored host record; null when malformed. */
