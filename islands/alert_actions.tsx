@@ -8,7 +8,7 @@
 import type { VNode } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "./_api.ts";
-import { type Outcome, OutcomeLine } from "./_status.tsx";
+import { DurationSelect, type Outcome, OutcomeLine } from "./_form.tsx";
 
 /** Props of {@link AlertActions}. */
 export interface AlertActionsProps {
@@ -62,15 +62,7 @@ export default function AlertActions(p: AlertActionsProps): VNode {
             <>
               <label>
                 Block for{" "}
-                <select
-                  value={duration}
-                  onChange={(e) => setDuration(e.currentTarget.value)}
-                >
-                  <option value="15m">15 minutes</option>
-                  <option value="1h">1 hour</option>
-                  <option value="24h">24 hours</option>
-                  <option value="7d">7 days</option>
-                </select>
+                <DurationSelect value={duration} onChange={setDuration} />
               </label>
               <button
                 type="button"

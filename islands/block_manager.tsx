@@ -10,7 +10,7 @@ import type { AllowView, BlockView } from "../server/deps.ts";
 import { api } from "./_api.ts";
 import { fmtTime, fmtUntil } from "./_format.ts";
 import { subscribe } from "./_live.ts";
-import { type Outcome, OutcomeLine } from "./_status.tsx";
+import { DurationSelect, type Outcome, OutcomeLine } from "./_form.tsx";
 
 /** Props of {@link BlockManager}. */
 export interface BlockManagerProps {
@@ -147,15 +147,7 @@ export default function BlockManager(p: BlockManagerProps): VNode {
           </label>
           <label>
             For
-            <select
-              value={duration}
-              onChange={(e) => setDuration(e.currentTarget.value)}
-            >
-              <option value="15m">15 minutes</option>
-              <option value="1h">1 hour</option>
-              <option value="24h">24 hours</option>
-              <option value="7d">7 days</option>
-            </select>
+            <DurationSelect value={duration} onChange={setDuration} />
           </label>
           <label>
             Reason

@@ -8,7 +8,7 @@
 import type { VNode } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "./_api.ts";
-import { type Outcome, OutcomeLine } from "./_status.tsx";
+import { type Outcome, OutcomeLine } from "./_form.tsx";
 
 /** Props of {@link PolicyEditor}. */
 export interface PolicyEditorProps {

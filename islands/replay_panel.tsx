@@ -10,7 +10,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { CaptureFile, ReplayStatus } from "../server/deps.ts";
 import { api } from "./_api.ts";
 import { fmtBytes, fmtCount } from "./_format.ts";
-import { type Outcome, OutcomeLine } from "./_status.tsx";
+import { type Outcome, OutcomeLine } from "./_form.tsx";
 
 /** Props of {@link ReplayPanel}. */
 export interface ReplayPanelProps {
