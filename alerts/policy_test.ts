@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../common/errors.ts";
+import { configErrorField } from "../common/_testing.ts";
 import {
   defaultPolicy,
   inHomeNet,
@@ -7,20 +8,6 @@ import {
   PolicyHolder,
 } from "./policy.ts";
 import { parseAddr } from "../decode/mod.ts";
-
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    assert.match(
-      e.message,
-      new RegExp(`^Invalid config "${e.field.replace(/[.[\]]/g, "\\$&")}": `),
-    );
-    return e.field;
-  }
-  assert.fail("no ConfigError");
-}
 
 Deno.test("policy: the shipped defaults parse and enable every detector", () => {
   const p = defaultPolicy();
@@ -166,7 +153,7 @@ Deno.test("policy: invalid documents are rejected naming the field", async (t) =
   for (const [name, input, field] of cases) {
     await t.step(
       `${name} → ${field}`,
-      () => assert.equal(fieldOf(() => parsePolicy(input)), field),
+      () => assert.equal(configErrorField(() => parsePolicy(input)), field),
     );
   }
 });

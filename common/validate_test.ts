@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { configErrorField } from "./_testing.ts";
 import { ConfigError } from "./errors.ts";
 import {
   bool,
@@ -13,16 +14,6 @@ import {
   record,
   text,
 } from "./validate.ts";
-
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    return e.field;
-  }
-  assert.fail("no ConfigError");
-}
 
 Deno.test("readers give the fallback for an absent value", () => {
   assert.equal(bool(undefined, "a", true), true);
@@ -59,7 +50,10 @@ Deno.test("num() takes finite numbers within its bounds, integer or not", () => 
   assert.equal(num(0.25, "f", undefined, { min: 0, max: 1 }), 0.25);
   assert.equal(num(1, "f", undefined, { min: 0, max: 1 }), 1);
   for (const bad of [1.5, -0.1, NaN, Infinity, "1", null]) {
-    assert.equal(fieldOf(() => num(bad, "f", 0, { min: 0, max: 1 })), "f");
+    assert.equal(
+      configErrorField(() => num(bad, "f", 0, { min: 0, max: 1 })),
+      "f",
+    );
   }
 });
 
@@ -70,18 +64,21 @@ Deno.test("int() and duration() without an upper bound take any large value", ()
     /expected an integer of at least 0, got -1/,
   );
   assert.equal(duration(1e12, "f", 0, { max: Infinity }), 1e12);
-  assert.equal(fieldOf(() => duration(1e12, "f", 0)), "f");
+  assert.equal(configErrorField(() => duration(1e12, "f", 0)), "f");
 });
 
 Deno.test("list() names the index of a bad item and caps the length when asked", () => {
   assert.deepEqual(list([1, 2], "f", [], (v, p) => int(v, p)), [1, 2]);
   assert.equal(
-    fieldOf(() => list([1, "2"], "f", [], (v, p) => int(v, p))),
+    configErrorField(() => list([1, "2"], "f", [], (v, p) => int(v, p))),
     "f[1]",
   );
-  assert.equal(fieldOf(() => list("1", "f", [], (v, p) => int(v, p))), "f");
   assert.equal(
-    fieldOf(() => list([1, 2, 3], "f", [], (v, p) => int(v, p), 2)),
+    configErrorField(() => list("1", "f", [], (v, p) => int(v, p))),
+    "f",
+  );
+  assert.equal(
+    configErrorField(() => list([1, 2, 3], "f", [], (v, p) => int(v, p), 2)),
     "f",
   );
 });
@@ -94,19 +91,19 @@ Deno.test("parseDurationText() reads milliseconds only when asked", () => {
   assert.equal(parseDurationText("1s500ms", { ms: true }), 1.5);
   assert.equal(parseDurationText("soon", { ms: true }), null);
   assert.equal(duration("1500ms", "f", undefined, { ms: true }), 1.5);
-  assert.equal(fieldOf(() => duration("1500ms", "f", 0)), "f");
+  assert.equal(configErrorField(() => duration("1500ms", "f", 0)), "f");
 });
 
 Deno.test("cidr() parses an address or prefix and refuses anything else", () => {
   assert.equal(cidr("10.1.2.3/8", "f").text, "10.0.0.0/8");
   assert.equal(cidrText("2001:db8::1", "f"), "2001:db8::1/128");
   for (const bad of ["10.0.0.0/33", "nas", 5, " ".repeat(60) + "10.0.0.1"]) {
-    assert.equal(fieldOf(() => cidr(bad, "f")), "f");
+    assert.equal(configErrorField(() => cidr(bad, "f")), "f");
   }
 });
 
 Deno.test("record() names an unknown key under the object's path", () => {
-  assert.equal(fieldOf(() => record({ b: 1 }, "a", ["c"])), "a.b");
-  assert.equal(fieldOf(() => record({ b: 1 }, "", ["c"])), "b");
-  assert.equal(fieldOf(() => record([], "a", ["c"])), "a");
+  assert.equal(configErrorField(() => record({ b: 1 }, "a", ["c"])), "a.b");
+  assert.equal(configErrorField(() => record({ b: 1 }, "", ["c"])), "b");
+  assert.equal(configErrorField(() => record([], "a", ["c"])), "a");
 });
