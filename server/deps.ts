@@ -10,7 +10,12 @@
  */
 import type { Alert, AlertGeo } from "../alerts/alert.ts";
 import type { Logger } from "../common/logger.ts";
-import type { SessionRecord, TokenRecord, UserRecord } from "../store/mod.ts";
+import type {
+  HostRecord,
+  SessionRecord,
+  TokenRecord,
+  UserRecord,
+} from "../store/mod.ts";
 import type { StatsSnapshot } from "./live_messages.ts";
 
 /** Filters of an alert listing (all optional). */
@@ -56,19 +61,7 @@ export interface AlertSource {
 }
 
 /** A known host as stored. */
-export interface HostView {
-  ip: string;
-  first_seen: string;
-  last_seen: string;
-  bytes: number;
-  packets: number;
-  bytes_in?: number;
-  bytes_out?: number;
-  alerts?: number;
-  geo?: AlertGeo;
-  rdns?: string | null;
-  [field: string]: unknown;
-}
+export type HostView = HostRecord;
 
 /** Reading known hosts. */
 export interface HostSource {
