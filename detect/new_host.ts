@@ -27,7 +27,7 @@ export interface NewHostOptions {
   isKnown?: (ip: string) => boolean;
 }
 
-function addrHash(version: number, w: Uint32Array): number {
+function addrHash(version: number, w: ArrayLike<number>): number {
   if (version === 4) return w[0]!;
   let h = 0x6a09e667;
   for (let i = 0; i < 4; i++) h = Math.imul(h ^ w[i]!, 0x9e3779b1) ^ (h >>> 15);

@@ -74,9 +74,12 @@ export interface Flow {
   id: number;
   version: 4 | 6;
   proto: number;
-  /** Client address words (see the decoder's address representation). */
+  /**
+   * Client address words (see the decoder's address representation): a
+   * view into the table's address storage, valid while the flow lives.
+   */
   readonly srcAddr: Uint32Array;
-  /** Server address words. */
+  /** Server address words (a view, as `srcAddr`). */
   readonly dstAddr: Uint32Array;
   srcPort: number;
   dstPort: number;
@@ -119,7 +122,7 @@ export interface Flow {
   ext: Record<string, unknown> | null;
 
   // Table internals.
-  /** @internal bucket key */
+  /** @internal tuple hash (30 bits), picks the bucket */
   hash: number;
   /** @internal bucket chain */
   chain: Flow | null;
@@ -129,6 +132,14 @@ export interface Flow {
   next: Flow | null;
   /** @internal timeout class */
   cls: number;
+  /**
+   * The flow's storage slot: unique among the live flows of its table,
+   * small (below the most flows the table held at once, plus its pool),
+   * reused after the flow ends. Later stages may keep per-flow state in
+   * arrays indexed by it instead of allocating per flow; check the flow's
+   * `id` to tell a reused slot from the flow they saw.
+   */
+  readonly slot: number;
 }
 
 /** Flow table limits and timeouts (seconds). */
@@ -149,7 +160,10 @@ export interface FlowTableConfig {
   activeS: number;
 }
 
-/** Defaults sized for a small board (about 100 MB at the cap). */
+/**
+ * Defaults sized for a small board: at the cap the flows take about
+ * 120 MB of heap (about 600 bytes a flow, 850 resident).
+ */
 export const DEFAULT_FLOW_CONFIG: Readonly<FlowTableConfig> = {
   maxFlows: 200_000,
   tcpIdleS: 300,
@@ -175,13 +189,24 @@ export interface FlowTableCounters {
   evicted: number;
 }
 
-function newFlow(): Flow {
+/** Flows whose addresses share one storage chunk (8 words a flow, 32 KiB). */
+const CHUNK_FLOWS = 1024;
+/** Ended flows kept for reuse at most (beyond it they are left to the GC). */
+const POOL_MAX = 4096;
+
+/**
+ * A flow whose address words are views into `chunk` at `slot`: small
+ * typed arrays of their own cost about 0.5 KB each in Deno (a backing
+ * store outside the heap each), a view about 0.1 KB.
+ */
+function newFlow(chunk: Uint32Array, slot: number): Flow {
+  const o = (slot % CHUNK_FLOWS) * 8;
   return {
     id: 0,
     version: 4,
     proto: 0,
-    srcAddr: new Uint32Array(4),
-    dstAddr: new Uint32Array(4),
+    srcAddr: chunk.subarray(o, o + 4),
+    dstAddr: chunk.subarray(o + 4, o + 8),
     srcPort: 0,
     dstPort: 0,
     firstUs: 0,
@@ -214,6 +239,7 @@ function newFlow(): Flow {
     prev: null,
     next: null,
     cls: 0,
+    slot,
   };
 }
 
@@ -254,13 +280,25 @@ function sameWords(a: Uint32Array, b: Uint32Array): boolean {
 export class FlowTable {
   readonly config: FlowTableConfig;
   readonly counters: FlowTableCounters = { created: 0, ended: 0, evicted: 0 };
-  #buckets = new Map<number, Flow>();
+  /**
+   * Bucket chain heads, a power of two long, doubled (never shrunk) when
+   * the table holds more flows than buckets: unlike a Map, inserting and
+   * deleting allocates nothing (a Map of 200k entries rehashes into new
+   * megabyte tables as deletions pile up).
+   */
+  #buckets: (Flow | null)[] = new Array<Flow | null>(1024).fill(null);
+  #mask = 1023;
   #size = 0;
   #heads: (Flow | null)[] = new Array(NCLS).fill(null);
   #tails: (Flow | null)[] = new Array(NCLS).fill(null);
   #timeoutUs = new Float64Array(NCLS);
   #activeUs: number;
   #pool: Flow[] = [];
+  /** Address storage, {@link CHUNK_FLOWS} flows a chunk, grown on demand. */
+  #chunks: Uint32Array[] = [];
+  #slots = 0;
+  /** Slots of flows dropped from a full pool, for reuse. */
+  #freeSlots: number[] = [];
   #onEnd: FlowEndHandler;
   /** Direction of the packet most recently passed to {@link update}. */
   lastDir = DIR_TO_SERVER;
@@ -292,8 +330,8 @@ export class FlowTable {
     const sh = endpointHash(p.src, p.srcPort);
     const dh = endpointHash(p.dst, p.dstPort);
     const key = (sh < dh ? mix(sh, dh) : mix(dh, sh)) ^ p.proto;
-    const bucket = key & 0x3fffffff;
-    let f = this.#buckets.get(bucket) ?? null;
+    const hash = key & 0x3fffffff;
+    let f: Flow | null = this.#buckets[hash & this.#mask]!;
     let dir = DIR_TO_SERVER;
     while (f !== null) {
       if (f.proto === p.proto && f.version === p.ipVersion) {
@@ -317,7 +355,7 @@ export class FlowTable {
       f = null;
     }
     if (f === null) {
-      f = this.#create(p, bucket, key);
+      f = this.#create(p, hash, key);
       dir = this.lastDir;
     } else {
       const gap = ts - f.lastUs;
@@ -405,9 +443,9 @@ export class FlowTable {
     }
   }
 
-  #create(p: Packet, bucket: number, key: number): Flow {
+  #create(p: Packet, hash: number, key: number): Flow {
     if (this.#size >= this.config.maxFlows) this.#evictOne();
-    const f = this.#pool.pop() ?? newFlow();
+    const f = this.#pool.pop() ?? this.#newFlow();
     const swap = firstPacketFromServer(p);
     f.version = p.ipVersion as 4 | 6;
     f.proto = p.proto;
@@ -428,18 +466,52 @@ export class FlowTable {
     f.lastUs = p.tsUs;
     // Stable across runs: the tuple hash and the first packet time.
     f.id = (key >>> 9) * 0x100000 + ((p.tsUs % 0x100000) >>> 0);
-    f.hash = bucket;
+    f.hash = hash;
     f.cls = p.proto === IPPROTO_TCP
       ? CLS_ATTEMPT
       : p.proto === IPPROTO_UDP
       ? CLS_UDP
       : CLS_OTHER;
-    f.chain = this.#buckets.get(bucket) ?? null;
-    this.#buckets.set(bucket, f);
+    if (this.#size >= this.#buckets.length) this.#grow();
+    const b = hash & this.#mask;
+    f.chain = this.#buckets[b]!;
+    this.#buckets[b] = f;
     this.#append(f);
     this.#size++;
     this.counters.created++;
     return f;
+  }
+
+  /** A new flow object on a free address slot (the pool was empty). */
+  #newFlow(): Flow {
+    let slot = this.#freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.#slots++;
+      if (slot % CHUNK_FLOWS === 0) {
+        this.#chunks.push(new Uint32Array(CHUNK_FLOWS * 8));
+      }
+    }
+    return newFlow(this.#chunks[Math.floor(slot / CHUNK_FLOWS)]!, slot);
+  }
+
+  /** Doubles the buckets and re-links every flow. */
+  #grow(): void {
+    const old = this.#buckets;
+    const n = old.length * 2;
+    const buckets = new Array<Flow | null>(n).fill(null);
+    const mask = n - 1;
+    for (let i = 0; i < old.length; i++) {
+      let f: Flow | null = old[i]!;
+      while (f !== null) {
+        const next: Flow | null = f.chain;
+        const b = f.hash & mask;
+        f.chain = buckets[b]!;
+        buckets[b] = f;
+        f = next;
+      }
+    }
+    this.#buckets = buckets;
+    this.#mask = mask;
   }
 
   #evictOne(): void {
@@ -482,16 +554,16 @@ export class FlowTable {
   #end(f: Flow, reason: FlowEndReason): void {
     this.#unlink(f);
     // Remove from its bucket chain.
+    const b = f.hash & this.#mask;
     let prev: Flow | null = null;
-    let cur = this.#buckets.get(f.hash) ?? null;
+    let cur: Flow | null = this.#buckets[b]!;
     while (cur !== null && cur !== f) {
       prev = cur;
       cur = cur.chain;
     }
     if (cur === f) {
       if (prev) prev.chain = f.chain;
-      else if (f.chain) this.#buckets.set(f.hash, f.chain);
-      else this.#buckets.delete(f.hash);
+      else this.#buckets[b] = f.chain;
     }
     this.#size--;
     this.counters.ended++;
@@ -517,7 +589,8 @@ export class FlowTable {
     f.appProto = "";
     f.alerted = false;
     f.ext = null;
-    if (this.#pool.length < 4096) this.#pool.push(f);
+    if (this.#pool.length < POOL_MAX) this.#pool.push(f);
+    else this.#freeSlots.push(f.slot);
   }
 
   /**

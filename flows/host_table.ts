@@ -10,7 +10,12 @@ import { formatAddr } from "../decode/mod.ts";
 /** What the pipeline knows about one address. */
 export interface Host {
   version: 4 | 6;
-  readonly addr: Uint32Array;
+  /**
+   * Address words (see the decoder's address representation), as a plain
+   * array: a host record is made per new address, and a small typed array
+   * of its own costs about 0.5 KB in Deno (a backing store outside the heap).
+   */
+  readonly addr: readonly number[];
   /** First and last packet time seen, µs since the epoch. */
   firstUs: number;
   lastUs: number;
@@ -37,7 +42,7 @@ export interface Host {
 /** Called when a host is evicted to make room (for persisting its counters). */
 export type HostEvictHandler = (h: Host) => void;
 
-function hostHash(w: Uint32Array): number {
+function hostHash(w: ArrayLike<number>): number {
   let h = 0x2545f491;
   for (let i = 0; i < 4; i++) {
     let k = Math.imul(w[i]!, 0xcc9e2d51);
@@ -61,7 +66,9 @@ export function hostIp(h: Host): string {
 /** The bounded host table. */
 export class HostTable {
   readonly maxHosts: number;
-  #map = new Map<number, Host>();
+  /** Bucket chain heads, a power of two long, doubled as the table fills (no allocation per host, unlike a Map). */
+  #buckets: (Host | null)[] = new Array<Host | null>(1024).fill(null);
+  #mask = 1023;
   #size = 0;
   #head: Host | null = null;
   #tail: Host | null = null;
@@ -83,8 +90,8 @@ export class HostTable {
   }
 
   /** Finds a host without creating it. */
-  get(version: number, addr: Uint32Array): Host | null {
-    let h = this.#map.get(hostHash(addr)) ?? null;
+  get(version: number, addr: ArrayLike<number>): Host | null {
+    let h: Host | null = this.#buckets[hostHash(addr) & this.#mask]!;
     while (h !== null) {
       if (
         h.version === version && h.addr[0] === addr[0] &&
@@ -99,15 +106,17 @@ export class HostTable {
    * Finds or creates the host for an address and marks it seen at `tsUs`.
    * {@link lastCreated} tells whether it is new.
    */
-  touch(version: 4 | 6, addr: Uint32Array, tsUs: number): Host {
+  touch(version: 4 | 6, addr: ArrayLike<number>, tsUs: number): Host {
     let h = this.get(version, addr);
     this.lastCreated = h === null;
     if (h === null) {
       if (this.#size >= this.maxHosts && this.#head) this.#evict(this.#head);
       const hash = hostHash(addr);
+      if (this.#size >= this.#buckets.length) this.#grow();
+      const b = hash & this.#mask;
       h = {
         version,
-        addr: Uint32Array.from(addr),
+        addr: [addr[0]!, addr[1]!, addr[2]!, addr[3]!],
         firstUs: tsUs,
         lastUs: tsUs,
         pktsSent: 0,
@@ -117,12 +126,12 @@ export class HostTable {
         flowsStarted: 0,
         ext: null,
         hash,
-        chain: this.#map.get(hash) ?? null,
+        chain: this.#buckets[b]!,
         prev: null,
         next: null,
         text: "",
       };
-      this.#map.set(hash, h);
+      this.#buckets[b] = h;
       this.#size++;
     } else {
       if (tsUs > h.lastUs) h.lastUs = tsUs;
@@ -146,18 +155,32 @@ export class HostTable {
 
   #evict(h: Host): void {
     this.#unlink(h);
+    const b = h.hash & this.#mask;
     let prev: Host | null = null;
-    let cur = this.#map.get(h.hash) ?? null;
+    let cur: Host | null = this.#buckets[b]!;
     while (cur !== null && cur !== h) {
       prev = cur;
       cur = cur.chain;
     }
     if (prev) prev.chain = h.chain;
-    else if (h.chain) this.#map.set(h.hash, h.chain);
-    else this.#map.delete(h.hash);
+    else this.#buckets[b] = h.chain;
     this.#size--;
     this.evicted++;
     this.#onEvict?.(h);
+  }
+
+  /** Doubles the buckets and re-links every host. */
+  #grow(): void {
+    const n = this.#buckets.length * 2;
+    const buckets = new Array<Host | null>(n).fill(null);
+    const mask = n - 1;
+    for (let h = this.#head; h !== null; h = h.next) {
+      const b = h.hash & mask;
+      h.chain = buckets[b]!;
+      buckets[b] = h;
+    }
+    this.#buckets = buckets;
+    this.#mask = mask;
   }
 
   /** Visits hosts from least to most recently seen; do not mutate. */
