@@ -66,6 +66,13 @@ export interface PipelineOptions {
   maxHosts?: number;
   /** Consumers of packets, flow ends and ticks, called in this order. */
   observers?: FlowObserver[];
+  /**
+   * Most flows one {@link Pipeline.tick} ends by timeout (default: no
+   * limit, as offline analysis wants). A live source sets it so that a
+   * burst of timeouts (every flow of a finished scan, say) cannot block
+   * the event loop, and ticks again while {@link Pipeline.expiring}.
+   */
+  expireBudget?: number;
 }
 
 /** One pipeline instance: a flow table, a host table, counters. */
@@ -92,6 +99,7 @@ export class Pipeline {
   #packetObs: FlowObserver[];
   #pkt: Packet = newPacket();
   #ctx: PacketContext;
+  #expireBudget: number;
 
   /** Builds a pipeline feeding `observers`. */
   constructor(opts: PipelineOptions = {}) {
@@ -102,6 +110,7 @@ export class Pipeline {
       opts.flows ?? {},
     );
     this.hosts = new HostTable(opts.maxHosts ?? 65_536);
+    this.#expireBudget = opts.expireBudget ?? Infinity;
     this.#ctx = {
       flow: null as unknown as Flow,
       dir: DIR_TO_SERVER,
@@ -202,9 +211,14 @@ export class Pipeline {
   tick(nowUs: number): void {
     if (nowUs > this.nowUs) this.nowUs = nowUs;
     if (this.nowUs === 0) return;
-    this.flows.expire(this.nowUs);
+    this.flows.expire(this.nowUs, this.#expireBudget);
     const obs = this.#observers;
     for (let i = 0; i < obs.length; i++) obs[i]!.onTick?.(this.nowUs);
+  }
+
+  /** True when the last tick left timed-out flows for the next (see `expireBudget`). */
+  get expiring(): boolean {
+    return this.flows.behind;
   }
 
   /** Ends every flow and lets observers flush: end of input or shutdown. */

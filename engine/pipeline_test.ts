@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readCaptureFile } from "../capture/mod.ts";
+import { IPPROTO_UDP, newPacket, type Packet } from "../decode/mod.ts";
 import { protocolEvents } from "../events/mod.ts";
 import { Pipeline } from "./mod.ts";
 
@@ -71,3 +72,42 @@ Deno.test("pipeline counts protocols and decode faults of a mixed capture", asyn
   assert.equal(pipeline.flows.size, 0);
   assert.equal(pipeline.hosts.size, 2);
 });
+
+Deno.test("pipeline with an expire budget ends a burst of timeouts over several ticks", async () => {
+  const ended: string[] = [];
+  const budgeted = new Pipeline({
+    expireBudget: 2,
+    observers: [{ onFlowEnd: (_f, reason) => ended.push(reason) }],
+  });
+  const whole = new Pipeline();
+  for await (const b of readCaptureFile(`${PCAPS}tcpdump-tests/dns_tcp.pcap`)) {
+    budgeted.processBatch(b);
+    whole.processBatch(b);
+  }
+  // Five distinct UDP flows, all idle past their timeout by the tick.
+  for (const p of [budgeted, whole]) {
+    for (let i = 0; i < 5; i++) p.flows.update(udp(i, p.nowUs));
+  }
+  const later = budgeted.nowUs + 3600e6;
+  whole.tick(later);
+  budgeted.tick(later);
+  assert.ok(budgeted.expiring);
+  assert.equal(ended.length, 2);
+  while (budgeted.expiring) budgeted.tick(later);
+  assert.equal(budgeted.flows.size, whole.flows.size);
+  assert.equal(budgeted.flows.size, 0);
+  assert.equal(ended.length, 6);
+});
+
+function udp(i: number, tsUs: number): Packet {
+  const p = newPacket();
+  p.ipVersion = 4;
+  p.proto = IPPROTO_UDP;
+  p.src[0] = 0x0a000001 + i;
+  p.dst[0] = 0x0a0000fe;
+  p.srcPort = 5000;
+  p.dstPort = 53;
+  p.tsUs = tsUs;
+  p.wirelen = 60;
+  return p;
+}

@@ -293,6 +293,12 @@ export class FlowTable {
   #tails: (Flow | null)[] = new Array(NCLS).fill(null);
   #timeoutUs = new Float64Array(NCLS);
   #activeUs: number;
+  /**
+   * Packet time of the last {@link expire} that stopped at its budget
+   * (0: none pending). Flows idle past their timeout as of then are due:
+   * {@link update} and eviction end them as expire would have.
+   */
+  #dueUs = 0;
   #pool: Flow[] = [];
   /** Address storage, {@link CHUNK_FLOWS} flows a chunk, grown on demand. */
   #chunks: Uint32Array[] = [];
@@ -350,6 +356,10 @@ export class FlowTable {
       f = f.chain;
     }
     const ts = p.tsUs;
+    if (f !== null && this.#dueUs !== 0 && this.#overdue(f)) {
+      this.#end(f, f.cls === CLS_CLOSED ? "closed" : "idle");
+      f = null;
+    }
     if (f !== null && ts - f.firstUs >= this.#activeUs) {
       this.#end(f, "active");
       f = null;
@@ -514,9 +524,18 @@ export class FlowTable {
     this.#mask = mask;
   }
 
+  /** True when `f` would have been ended by the expire that stopped at its budget. */
+  #overdue(f: Flow): boolean {
+    return f.lastUs <= this.#dueUs - this.#timeoutUs[f.cls]!;
+  }
+
   #evictOne(): void {
     for (const c of EVICT_ORDER) {
       const h = this.#heads[c];
+      if (h && this.#dueUs !== 0 && this.#overdue(h)) {
+        this.#end(h, c === CLS_CLOSED ? "closed" : "idle");
+        return;
+      }
       if (h) {
         this.counters.evicted++;
         this.#end(h, "evicted");
@@ -594,23 +613,37 @@ export class FlowTable {
   }
 
   /**
-   * Ends every flow whose timeout has passed at packet time `nowUs`.
-   * Call once per batch with the latest packet time (or wall time when live
-   * and idle). Returns the number of flows ended.
+   * Ends every flow whose timeout has passed at packet time `nowUs`, at
+   * most `max` of them (default: no limit): a live source bounds the work
+   * one call does, so a burst of timeouts cannot block the event loop, and
+   * calls again while {@link behind}. Flows left over are still ended as
+   * they would have been (by a later call, or when a packet or an eviction
+   * meets them first). Call once per batch with the latest packet time (or
+   * wall time when live and idle). Returns the number of flows ended.
    */
-  expire(nowUs: number): number {
+  expire(nowUs: number, max = Infinity): number {
     let n = 0;
     for (let c = 0; c < NCLS; c++) {
       const limit = nowUs - this.#timeoutUs[c]!;
       let f = this.#heads[c] ?? null;
       while (f !== null && f.lastUs <= limit) {
+        if (n >= max) {
+          if (nowUs > this.#dueUs) this.#dueUs = nowUs;
+          return n;
+        }
         const next: Flow | null = f.next;
         this.#end(f, c === CLS_CLOSED ? "closed" : "idle");
         n++;
         f = next;
       }
     }
+    if (nowUs >= this.#dueUs) this.#dueUs = 0;
     return n;
+  }
+
+  /** True when the last {@link expire} stopped at its budget with flows still due. */
+  get behind(): boolean {
+    return this.#dueUs !== 0;
   }
 
   /** Ends every live flow with reason "shutdown" (end of a capture, stop). */

@@ -248,3 +248,25 @@ Deno.test("flow table keeps IPv6 flows apart from IPv4 ones", () => {
   assert.equal(f.version, 6);
   assert.equal(f.pktsToClient, 1);
 });
+
+Deno.test("flow table ends flows left by a budgeted expire as an unbudgeted one would", () => {
+  const { t, ended } = table({ udpIdleS: 60 });
+  for (let i = 1; i <= 5; i++) {
+    t.update(pkt(`10.0.0.${i}`, 5000, "10.0.9.9", 53, { proto: IPPROTO_UDP }));
+  }
+  assert.equal(t.expire(1061e6, 2), 2);
+  assert.ok(t.behind);
+  assert.equal(ended.length, 2);
+  // A packet of a flow that is due starts a new flow: the old one ends first.
+  const f = t.update(
+    pkt("10.0.0.3", 5000, "10.0.9.9", 53, { proto: IPPROTO_UDP, tsS: 1062 }),
+  );
+  assert.equal(f.pktsToServer, 1);
+  assert.deepEqual(ended.map((e) => [e.src, e.reason]).slice(2), [
+    [`${parseAddr("10.0.0.3")!.words[0]}`, "idle"],
+  ]);
+  assert.equal(t.expire(1062e6), 2);
+  assert.ok(!t.behind);
+  assert.equal(ended.length, 5);
+  assert.equal(t.size, 1);
+});
