@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Slab } from "./_slab.ts";
 
 /** Distinct keys with last-seen times. */
 export class DistinctRing {
@@ -15,11 +16,15 @@ export class DistinctRing {
   #times: Float64Array;
   #n = 0;
 
-  /** Creates a ring of `capacity` keys (at least 1). */
-  constructor(capacity: number) {
+  /**
+   * Creates a ring of `capacity` keys (at least 1), its storage from `slab`
+   * when given (many rings, one backing store).
+   */
+  constructor(capacity: number, slab: Slab | null = null) {
     this.capacity = Math.max(1, capacity | 0);
-    this.#words = new Uint32Array(this.capacity * 4);
-    this.#times = new Float64Array(this.capacity);
+    const n = this.capacity;
+    this.#words = slab ? slab.u32(n * 4) : new Uint32Array(n * 4);
+    this.#times = slab ? slab.f64(n) : new Float64Array(n);
   }
 
   /** Forgets every key. */

@@ -3,8 +3,9 @@
  * state (per source, per pair, per target). Lookups allocate nothing: the
  * caller fills the table's scratch key, then calls {@link KeyedTable.get} or
  * {@link KeyedTable.upsert}. When full, the least recently used entry is
- * evicted and its value object is reset and reused, so a flood of spoofed
- * addresses costs a bounded amount of memory and no garbage.
+ * evicted and its value object is reset and reused (as are entries
+ * deleted or expired), so a flood of spoofed addresses costs a bounded
+ * amount of memory and no garbage.
  *
  * @module
  */
@@ -13,7 +14,8 @@
 export const KEY_WORDS = 10;
 
 interface Slot<T> {
-  readonly key: Uint32Array;
+  /** Where its key words start in the table's key storage. */
+  readonly at: number;
   hash: number;
   value: T;
   lastUs: number;
@@ -37,8 +39,8 @@ function hashKey(k: Uint32Array): number {
   return (h & 0x3fffffff) >>> 0;
 }
 
-function sameKey(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < KEY_WORDS; i++) if (a[i] !== b[i]) return false;
+function sameKey(keys: Uint32Array, at: number, k: Uint32Array): boolean {
+  for (let i = 0; i < KEY_WORDS; i++) if (keys[at + i] !== k[i]) return false;
   return true;
 }
 
@@ -52,7 +54,21 @@ export class KeyedTable<T> {
   evicted = 0;
   /** True when the last {@link upsert} created the entry. */
   lastCreated = false;
-  #map = new Map<number, Slot<T>>();
+  /**
+   * Bucket chain heads, a power of two long, doubled as the table fills:
+   * no allocation per insert or delete (a Map rehashes into new tables as
+   * deletions pile up).
+   */
+  #buckets: (Slot<T> | null)[] = new Array<Slot<T> | null>(64).fill(null);
+  #mask = 63;
+  /**
+   * Key words of every slot, {@link KEY_WORDS} a slot (a small typed array
+   * per slot would cost about 0.5 KB in Deno), doubled as slots are made.
+   */
+  #keys = new Uint32Array(64 * KEY_WORDS);
+  #slots = 0;
+  /** Slots emptied by delete or expire, reused before new ones are made. */
+  #free: Slot<T>[] = [];
   #size = 0;
   #head: Slot<T> | null = null;
   #tail: Slot<T> | null = null;
@@ -115,8 +131,11 @@ export class KeyedTable<T> {
   }
 
   #find(h: number): Slot<T> | null {
-    let s = this.#map.get(h) ?? null;
-    while (s !== null && !sameKey(s.key, this.key)) s = s.chain;
+    let s: Slot<T> | null = this.#buckets[h & this.#mask]!;
+    const keys = this.#keys, k = this.key;
+    while (s !== null && (s.hash !== h || !sameKey(keys, s.at, k))) {
+      s = s.chain;
+    }
     return s;
   }
 
@@ -140,10 +159,17 @@ export class KeyedTable<T> {
         this.#onEvict?.(s.value);
         this.#remove(s);
         this.#reset(s.value);
-        s.key.set(this.key);
+      } else if (this.#free.length > 0) {
+        s = this.#free.pop()!;
       } else {
+        const at = this.#slots++ * KEY_WORDS;
+        if (at >= this.#keys.length) {
+          const keys = new Uint32Array(this.#keys.length * 2);
+          keys.set(this.#keys);
+          this.#keys = keys;
+        }
         s = {
-          key: Uint32Array.from(this.key),
+          at,
           hash: 0,
           value: this.#make(),
           lastUs: 0,
@@ -152,9 +178,12 @@ export class KeyedTable<T> {
           next: null,
         };
       }
+      this.#keys.set(this.key, s.at);
       s.hash = h;
-      s.chain = this.#map.get(h) ?? null;
-      this.#map.set(h, s);
+      if (this.#size >= this.#buckets.length) this.#grow();
+      const b = h & this.#mask;
+      s.chain = this.#buckets[b]!;
+      this.#buckets[b] = s;
       this.#size++;
     } else if (this.#tail !== s) {
       this.#unlink(s);
@@ -171,6 +200,20 @@ export class KeyedTable<T> {
     return s.value;
   }
 
+  /** Doubles the buckets and re-links every entry. */
+  #grow(): void {
+    const n = this.#buckets.length * 2;
+    const buckets = new Array<Slot<T> | null>(n).fill(null);
+    const mask = n - 1;
+    for (let s = this.#head; s !== null; s = s.next) {
+      const b = s.hash & mask;
+      s.chain = buckets[b]!;
+      buckets[b] = s;
+    }
+    this.#buckets = buckets;
+    this.#mask = mask;
+  }
+
   #unlink(s: Slot<T>): void {
     if (s.prev) s.prev.next = s.next;
     else this.#head = s.next;
@@ -181,16 +224,16 @@ export class KeyedTable<T> {
 
   #remove(s: Slot<T>): void {
     this.#unlink(s);
+    const b = s.hash & this.#mask;
     let prev: Slot<T> | null = null;
-    let cur = this.#map.get(s.hash) ?? null;
+    let cur: Slot<T> | null = this.#buckets[b]!;
     while (cur !== null && cur !== s) {
       prev = cur;
       cur = cur.chain;
     }
     if (cur === s) {
       if (prev) prev.chain = s.chain;
-      else if (s.chain) this.#map.set(s.hash, s.chain);
-      else this.#map.delete(s.hash);
+      else this.#buckets[b] = s.chain;
     }
     s.chain = null;
     this.#size--;
@@ -202,6 +245,7 @@ export class KeyedTable<T> {
     if (s === null) return false;
     this.#remove(s);
     this.#reset(s.value);
+    this.#free.push(s);
     return true;
   }
 
@@ -217,6 +261,7 @@ export class KeyedTable<T> {
       onDrop?.(s.value);
       this.#remove(s);
       this.#reset(s.value);
+      this.#free.push(s);
       n++;
       s = next;
     }

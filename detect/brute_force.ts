@@ -31,6 +31,7 @@ import {
   type Flow,
   type PacketContext,
 } from "../flows/mod.ts";
+import { Slab } from "./_slab.ts";
 import { KeyedTable } from "./_table.ts";
 import { detection, type Detector, type Emit, seconds } from "./detector.ts";
 
@@ -44,8 +45,8 @@ class Recent {
   readonly times: Float64Array;
   n = 0;
   head = 0;
-  constructor(cap: number) {
-    this.times = new Float64Array(Math.max(1, cap));
+  constructor(cap: number, slab: Slab) {
+    this.times = slab.f64(Math.max(1, cap));
   }
   /** Records an event at `t`; returns how many of the stored ones are at or after `since`. */
   push(t: number, since: number): number {
@@ -64,8 +65,8 @@ class Recent {
 
 class Guesser {
   version: 4 | 6 = 4;
-  readonly client = new Uint32Array(4);
-  readonly server = new Uint32Array(4);
+  readonly client: Uint32Array;
+  readonly server: Uint32Array;
   port = 0;
   tag = 0;
   variant = "";
@@ -82,8 +83,10 @@ class Guesser {
   dirty = false;
   /** A report is due once the caller has added the attempt's facts. */
   due = false;
-  constructor(cap: number) {
-    this.recent = new Recent(cap);
+  constructor(cap: number, slab: Slab) {
+    this.client = slab.u32(4);
+    this.server = slab.u32(4);
+    this.recent = new Recent(cap, slab);
   }
   reset(): void {
     this.recent.clear();
@@ -131,9 +134,10 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
   );
   const cap = Math.max(need[1]!, need[2]!, need[3]!);
   const alerting = new Set<Guesser>();
+  const slab = new Slab();
   const table = new KeyedTable<Guesser>(
     cfg.max_trackers,
-    () => new Guesser(cap),
+    () => new Guesser(cap, slab),
     (g) => {
       alerting.delete(g);
       g.reset();

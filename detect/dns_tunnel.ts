@@ -24,15 +24,10 @@ import type { Policy } from "../alerts/policy.ts";
 import { APP_DNS, formatAddr, type Packet } from "../decode/mod.ts";
 import { rrtypeName } from "../events/mod.ts";
 import type { PacketContext } from "../flows/mod.ts";
+import { Slab } from "./_slab.ts";
 import { KeyedTable } from "./_table.ts";
 import { hashRange, measureName, newShape } from "./_dns_name.ts";
-import {
-  detection,
-  type Detector,
-  type Emit,
-  sameAddr,
-  seconds,
-} from "./detector.ts";
+import { detection, type Detector, type Emit, seconds } from "./detector.ts";
 
 const TYPE: AlertType = "dns_tunnel";
 const UPDATE_US = 5e6;
@@ -48,8 +43,8 @@ function rareType(t: number): boolean {
 
 class Querier {
   version: 4 | 6 = 4;
-  readonly addr = new Uint32Array(4);
-  readonly server = new Uint32Array(4);
+  readonly addr: Uint32Array;
+  readonly server: Uint32Array;
   domain = "";
   windowStartUs = 0;
   // Window counters.
@@ -57,7 +52,7 @@ class Querier {
   encoded = 0;
   rare = 0;
   bytes = 0;
-  readonly bitmap = new Uint32Array(BITMAP_BITS / 32);
+  readonly bitmap: Uint32Array;
   bits = 0;
   // Totals since the first query of the episode.
   totalQueries = 0;
@@ -72,6 +67,12 @@ class Querier {
   variant = "";
   lastEmitUs = 0;
   dirty = false;
+
+  constructor(slab: Slab) {
+    this.addr = slab.u32(4);
+    this.server = slab.u32(4);
+    this.bitmap = slab.u32(BITMAP_BITS / 32);
+  }
 
   resetWindow(t: number): void {
     this.windowStartUs = t;
@@ -111,9 +112,13 @@ class Querier {
 /** Per domain: the resolvers clients asked about it. */
 class Domain {
   domain = "";
-  readonly via = new Uint32Array(VIA * 4);
-  readonly viaUs = new Float64Array(VIA);
+  readonly via: Uint32Array;
+  readonly viaUs: Float64Array;
   nVia = 0;
+  constructor(slab: Slab) {
+    this.via = slab.u32(VIA * 4);
+    this.viaUs = slab.f64(VIA);
+  }
   reset(): void {
     this.domain = "";
     this.nVia = 0;
@@ -121,7 +126,11 @@ class Domain {
   addVia(server: Uint32Array, t: number): void {
     let oldest = 0;
     for (let i = 0; i < this.nVia; i++) {
-      if (sameAddr(this.via.subarray(i * 4, i * 4 + 4), server)) {
+      const o = i * 4;
+      if (
+        this.via[o] === server[0] && this.via[o + 1] === server[1] &&
+        this.via[o + 2] === server[2] && this.via[o + 3] === server[3]
+      ) {
         this.viaUs[i] = t;
         return;
       }
@@ -150,9 +159,10 @@ export function dnsTunnel(policy: Policy, emit: Emit): Detector {
   const windowUs = cfg.window_s * 1e6;
   const allow = cfg.allow_domains;
   const alerting = new Set<Querier>();
+  const slab = new Slab();
   const queriers = new KeyedTable<Querier>(
     cfg.max_trackers,
-    () => new Querier(),
+    () => new Querier(slab),
     (q) => {
       alerting.delete(q);
       q.reset();
@@ -163,7 +173,7 @@ export function dnsTunnel(policy: Policy, emit: Emit): Detector {
   );
   const domains = new KeyedTable<Domain>(
     cfg.max_trackers,
-    () => new Domain(),
+    () => new Domain(slab),
     (d) => d.reset(),
   );
   // Hosts that answered other hosts' queries: value = last time.

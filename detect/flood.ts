@@ -37,6 +37,7 @@ import {
   DIR_TO_SERVER,
   type PacketContext,
 } from "../flows/mod.ts";
+import { Slab } from "./_slab.ts";
 import { KeyedTable } from "./_table.ts";
 import {
   detection,
@@ -63,7 +64,7 @@ const ICMP4_NOT_REQUEST = new Set([0, 3, 4, 5, 11, 12, 14, 16, 18]);
 
 class Target {
   version: 4 | 6 = 4;
-  readonly addr = new Uint32Array(4);
+  readonly addr: Uint32Array;
   binStartUs = 0;
   req = 0;
   rep = 0;
@@ -78,14 +79,22 @@ class Target {
   peak = 0;
   peakRatio = 0;
   lastEmitUs = 0;
-  readonly topWords = new Uint32Array(TOP_K * 4);
-  readonly topCounts = new Float64Array(TOP_K);
+  readonly topWords: Uint32Array;
+  readonly topCounts: Float64Array;
   /** Space-Saving overestimate of each slot (count − error is a lower bound). */
-  readonly topErrors = new Float64Array(TOP_K);
+  readonly topErrors: Float64Array;
   nTop = 0;
-  readonly bitmap = new Uint32Array(BITMAP_BITS / 32);
+  readonly bitmap: Uint32Array;
   bitsSet = 0;
   ports = new Map<number, number>();
+
+  constructor(slab: Slab) {
+    this.addr = slab.u32(4);
+    this.topWords = slab.u32(TOP_K * 4);
+    this.topCounts = slab.f64(TOP_K);
+    this.topErrors = slab.f64(TOP_K);
+    this.bitmap = slab.u32(BITMAP_BITS / 32);
+  }
 
   reset(): void {
     this.binStartUs = this.req = this.rep = 0;
@@ -170,9 +179,10 @@ function floodDetector(
   emit: Emit,
 ): Detector {
   const alerting = new Set<Target>();
+  const slab = new Slab();
   const table = new KeyedTable<Target>(
     cfg.max_targets,
-    () => new Target(),
+    () => new Target(slab),
     (t) => {
       alerting.delete(t);
       t.reset();

@@ -27,6 +27,7 @@ import {
 import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
 import { KeyedTable } from "./_table.ts";
 import { DistinctRing } from "./_ring.ts";
+import { Slab } from "./_slab.ts";
 import {
   newProbe,
   P_KINDS,
@@ -58,13 +59,13 @@ const ICMP6_ECHO = 128;
 
 class SweepTracker {
   version: 4 | 6 = 4;
-  readonly scanner = new Uint32Array(4);
+  readonly scanner: Uint32Array;
   proto = 0;
   /** Port (TCP/UDP) or ICMP type. */
   port = 0;
   outside = false;
   readonly ring: DistinctRing;
-  readonly kinds = new Uint32Array(P_KINDS);
+  readonly kinds: Uint32Array;
   firstUs = 0;
   lastUs = 0;
   probes = 0;
@@ -73,11 +74,18 @@ class SweepTracker {
   alerted = false;
   lastEmitUs = 0;
   dirty = false;
-  sample: string[] = [];
+  /**
+   * Address words of the first distinct hosts probed, formatted only when
+   * reported (reused: no allocation per probe).
+   */
+  readonly sample: number[] = new Array<number>(SAMPLE_HOSTS * 4).fill(0);
+  nSample = 0;
   seen: Set<string> | null = null;
 
-  constructor(cap: number) {
-    this.ring = new DistinctRing(cap);
+  constructor(cap: number, slab: Slab) {
+    this.scanner = slab.u32(4);
+    this.kinds = slab.u32(P_KINDS);
+    this.ring = new DistinctRing(cap, slab);
   }
 
   reset(): void {
@@ -88,9 +96,23 @@ class SweepTracker {
     this.alerted = false;
     this.lastEmitUs = 0;
     this.dirty = false;
-    this.sample = [];
+    this.nSample = 0;
     this.seen = null;
   }
+}
+
+function addSample(t: SweepTracker, target: ArrayLike<number>): void {
+  if (t.nSample >= SAMPLE_HOSTS) return;
+  const o = t.nSample++ * 4;
+  for (let i = 0; i < 4; i++) t.sample[o + i] = target[i]!;
+}
+
+function sampleHosts(t: SweepTracker): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < t.nSample; i++) {
+    out.push(formatAddr(t.version, t.sample.slice(i * 4, i * 4 + 4)));
+  }
+  return out;
 }
 
 /** Builds the host-sweep detector. */
@@ -100,9 +122,10 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
   const outside = Math.min(cfg.hosts_external, MAX_RING);
   const windowUs = cfg.window_s * 1e6;
   const alerting = new Set<SweepTracker>();
+  const slab = new Slab();
   const table = new KeyedTable<SweepTracker>(
     cfg.max_trackers,
-    () => new SweepTracker(Math.max(inside, outside)),
+    () => new SweepTracker(Math.max(inside, outside), slab),
     (t) => {
       alerting.delete(t);
       t.reset();
@@ -134,7 +157,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
       targets: t.outside ? "outside home_net" : "home_net",
       window_s: cfg.window_s,
       threshold: t.outside ? outside : inside,
-      sample_hosts: t.sample,
+      sample_hosts: sampleHosts(t),
     };
     if (icmp) evidence.icmp_type = t.port;
     else {
@@ -183,7 +206,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
       t.ring.clear();
       t.kinds.fill(0);
       t.probes = t.reported = t.hosts = 0;
-      t.sample = [];
+      t.nSample = 0;
     }
     if (t.probes === 0) t.firstUs = tsUs;
     if (tsUs > t.lastUs) t.lastUs = tsUs;
@@ -203,7 +226,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
         if (!seen.has(ip)) {
           seen.add(ip);
           t.hosts = seen.size;
-          if (t.sample.length < SAMPLE_HOSTS) t.sample.push(ip);
+          addSample(t, target);
         }
       }
       t.dirty = true;
@@ -212,9 +235,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
     }
     if (fresh) {
       t.hosts = t.ring.countSince(tsUs - windowUs);
-      if (t.sample.length < SAMPLE_HOSTS) {
-        t.sample.push(formatAddr(version, target));
-      }
+      addSample(t, target);
       if (t.hosts >= (out ? outside : inside)) {
         t.alerted = true;
         const seen = new Set<string>();

@@ -20,6 +20,7 @@ import { formatAddr, type Packet } from "../decode/mod.ts";
 import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
 import { KeyedTable } from "./_table.ts";
 import { DistinctRing, PortBitset } from "./_ring.ts";
+import { Slab } from "./_slab.ts";
 import {
   isCraftedSyn,
   newProbe,
@@ -56,10 +57,10 @@ const MAX_RING = 4096;
 
 class PairTracker {
   version: 4 | 6 = 4;
-  readonly scanner = new Uint32Array(4);
-  readonly target = new Uint32Array(4);
+  readonly scanner: Uint32Array;
+  readonly target: Uint32Array;
   ring: DistinctRing;
-  readonly kinds = new Uint32Array(P_KINDS);
+  readonly kinds: Uint32Array;
   firstUs = 0;
   lastUs = 0;
   probes = 0;
@@ -72,10 +73,15 @@ class PairTracker {
   lastEmitUs = 0;
   dirty = false;
   seen: PortBitset | null = null;
-  sample: number[] = [];
+  /** The first distinct ports probed (reused: no allocation per probe). */
+  readonly sample: number[] = new Array<number>(SAMPLE_PORTS).fill(0);
+  nSample = 0;
 
-  constructor(cap: number) {
-    this.ring = new DistinctRing(cap);
+  constructor(cap: number, slab: Slab) {
+    this.scanner = slab.u32(4);
+    this.target = slab.u32(4);
+    this.kinds = slab.u32(P_KINDS);
+    this.ring = new DistinctRing(cap, slab);
   }
 
   reset(): void {
@@ -91,7 +97,7 @@ class PairTracker {
     this.alertUs = this.lastEmitUs = 0;
     this.dirty = false;
     this.seen = null;
-    this.sample = [];
+    this.nSample = 0;
   }
 }
 
@@ -101,9 +107,10 @@ export function portScan(policy: Policy, emit: Emit): Detector {
   const threshold = Math.min(cfg.ports, MAX_RING);
   const windowUs = cfg.window_s * 1e6;
   const alerting = new Set<PairTracker>();
+  const slab = new Slab();
   const pairs = new KeyedTable<PairTracker>(
     cfg.max_trackers,
-    () => new PairTracker(threshold),
+    () => new PairTracker(threshold, slab),
     (t) => {
       alerting.delete(t);
       t.reset();
@@ -166,7 +173,7 @@ export function portScan(policy: Policy, emit: Emit): Detector {
       slow: t.alertUs - t.firstUs >= SLOW_GAP_US * (threshold - 1),
       window_s: cfg.window_s,
       threshold,
-      sample_ports: [...t.sample].sort((a, b) => a - b),
+      sample_ports: t.sample.slice(0, t.nSample).sort((a, b) => a - b),
     };
     emit(detection(policy, TYPE, name, {
       tsUs: t.lastUs,
@@ -197,7 +204,7 @@ export function portScan(policy: Policy, emit: Emit): Detector {
       t.ring.clear();
       t.kinds.fill(0);
       t.probes = t.tcp = t.udp = 0;
-      t.sample = [];
+      t.nSample = 0;
     }
     if (t.probes === 0) t.firstUs = now;
     if (now > t.lastUs) t.lastUs = now;
@@ -207,7 +214,7 @@ export function portScan(policy: Policy, emit: Emit): Detector {
     else t.tcp++;
     const key = pr.port | (kind === P_UDP ? 0x10000 : 0);
     const fresh = t.ring.add(key, 0, 0, 0, now);
-    if (fresh && t.sample.length < SAMPLE_PORTS) t.sample.push(pr.port);
+    if (fresh && t.nSample < SAMPLE_PORTS) t.sample[t.nSample++] = pr.port;
     if (t.alerted) {
       t.seen!.add(key);
       t.dirty = true;
