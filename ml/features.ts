@@ -395,15 +395,6 @@ export function newFlowContext(): FlowContext {
   };
 }
 
-function resetContext(c: FlowContext): void {
-  c.dnsLen = c.dnsType = c.dnsEntropy = 0;
-  c.ports =
-    c.hosts =
-    c.flows =
-    c.failed =
-      0;
-}
-
 /** Application code of a flow's `appProto` text. */
 function appCode(app: string): number {
   switch (app) {
@@ -607,7 +598,9 @@ export class HostWindows {
   #prev: Int32Array;
   #next: Int32Array;
   #hash: Uint32Array;
-  #map = new Map<number, number>();
+  /** Bucket chain heads (-1: empty), a power of two at least `maxSources`. */
+  #heads: Int32Array;
+  #mask: number;
   #used = 0;
   #head = -1;
   #tail = -1;
@@ -626,6 +619,10 @@ export class HostWindows {
     this.#prev = new Int32Array(n);
     this.#next = new Int32Array(n);
     this.#hash = new Uint32Array(n);
+    let b = 1;
+    while (b < n) b *= 2;
+    this.#heads = new Int32Array(b).fill(-1);
+    this.#mask = b - 1;
   }
 
   /** Number of sources tracked. */
@@ -634,7 +631,7 @@ export class HostWindows {
   }
 
   #find(addr: Uint32Array, h: number): number {
-    let s = this.#map.get(h) ?? -1;
+    let s = this.#heads[h & this.#mask]!;
     const a = this.#addr;
     while (s >= 0) {
       const o = s * 4;
@@ -664,16 +661,15 @@ export class HostWindows {
   }
 
   #unmap(s: number): void {
-    const h = this.#hash[s]!;
-    let cur = this.#map.get(h) ?? -1, prev = -1;
+    const b = this.#hash[s]! & this.#mask;
+    let cur = this.#heads[b]!, prev = -1;
     while (cur >= 0 && cur !== s) {
       prev = cur;
       cur = this.#chain[cur]!;
     }
     if (cur !== s) return;
     if (prev >= 0) this.#chain[prev] = this.#chain[s]!;
-    else if (this.#chain[s]! >= 0) this.#map.set(h, this.#chain[s]!);
-    else this.#map.delete(h);
+    else this.#heads[b] = this.#chain[s]!;
   }
 
   /** Finds or creates the slot of a source, marking it most recently active. */
@@ -702,8 +698,8 @@ export class HostWindows {
     this.#failed.fill(0, s * BUCKETS, (s + 1) * BUCKETS);
     this.#sec[s] = sec;
     this.#hash[s] = h;
-    this.#chain[s] = this.#map.get(h) ?? -1;
-    this.#map.set(h, s);
+    this.#chain[s] = this.#heads[h & this.#mask]!;
+    this.#heads[h & this.#mask] = s;
     this.#pushLru(s);
     return s;
   }
@@ -816,22 +812,29 @@ export type FeatureHandler = (
 /** Options of {@link FeatureExtractor}. */
 export type FeatureExtractorOptions = HostWindowOptions;
 
-const EXT_KEY = "ml";
+/** Per-flow context fields, by flow slot (see {@link FeatureExtractor}). */
+const C_DNS_LEN = 0, C_DNS_TYPE = 1, C_DNS_ENT = 2, C_PORTS = 3;
+const C_HOSTS = 4, C_FLOWS = 5, C_FAILED = 6, C_FIELDS = 7;
 
 /**
  * A flow observer that computes {@link FEATURES} for every finished flow and
  * hands them to `onFeatures` (the array is reused: copy what you keep).
  * Per packet it only looks at new flows (window counts) and DNS packets
- * (name length and entropy); per flow it keeps one pooled context object on
- * `flow.ext.ml`.
+ * (name length and entropy). The context of a live flow (its DNS figures
+ * and its source's window as it started) sits in flat arrays indexed by the
+ * flow's slot, 64 bytes a flow, grown to the most flows seen at once: no
+ * allocation per flow.
  */
 export class FeatureExtractor implements FlowObserver {
   readonly windows: HostWindows;
   #onFeatures: FeatureHandler;
-  #pool: FlowContext[] = [];
+  /** Id of the flow whose context each slot holds (-1: none). */
+  #ids = new Float64Array(1024).fill(-1);
+  #ctx = new Float64Array(1024 * C_FIELDS);
   #vec = new Float64Array(FEATURE_COUNT);
   #end = newFlowContext();
-  #missing = newFlowContext();
+  /** Arguments of `flowStarted`, reused (no allocation per flow). */
+  #started = { dstPort: 0, tsUs: 0, out: newFlowContext() };
 
   /** Creates an extractor calling `onFeatures` for each finished flow. */
   constructor(onFeatures: FeatureHandler, opts: FeatureExtractorOptions = {}) {
@@ -839,58 +842,82 @@ export class FeatureExtractor implements FlowObserver {
     this.windows = new HostWindows(opts);
   }
 
+  /** Grows the context arrays to hold slot `s`. */
+  #room(s: number): void {
+    let n = this.#ids.length;
+    if (s < n) return;
+    while (n <= s) n *= 2;
+    const ids = new Float64Array(n).fill(-1);
+    ids.set(this.#ids);
+    const ctx = new Float64Array(n * C_FIELDS);
+    ctx.set(this.#ctx);
+    this.#ids = ids;
+    this.#ctx = ctx;
+  }
+
+  /** Offset of the flow's context, or -1 when this extractor has none for it. */
+  #at(f: Flow): number {
+    const s = f.slot;
+    return s < this.#ids.length && this.#ids[s] === f.id ? s * C_FIELDS : -1;
+  }
+
   /** Updates the source's window on a new flow and DNS name statistics. */
   onPacket(p: Packet, ctx: PacketContext): void {
     const f = ctx.flow;
-    let c: FlowContext | undefined;
     if (ctx.newFlow) {
-      c = this.#pool.pop() ?? newFlowContext();
-      resetContext(c);
-      if (f.ext === null) f.ext = { [EXT_KEY]: c };
-      else f.ext[EXT_KEY] = c;
-      this.windows.flowStarted(f.srcAddr, f.dstAddr, {
-        dstPort: f.proto === IPPROTO_TCP || f.proto === IPPROTO_UDP
-          ? f.dstPort
-          : 0,
-        tsUs: p.tsUs,
-        out: c,
-      });
+      const args = this.#started, st = args.out;
+      args.dstPort = f.proto === IPPROTO_TCP || f.proto === IPPROTO_UDP
+        ? f.dstPort
+        : 0;
+      args.tsUs = p.tsUs;
+      this.windows.flowStarted(f.srcAddr, f.dstAddr, args);
+      this.#room(f.slot);
+      this.#ids[f.slot] = f.id;
+      const c = this.#ctx, o = f.slot * C_FIELDS;
+      c[o + C_DNS_LEN] = c[o + C_DNS_TYPE] = c[o + C_DNS_ENT] = 0;
+      c[o + C_PORTS] = st.ports;
+      c[o + C_HOSTS] = st.hosts;
+      c[o + C_FLOWS] = st.flows;
+      c[o + C_FAILED] = st.failed;
     }
     if (p.app === APP_DNS) {
-      c ??= f.ext?.[EXT_KEY] as FlowContext | undefined;
-      if (c === undefined) return;
+      const o = this.#at(f);
+      if (o < 0) return;
+      const c = this.#ctx;
       const name = p.dns.qname;
-      if (name.length > c.dnsLen) {
-        c.dnsLen = name.length;
-        c.dnsType = p.dns.qtype;
+      if (name.length > c[o + C_DNS_LEN]!) {
+        c[o + C_DNS_LEN] = name.length;
+        c[o + C_DNS_TYPE] = p.dns.qtype;
       }
       const h = nameEntropy(name);
-      if (h > c.dnsEntropy) c.dnsEntropy = h;
+      if (h > c[o + C_DNS_ENT]!) c[o + C_DNS_ENT] = h;
     }
   }
 
   /** Computes the flow's features and hands them on. */
   onFlowEnd(f: Flow, reason: FlowEndReason): void {
-    const c = (f.ext?.[EXT_KEY] as FlowContext | undefined) ?? this.#missing;
+    const o = this.#at(f);
     if (isFailedConnection(f)) {
       this.windows.connectionFailed(f.srcAddr, f.lastUs);
     }
     // The window as the flow started, or as it ended if busier by then.
     const e = this.#end;
     this.windows.read(f.srcAddr, f.lastUs, e);
-    e.dnsLen = c.dnsLen;
-    e.dnsType = c.dnsType;
-    e.dnsEntropy = c.dnsEntropy;
-    if (c.ports > e.ports) e.ports = c.ports;
-    if (c.hosts > e.hosts) e.hosts = c.hosts;
-    if (c.flows > e.flows) e.flows = c.flows;
-    if (c.failed > e.failed) e.failed = c.failed;
+    if (o < 0) {
+      e.dnsLen = e.dnsType = e.dnsEntropy = 0;
+    } else {
+      const c = this.#ctx;
+      e.dnsLen = c[o + C_DNS_LEN]!;
+      e.dnsType = c[o + C_DNS_TYPE]!;
+      e.dnsEntropy = c[o + C_DNS_ENT]!;
+      if (c[o + C_PORTS]! > e.ports) e.ports = c[o + C_PORTS]!;
+      if (c[o + C_HOSTS]! > e.hosts) e.hosts = c[o + C_HOSTS]!;
+      if (c[o + C_FLOWS]! > e.flows) e.flows = c[o + C_FLOWS]!;
+      if (c[o + C_FAILED]! > e.failed) e.failed = c[o + C_FAILED]!;
+      this.#ids[f.slot] = -1;
+    }
     flowFeatures(f, e, this.#vec);
     this.#onFeatures(f, this.#vec, reason);
-    if (c !== this.#missing) {
-      if (f.ext !== null) f.ext[EXT_KEY] = undefined;
-      if (this.#pool.length < 4096) this.#pool.push(c);
-    }
   }
 }
 

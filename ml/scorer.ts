@@ -75,14 +75,39 @@ export interface AnomalyScorerOptions extends FeatureExtractorOptions {
   threshold?: number;
   /** Told about every scored flow, flagged or not (e.g. the retraining sample). */
   onScored?: ScoredHandler;
+  /**
+   * Asked about each flagged flow before its explanation is built (strings,
+   * sorting): false drops the finding unexplained and counts it in
+   * `counters.declined`, e.g. when the alert pipeline would rate-limit it
+   * away. Called on the live path: must not allocate for a flood of
+   * flagged flows. Default: every flagged flow is reported.
+   */
+  admit?: (flow: Flow, score: number) => boolean;
+}
+
+/** What an {@link AnomalyScorer} did with the flows that ended. */
+export interface AnomalyScorerCounters {
+  /** Flows scored. */
+  scored: number;
+  /** Scored flows at or above the threshold. */
+  flagged: number;
+  /** Flagged flows not reported because `admit` declined them. */
+  declined: number;
+  /**
+   * Flows ended by eviction from a full flow table, not scored: the table
+   * is under pressure (a flood of new flows, which the flood and scan
+   * rules cover), and scoring them would slow the pipeline when it can
+   * least afford it.
+   */
+  evicted: number;
 }
 
 /** A flow observer that scores finished flows. */
 export interface AnomalyScorer extends FlowObserver {
   /** The model in use. */
   readonly model: AnomalyModel;
-  /** Flows scored and flows reported since creation. */
-  readonly counters: { scored: number; flagged: number };
+  /** What it did since creation. */
+  readonly counters: AnomalyScorerCounters;
   /** Sources tracked in the host windows (bounded state, for metrics). */
   stateSize(): number;
 }
@@ -136,7 +161,8 @@ function findingOf(
  * Creates a flow observer that computes the features of every finished
  * flow, scores them (allocation-free) and calls `onAnomaly` with a copy of
  * the flow's identity, the score and its explanation when the score reaches
- * the threshold. Add it to the pipeline's observers (it needs `onPacket`
+ * the threshold. Flows ended by eviction are counted, not scored (see
+ * {@link AnomalyScorerCounters.evicted}). Add it to the pipeline's observers (it needs `onPacket`
  * for the host windows and DNS names).
  *
  * @example
@@ -153,14 +179,23 @@ export function createAnomalyScorer(
 ): AnomalyScorer {
   const threshold = opts.threshold ?? model.threshold;
   const top = opts.reasons ?? 3;
-  const counters = { scored: 0, flagged: 0 };
+  const counters = { scored: 0, flagged: 0, declined: 0, evicted: 0 };
   const tap = opts.onScored;
-  const fx = new FeatureExtractor((f, vec) => {
+  const admit = opts.admit;
+  const fx = new FeatureExtractor((f, vec, reason) => {
+    if (reason === "evicted") {
+      counters.evicted++;
+      return;
+    }
     counters.scored++;
     const score = model.score(vec);
     if (tap !== undefined) tap(f, vec, score);
     if (score < threshold) return;
     counters.flagged++;
+    if (admit !== undefined && !admit(f, score)) {
+      counters.declined++;
+      return;
+    }
     onAnomaly(findingOf(f, { model, vec, score, threshold, top }));
   }, opts);
   return {

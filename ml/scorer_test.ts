@@ -431,3 +431,46 @@ Deno.test("scoreRequest() scores a flow description and returns the vector it sc
   assert.equal(res.features.tcp_state, 6);
   assert.equal(Object.keys(res.features).length, FEATURE_COUNT);
 });
+
+Deno.test("the anomaly scorer counts flows evicted from a full flow table without scoring them", () => {
+  const findings: AnomalyFinding[] = [];
+  const scorer = createAnomalyScorer(model, (a) => findings.push(a));
+  // A table of 1000 flows: a scan of 300 ports fits, one of 1300 evicts.
+  const frames = synScan({
+    attacker: "10.99.0.66",
+    target: "10.99.0.10",
+    ports: 1300,
+    t: T0,
+  });
+  const p = new Pipeline({ flows: { maxFlows: 1000 }, observers: [scorer] });
+  for (const b of toBatches(frames)) p.processBatch(b);
+  p.finish();
+  const c = scorer.counters;
+  assert.equal(c.evicted, p.flows.counters.evicted);
+  assert.ok(c.evicted > 0);
+  assert.equal(c.scored + c.evicted, p.flows.counters.created);
+  assert.equal(findings.length, c.flagged);
+});
+
+Deno.test("the anomaly scorer explains a flagged flow only when admit() takes it", () => {
+  const asked: number[] = [];
+  const findings: AnomalyFinding[] = [];
+  const scorer = createAnomalyScorer(model, (a) => findings.push(a), {
+    admit: (f) => {
+      asked.push(f.id);
+      return asked.length % 2 === 1;
+    },
+  });
+  const p = new Pipeline({ observers: [scorer] });
+  for (const b of toBatches(scanFrames)) p.processBatch(b);
+  p.finish();
+  const c = scorer.counters;
+  assert.ok(c.flagged > 10);
+  assert.equal(asked.length, c.flagged);
+  assert.equal(c.declined, Math.floor(c.flagged / 2));
+  assert.equal(findings.length, c.flagged - c.declined);
+  assert.deepEqual(
+    findings.map((f) => f.flowId),
+    asked.filter((_, i) => i % 2 === 0),
+  );
+});
