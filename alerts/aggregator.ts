@@ -34,6 +34,7 @@ import {
   anyCidrContains,
   type Cidr,
   cidrContains,
+  formatAddr,
   type IpAddr,
   parseAddr,
 } from "../decode/mod.ts";
@@ -42,6 +43,22 @@ import type { FlowObserver } from "../flows/mod.ts";
 import type { Alert, AlertType, Detection } from "./alert.ts";
 import { alertId } from "./alert_id.ts";
 import { type Policy, PolicyHolder } from "./policy.ts";
+
+/**
+ * Asks the alert pipeline, before a detector builds a detection (its text,
+ * evidence), whether it would take one of `type` at packet time `tsUs`
+ * from `src` to `dest` (address words of IP `version`; `dest` null when
+ * none), aggregated under the default key (source and target). False only
+ * when the detection would surely be dropped; see
+ * {@link AlertAggregator.admits}.
+ */
+export type AdmitCheck = (
+  type: AlertType,
+  tsUs: number,
+  version: number,
+  src: ArrayLike<number>,
+  dest: ArrayLike<number> | null,
+) => boolean;
 
 /** Receives new and updated alerts (`isNew` true for the first call). */
 export type AlertSink = (alert: Alert, isNew: boolean) => void;
@@ -118,6 +135,8 @@ export class AlertAggregator {
   #global: Bucket = { tokens: -1, us: 0 };
   #reserve = new Map<AlertType, Bucket>();
   #addrs = new Map<string, IpAddr | null>();
+  /** Open alerts by type (see {@link admits}). */
+  #openByType = new Map<AlertType, number>();
 
   /** Creates an aggregator. */
   constructor(opts: AggregatorOptions) {
@@ -178,6 +197,46 @@ export class AlertAggregator {
     return false;
   }
 
+  /**
+   * Tells a detector whether a detection of `type` (source `src`, target
+   * `dest`, no aggregation key of its own) at packet time `tsUs` would be
+   * taken, before it builds the detection's text and evidence. False only
+   * when {@link add} would surely drop it: its detector is disabled, or it
+   * is not allow-listed, no suppression is configured, no alert is open
+   * for it and the rate limit has no token. A declined detection is
+   * counted as {@link add} would have counted it (`detections` and
+   * `disabled` or `rateLimited`); the caller drops it. No allocation
+   * unless alerts of `type` are open while the rate limit is exhausted
+   * (then the key is built to look for its open alert).
+   */
+  readonly admits: AdmitCheck = (type, tsUs, version, src, dest) => {
+    const p = this.policy;
+    const c = this.counters;
+    if (!p.detectors[type].enabled) {
+      c.detections++;
+      c.disabled++;
+      return false;
+    }
+    const allow = p.allowlist;
+    if (
+      p.suppressions.length > 0 ||
+      (allow.sources.length > 0 &&
+        anyCidrContains(allow.sources, version, src)) ||
+      (dest !== null && allow.destinations.length > 0 &&
+        anyCidrContains(allow.destinations, version, dest)) ||
+      this.#hasToken(p, type, tsUs)
+    ) return true;
+    if ((this.#openByType.get(type) ?? 0) > 0) {
+      const key = `${type}|${formatAddr(version, src)}>${
+        dest === null ? "" : formatAddr(version, dest)
+      }`;
+      if (this.#open.has(key)) return true;
+    }
+    c.detections++;
+    c.rateLimited++;
+    return false;
+  };
+
   /** Takes one detection through the steps in the module documentation. */
   add(d: Detection): void {
     const c = this.counters;
@@ -230,6 +289,7 @@ export class AlertAggregator {
       dirty: false,
     };
     this.#open.set(key, o);
+    this.#openByType.set(d.type, (this.#openByType.get(d.type) ?? 0) + 1);
     c.alerts++;
     this.#enrich?.(alert);
     this.#onAlert?.(alert, true);
@@ -248,6 +308,15 @@ export class AlertAggregator {
       this.#reserve.set(type, r);
     }
     return refill(r, rate / 10, Math.max(1, Math.floor(burst / 20)), tsUs);
+  }
+
+  /** As {@link #take}, without taking the token. */
+  #hasToken(p: Policy, type: AlertType, tsUs: number): boolean {
+    const { alerts_per_s: rate, burst } = p.rate_limit;
+    if (refill(this.#global, rate, burst, tsUs, false)) return true;
+    const r = this.#reserve.get(type);
+    return r === undefined ||
+      refill(r, rate / 10, Math.max(1, Math.floor(burst / 20)), tsUs, false);
   }
 
   #update(o: Open, d: Detection, intervalUs: number): void {
@@ -295,6 +364,8 @@ export class AlertAggregator {
 
   #finalize(o: Open): void {
     this.#open.delete(o.key);
+    const t = o.alert.netsentinel.type;
+    this.#openByType.set(t, (this.#openByType.get(t) ?? 1) - 1);
     if (o.dirty) {
       o.dirty = false;
       this.#dirty.delete(o);
@@ -356,8 +427,17 @@ interface Bucket {
   us: number;
 }
 
-/** Refills `b` up to `burst` at `rate` per second of packet time; takes one token if there is one. */
-function refill(b: Bucket, rate: number, burst: number, tsUs: number): boolean {
+/**
+ * Refills `b` up to `burst` at `rate` per second of packet time; true when
+ * it has a token, which it takes unless `take` is false.
+ */
+function refill(
+  b: Bucket,
+  rate: number,
+  burst: number,
+  tsUs: number,
+  take = true,
+): boolean {
   if (b.tokens < 0) {
     b.tokens = burst;
     b.us = tsUs;
@@ -366,7 +446,7 @@ function refill(b: Bucket, rate: number, burst: number, tsUs: number): boolean {
     b.us = tsUs;
   }
   if (b.tokens < 1) return false;
-  b.tokens -= 1;
+  if (take) b.tokens -= 1;
   return true;
 }
 

@@ -3,6 +3,7 @@ import type { Alert, Detection } from "./alert.ts";
 import { AlertAggregator } from "./aggregator.ts";
 import { alertIdTimeUs } from "./alert_id.ts";
 import { parsePolicy, type Policy, PolicyHolder } from "./policy.ts";
+import { parseAddr } from "../decode/mod.ts";
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 
@@ -265,4 +266,54 @@ Deno.test("aggregator: alerts are EVE shaped and their ids sort by time and repe
   assert.ok(ids.every((id) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id)));
   assert.deepEqual([...ids].sort(), ids); // finish() goes oldest first
   assert.equal(alertIdTimeUs(ids[0]!), T0 + 1e6);
+});
+
+Deno.test("aggregator: admits() turns down only detections add() would drop, counted alike", async (t) => {
+  const words = (ip: string) => parseAddr(ip)!.words;
+  const run = (policy: Policy, ds: Detection[]) => {
+    const plain = agg(policy), checked = agg(policy);
+    let declined = 0;
+    for (const d of ds) {
+      plain.a.add(d);
+      const ok = checked.a.admits(
+        d.type,
+        d.tsUs,
+        4,
+        words(d.src),
+        d.dest === undefined ? null : words(d.dest),
+      );
+      if (ok) checked.a.add(d);
+      else declined++;
+    }
+    plain.a.finish();
+    checked.a.finish();
+    assert.deepEqual(checked.a.counters, plain.a.counters);
+    assert.deepEqual(checked.finals, plain.finals);
+    return declined;
+  };
+  const flows = (n: number) => {
+    const ds: Detection[] = [];
+    for (let i = 1; i <= n; i++) {
+      ds.push(det({ type: "anomaly", src: `10.0.0.${i}` }));
+    }
+    return ds;
+  };
+  await t.step("rate-limited new alerts", () => {
+    const policy = parsePolicy({ rate_limit: { alerts_per_s: 1, burst: 1 } });
+    // One token in the global bucket, one in the type's reserve; the repeat
+    // of the first source folds into its open alert.
+    const ds = [...flows(6), det({ type: "anomaly", src: "10.0.0.1" })];
+    assert.equal(run(policy, ds), 4);
+  });
+  await t.step("a disabled detector", () => {
+    const policy = parsePolicy({ detectors: { anomaly: { enabled: false } } });
+    assert.equal(run(policy, flows(3)), 3);
+  });
+  await t.step("allow-listed sources are left to add()", () => {
+    const policy = parsePolicy({
+      rate_limit: { alerts_per_s: 1, burst: 1 },
+      allowlist: { sources: ["10.0.0.0/29"] },
+    });
+    assert.equal(run(policy, flows(10)), 1);
+  });
 });

@@ -221,7 +221,11 @@ export class Appliance {
           emit(d);
         }
         : emit,
-      { isKnownHost: (ip) => this.#isKnown(ip), extra },
+      {
+        isKnownHost: (ip) => this.#isKnown(ip),
+        extra,
+        admits: this.aggregator.admits,
+      },
     );
     retrain?.onModelChange((m) => this.#detectors.setExtra(anomaly(m)));
     pipeline = new Pipeline({

@@ -76,7 +76,9 @@ export class DetectorSet implements FlowObserver {
     const policy = this.#holder.current;
     const fresh: Detector[] = [];
     for (const [type, make] of extra ?? []) {
-      if (policy.detectors[type].enabled) fresh.push(make(policy, this.#emit));
+      if (policy.detectors[type].enabled) {
+        fresh.push(make(policy, this.#emit, this.#opts.admits));
+      }
     }
     this.#detectors = [...this.#detectors.slice(0, keep), ...fresh];
     this.#extras = fresh.length;

@@ -204,7 +204,12 @@ export async function analyzeFiles(
           opts.sink(alertRecord(a));
         },
       });
-      observers.push(...createDetectors(policy, agg.emit, opts.detectors));
+      observers.push(
+        ...createDetectors(policy, agg.emit, {
+          ...opts.detectors,
+          admits: agg.admits,
+        }),
+      );
       observers.push(agg.observer());
       aggregator = agg;
     }

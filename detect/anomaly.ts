@@ -2,11 +2,15 @@
  * The Isolation Forest as a detector of the one shape: scores every
  * finished flow with the model (ml/) and emits an `anomaly` detection with
  * the model's explanation when the score reaches its threshold. Rules and
- * the model are independent: neither silences the other.
+ * the model are independent: neither silences the other. Flows evicted
+ * from a full flow table are not scored (see ml/scorer.ts), and given the
+ * alert pipeline's admission check the explanation is only built for
+ * detections the pipeline will take.
  *
  * @module
  */
 import type { AnomalyModel, ScoredHandler } from "../ml/mod.ts";
+import type { Flow } from "../flows/mod.ts";
 import { createAnomalyScorer } from "../ml/mod.ts";
 import { detection, type Detector, type DetectorFactory } from "./detector.ts";
 
@@ -30,7 +34,7 @@ export function anomalyDetector(
   model: AnomalyModel,
   opts: AnomalyDetectorOptions = {},
 ): readonly ["anomaly", DetectorFactory] {
-  const make: DetectorFactory = (policy, emit): Detector => {
+  const make: DetectorFactory = (policy, emit, admits): Detector => {
     const scorer = createAnomalyScorer(model, (a) => {
       emit(detection(policy, "anomaly", "", {
         tsUs: a.tsUs,
@@ -43,7 +47,15 @@ export function anomalyDetector(
         evidence: a.evidence,
         explanation: a.explanation,
       }));
-    }, opts.onScored ? { onScored: opts.onScored } : {});
+    }, {
+      ...(opts.onScored ? { onScored: opts.onScored } : {}),
+      ...(admits
+        ? {
+          admit: (f: Flow) =>
+            admits("anomaly", f.lastUs, f.version, f.srcAddr, f.dstAddr),
+        }
+        : {}),
+    });
     return {
       type: "anomaly",
       onPacket: (p, ctx) => scorer.onPacket!(p, ctx),

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { AdmitCheck } from "../alerts/aggregator.ts";
 import type { AlertType, Detection } from "../alerts/alert.ts";
 import type { Policy } from "../alerts/policy.ts";
 import type { FlowObserver } from "../flows/mod.ts";
@@ -35,8 +36,16 @@ export interface Detector extends FlowObserver {
   stateSize(): number;
 }
 
-/** Builds a detector from the policy in force and an emit function. */
-export type DetectorFactory = (policy: Policy, emit: Emit) => Detector;
+/**
+ * Builds a detector from the policy in force and an emit function; a
+ * detector whose detections are costly to build may ask `admits` first
+ * (the alert pipeline's admission check) and skip what would be dropped.
+ */
+export type DetectorFactory = (
+  policy: Policy,
+  emit: Emit,
+  admits?: AdmitCheck,
+) => Detector;
 
 /** The facts of one detection besides its type, variant and signature. */
 export interface DetectionFacts {

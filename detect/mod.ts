@@ -18,6 +18,7 @@
  *
  * @module
  */
+import type { AdmitCheck } from "../alerts/aggregator.ts";
 import type { AlertType } from "../alerts/alert.ts";
 import type { Policy } from "../alerts/policy.ts";
 import { bruteForce } from "./brute_force.ts";
@@ -69,7 +70,7 @@ export const RULE_DETECTORS: ReadonlyArray<
   ["malformed_http", malformedHttp],
   ["suspicious_port", suspiciousPort],
   ["external_inbound", externalInbound],
-  ["new_host", newHost],
+  ["new_host", (policy, emit) => newHost(policy, emit)],
 ];
 
 /** Options of {@link createDetectors}. */
@@ -81,6 +82,12 @@ export interface CreateDetectorsOptions {
    * (type "anomaly"); each is built only when its type is enabled.
    */
   extra?: ReadonlyArray<readonly [AlertType, DetectorFactory]>;
+  /**
+   * The alert pipeline's admission check (`AlertAggregator.admits`),
+   * handed to the extra detectors: the anomaly detector builds no
+   * explanation for a detection the pipeline would drop.
+   */
+  admits?: AdmitCheck;
 }
 
 /**
@@ -102,7 +109,9 @@ export function createDetectors(
     );
   }
   for (const [type, make] of opts.extra ?? []) {
-    if (policy.detectors[type].enabled) out.push(make(policy, emit));
+    if (policy.detectors[type].enabled) {
+      out.push(make(policy, emit, opts.admits));
+    }
   }
   return out;
 }
