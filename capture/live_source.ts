@@ -76,6 +76,14 @@ export interface LiveSourceOptions {
   readonly maxQueuedBytes?: number;
   /** How long to wait for the worker to open the capture (default 10 s). */
   readonly openTimeoutMs?: number;
+  /**
+   * While batches are queued, {@link LiveSource.batches} lets the event
+   * loop run (timers, the HTTP server) once its consumer has worked this
+   * long without a pause, in milliseconds (default 10): a backlog (a burst,
+   * a slow start while code warms up) is worked off in slices instead of
+   * one long stall. Each pause costs about a millisecond.
+   */
+  readonly yieldMs?: number;
 }
 
 /** Counters of a live capture. */
@@ -115,6 +123,7 @@ function int(
 function resolveOptions(opts: LiveSourceOptions): WorkerOpenOptions & {
   maxQueuedBytes: number;
   openTimeoutMs: number;
+  yieldMs: number;
 } {
   if (opts.iface === "" || opts.iface.includes("\0")) {
     throw new TypeError(
@@ -153,6 +162,7 @@ function resolveOptions(opts: LiveSourceOptions): WorkerOpenOptions & {
       2 ** 40,
     ),
     openTimeoutMs: int(opts.openTimeoutMs, "openTimeoutMs", 10000, 1, 600_000),
+    yieldMs: int(opts.yieldMs, "yieldMs", 10, 1, 10000),
   };
 }
 
@@ -214,6 +224,7 @@ export class LiveSource {
   readonly #worker: Worker;
   readonly #control: Int32Array;
   readonly #maxQueuedBytes: number;
+  readonly #yieldMs: number;
   readonly #queue: FrameBatch[] = [];
   #queuedBytes = 0;
   #waiter: (() => void) | null = null;
@@ -231,14 +242,15 @@ export class LiveSource {
     control: SharedArrayBuffer,
     iface: string,
     opened: { linktype: number; warning: string | null },
-    maxQueuedBytes: number,
+    limits: { maxQueuedBytes: number; yieldMs: number },
   ) {
     this.#worker = worker;
     this.#control = new Int32Array(control);
     this.iface = iface;
     this.linktype = opened.linktype;
     this.warning = opened.warning;
-    this.#maxQueuedBytes = maxQueuedBytes;
+    this.#maxQueuedBytes = limits.maxQueuedBytes;
+    this.#yieldMs = limits.yieldMs;
     this.#endedPromise = new Promise((resolve) => this.#onEnded = resolve);
     worker.onmessage = (e: MessageEvent<unknown>) => this.#receive(e.data);
     worker.onmessageerror = () =>
@@ -293,7 +305,7 @@ export class LiveSource {
           if (msg.type === "opened") {
             // Later messages go to the source from this task on.
             resolve(
-              new LiveSource(worker, control, o.iface, msg, o.maxQueuedBytes),
+              new LiveSource(worker, control, o.iface, msg, o),
             );
           } else if (msg.type === "failed") {
             reject(openError(o, msg.code, msg.detail));
@@ -351,7 +363,8 @@ export class LiveSource {
    * Yields batches as they arrive until the source is closed (then it ends
    * after the last batch) or fails (then it throws
    * {@link CaptureWorkerError}). One consumer at a time; leaving the loop
-   * early does not close the source.
+   * early does not close the source. Between queued batches it pauses for
+   * the event loop when the consumer has been busy `yieldMs`.
    */
   async *batches(): AsyncGenerator<FrameBatch, void, undefined> {
     if (this.#iterating) {
@@ -360,8 +373,18 @@ export class LiveSource {
       );
     }
     this.#iterating = true;
+    // When the event loop last ran: a wait for the worker, or a pause.
+    let rested = performance.now();
     try {
       while (true) {
+        if (
+          this.#queue.length > 0 &&
+          performance.now() - rested >= this.#yieldMs
+        ) {
+          // A macrotask: timers and I/O (HTTP requests) run before it.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          rested = performance.now();
+        }
         const batch = this.#queue.shift();
         if (batch !== undefined) {
           this.#queuedBytes -= batch.data.byteLength;
@@ -371,6 +394,7 @@ export class LiveSource {
         if (this.#failure !== null) throw this.#failure;
         if (this.#ended) return;
         await new Promise<void>((resolve) => this.#waiter = resolve);
+        rested = performance.now();
       }
     } finally {
       this.#iterating = false;

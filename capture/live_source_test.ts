@@ -179,6 +179,60 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "live source lets timers run while its consumer works off a backlog of batches" +
+    skipped,
+  ignore,
+  async fn() {
+    await using pair = await createVethPair();
+    const count = 2000;
+    const src = await LiveSource.open({
+      iface: pair.a.iface,
+      netns: pair.a.ns,
+      filter: `udp and dst port ${PORT}`,
+      batchFrames: 20,
+      yieldMs: 10,
+    });
+    try {
+      const sent = await pair.exec(pair.b, [
+        Deno.execPath(),
+        "eval",
+        "--unstable-net",
+        udpSender(pair.b.ip, pair.a.ip, count),
+      ]);
+      assert.ok(sent.success, new TextDecoder().decode(sent.stderr));
+      // Every datagram is sent before the first batch is read: a backlog.
+      await waitFor(
+        "the worker to capture every datagram",
+        () => src.stats().captured >= count ? true : null,
+        10_000,
+      );
+      let ticks = 0, ticksWhileBusy = 0, frames = 0;
+      const timer = setInterval(() => ticks++, 1);
+      try {
+        for await (const b of src.batches()) {
+          const before = ticks;
+          // The consumer's work on a batch: 2 ms without a pause.
+          const until = performance.now() + 2;
+          while (performance.now() < until) { /* busy */ }
+          ticksWhileBusy += ticks - before;
+          frames += b.count;
+          if (frames >= count) break;
+        }
+      } finally {
+        clearInterval(timer);
+      }
+      assert.equal(frames, count);
+      // Timers only run when batches() pauses between batches.
+      assert.ok(ticks > 0, "no timer ran while the backlog was worked off");
+      assert.equal(ticksWhileBusy, 0);
+    } finally {
+      await src.close();
+    }
+  },
+});
+
+Deno.test({
   name: "live source fails to open with a clear error" + skipped,
   ignore,
   async fn(t) {
