@@ -60,6 +60,14 @@ export interface StoreWriterOptions {
   urgentMs?: number;
   /** Most queued items; more are dropped and counted (default 50,000). */
   maxPending?: number;
+  /**
+   * Most host records, stats rollups and other records one scheduled
+   * flush commits (default 1,000; alerts always all): a backlog (every
+   * host of a busy network saved at once) goes out over several intervals
+   * instead of blocking the event loop while thousands of values are
+   * serialised. {@link StoreWriter.flush} and close still commit everything.
+   */
+  maxPerFlush?: number;
   /** Where commit failures are logged. */
   logger?: Logger;
   /** Called after every successful atomic commit (acknowledgements). */
@@ -156,6 +164,7 @@ export class StoreWriter implements AsyncDisposable {
   /** When the scheduled flush fires (performance.now() time). */
   #timerDue = 0;
   readonly #maxPending: number;
+  readonly #maxPerFlush: number;
   readonly #log: Logger;
   readonly #onCommit?: (info: CommitInfo) => void;
   #alerts = new Map<string, QueuedAlert>();
@@ -191,6 +200,7 @@ export class StoreWriter implements AsyncDisposable {
     this.#intervalMs = opts.intervalMs ?? 1000;
     this.#urgentMs = Math.min(opts.urgentMs ?? 100, this.#intervalMs);
     this.#maxPending = opts.maxPending ?? 50_000;
+    this.#maxPerFlush = opts.maxPerFlush ?? 1000;
     this.#log = opts.logger ?? silentLogger;
     this.#onCommit = opts.onCommit;
   }
@@ -307,9 +317,9 @@ export class StoreWriter implements AsyncDisposable {
     }, wait);
   }
 
-  async #run(): Promise<void> {
+  async #run(all = false): Promise<void> {
     if (this.#running) return await this.#running;
-    const p = this.#commitAll();
+    const p = this.#commitAll(all ? Infinity : this.#maxPerFlush);
     this.#running = p;
     try {
       await p;
@@ -341,7 +351,7 @@ export class StoreWriter implements AsyncDisposable {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.pending > 0) await this.#run();
+    while (this.pending > 0) await this.#run(true);
   }
 
   /**
@@ -428,16 +438,22 @@ export class StoreWriter implements AsyncDisposable {
     return groups;
   }
 
-  async #commitAll(): Promise<void> {
+  async #commitAll(limit: number): Promise<void> {
     if (this.pending === 0) return;
     const t0 = performance.now();
     this.#lastStart = t0;
-    const alerts = this.#alerts, hosts = this.#hosts;
-    const stats = this.#stats, records = this.#records;
+    const alerts = this.#alerts;
     this.#alerts = new Map();
-    this.#hosts = new Map();
-    this.#stats = new Map();
-    this.#records = new Map();
+    // Stats rollups (a few a minute) before records, records before hosts.
+    let room = limit;
+    const stats = takeSome(this.#stats, room);
+    room -= stats.size;
+    const records = takeSome(this.#records, room);
+    room -= records.size;
+    const hosts = takeSome(this.#hosts, room);
+    if (stats === this.#stats) this.#stats = new Map();
+    if (records === this.#records) this.#records = new Map();
+    if (hosts === this.#hosts) this.#hosts = new Map();
     let parts: Group[][];
     try {
       parts = planCommits(
@@ -581,4 +597,19 @@ export class StoreWriter implements AsyncDisposable {
     this.#records = records;
     this.#head = null;
   }
+}
+
+/**
+ * Takes at most `n` entries, oldest first, out of `map`: the map itself
+ * when it has no more (the caller replaces it), else a new map.
+ */
+function takeSome<V>(map: Map<string, V>, n: number): Map<string, V> {
+  if (map.size <= n) return map;
+  const out = new Map<string, V>();
+  for (const [k, v] of map) {
+    if (out.size >= n) break;
+    out.set(k, v);
+  }
+  for (const k of out.keys()) map.delete(k);
+  return out;
 }

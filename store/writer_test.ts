@@ -261,3 +261,36 @@ Deno.test("StoreWriter keeps queued items when a commit fails", async () => {
   assert.equal(w.pending, 2, "both items are still queued");
   await assert.rejects(() => w.close(), /Cannot write to the database/);
 });
+
+Deno.test("StoreWriter spreads a backlog of host records over several scheduled flushes", async () => {
+  await using t = await tempStore();
+  let flushed: () => void = () => {};
+  const first = new Promise<void>((r) => flushed = r);
+  await using w = new StoreWriter(t.store, {
+    intervalMs: 50,
+    maxPerFlush: 100,
+    onCommit: () => flushed(),
+  });
+  const host = (i: number) =>
+    mergeHost(null, {
+      ip: `10.1.${i >> 8}.${i & 255}`,
+      first_seen: "2026-11-24T14:00:00.000Z",
+      last_seen: "2026-11-24T14:00:01.000Z",
+      bytes: i,
+      packets: 1,
+    });
+  for (let i = 0; i < 250; i++) w.queueHost(host(i));
+  w.queueAlert(makeAlert(1), true);
+  await first;
+  // The first flush took every alert and the oldest 100 host records.
+  assert.equal(w.metrics.alerts, 1);
+  assert.equal(w.metrics.hosts, 100);
+  assert.equal(w.pending, 150);
+  assert.equal((await getHost(t.store, "10.1.0.99"))?.bytes, 99);
+  assert.equal(await getHost(t.store, "10.1.0.100"), null);
+  // An explicit flush takes everything left.
+  await w.flush();
+  assert.equal(w.pending, 0);
+  assert.equal(w.metrics.hosts, 250);
+  assert.equal((await getHost(t.store, "10.1.0.249"))?.bytes, 249);
+});
