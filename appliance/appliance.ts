@@ -108,6 +108,19 @@ export interface ApplianceOptions {
 type PartState = { state: string; detail?: string; [k: string]: unknown };
 
 const HOST_SAVE_MS = 60_000;
+/** Hosts checked (and read from KV when changed) between two pauses of a save. */
+const HOST_SAVE_SLICE = 1024;
+/**
+ * Flows one pipeline tick ends by timeout at most (about 5 to 15 ms of
+ * work: features, scoring, detectors); the rest follow on the next ticks.
+ */
+const EXPIRE_BUDGET = 512;
+/**
+ * Live capture hands over a batch at most this long after its first frame
+ * (libpcap's buffer timeout and the worker's flush): what a new alert
+ * waits at low packet rates. Busy links fill batches sooner.
+ */
+const LIVE_FLUSH_MS = 10;
 /** Addresses of alerts remembered between two host saves at most. */
 const MAX_ALERT_ADDRS = 10_000;
 const MAX_KNOWN_HOSTS = 200_000;
@@ -153,6 +166,10 @@ export class Appliance {
   #learningUntil: number;
   #wake: (() => void) | null = null;
   #restarts = 0;
+  /** The host save in progress (it pauses between slices), or null. */
+  #saving: Promise<void> | null = null;
+  /** A catch-up tick is scheduled (timeouts left over by the budget). */
+  #catchUp: ReturnType<typeof setTimeout> | null = null;
 
   private constructor(
     o: ApplianceOptions,
@@ -231,6 +248,7 @@ export class Appliance {
     pipeline = new Pipeline({
       flows: { maxFlows: o.config.limits.max_flows },
       maxHosts: o.config.limits.max_hosts,
+      expireBudget: EXPIRE_BUDGET,
       observers: [
         this.#detectors,
         this.aggregator.observer(),
@@ -243,7 +261,7 @@ export class Appliance {
       dir: join(o.dataDir, "captures"),
       onBatch: (b) => this.#process(b),
       // What a replay showed is worth keeping at once (hosts, their alerts).
-      onEnd: () => this.#saveHosts(Date.now()),
+      onEnd: () => void this.#saveHosts(Date.now()),
       log: o.log,
     });
   }
@@ -462,6 +480,23 @@ export class Appliance {
 
   #process(b: FrameBatch): void {
     this.pipeline.processBatch(b);
+    this.#keepExpiring();
+  }
+
+  /**
+   * Ticks again soon while timeouts are left over from the last tick's
+   * budget, so a burst is worked off in slices with the event loop running
+   * between them, without waiting for traffic or the 1 s timer.
+   */
+  #keepExpiring(): void {
+    if (!this.pipeline.expiring || this.#catchUp !== null || this.#stopping) {
+      return;
+    }
+    this.#catchUp = setTimeout(() => {
+      this.#catchUp = null;
+      this.pipeline.tick(this.pipeline.nowUs);
+      this.#keepExpiring();
+    }, 0);
   }
 
   #drops(): number {
@@ -505,6 +540,8 @@ export class Appliance {
             snaplen: c.snaplen,
             promisc: c.promisc,
             bufferBytes: c.buffer_mb * 1024 * 1024,
+            timeoutMs: LIVE_FLUSH_MS,
+            flushMs: LIVE_FLUSH_MS,
             ...(this.#o.netns ? { netns: this.#o.netns } : {}),
           });
           this.#live = live;
@@ -591,56 +628,83 @@ export class Appliance {
   #tick(): void {
     // Idle links still expire flows and close alert windows.
     this.pipeline.tick(Date.now() * 1000);
+    this.#keepExpiring();
     const now = Date.now();
-    if (now - this.#lastHostSave >= HOST_SAVE_MS) this.#saveHosts(now);
+    if (now - this.#lastHostSave >= HOST_SAVE_MS) void this.#saveHosts(now);
     void this.#retrain?.maybeRetrain(now);
   }
 
-  /** Queues changed host counters for KV (merged with what KV holds). */
-  #saveHosts(now: number): void {
+  /**
+   * Queues changed host counters for KV (merged with what KV holds). One
+   * save at a time: while one runs, its promise is returned.
+   */
+  #saveHosts(now: number): Promise<void> {
+    if (this.#saving !== null) return this.#saving;
     this.#lastHostSave = now;
-    const changed: Host[] = [];
-    this.pipeline.hosts.forEach((h) => {
-      const s = this.#saved.get(h);
-      if (!s || s.packets !== h.pktsSent + h.pktsRecv) changed.push(h);
-    });
+    this.#saving = this.#saveHostSlices()
+      .catch((e) => this.#o.log.error("host save failed", { error: e }))
+      .finally(() => {
+        this.#saving = null;
+      });
+    return this.#saving;
+  }
+
+  /**
+   * Saves hosts {@link HOST_SAVE_SLICE} at a time, letting the event loop
+   * run between slices: a busy network has thousands of hosts to check and
+   * read back from KV, too much for one stretch of the event loop.
+   */
+  async #saveHostSlices(): Promise<void> {
+    const hosts: Host[] = [];
+    this.pipeline.hosts.forEach((h) => hosts.push(h));
     const alerted = this.#alertAddrs;
     this.#alertAddrs = new Map();
-    for (const h of changed) {
-      const ip = hostIp(h);
-      // Remember inside hosts, and outside ones only when alerts named them:
-      // outside addresses are countless.
-      const alerts = alerted.get(ip);
-      if (
-        alerts === undefined &&
-        !inHomeNet(this.#holder.current, h.version, h.addr)
-      ) {
-        continue;
+    for (let i = 0; i < hosts.length; i += HOST_SAVE_SLICE) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 0));
+      const reads: Promise<void>[] = [];
+      const end = Math.min(hosts.length, i + HOST_SAVE_SLICE);
+      for (let k = i; k < end; k++) {
+        const h = hosts[k]!;
+        const s = this.#saved.get(h) ??
+          { bytes: 0, packets: 0, bIn: 0, bOut: 0 };
+        if (s.packets === h.pktsSent + h.pktsRecv) continue;
+        const ip = hostIp(h);
+        // Remember inside hosts, and outside ones only when alerts named
+        // them: outside addresses are countless.
+        const alerts = alerted.get(ip);
+        if (
+          alerts === undefined &&
+          !inHomeNet(this.#holder.current, h.version, h.addr)
+        ) {
+          continue;
+        }
+        const delta: HostRecord = {
+          ip,
+          first_seen: new Date(h.firstUs / 1000).toISOString(),
+          last_seen: new Date(h.lastUs / 1000).toISOString(),
+          bytes: h.bytesSent + h.bytesRecv - s.bytes,
+          packets: h.pktsSent + h.pktsRecv - s.packets,
+          bytes_in: h.bytesRecv - s.bIn,
+          bytes_out: h.bytesSent - s.bOut,
+        };
+        if (alerts) delta.alerts = alerts;
+        const geo = this.#enricher.alertFields(ip, "").src_geo;
+        if (geo) delta.geo = geo;
+        this.#saved.set(h, {
+          bytes: h.bytesSent + h.bytesRecv,
+          packets: h.pktsSent + h.pktsRecv,
+          bIn: h.bytesRecv,
+          bOut: h.bytesSent,
+        });
+        if (this.#known.size < MAX_KNOWN_HOSTS) this.#known.add(ip);
+        reads.push(
+          getHost(this.store, ip).then(
+            (prev) => this.writer.queueHost(mergeHost(prev, delta)),
+            (e) => this.#o.log.warn("host record unreadable", { ip, error: e }),
+          ),
+        );
       }
-      const s = this.#saved.get(h) ?? { bytes: 0, packets: 0, bIn: 0, bOut: 0 };
-      const delta: HostRecord = {
-        ip,
-        first_seen: new Date(h.firstUs / 1000).toISOString(),
-        last_seen: new Date(h.lastUs / 1000).toISOString(),
-        bytes: h.bytesSent + h.bytesRecv - s.bytes,
-        packets: h.pktsSent + h.pktsRecv - s.packets,
-        bytes_in: h.bytesRecv - s.bIn,
-        bytes_out: h.bytesSent - s.bOut,
-      };
-      if (alerts) delta.alerts = alerts;
-      const geo = this.#enricher.alertFields(ip, "").src_geo;
-      if (geo) delta.geo = geo;
-      this.#saved.set(h, {
-        bytes: h.bytesSent + h.bytesRecv,
-        packets: h.pktsSent + h.pktsRecv,
-        bIn: h.bytesRecv,
-        bOut: h.bytesSent,
-      });
-      if (this.#known.size < MAX_KNOWN_HOSTS) this.#known.add(ip);
-      void getHost(this.store, ip).then(
-        (prev) => this.writer.queueHost(mergeHost(prev, delta)),
-        (e) => this.#o.log.warn("host record unreadable", { ip, error: e }),
-      );
+      await Promise.all(reads);
     }
   }
 
@@ -752,6 +816,7 @@ export class Appliance {
   async #stop(): Promise<void> {
     this.#stopping = true;
     for (const t of this.#timers) clearInterval(t);
+    if (this.#catchUp !== null) clearTimeout(this.#catchUp);
     this.#wake?.();
     this.#replaySource?.close();
     await this.#live?.close();
@@ -759,11 +824,13 @@ export class Appliance {
     await this.#captureLoop;
     await this.#retrain?.idle();
     this.pipeline.finish();
-    this.#saveHosts(Date.now());
+    // A save under way read the counters before the end: save again after it.
+    await this.#saving;
+    const saved = this.#saveHosts(Date.now());
     await this.server.close();
     await this.blocker.stop();
-    // Let pending host reads queue their records before the last commit.
-    await new Promise((r) => setTimeout(r, 0));
+    // The host reads have queued their records before the last commit.
+    await saved;
     await this.writer.close();
     await this.#eve?.close();
     await this.#enricher.close();
