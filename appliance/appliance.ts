@@ -109,7 +109,7 @@ type PartState = { state: string; detail?: string; [k: string]: unknown };
 
 const HOST_SAVE_MS = 60_000;
 /** Hosts checked (and read from KV when changed) between two pauses of a save. */
-const HOST_SAVE_SLICE = 1024;
+const HOST_SAVE_SLICE = 256;
 /**
  * Flows one pipeline tick ends by timeout at most (about 5 to 15 ms of
  * work: features, scoring, detectors); the rest follow on the next ticks.
