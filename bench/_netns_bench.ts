@@ -9,6 +9,7 @@
  * @module
  */
 import { join } from "node:path";
+import { V8_FLAGS } from "../packaging/compile.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 /** The appliance's entry point. */
@@ -268,7 +269,8 @@ export class ApplianceProcess implements AsyncDisposable {
 
   /**
    * Spawns `args` (a deno script and its arguments) with `deno run -A` in
-   * namespace `ns`; `onLine` sees its stdout lines.
+   * namespace `ns`, with the V8 heap limits the appliance ships with
+   * (packaging/compile.ts) plus `v8Flags`; `onLine` sees its stdout lines.
    */
   static spawn(
     ns: string,
@@ -284,7 +286,9 @@ export class ApplianceProcess implements AsyncDisposable {
         Deno.execPath(),
         "run",
         "-A",
-        ...(opts.v8Flags ? [`--v8-flags=${opts.v8Flags}`] : []),
+        `--v8-flags=${
+          [...V8_FLAGS, ...(opts.v8Flags ? [opts.v8Flags] : [])].join(",")
+        }`,
         ...args,
       ],
       env: { NETSENTINEL_PASSWORD: BENCH_PASSWORD, NO_COLOR: "1" },

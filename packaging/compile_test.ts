@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { relative } from "node:path";
-import { compileArgs, INCLUDES, TARGETS } from "./compile.ts";
+import { compileArgs, INCLUDES, TARGETS, V8_FLAGS } from "./compile.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -62,4 +62,13 @@ Deno.test("deno task compile --print shows the commands without building", async
   assert.equal(lines.length, 2);
   assert.match(lines[0]!, /^deno compile .*--target x86_64-unknown-linux-gnu/);
   assert.match(lines[1]!, /--target aarch64-unknown-linux-gnu .*main\.ts$/);
+});
+
+Deno.test("the binary and deno task start run with the same V8 heap limits", async () => {
+  const flag = `--v8-flags=${V8_FLAGS.join(",")}`;
+  for (const t of Object.keys(TARGETS) as (keyof typeof TARGETS)[]) {
+    assert.ok(compileArgs(t).includes(flag), `${t}: ${flag}`);
+  }
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  assert.match(config.tasks.start, new RegExp(` ${flag} .*main\\.ts run`));
 });
