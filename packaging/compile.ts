@@ -53,7 +53,7 @@ export const PERMISSIONS = [
  * and the young generation's semi-spaces at 8 MiB. Without a cap V8 sizes
  * its heap from the board's RAM and lets it grow to about twice what is
  * live before collecting hard; with it, RSS under a 2-million-source SYN
- * flood at the default limits stays near 400 MiB, inside the unit's
+ * flood at the default limits stays near 420 MiB, inside the unit's
  * `MemoryMax=512M`, while the live heap then is about 180 MiB (`deno task
  * bench --only memory`).
  */
