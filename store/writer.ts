@@ -174,6 +174,8 @@ export class StoreWriter implements AsyncDisposable {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | null = null;
   #lastStart = -Infinity;
+  /** Start of the last flush that carried new alerts (the urgent gap counts from it). */
+  #lastAlertStart = -Infinity;
   #closed = false;
   #head: AlertHead | null = null;
   #sizes = new Map<Group, number>();
@@ -297,10 +299,11 @@ export class StoreWriter implements AsyncDisposable {
   #schedule(urgent = false): void {
     if (this.#running || this.#closed || this.pending === 0) return;
     const now = performance.now();
-    const gap = urgent || this.#hasNewAlert()
-      ? this.#urgentMs
-      : this.#intervalMs;
-    const wait = Math.max(0, this.#lastStart + gap - now);
+    // New alerts wait at most urgentMs after the last flush that carried
+    // alerts; everything else the full interval after any flush.
+    const wait = urgent || this.#hasNewAlert()
+      ? Math.max(0, this.#lastAlertStart + this.#urgentMs - now)
+      : Math.max(0, this.#lastStart + this.#intervalMs - now);
     if (this.#timer !== undefined) {
       if (now + wait >= this.#timerDue) return;
       clearTimeout(this.#timer); // a new alert moves the flush earlier
@@ -443,6 +446,12 @@ export class StoreWriter implements AsyncDisposable {
     const t0 = performance.now();
     this.#lastStart = t0;
     const alerts = this.#alerts;
+    for (const q of alerts.values()) {
+      if (q.isNew) {
+        this.#lastAlertStart = t0;
+        break;
+      }
+    }
     this.#alerts = new Map();
     // Stats rollups (a few a minute) before records, records before hosts.
     let room = limit;
