@@ -151,6 +151,19 @@ export interface NewHostPolicy extends DetectorPolicy {
   max_hosts: number;
 }
 
+/** `anomaly`: flows the Isolation Forest flags. */
+export interface AnomalyPolicy extends DetectorPolicy {
+  /**
+   * Flagged flows from one source within `window_s` before an alert: one
+   * odd flow (a big download, a long ssh session) is normal life, a source
+   * that keeps producing them is not.
+   */
+  min_flows: number;
+  window_s: number;
+  /** Cap on sources tracked. */
+  max_sources: number;
+}
+
 /** Per-detector policies, by alert type. */
 export interface DetectorPolicies {
   /** Port scans. */
@@ -176,7 +189,7 @@ export interface DetectorPolicies {
   /** New hosts on home_net. */
   new_host: NewHostPolicy;
   /** The Isolation Forest (ml/). */
-  anomaly: DetectorPolicy;
+  anomaly: AnomalyPolicy;
 }
 
 /** Transport protocol selector of port lists. */
@@ -393,7 +406,12 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
   suspicious_port: BASE,
   external_inbound: { ...BASE, require_accepted: { kind: "bool" } },
   new_host: { ...BASE, max_hosts: whole(1, 100_000_000) },
-  anomaly: BASE,
+  anomaly: {
+    ...BASE,
+    min_flows: whole(1, 10_000),
+    window_s: WINDOW,
+    max_sources: TRACKERS,
+  },
 };
 
 const SERVICES = ["ssh", "telnet", "ftp", "rdp", "smb", "other"];
