@@ -23,11 +23,12 @@ import {
   MODEL_FILE,
   modelText,
   SHIPPED_MODEL_URL,
-  trainModel,
+  type TrainModelOptions,
 } from "./model.ts";
 import { readProbesFile, SHIPPED_PROBES_URL } from "./probes.ts";
 import { Prng } from "./prng.ts";
 import { acceptNewModel, type AcceptOptions } from "./scorer.ts";
+import { trainModelOffThread } from "./train_off_thread.ts";
 
 /** Rows the reservoir keeps by default (20,000 × 27 numbers, 4.3 MB). */
 export const DEFAULT_RESERVOIR_ROWS = 20_000;
@@ -391,6 +392,14 @@ export interface RetrainerOptions {
   accept?: AcceptOptions;
   /** Wall clock, ms (default `Date.now`). */
   now?: () => number;
+  /**
+   * Trains a candidate (default {@link trainModelOffThread}: in a worker,
+   * so a retrain never stalls capture or the dashboard).
+   */
+  train?: (
+    rows: Float64Array,
+    opts: TrainModelOptions,
+  ) => Promise<AnomalyModel>;
 }
 
 /** The retraining state for `/health` (merged into the detector part). */
@@ -585,7 +594,8 @@ export class ModelRetrainer {
     const t0 = performance.now();
     try {
       const range = this.reservoir.timeRange();
-      candidate = trainModel(this.reservoir.rows(), {
+      const train = this.#o.train ?? trainModelOffThread;
+      candidate = await train(this.reservoir.rows(), {
         seed: this.#o.seed ?? 1,
         trees: old.training.trees,
         contamination: old.training.contamination,

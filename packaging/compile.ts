@@ -2,7 +2,8 @@
  * `deno task compile`: builds the single `netsentinel` executable for
  * x86_64 and aarch64 Linux with every asset embedded: the dashboard bundle
  * and stylesheet (static/), the shipped policy, model, GeoIP database and
- * demo capture (data/), and the capture worker (loaded as a Worker by URL).
+ * demo capture (data/), and the capture and training workers (loaded as
+ * Workers by URL).
  *
  *   deno task compile                 # both targets into dist/
  *   deno task compile --target aarch64
@@ -30,6 +31,7 @@ export const INCLUDES = [
   "static/",
   "data/",
   "capture/capture_worker.ts",
+  "ml/train_worker.ts",
 ] as const;
 
 /**
