@@ -38,6 +38,7 @@ export function show(v: unknown): string {
   }
   if (Array.isArray(v)) return "an array";
   if (v === null) return "null";
+  if (v === undefined) return "nothing";
   return typeof v === "object" ? "an object" : String(v);
 }
 

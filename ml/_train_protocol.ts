@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isRecord } from "../common/validate.ts";
 import type { TrainModelOptions } from "./model.ts";
 
 /** Main thread → worker: the rows (transferred) and the options. */
@@ -16,10 +17,6 @@ export interface TrainRequest {
 export type TrainReply =
   | { ok: true; text: string }
   | { ok: false; message: string };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** Checks a request's shape (the options are checked by trainModel). */
 export function parseTrainRequest(v: unknown): TrainRequest {

@@ -36,7 +36,7 @@
  */
 import { ModelError } from "./errors.ts";
 import { Prng } from "./prng.ts";
-import { describe, isRecord } from "./_validate.ts";
+import { isRecord, show } from "../common/validate.ts";
 
 /** The Euler–Mascheroni constant. */
 export const EULER_GAMMA = 0.5772156649015329;
@@ -628,7 +628,7 @@ function intField(
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     throw new ModelError(
       `${path}.${key}`,
-      `expected an integer in [${min}, ${max}], got ${describe(v)}`,
+      `expected an integer in [${min}, ${max}], got ${show(v)}`,
     );
   }
   return v;
@@ -644,7 +644,7 @@ function numberArray(
   if (!Array.isArray(v)) {
     throw new ModelError(
       `${path}.${key}`,
-      `expected an array of numbers, got ${describe(v)}`,
+      `expected an array of numbers, got ${show(v)}`,
     );
   }
   if (length !== null && v.length !== length) {
@@ -658,7 +658,7 @@ function numberArray(
     if (typeof x !== "number" || !Number.isFinite(x)) {
       throw new ModelError(
         `${path}.${key}[${i}]`,
-        `expected a finite number, got ${describe(x)}`,
+        `expected a finite number, got ${show(x)}`,
       );
     }
   }
@@ -697,7 +697,7 @@ const FOREST_KEYS = new Set([
  */
 export function parseForest(input: unknown, path = "forest"): IsolationForest {
   if (!isRecord(input)) {
-    throw new ModelError(path, `expected an object, got ${describe(input)}`);
+    throw new ModelError(path, `expected an object, got ${show(input)}`);
   }
   for (const k of Object.keys(input)) {
     if (!FOREST_KEYS.has(k)) {
@@ -707,14 +707,14 @@ export function parseForest(input: unknown, path = "forest"): IsolationForest {
   if (input.format !== FOREST_FORMAT) {
     throw new ModelError(
       `${path}.format`,
-      `expected "${FOREST_FORMAT}", got ${describe(input.format)}`,
+      `expected "${FOREST_FORMAT}", got ${show(input.format)}`,
     );
   }
   if (input.version !== FOREST_VERSION) {
     throw new ModelError(
       `${path}.version`,
       `version ${
-        describe(input.version)
+        show(input.version)
       } is not supported (this build reads version ${FOREST_VERSION})`,
     );
   }

@@ -26,7 +26,7 @@ import {
   trainForestOutOfBag,
 } from "./isolation_forest.ts";
 import { quantileSorted } from "./metrics.ts";
-import { describe, isRecord } from "./_validate.ts";
+import { isRecord, show } from "../common/validate.ts";
 
 /** The `format` tag of a model file. */
 export const MODEL_FORMAT = "netsentinel-anomaly-model";
@@ -456,7 +456,7 @@ function onlyKeys(
 
 function record(v: unknown, path: string): Record<string, unknown> {
   if (!isRecord(v)) {
-    throw new ModelError(path, `expected an object, got ${describe(v)}`);
+    throw new ModelError(path, `expected an object, got ${show(v)}`);
   }
   return v;
 }
@@ -470,7 +470,7 @@ function finite(
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
     throw new ModelError(
       path,
-      `expected a number in [${min}, ${max}], got ${describe(v)}`,
+      `expected a number in [${min}, ${max}], got ${show(v)}`,
     );
   }
   return v;
@@ -489,7 +489,7 @@ function isoOrNull(v: unknown, path: string): string | null {
   if (typeof v !== "string" || Number.isNaN(Date.parse(v))) {
     throw new ModelError(
       path,
-      `expected an ISO 8601 time or null, got ${describe(v)}`,
+      `expected an ISO 8601 time or null, got ${show(v)}`,
     );
   }
   return v;
@@ -602,14 +602,14 @@ export function parseModel(input: unknown): AnomalyModel {
   if (o.format !== MODEL_FORMAT) {
     throw new ModelError(
       "format",
-      `expected "${MODEL_FORMAT}", got ${describe(o.format)}`,
+      `expected "${MODEL_FORMAT}", got ${show(o.format)}`,
     );
   }
   if (o.version !== MODEL_VERSION) {
     throw new ModelError(
       "version",
       `version ${
-        describe(o.version)
+        show(o.version)
       } is not supported (this build reads version ${MODEL_VERSION}; retrain with "netsentinel train")`,
     );
   }
@@ -637,7 +637,7 @@ export function parseModel(input: unknown): AnomalyModel {
   if (o.scoring !== SCORING) {
     throw new ModelError(
       "scoring",
-      `expected "${SCORING}", got ${describe(o.scoring)}`,
+      `expected "${SCORING}", got ${show(o.scoring)}`,
     );
   }
   const threshold = finite(o.threshold, "threshold", 0, 1);

@@ -11,7 +11,7 @@
 import { fileURLToPath } from "node:url";
 import { ProbesError } from "./errors.ts";
 import { FEATURE_COUNT, FEATURE_NAMES } from "./features.ts";
-import { describe, isRecord } from "./_validate.ts";
+import { isRecord, show } from "../common/validate.ts";
 
 /** The `format` tag of a probes file. */
 export const PROBES_FORMAT = "netsentinel-anomaly-probes";
@@ -53,7 +53,7 @@ export const MAX_PROBES = 10_000;
  */
 export function parseProbes(input: unknown): Float64Array[] {
   if (!isRecord(input)) {
-    throw new ProbesError("", `expected an object, got ${describe(input)}`);
+    throw new ProbesError("", `expected an object, got ${show(input)}`);
   }
   for (const k of Object.keys(input)) {
     if (!["format", "version", "features", "note", "probes"].includes(k)) {
@@ -63,14 +63,14 @@ export function parseProbes(input: unknown): Float64Array[] {
   if (input.format !== PROBES_FORMAT) {
     throw new ProbesError(
       "format",
-      `expected "${PROBES_FORMAT}", got ${describe(input.format)}`,
+      `expected "${PROBES_FORMAT}", got ${show(input.format)}`,
     );
   }
   if (input.version !== PROBES_VERSION) {
     throw new ProbesError(
       "version",
       `version ${
-        describe(input.version)
+        show(input.version)
       } is not supported (this build reads version ${PROBES_VERSION})`,
     );
   }
@@ -88,7 +88,7 @@ export function parseProbes(input: unknown): Float64Array[] {
   if (!Array.isArray(list) || list.length === 0 || list.length > MAX_PROBES) {
     throw new ProbesError(
       "probes",
-      `expected an array of 1 to ${MAX_PROBES} probes, got ${describe(list)}`,
+      `expected an array of 1 to ${MAX_PROBES} probes, got ${show(list)}`,
     );
   }
   return list.map((p, i) => {
@@ -109,7 +109,7 @@ export function parseProbes(input: unknown): Float64Array[] {
       if (typeof v !== "number" || !Number.isFinite(v)) {
         throw new ProbesError(
           `${at}.features[${k}]`,
-          `expected a finite number, got ${describe(v)}`,
+          `expected a finite number, got ${show(v)}`,
         );
       }
       out[k] = v;

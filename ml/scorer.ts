@@ -25,7 +25,7 @@ import {
   portClass,
 } from "./features.ts";
 import { type AnomalyModel, explanationText, type Reason } from "./model.ts";
-import { describe, isRecord } from "./_validate.ts";
+import { isRecord, show } from "../common/validate.ts";
 
 /** An anomalous flow, shaped like a detector's facts (see detect/). */
 export interface AnomalyFinding {
@@ -241,7 +241,7 @@ function vectorValue(v: unknown, field: string): number {
   if (typeof v !== "number" || !Number.isFinite(v)) {
     throw new FeatureVectorError(
       field,
-      `expected a finite number, got ${describe(v)}`,
+      `expected a finite number, got ${show(v)}`,
     );
   }
   return v;
@@ -284,7 +284,7 @@ export function parseFeatureVector(body: unknown): Float64Array {
     throw new FeatureVectorError(
       path || "(body)",
       `expected an array of ${FEATURE_COUNT} numbers or an object of features by name, got ${
-        describe(input)
+        show(input)
       }`,
     );
   }
@@ -519,7 +519,7 @@ export function parseFlowDescription(
   if (!isRecord(input)) {
     throw new FlowDescriptionError(
       path || "(body)",
-      `expected an object of flow fields, got ${describe(input)}`,
+      `expected an object of flow fields, got ${show(input)}`,
     );
   }
   for (const k of Object.keys(input)) {
@@ -541,7 +541,7 @@ export function parseFlowDescription(
         at(k),
         `expected ${
           integer ? "an integer" : "a number"
-        } from 0 to ${max}, got ${describe(v)}`,
+        } from 0 to ${max}, got ${show(v)}`,
       );
     }
     return v;
@@ -558,7 +558,7 @@ export function parseFlowDescription(
         at(k),
         `expected one of ${
           Object.keys(table).map((x) => `"${x}"`).join(", ")
-        }, got ${describe(v)}`,
+        }, got ${show(v)}`,
       );
     }
     return code;
@@ -597,7 +597,7 @@ export function parseFlowDescription(
         at("tcp_state"),
         `expected one of ${
           TCP_STATE_NAMES.map((x) => `"${x}"`).join(", ")
-        }, got ${describe(input.tcp_state)}`,
+        }, got ${show(input.tcp_state)}`,
       );
     }
     state = i;
@@ -611,7 +611,7 @@ export function parseFlowDescription(
     if (typeof name !== "string" || name.length > 253) {
       throw new FlowDescriptionError(
         at("dns_query"),
-        `expected a DNS name of at most 253 characters, got ${describe(q)}`,
+        `expected a DNS name of at most 253 characters, got ${show(q)}`,
       );
     }
     qname = name;
@@ -628,7 +628,7 @@ export function parseFlowDescription(
       throw new FlowDescriptionError(
         at("dns_qtype"),
         `expected a DNS type (1–65535, or a name such as "A" or "TXT"), got ${
-          describe(v)
+          show(v)
         }`,
       );
     }
