@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { UserError } from "../common/errors.ts";
 
 /**
@@ -43,5 +44,37 @@ export class ProbesError extends UserError {
     );
     this.name = "ProbesError";
     this.field = field;
+  }
+}
+
+/**
+ * Reads a JSON file of ml/ (a model, the probes): a missing or unreadable
+ * file and text that is not JSON become `err("", message, { cause })`
+ * naming the file.
+ */
+export async function readJsonFile(
+  path: string | URL,
+  err: new (field: string, message: string, options?: ErrorOptions) => Error,
+): Promise<unknown> {
+  const shown = path instanceof URL ? fileURLToPath(path) : path;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "no such file"
+      : e instanceof Error
+      ? e.message
+      : String(e);
+    throw new err("", `cannot read "${shown}": ${why}`, { cause: e });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new err(
+      "",
+      `"${shown}" is not JSON: ${e instanceof Error ? e.message : e}`,
+      { cause: e },
+    );
   }
 }

@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ModelError } from "./errors.ts";
+import { ModelError, readJsonFile } from "./errors.ts";
 import {
   FEATURE_COUNT,
   FEATURE_NAMES,
@@ -692,29 +692,7 @@ export interface LoadedModel {
 
 /** Reads and parses one model file; wraps read and JSON errors in a ModelError. */
 export async function readModelFile(path: string | URL): Promise<AnomalyModel> {
-  const shown = path instanceof URL ? fileURLToPath(path) : path;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound
-      ? "no such file"
-      : e instanceof Error
-      ? e.message
-      : String(e);
-    throw new ModelError("", `cannot read "${shown}": ${why}`, { cause: e });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ModelError(
-      "",
-      `"${shown}" is not JSON: ${e instanceof Error ? e.message : e}`,
-      { cause: e },
-    );
-  }
-  return parseModel(json);
+  return parseModel(await readJsonFile(path, ModelError));
 }
 
 /**

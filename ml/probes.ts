@@ -8,8 +8,7 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { ProbesError } from "./errors.ts";
+import { ProbesError, readJsonFile } from "./errors.ts";
 import { FEATURE_COUNT, FEATURE_NAMES } from "./features.ts";
 import { isRecord, show } from "../common/validate.ts";
 
@@ -131,29 +130,7 @@ export function parseProbes(input: unknown): Float64Array[] {
 export async function readProbesFile(
   path: string | URL = SHIPPED_PROBES_URL,
 ): Promise<Float64Array[]> {
-  const shown = path instanceof URL ? fileURLToPath(path) : path;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound
-      ? "no such file"
-      : e instanceof Error
-      ? e.message
-      : String(e);
-    throw new ProbesError("", `cannot read "${shown}": ${why}`, { cause: e });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ProbesError(
-      "",
-      `"${shown}" is not JSON: ${e instanceof Error ? e.message : e}`,
-      { cause: e },
-    );
-  }
-  return parseProbes(json);
+  return parseProbes(await readJsonFile(path, ProbesError));
 }
 
 /**
