@@ -10,6 +10,14 @@
  * scans are seen at once, and at flow end for probes nobody answered
  * (filtered ports, stealth FIN/XMAS/NULL probes of open ports, UDP).
  *
+ * Traceroute's UDP probes are not port probes: it sends datagrams with TTL
+ * 1, 2, 3 … to consecutive ports from 33434 up, and each one that reaches
+ * the target draws a port unreachable. A UDP datagram that is to such a
+ * port and was seen with a TTL no higher than traceroute's (see
+ * {@link isTracerouteProbe}) counts for nothing. Seen on the tracing host's
+ * side, the datagram left with its low TTL; on the target's side it arrives
+ * with what is left of it, and the port unreachable quotes that.
+ *
  * @module
  */
 import {
@@ -102,6 +110,25 @@ export function newProbe(): ProbeOut {
   };
 }
 
+/** Traceroute's first destination port (its `-p` default). */
+export const TRACEROUTE_PORT = 33434;
+/** Ports traceroute walks: 3 probes a hop, up to 64 hops. */
+export const TRACEROUTE_PORTS = 3 * 64;
+/** Highest TTL of a traceroute probe (its default `-m`, 30 hops). */
+export const TRACEROUTE_MAX_TTL = 30;
+
+/**
+ * True for a UDP datagram to `port` seen with IP TTL (hop limit) `ttl`
+ * that traceroute would send: to one of its ports and with a TTL it uses.
+ * An ordinary datagram leaves with 64 or more and crosses far fewer than
+ * 34 routers; a scanner lowering its TTL to hide would reach nothing, and
+ * on these ports would learn nothing.
+ */
+export function isTracerouteProbe(ttl: number, port: number): boolean {
+  return ttl <= TRACEROUTE_MAX_TTL && port >= TRACEROUTE_PORT &&
+    port < TRACEROUTE_PORT + TRACEROUTE_PORTS;
+}
+
 const FLAG_MASK = TCP_FIN | TCP_SYN | TCP_PSH | TCP_ACK | TCP_URG;
 const MAX_PROBE_PKTS = 6;
 
@@ -188,6 +215,7 @@ function icmpUnreachable(p: Packet, out: ProbeOut): boolean {
       (d[o + 18]! << 8) | d[o + 19]!) >>> 0;
     out.target[1] = out.target[2] = out.target[3] = 0;
     out.port = (d[o + ihl + 2]! << 8) | d[o + ihl + 3]!;
+    if (isTracerouteProbe(d[o + 8]!, out.port)) return false;
   } else {
     if (p.icmpType !== 1 || p.icmpCode !== 4 || len < 44) return false;
     if (d[o]! >> 4 !== 6 || d[o + 6] !== IPPROTO_UDP) return false;
@@ -201,6 +229,7 @@ function icmpUnreachable(p: Packet, out: ProbeOut): boolean {
     }
     out.version = 6;
     out.port = (d[o + 42]! << 8) | d[o + 43]!;
+    if (isTracerouteProbe(d[o + 7]!, out.port)) return false;
   }
   if (!isUnicast(out.version, out.target)) return false;
   out.kind = P_UDP;
@@ -244,6 +273,7 @@ export function probeAtEnd(
   }
   if (f.proto === IPPROTO_UDP) {
     if (f.pktsToClient !== 0) return false;
+    if (isTracerouteProbe(f.ttlToServer, f.dstPort)) return false;
     return fromFlow(f, P_UDP, f.lastUs, out);
   }
   return false;

@@ -111,6 +111,12 @@ export interface Flow {
   iatSum: number;
   iatSqSum: number;
   iatMax: number;
+  /**
+   * Least IP TTL (IPv6 hop limit) of the client's packets as seen here, 256
+   * before the first: tells traceroute's probes (sent with TTL 1, 2, 3 …)
+   * from ordinary datagrams.
+   */
+  ttlToServer: number;
   /** First ICMP type/code seen (-1 when none). */
   icmpType: number;
   icmpCode: number;
@@ -229,6 +235,7 @@ function newFlow(chunk: Uint32Array, slot: number): Flow {
     iatSum: 0,
     iatSqSum: 0,
     iatMax: 0,
+    ttlToServer: 256,
     icmpType: -1,
     icmpCode: -1,
     appProto: "",
@@ -384,6 +391,7 @@ export class FlowTable {
       f.pktsToServer++;
       f.bytesToServer += len;
       f.payloadToServer += p.payloadWireLen;
+      if (p.ttl < f.ttlToServer) f.ttlToServer = p.ttl;
     } else {
       f.pktsToClient++;
       f.bytesToClient += len;
@@ -604,6 +612,7 @@ export class FlowTable {
     f.tcpState = TCP_STATE_NONE;
     f.sizeSum = f.sizeSqSum = 0;
     f.iatSum = f.iatSqSum = f.iatMax = 0;
+    f.ttlToServer = 256;
     f.icmpType = f.icmpCode = -1;
     f.appProto = "";
     f.alerted = false;
