@@ -328,6 +328,7 @@ type FieldSpec =
   | { kind: "num"; min: number; max: number }
   | { kind: "ports" }
   | { kind: "strings"; maxItems: number }
+  | { kind: "domains"; maxItems: number }
   | { kind: "services" };
 
 const BASE: Record<string, FieldSpec> = {
@@ -393,7 +394,7 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
     unique_names: whole(2, 10_000_000),
     rrtype_queries: whole(1, 10_000_000),
     volume_bytes: whole(256, 1e12),
-    allow_domains: { kind: "strings", maxItems: 10_000 },
+    allow_domains: { kind: "domains", maxItems: 10_000 },
     max_trackers: TRACKERS,
   },
   malformed_http: {
@@ -416,6 +417,25 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
 
 const SERVICES = ["ssh", "telnet", "ftp", "rdp", "smb", "other"];
 
+const DOMAIN =
+  /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+/**
+ * A domain as a DNS query names it: lower-cased, without a trailing dot or
+ * a leading "*." (the domain covers its subdomains anyway).
+ */
+export function parseDomain(v: unknown, path: string): string {
+  const d = text(v, path, undefined, 256).trim().toLowerCase()
+    .replace(/^\*?\./, "").replace(/\.$/, "");
+  if (!DOMAIN.test(d)) {
+    throw new ConfigError(
+      path,
+      `expected a domain name such as "example.com", got ${show(v)}`,
+    );
+  }
+  return d;
+}
+
 function field(spec: FieldSpec, v: unknown, path: string): unknown {
   switch (spec.kind) {
     case "bool":
@@ -436,6 +456,8 @@ function field(spec: FieldSpec, v: unknown, path: string): unknown {
         (x, p) => text(x, p, undefined, 253).toLowerCase(),
         spec.maxItems,
       );
+    case "domains":
+      return list(v, path, undefined, parseDomain, spec.maxItems);
     case "services": {
       if (!isRecord(v)) {
         throw new ConfigError(path, `expected an object, got ${show(v)}`);

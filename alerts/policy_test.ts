@@ -149,6 +149,20 @@ Deno.test("policy: invalid documents are rejected naming the field", async (t) =
       { rate_limit: { burst: 1.5 } },
       "rate_limit.burst",
     ],
+    [
+      "allowed DNS domain that is a URL",
+      {
+        detectors: {
+          dns_tunnel: { allow_domains: ["example.com", "https://x.test/"] },
+        },
+      },
+      "detectors.dns_tunnel.allow_domains[1]",
+    ],
+    [
+      "allowed DNS domain with an empty label",
+      { detectors: { dns_tunnel: { allow_domains: ["a..example.com"] } } },
+      "detectors.dns_tunnel.allow_domains[0]",
+    ],
   ];
   for (const [name, input, field] of cases) {
     await t.step(
@@ -170,4 +184,23 @@ Deno.test("policy: the holder keeps the old policy when a new one is invalid", (
   );
   assert.equal(h.current.detectors.port_scan.ports, 30);
   assert.deepEqual(seen, [30]);
+});
+
+Deno.test("policy: allowed DNS domains are read as queries name them", () => {
+  const p = parsePolicy({
+    detectors: {
+      dns_tunnel: {
+        allow_domains: [" *.AV.Vendor.Example. ", ".cdn.test", "x_y.test"],
+      },
+    },
+  });
+  assert.deepEqual(p.detectors.dns_tunnel.allow_domains, [
+    "av.vendor.example",
+    "cdn.test",
+    "x_y.test",
+  ]);
+  // The shipped list: reputation services that speak DNS.
+  assert.ok(
+    defaultPolicy().detectors.dns_tunnel.allow_domains.includes("sophosxl.net"),
+  );
 });
