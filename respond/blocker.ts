@@ -56,6 +56,7 @@ import {
 import {
   cidrOverlaps,
   Guard,
+  readSessionPeers,
   readSystemFacts,
   type RefusalReason,
   type SystemFacts,
@@ -133,6 +134,8 @@ export interface BlockerState {
   last_resync: string | null;
   /** Alert → nft transaction done, over the last 1,000 automatic blocks. */
   latency_ms: { p50: number | null; p99: number | null; samples: number };
+  /** Peers of SSH sessions to this host, protected from automatic blocks (policy `ssh_ports`). */
+  ssh_sessions: number;
 }
 
 /** What a re-sync changed in nftables. */
@@ -163,6 +166,12 @@ export interface BlockerOptions {
   protectedAddrs?: () => Iterable<string>;
   /** Reads the own addresses, gateways, DNS servers (default {@link readSystemFacts}). */
   systemFacts?: () => Promise<SystemFacts>;
+  /**
+   * Reads the peers of established sessions to these local ports, the
+   * policy's `ssh_ports` (default {@link readSessionPeers}); asked at start
+   * and with every resync.
+   */
+  sessionPeers?: (ports: readonly number[]) => Promise<string[]>;
   /** How often to look for changes in KV, ms (default 5000). */
   resyncIntervalMs?: number;
   /** How often to compare nftables with KV even without changes, ms (default 60,000). */
@@ -248,6 +257,7 @@ export class Blocker implements AsyncDisposable {
   #headVs: string | null | undefined = undefined;
   #lastFull = 0;
   #lastFacts = 0;
+  #sessionPeers: (ports: readonly number[]) => Promise<string[]>;
   #lastSetup = 0;
   #lastResync: number | null = null;
   #latencies: number[] = [];
@@ -273,6 +283,8 @@ export class Blocker implements AsyncDisposable {
     this.#guard = new Guard(undefined, opts.protectedAddrs);
     const netns = opts.netns;
     this.#facts = opts.systemFacts ?? (() => readSystemFacts({ netns }));
+    this.#sessionPeers = opts.sessionPeers ??
+      ((ports) => readSessionPeers(ports, netns));
     this.#resyncMs = opts.resyncIntervalMs ?? 5000;
     this.#fullMs = opts.fullResyncMs ?? 60_000;
     this.#guard.setAllow(this.#policy.allow);
@@ -303,11 +315,13 @@ export class Blocker implements AsyncDisposable {
    */
   async start(): Promise<BlockerState> {
     await this.#refreshFacts();
+    await this.#refreshSessions();
     await this.#loadFromStore(true);
     await this.#serial(() => this.#setup("install"));
     this.#lastResync = Date.now();
     this.#timer = setInterval(() => {
       if (this.#stopped) return;
+      this.#track(this.#refreshSessions());
       this.#track(
         this.resyncFromStore().catch((e) => {
           this.#lastError = (e as Error).message;
@@ -324,6 +338,7 @@ export class Blocker implements AsyncDisposable {
    */
   async connect(): Promise<BlockerState> {
     await this.#refreshFacts();
+    await this.#refreshSessions();
     await this.#loadFromStore(true);
     await this.#serial(() => this.#setup("ensure"));
     return this.state();
@@ -338,6 +353,15 @@ export class Blocker implements AsyncDisposable {
         (e as Error).message
       }`;
       this.#log.warn("cannot read system facts", { error: e });
+    }
+  }
+
+  /** Re-reads who is logged in over SSH (policy `ssh_ports`); never throws. */
+  async #refreshSessions(): Promise<void> {
+    try {
+      this.#guard.setSessions(await this.#sessionPeers(this.#policy.ssh_ports));
+    } catch (e) {
+      this.#log.warn("cannot read the SSH sessions", { error: e });
     }
   }
 
@@ -826,7 +850,7 @@ export class Blocker implements AsyncDisposable {
 
   /**
    * Blocks an address or CIDR by hand (CLI, API): refused for anything the
-   * guard protects (also recorded), else written to KV and applied to
+   * guard protects but SSH sessions (also recorded), else written to KV and applied to
    * nftables. Replaces an existing block of the same target. Manual changes
    * run one at a time with the automatic ones, so none of them sees the
    * other half done.
@@ -850,7 +874,7 @@ export class Blocker implements AsyncDisposable {
     }
     return await this.#serial(async (): Promise<ManualBlockResult> => {
       await this.#loadFromStore(false);
-      const refusal = this.#guard.check(t);
+      const refusal = this.#guard.check(t, false);
       if (refusal) {
         this.#countRefusal(refusal.reason);
         this.#record(t.text, "refused", refusal.reason, refusal.detail, null);
@@ -1024,6 +1048,7 @@ export class Blocker implements AsyncDisposable {
         p99: percentile(sorted, 0.99),
         samples: sorted.length,
       },
+      ssh_sessions: this.#guard.sessions,
     };
   }
 

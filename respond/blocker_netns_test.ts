@@ -12,6 +12,7 @@ import {
 import { Blocker } from "./blocker.ts";
 import { Nft } from "./nft.ts";
 import { parseBlockPolicy } from "./policy.ts";
+import { readSessionPeers } from "./protected.ts";
 
 const { ignore, why } = await ignoreWithout();
 const skipped = ignore ? ` (skipped: ${why})` : "";
@@ -393,6 +394,96 @@ Deno.test({
       (await listBlocks(ts.store)).length,
       1,
       "KV keeps the manual block for later",
+    );
+  },
+});
+
+/** A process in namespace `ns`, killed on dispose. */
+function spawnIn(ns: string, cmd: string[]): AsyncDisposable {
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", ns, ...cmd],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await child.status;
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "whoever is logged in over SSH is never blocked automatically; by hand they can be, and once they leave alerts block them" +
+    skipped,
+  ignore,
+  async fn() {
+    await using pair = await createVethPair();
+    const attacker = pair.a, victim = pair.b;
+    await using ts = await tempStore();
+    await using blocker = new Blocker(ts.store, {
+      netns: victim.ns,
+      policy: parseBlockPolicy({ durations: ["1h"] }),
+      resyncIntervalMs: 100,
+    });
+    assert.equal((await blocker.start()).available, true);
+    // A session to the victim's port 22 from the address an alert will name.
+    const server = spawnIn(victim.ns, ["nc", "-k", "-l", "22"]);
+    await waitFor(
+      "the listener",
+      () => readSessionPeers([22], victim.ns),
+      () => true,
+    );
+    let client: AsyncDisposable | null = null;
+    await waitFor(
+      "the session in /proc/net/tcp",
+      async () => {
+        client ??= spawnIn(attacker.ns, ["nc", victim.ip, "22"]);
+        return await readSessionPeers([22], victim.ns);
+      },
+      (peers) => peers.includes(attacker.ip),
+    );
+    // The blocker sees it with its next resync.
+    await waitFor(
+      "the blocker to see the session",
+      () => blocker.state().ssh_sessions,
+      (n) => n === 1,
+    );
+    const d1 = blocker.onAlert(attack(1, attacker.ip), true);
+    assert.equal(d1.outcome === "refused" && d1.reason, "ssh_session");
+    await blocker.idle();
+    assert.equal(
+      (await getDecision(ts.store, attacker.ip))?.reason,
+      "ssh_session",
+    );
+    assert.deepEqual(await nsElements(victim.ns), []);
+
+    // The owner may still block a logged-in intruder by hand.
+    const manual = await blocker.block(attacker.ip, { duration: 60 });
+    assert.equal(manual.ok, true, JSON.stringify(manual));
+    assert.deepEqual(await nsElements(victim.ns), [attacker.ip]);
+    assert.equal((await blocker.unblock(attacker.ip)).removed, true);
+
+    // Session over: the next alert blocks.
+    await (client as AsyncDisposable | null)?.[Symbol.asyncDispose]();
+    await server[Symbol.asyncDispose]();
+    await waitFor(
+      "the blocker to see the session end",
+      () => blocker.state().ssh_sessions,
+      (n) => n === 0,
+    );
+    assert.equal(
+      blocker.onAlert(attack(2, attacker.ip), true).outcome,
+      "blocked",
+    );
+    await waitFor(
+      "the element in the set",
+      () => nsElements(victim.ns),
+      (e) => e.includes(attacker.ip),
     );
   },
 });

@@ -67,6 +67,11 @@ export interface BlockPolicy {
   readonly allow: readonly string[];
   /** Duration of a manual block without `--for`, seconds. */
   readonly manual_duration: number;
+  /**
+   * Ports of this host's SSH server: the peers of its established sessions
+   * are never blocked (whoever is logged in to the box); [] turns it off.
+   */
+  readonly ssh_ports: readonly number[];
 }
 
 /** The defaults, used for every key the policy leaves out. */
@@ -90,6 +95,7 @@ export const DEFAULT_BLOCK_POLICY: BlockPolicy = Object.freeze({
   ),
   allow: Object.freeze([] as string[]),
   manual_duration: 24 * 3600,
+  ssh_ports: Object.freeze([22]),
 });
 
 const KEYS = Object.keys(DEFAULT_BLOCK_POLICY);
@@ -151,6 +157,11 @@ export function parseBlockPolicy(
       f("manual_duration"),
       1,
       d.manual_duration,
+    ),
+    ssh_ports: frozen(
+      "ssh_ports",
+      d.ssh_ports,
+      (v, p) => int(v, p, undefined, { min: 1, max: 65535 }),
     ),
   });
 }

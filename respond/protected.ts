@@ -4,7 +4,9 @@
  * appliance's own addresses (and the broadcast address of each of its
  * subnets); its gateways (`/proc/net/route`, `/proc/net/ipv6_route`); its
  * DNS servers (`/etc/resolv.conf`, and systemd-resolved's upstream list);
- * allowlisted CIDRs; the addresses of signed-in admin sessions. A prefix is
+ * allowlisted CIDRs; the addresses of signed-in admin sessions; the peers of
+ * established sessions to the host's own SSH server (`/proc/net/tcp`,
+ * `/proc/net/tcp6`: whoever is logged in to the box). A prefix is
  * refused when it overlaps any of them, and when it is broader than /8
  * (IPv4) or /32 (IPv6).
  *
@@ -33,6 +35,7 @@ export type RefusalReason =
   | "dns_server"
   | "allowlisted"
   | "admin_session"
+  | "ssh_session"
   | "unconfirmed_source"
   | "rate_limited"
   | "blocker_unavailable";
@@ -105,6 +108,7 @@ const WHAT: Partial<Record<RefusalReason, string>> = {
   dns_server: "a DNS server of the appliance",
   allowlisted: "allowlisted",
   admin_session: "the address of a signed-in admin session",
+  ssh_session: "the address of an SSH session to the appliance",
 };
 
 function toCidrs(addrs: Iterable<string>, reason: RefusalReason): Protected[] {
@@ -133,6 +137,7 @@ function describe(target: Target, p: Protected): string {
 export class Guard {
   #facts: Protected[] = [];
   #allow: Protected[] = [];
+  #sessions: Protected[] = [];
   #admins: () => Iterable<string>;
 
   /** Creates a guard; `admins` yields the addresses of signed-in admin sessions. */
@@ -154,13 +159,27 @@ export class Guard {
     ];
   }
 
+  /** Number of SSH session peers protected. */
+  get sessions(): number {
+    return this.#sessions.length;
+  }
+
+  /** Replaces the peers of SSH sessions to the appliance (see {@link readSessionPeers}). */
+  setSessions(addrs: Iterable<string>): void {
+    this.#sessions = toCidrs(addrs, "ssh_session");
+  }
+
   /** Replaces the allowlist (CIDR or address texts). */
   setAllow(cidrs: Iterable<string>): void {
     this.#allow = toCidrs(cidrs, "allowlisted");
   }
 
-  /** Returns why `target` must not be blocked, or null when it may be. */
-  check(target: Target): Refusal | null {
+  /**
+   * Returns why `target` must not be blocked, or null when it may be. SSH
+   * session peers are protected from automatic blocks only: the owner may
+   * still block by hand an intruder who is logged in.
+   */
+  check(target: Target, automatic = true): Refusal | null {
     const c = target.cidr;
     if (c.bits < (c.version === 4 ? 8 : 32)) {
       return {
@@ -189,6 +208,7 @@ export class Guard {
       return null;
     };
     return hit(this.#facts) ?? hit(this.#allow) ??
+      (automatic ? hit(this.#sessions) : null) ??
       hit(toCidrs(this.#admins(), "admin_session"));
   }
 }
@@ -227,6 +247,43 @@ export function parseProcIpv6Route(text: string): string[] {
   return [...out];
 }
 
+/** Byte-swaps a 32-bit word (the kernel prints addresses in host order). */
+function swap32(x: number): number {
+  return (((x & 0xff) << 24) | ((x >>> 8 & 0xff) << 16) |
+    ((x >>> 16 & 0xff) << 8) | (x >>> 24)) >>> 0;
+}
+
+/**
+ * Parses `/proc/net/tcp` or `/proc/net/tcp6` and returns the remote
+ * addresses of ESTABLISHED connections whose local port is in `ports`
+ * (IPv4-mapped IPv6 peers as IPv4). Lines that do not parse are skipped.
+ */
+export function parseProcNetTcp(
+  text: string,
+  ports: ReadonlySet<number>,
+): string[] {
+  const out = new Set<string>();
+  for (const line of text.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    // sl local_address rem_address st …
+    if (f.length < 4 || f[3] !== "01") continue;
+    const local = /^[0-9A-Fa-f]+:([0-9A-Fa-f]{4})$/.exec(f[1]!);
+    if (local === null || !ports.has(parseInt(local[1]!, 16))) continue;
+    const rem = /^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):[0-9A-Fa-f]{4}$/.exec(f[2]!);
+    if (rem === null) continue;
+    const hex = rem[1]!;
+    const words = new Uint32Array(hex.length / 8);
+    for (let i = 0; i < words.length; i++) {
+      words[i] = swap32(parseInt(hex.slice(i * 8, i * 8 + 8), 16) >>> 0);
+    }
+    if (words.length === 1) out.add(formatAddr(4, words));
+    else if (words[0] === 0 && words[1] === 0 && words[2] === 0xffff) {
+      out.add(formatAddr(4, [words[3]!]));
+    } else out.add(formatAddr(6, words));
+  }
+  return [...out];
+}
+
 /** Parses a resolv.conf and returns its name servers. */
 export function parseResolvConf(text: string): string[] {
   const out: string[] = [];
@@ -235,6 +292,23 @@ export function parseResolvConf(text: string): string[] {
     if (m && parseAddr(m[1]!) !== null) out.push(m[1]!.replace(/%.*$/, ""));
   }
   return out;
+}
+
+/**
+ * The peers of established connections to `ports` of this host (of
+ * `netns` when given): who is logged in over SSH right now. Missing files
+ * count as empty.
+ */
+export async function readSessionPeers(
+  ports: readonly number[],
+  netns?: string,
+): Promise<string[]> {
+  if (ports.length === 0) return [];
+  const set = new Set(ports);
+  return [
+    ...parseProcNetTcp(await readText("/proc/net/tcp", netns), set),
+    ...parseProcNetTcp(await readText("/proc/net/tcp6", netns), set),
+  ];
 }
 
 function broadcastOf(address: string, netmask: string): string | null {

@@ -3,6 +3,7 @@ import { parseTarget } from "../store/mod.ts";
 import {
   Guard,
   parseProcIpv6Route,
+  parseProcNetTcp,
   parseProcRoute,
   parseResolvConf,
   readSystemFacts,
@@ -89,4 +90,45 @@ Deno.test("Guard refuses everything that must never be blocked and says why", as
 Deno.test("readSystemFacts() finds this host's loopback address", async () => {
   const f = await readSystemFacts();
   assert.ok(f.ownAddrs.includes("127.0.0.1"), JSON.stringify(f));
+});
+
+Deno.test("parseProcNetTcp() lists the peers of established connections to the given ports", () => {
+  const tcp =
+    `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0A01A8C0:0016 4D01A8C0:D2A4 01 00000000:00000000 02:000A1B2C 00000000     0        0 2 4 0 20 4 30 10 -1
+   2: 0A01A8C0:0016 4E01A8C0:D2A5 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0
+   3: 0A01A8C0:1F90 4F01A8C0:D2A6 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0 20 4 30 10 -1
+   4: 0A01A8C0:0016 4D01A8C0:D2A7 01 00000000:00000000 00:00000000 00000000     0        0 4 1 0 20 4 30 10 -1
+`;
+  // LISTEN (0A), TIME_WAIT (06) and port 8080 are left out; one peer, once.
+  assert.deepEqual(parseProcNetTcp(tcp, new Set([22])), ["192.168.1.77"]);
+  assert.deepEqual(parseProcNetTcp(tcp, new Set([22, 8080])), [
+    "192.168.1.77",
+    "192.168.1.79",
+  ]);
+  const tcp6 =
+    `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0000000000000000FFFF00000A01A8C0:0016 0000000000000000FFFF00004D01A8C0:C350 01 00000000:00000000 00:00000000 00000000     0        0 5 1 0 20 4 30 10 -1
+   1: B80D0120000000000000000010000000:0016 B80D0120000000000000000066000000:C351 01 00000000:00000000 00:00000000 00000000     0        0 6 1 0 20 4 30 10 -1
+   2: garbage
+`;
+  assert.deepEqual(parseProcNetTcp(tcp6, new Set([22])), [
+    "192.168.1.77",
+    "2001:db8::66",
+  ]);
+});
+
+Deno.test("SSH session peers are kept from automatic blocks only", () => {
+  const guard = new Guard();
+  guard.setSessions(["192.168.1.77", "2001:db8::66"]);
+  assert.equal(guard.sessions, 2);
+  for (const text of ["192.168.1.77", "192.168.1.0/24", "2001:db8::66"]) {
+    const t = parseTarget(text)!;
+    assert.equal(guard.check(t)?.reason, "ssh_session", text);
+    assert.match(guard.check(t)!.detail, /SSH session to the appliance/);
+    assert.equal(guard.check(t, false), null, `${text} by hand`);
+  }
+  guard.setSessions([]);
+  assert.equal(guard.check(parseTarget("192.168.1.77")!), null);
 });
