@@ -224,16 +224,51 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     startup: startupBench,
   };
 
+const USAGE =
+  `Usage: deno task bench [--quick] [--json OUT] [--only SECTION,...]
+
+Speed and memory, each figure beside a reference measured in the same run.
+Sections: ${Object.keys(SECTIONS).join(", ")} (default: all, about 5 minutes;
+--quick about one). live, memory, latency and startup need root, iproute2,
+nftables and tcpdump (network namespaces the bench makes and removes).`;
+
+/** Exit code 2 with one line on stderr (a bad flag or section). */
+function usageError(message: string): never {
+  say(`bench: ${message} (deno task bench --help)`);
+  Deno.exit(2);
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      quick: { type: "boolean" },
-      json: { type: "string" },
-      only: { type: "string" },
-    },
-    strict: true,
-  });
+  let values: { quick?: boolean; json?: string; only?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      options: {
+        quick: { type: "boolean" },
+        json: { type: "string" },
+        only: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    usageError((e as Error).message);
+  }
+  if (values.help) {
+    Deno.stdout.writeSync(enc.encode(USAGE + "\n"));
+    return;
+  }
+  const unknown = (values.only?.split(",") ?? []).filter((n) =>
+    !(n in SECTIONS)
+  );
+  if (unknown.length > 0) {
+    usageError(
+      `unknown section ${unknown.map((n) => `"${n}"`).join(", ")} (have ${
+        Object.keys(SECTIONS).join(", ")
+      })`,
+    );
+  }
   const names = values.only ? values.only.split(",") : Object.keys(SECTIONS);
   const rows: BenchRow[] = [];
   const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
@@ -241,14 +276,7 @@ async function main(): Promise<void> {
     `bench: ${navigator.hardwareConcurrency} CPUs, load average ${load()}`,
   );
   for (const n of names) {
-    const fn = SECTIONS[n];
-    if (!fn) {
-      throw new Error(
-        `Unknown bench section "${n}" (have ${
-          Object.keys(SECTIONS).join(", ")
-        })`,
-      );
-    }
+    const fn = SECTIONS[n]!;
     say(`bench: ${n}…`);
     rows.push(...await fn(values.quick ?? false));
   }
