@@ -11,6 +11,8 @@
 import { join } from "node:path";
 import { V8_FLAGS } from "../packaging/compile.ts";
 
+const PROF_DIR = Deno.env.get("BENCH_CPU_PROF");
+
 const ROOT = new URL("../", import.meta.url).pathname;
 /** The appliance's entry point. */
 export const MAIN = `${ROOT}main.ts`;
@@ -289,6 +291,9 @@ export class ApplianceProcess implements AsyncDisposable {
         `--v8-flags=${
           [...V8_FLAGS, ...(opts.v8Flags ? [opts.v8Flags] : [])].join(",")
         }`,
+        // BENCH_CPU_PROF=DIR: a V8 CPU profile of every appliance the bench
+        // runs (read it with bench/profile_summary.ts).
+        ...(PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`] : []),
         ...args,
       ],
       env: { NETSENTINEL_PASSWORD: BENCH_PASSWORD, NO_COLOR: "1" },
