@@ -125,7 +125,13 @@ export class LiveStats implements FlowObserver, StatsSource {
   readonly #portBytes = new Float64Array(131072);
   readonly #portPkts = new Float64Array(131072);
   readonly #talkers = new Map<Host, TalkerAcc>();
-  readonly #names = new Map<string, NameAcc>();
+  /** Names by kind (one map a kind: no key string made per packet). */
+  readonly #names: Record<NameShare["kind"], Map<string, NameAcc>> = {
+    dns: new Map(),
+    http: new Map(),
+    tls: new Map(),
+  };
+  #nameCount = 0;
   readonly #countryAlerts = new Map<string, number>();
   // Totals since start.
   #totPkts = 0;
@@ -211,12 +217,13 @@ export class LiveStats implements FlowObserver, StatsSource {
   }
 
   #name(kind: NameShare["kind"], name: string): void {
-    const key = kind + " " + name;
-    let n = this.#names.get(key);
+    const m = this.#names[kind];
+    let n = m.get(name);
     if (n === undefined) {
-      if (this.#names.size >= this.#maxNames) return;
+      if (this.#nameCount >= this.#maxNames) return;
       n = { kind, name, count: 0 };
-      this.#names.set(key, n);
+      m.set(name, n);
+      this.#nameCount++;
     }
     n.count++;
   }
@@ -378,7 +385,11 @@ export class LiveStats implements FlowObserver, StatsSource {
   }
 
   #topNames(n: number): NameShare[] {
-    return [...this.#names.values()]
+    return [
+      ...this.#names.dns.values(),
+      ...this.#names.http.values(),
+      ...this.#names.tls.values(),
+    ]
       .filter((x) => x.count >= 0.5)
       .sort((a, b) => b.count - a.count)
       .slice(0, n)
@@ -459,9 +470,14 @@ export class LiveStats implements FlowObserver, StatsSource {
       t.packets *= f;
       if (t.packets < 0.05) this.#talkers.delete(h);
     }
-    for (const [k, n] of this.#names) {
-      n.count *= f;
-      if (n.count < 0.05) this.#names.delete(k);
+    for (const m of Object.values(this.#names)) {
+      for (const [k, n] of m) {
+        n.count *= f;
+        if (n.count < 0.05) {
+          m.delete(k);
+          this.#nameCount--;
+        }
+      }
     }
     for (const [k, n] of this.#countryAlerts) {
       const v = n * f;
