@@ -9,6 +9,14 @@
  *   packet per keystroke). `attempts` of them from one client to one
  *   service within `window_s` raise the alert (Zeek's SSH guesser: 30
  *   failures in 30 min; hydra tries several passwords per connection).
+ *   SSH connections that logged in are not attempts: the outcome of SSH
+ *   authentication shows in the sizes of the server's encrypted packets
+ *   (Zeek's SSH analyzer does the same). After the client's NEWKEYS, the
+ *   server's first packet is SERVICE_ACCEPT; USERAUTH_SUCCESS carries 16
+ *   payload bytes less and is the only answer that short (a FAILURE lists
+ *   methods, PK_OK a key), so a server segment of the accept's size minus
+ *   16 means the login succeeded. A script's one-shot `ssh box cmd`
+ *   commands then never look like guessing.
  * - HTTP basic auth: `http_401` answers "401" to one client from one server
  *   within the window.
  * - HTTP forms: `http_posts` POSTs from one client to the same login-like
@@ -103,6 +111,24 @@ class Guesser {
   }
 }
 
+/** Where an SSH connection's authentication stands (see the module doc). */
+const SSH_KEX = 0, SSH_ACCEPT = 1, SSH_AUTH = 2, SSH_LOGGED_IN = 3;
+/** SSH flows followed at once; more are judged by shape alone. */
+const MAX_SSH_FLOWS = 65_536;
+/** Bytes between SERVICE_ACCEPT and USERAUTH_SUCCESS as encrypted. */
+const SSH_SUCCESS_SHORTER = 16;
+
+/**
+ * True when the segment starts with a cleartext SSH_MSG_NEWKEYS packet
+ * (length 12, padding 10, message 21): encryption starts after it.
+ */
+function isNewKeys(p: Packet): boolean {
+  if (p.payloadLen < 16) return false;
+  const d = p.data, o = p.payloadOffset;
+  return d[o] === 0 && d[o + 1] === 0 && d[o + 2] === 0 && d[o + 3] === 12 &&
+    d[o + 4] === 10 && d[o + 5] === 21;
+}
+
 const HTTP_401 = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e]; // "HTTP/1."
 
 /** True when the payload starts with an HTTP/1.x status line with code 401. */
@@ -148,6 +174,35 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
   );
   const services = cfg.services;
   const loginPaths = cfg.http_login_paths;
+  /** SSH flows in authentication: the stage, and the SERVICE_ACCEPT size once seen. */
+  const ssh = new Map<Flow, { stage: number; accept: number }>();
+
+  /** Follows an SSH connection's authentication through its packet sizes. */
+  function sshPacket(p: Packet, f: Flow, dir: number): void {
+    let st = ssh.get(f);
+    if (st === undefined) {
+      if (ssh.size >= MAX_SSH_FLOWS) return;
+      st = { stage: SSH_KEX, accept: 0 };
+      ssh.set(f, st);
+    }
+    switch (st.stage) {
+      case SSH_KEX:
+        if (dir === DIR_TO_SERVER && isNewKeys(p)) st.stage = SSH_ACCEPT;
+        break;
+      case SSH_ACCEPT:
+        if (dir === DIR_TO_CLIENT && !isNewKeys(p)) {
+          st.accept = p.payloadLen;
+          st.stage = SSH_AUTH;
+        }
+        break;
+      case SSH_AUTH:
+        if (
+          dir === DIR_TO_CLIENT &&
+          p.payloadLen === st.accept - SSH_SUCCESS_SHORTER
+        ) st.stage = SSH_LOGGED_IN;
+        break;
+    }
+  }
 
   function report(g: Guesser): void {
     g.lastEmitUs = g.lastUs;
@@ -260,6 +315,10 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
     onPacket(p: Packet, ctx: PacketContext): void {
       if (p.proto !== IPPROTO_TCP || p.payloadLen === 0) return;
       const f = ctx.flow;
+      if (services.get(f.dstPort) === "ssh") {
+        sshPacket(p, f, ctx.dir);
+        return;
+      }
       if (ctx.dir === DIR_TO_CLIENT) {
         if (is401(p)) {
           flush(
@@ -299,6 +358,11 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
       if (f.proto !== IPPROTO_TCP) return;
       const service = services.get(f.dstPort);
       if (service === undefined) return;
+      const st = ssh.get(f);
+      if (st !== undefined) {
+        ssh.delete(f);
+        if (st.stage === SSH_LOGGED_IN) return;
+      }
       if (f.synAckCount === 0 || (f.flagsToServer & TCP_ACK) === 0) return;
       if (f.payloadToServer === 0 || f.payloadToClient === 0) return;
       const dur = f.lastUs - f.firstUs;

@@ -98,3 +98,61 @@ Deno.test("brute force: an admin's many interactive ssh sessions (a packet per k
   }
   assert.deepEqual(ofType(run(t).alerts, "brute_force"), []);
 });
+
+/** SSH's cleartext NEWKEYS packet (length 12, padding 10, message 21). */
+const NEWKEYS = Uint8Array.from([
+  0,
+  0,
+  0,
+  12,
+  10,
+  21,
+  ...new Array(10).fill(0),
+]);
+
+/**
+ * One SSH connection as its packet sizes show it: banners, the client's
+ * NEWKEYS, then encrypted SERVICE_ACCEPT (44 bytes), then a FAILURE (44)
+ * or, when it logs in, a SUCCESS (28) and the command's output.
+ */
+function sshSession(t: Traffic, c: string, sport: number, login: boolean) {
+  const seg = (from: "c" | "s", payload: string | Uint8Array) =>
+    from === "c"
+      ? t.tcp(c, sport, V, 22, 0x18, { payload })
+      : t.tcp(V, 22, c, sport, 0x18, { payload });
+  t.syn(c, sport, V, 22);
+  t.tcp(V, 22, c, sport, 0x12);
+  t.tcp(c, sport, V, 22, 0x10);
+  seg("c", "SSH-2.0-OpenSSH_9.2\r\n");
+  seg("s", "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10\r\n");
+  seg("c", "k".repeat(1448));
+  seg("s", "k".repeat(1088));
+  seg("s", "k".repeat(524));
+  seg("c", NEWKEYS);
+  seg("c", "e".repeat(44));
+  seg("s", "e".repeat(44));
+  seg("c", "e".repeat(68));
+  seg("s", "e".repeat(login ? 28 : 44));
+  if (login) {
+    seg("c", "e".repeat(112));
+    seg("s", "e".repeat(116));
+  }
+  t.tcp(c, sport, V, 22, 0x11);
+  t.tcp(V, 22, c, sport, 0x11);
+  t.tcp(c, sport, V, 22, 0x10);
+}
+
+Deno.test("brute force: ssh connections that log in are not attempts; the same ones failing are", () => {
+  const run20 = (login: boolean) => {
+    const t = new Traffic();
+    for (let i = 0; i < 20; i++) {
+      sshSession(t, A, 43000 + i, login);
+      t.wait(2);
+    }
+    return ofType(run(t).alerts, "brute_force");
+  };
+  assert.deepEqual(run20(true), [], "a script's 20 one-shot commands");
+  const failed = run20(false);
+  assert.equal(failed.length, 1);
+  assert.equal(failed[0]!.netsentinel.evidence.attempts, 20);
+});

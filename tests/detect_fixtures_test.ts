@@ -6,7 +6,7 @@
  * the attacker. Runs `analyzeFiles`, the code behind `analyze`.
  */
 import assert from "node:assert/strict";
-import type { Alert } from "../alerts/mod.ts";
+import { type Alert, parsePolicy, type Policy } from "../alerts/mod.ts";
 import { analyzeFiles } from "../cli/analyze.ts";
 import type { EveRecord } from "../events/mod.ts";
 
@@ -15,10 +15,11 @@ const ATTACKER = "10.99.0.66";
 const VICTIM = "10.99.0.10";
 const OUTSIDE = "203.0.113.66";
 
-async function alertsOf(name: string): Promise<Alert[]> {
+async function alertsOf(name: string, policy?: Policy): Promise<Alert[]> {
   const out: Alert[] = [];
   const stats = await analyzeFiles([new URL(name, FIXTURES).pathname], {
     events: new Set(["alert"]),
+    ...(policy ? { policy } : {}),
     sink: (rec: EveRecord) => out.push(rec as unknown as Alert),
   });
   assert.equal(
@@ -227,4 +228,22 @@ Deno.test("mixed.pcap yields only alerts naming the attacker (new_host aside), a
   assert.ok(types.has("brute_force"), summary(first));
   const again = await alertsOf("mixed.pcap");
   assert.deepEqual(again, first);
+});
+
+Deno.test("ssh connections that logged in are not guesses: real one-shot commands never add up, hydra's failures do", async () => {
+  // Two attempts would be enough to alert.
+  const eager = parsePolicy({ detectors: { brute_force: { attempts: 2 } } });
+  for (const file of ["benign.pcap", "benign_holdout.pcap"]) {
+    // The lab admin runs one-shot `ssh labuser@victim uptime` commands.
+    const bf = (await alertsOf(file, eager)).filter((a) =>
+      a.netsentinel.type === "brute_force"
+    );
+    assert.deepEqual(bf, [], `${file}: ${summary(bf)}`);
+  }
+  const hydra = (await alertsOf("brute_ssh.pcap", eager)).filter((a) =>
+    a.netsentinel.type === "brute_force"
+  );
+  assert.equal(hydra.length, 1, summary(hydra));
+  // 15 connections; the last found the password and logged in.
+  assert.equal(hydra[0]!.netsentinel.evidence.attempts, 14);
 });
