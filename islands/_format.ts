@@ -6,6 +6,19 @@
  * @module
  */
 
+import type { Alert } from "../alerts/alert.ts";
+
+/**
+ * Newest first by the time shown: an alert about a flow is raised when the
+ * flow ends, after alerts about later packets, so arrival order is not
+ * time order. Ties keep their order (newest id first).
+ */
+export function byTimeDesc(alerts: readonly Alert[]): Alert[] {
+  return [...alerts].sort((a, b) =>
+    a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : 0
+  );
+}
+
 const BYTE_UNITS = ["B", "kB", "MB", "GB", "TB", "PB"];
 
 /** Bytes with a decimal unit: 1234 → "1.2 kB". */

@@ -10,7 +10,13 @@ import type { VNode } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { Alert } from "../alerts/alert.ts";
 import { api } from "./_api.ts";
-import { fmtCount, fmtTime, severityName, typeLabel } from "./_format.ts";
+import {
+  byTimeDesc,
+  fmtCount,
+  fmtTime,
+  severityName,
+  typeLabel,
+} from "./_format.ts";
 import { subscribe } from "./_live.ts";
 
 /** The filters in force (as in the query string). */
@@ -129,7 +135,7 @@ export default function AlertFeed(p: AlertFeedProps): VNode {
               </tr>
             </thead>
             <tbody>
-              {alerts.map((a) => {
+              {byTimeDesc(alerts).map((a) => {
                 const id = a.netsentinel.id;
                 const n = a.netsentinel;
                 return (

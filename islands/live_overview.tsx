@@ -11,6 +11,7 @@ import type { Alert } from "../alerts/alert.ts";
 import type { LiveBlock, StatsSnapshot } from "../server/live_messages.ts";
 import { TrafficChart } from "./_chart.tsx";
 import {
+  byTimeDesc,
   fmtBytes,
   fmtCount,
   fmtPps,
@@ -287,7 +288,7 @@ export default function LiveOverview(p: LiveOverviewProps): VNode {
           ? <p class="empty">No alerts. All quiet.</p>
           : (
             <ul class="recent" data-testid="recent-alerts">
-              {alerts.map((a) => (
+              {byTimeDesc(alerts).map((a) => (
                 <li key={a.netsentinel.id}>
                   <span class={`sev sev${a.alert.severity}`}>
                     {severityName(a.alert.severity)}

@@ -13,6 +13,7 @@ import { Blocker } from "./blocker.ts";
 import { Nft } from "./nft.ts";
 import { parseBlockPolicy } from "./policy.ts";
 import { readSessionPeers } from "./protected.ts";
+import { blockerResponder } from "../server/kv_sources.ts";
 
 const { ignore, why } = await ignoreWithout();
 const skipped = ignore ? ` (skipped: ${why})` : "";
@@ -452,6 +453,11 @@ Deno.test({
       "the blocker to see the session",
       () => blocker.state().ssh_sessions,
       (n) => n === 1,
+    );
+    // The Blocks page says so.
+    assert.match(
+      blockerResponder(ts.store, blocker).state().detail,
+      /1 SSH session to this box: never blocked by an alert/,
     );
     const d1 = blocker.onAlert(attack(1, attacker.ip), true);
     assert.equal(d1.outcome === "refused" && d1.reason, "ssh_session");

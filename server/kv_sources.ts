@@ -158,15 +158,22 @@ export function blockerResponder(store: Store, blocker: Blocker): Responder {
     decisions: (limit) => listDecisions(store, limit),
     state() {
       const s = blocker.state();
+      const detail = s.mode === "unavailable"
+        ? s.reason ?? "nftables unavailable"
+        : s.mode === "dry_run"
+        ? "dry run: blocks are recorded, not applied"
+        : s.mode === "disabled"
+        ? "alerts do not block (manual blocks still work)"
+        : s.nft_version ?? "";
+      const n = s.ssh_sessions;
+      const ssh = n === 0 || s.mode === "disabled"
+        ? ""
+        : `${n} SSH ${
+          n === 1 ? "session" : "sessions"
+        } to this box: never blocked by an alert`;
       return {
         state: s.mode,
-        detail: s.mode === "unavailable"
-          ? s.reason ?? "nftables unavailable"
-          : s.mode === "dry_run"
-          ? "dry run: blocks are recorded, not applied"
-          : s.mode === "disabled"
-          ? "alerts do not block (manual blocks still work)"
-          : s.nft_version ?? "",
+        detail: [detail, ssh].filter((x) => x !== "").join(" · "),
       };
     },
     async *changes(signal) {
