@@ -117,28 +117,13 @@ async function routedLab(): Promise<
     await route("target", "default", `${net}.2.1`);
     await route("r1", `${net}.2.0/24`, `${net}.1.2`);
     await route("r2", `${net}.0.0/24`, `${net}.1.1`);
+    const sysctl = (n: string, setting: string) =>
+      sh(["ip", "netns", "exec", ns(n), "sysctl", "-qw", setting]);
+    await sysctl("r1", "net.ipv4.ip_forward=1");
+    await sysctl("r2", "net.ipv4.ip_forward=1");
+    // Answer every probe: the kernel rate-limits ICMP errors by default.
     for (const n of ["r1", "r2", "target"]) {
-      if (n !== "target") {
-        await sh([
-          "ip",
-          "netns",
-          "exec",
-          ns(n),
-          "sysctl",
-          "-qw",
-          "net.ipv4.ip_forward=1",
-        ]);
-      }
-      // Answer every probe: the kernel rate-limits ICMP errors by default.
-      await sh([
-        "ip",
-        "netns",
-        "exec",
-        ns(n),
-        "sysctl",
-        "-qw",
-        "net.ipv4.icmp_ratelimit=0",
-      ]);
+      await sysctl(n, "net.ipv4.icmp_ratelimit=0");
     }
     return {
       ns,
