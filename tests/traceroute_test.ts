@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli } from "../cli/_testing.ts";
 
-const TOOLS = ["ip", "traceroute", "tcpdump", "nmap"];
+const TOOLS = ["ip", "ping", "traceroute", "tcpdump", "nmap"];
 
 async function unavailable(): Promise<string | null> {
   if (Deno.uid() !== 0) return "needs root (network namespaces)";
