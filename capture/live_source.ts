@@ -63,7 +63,12 @@ export interface LiveSourceOptions {
   readonly batchFrames?: number;
   /** Frame bytes per batch at most (default 2 MiB). */
   readonly batchBytes?: number;
-  /** A batch is sent at most this long after its first frame (default 50 ms). */
+  /**
+   * A batch is sent at most this long after its first frame (default 50
+   * ms). Without immediate mode a batch is also sent as soon as libpcap has
+   * nothing more to hand over: the kernel already held its frames for up to
+   * `timeoutMs`.
+   */
   readonly flushMs?: number;
   /** How often kernel counters are refreshed, in milliseconds (default 1000). */
   readonly statsMs?: number;

@@ -155,6 +155,53 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "live source hands over a batch once libpcap is drained, without waiting out flushMs" +
+    skipped,
+  ignore,
+  async fn() {
+    await using pair = await createVethPair();
+    const count = 3;
+    const src = await LiveSource.open({
+      iface: pair.a.iface,
+      netns: pair.a.ns,
+      filter: `udp and dst port ${PORT}`,
+      timeoutMs: 10,
+      // The longest allowed; only the drained rule sends before it.
+      flushMs: 10_000,
+    });
+    try {
+      const sent = await pair.exec(pair.b, [
+        Deno.execPath(),
+        "eval",
+        "--unstable-net",
+        udpSender(pair.b.ip, pair.a.ip, count),
+      ]);
+      assert.ok(sent.success, new TextDecoder().decode(sent.stderr));
+      let frames = 0, gaveUp = false;
+      // Closing makes the worker send what it holds: give up well before
+      // flushMs, so only a batch sent on its own counts.
+      const stopper = setTimeout(() => {
+        gaveUp = true;
+        void src.close();
+      }, 8_000);
+      try {
+        for await (const b of src.batches()) {
+          frames += b.count;
+          if (frames >= count) break;
+        }
+      } finally {
+        clearTimeout(stopper);
+      }
+      assert.equal(gaveUp, false, "no batch before flushMs");
+      assert.equal(frames, count, `saw ${frames} of ${count} datagrams`);
+    } finally {
+      await src.close();
+    }
+  },
+});
+
+Deno.test({
   name: "live source on an idle link yields nothing and stops when closed" +
     skipped,
   ignore,
