@@ -213,6 +213,15 @@ export class Guard {
   }
 }
 
+/**
+ * Byte-swaps a 32-bit word: the kernel prints addresses in /proc in host
+ * (little-endian) byte order.
+ */
+function swap32(x: number): number {
+  return (((x & 0xff) << 24) | ((x >>> 8 & 0xff) << 16) |
+    ((x >>> 16 & 0xff) << 8) | (x >>> 24)) >>> 0;
+}
+
 /** Parses `/proc/net/route` and returns the IPv4 gateways of its routes. */
 export function parseProcRoute(text: string): string[] {
   const out = new Set<string>();
@@ -222,10 +231,7 @@ export function parseProcRoute(text: string): string[] {
     if (gw === undefined || !/^[0-9A-Fa-f]{8}$/.test(gw)) continue;
     const le = parseInt(gw, 16) >>> 0;
     if (le === 0) continue;
-    // The kernel prints the address in host (little-endian) byte order.
-    const be = (((le & 0xff) << 24) | ((le >>> 8 & 0xff) << 16) |
-      ((le >>> 16 & 0xff) << 8) | (le >>> 24)) >>> 0;
-    out.add(formatAddr(4, [be]));
+    out.add(formatAddr(4, [swap32(le)]));
   }
   return [...out];
 }
@@ -245,12 +251,6 @@ export function parseProcIpv6Route(text: string): string[] {
     out.add(formatAddr(6, words));
   }
   return [...out];
-}
-
-/** Byte-swaps a 32-bit word (the kernel prints addresses in host order). */
-function swap32(x: number): number {
-  return (((x & 0xff) << 24) | ((x >>> 8 & 0xff) << 16) |
-    ((x >>> 16 & 0xff) << 8) | (x >>> 24)) >>> 0;
 }
 
 /**
