@@ -270,8 +270,6 @@ async function readLoop(
   const pollBytes = new Uint8Array(pollfd.buffer);
   const maxCaplen = opts.snaplen;
   let batchStart = -1;
-  /** Capture time of the pending batch's first frame, µs since the epoch. */
-  let batchFirstUs = 0;
   let nextStats = performance.now() + opts.statsMs;
   let nextYield = performance.now() + YIELD_MS;
   const stopping = (): boolean =>
@@ -307,9 +305,12 @@ async function readLoop(
             `libpcap returned a ${caplen}-byte frame, over the snaplen ${maxCaplen}`,
           );
         }
-        const tsUs = sec * 1e6 + usec;
-        if (builder.count === 0) batchFirstUs = tsUs;
-        const dst = builder.reserveFrame(caplen, len, tsUs, linktype);
+        const dst = builder.reserveFrame(
+          caplen,
+          len,
+          sec * 1e6 + usec,
+          linktype,
+        );
         const dp = caplen > 0 ? Deno.UnsafePointer.create(dataOut[0]!) : null;
         if (dp !== null) Deno.UnsafePointerView.copyInto(dp, dst);
         counters.captured++;
@@ -332,11 +333,9 @@ async function readLoop(
       // Drained. Without immediate mode the kernel hands frames over in
       // blocks, full or at their timeout, so what is here already waited
       // there: waiting another flushMs would only add latency. In
-      // immediate mode every frame wakes us, so wait until the oldest is
-      // flushMs old.
-      (empty && builder.count > 0 &&
-        (!opts.immediate ||
-          Date.now() * 1000 - batchFirstUs >= opts.flushMs * 1000))
+      // immediate mode every frame wakes us; the flushMs rule above
+      // gathers them.
+      (empty && builder.count > 0 && !opts.immediate)
     ) {
       flush();
     }
