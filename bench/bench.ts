@@ -259,9 +259,8 @@ async function main(): Promise<void> {
     Deno.stdout.writeSync(enc.encode(USAGE + "\n"));
     return;
   }
-  const unknown = (values.only?.split(",") ?? []).filter((n) =>
-    !(n in SECTIONS)
-  );
+  const names = values.only ? values.only.split(",") : Object.keys(SECTIONS);
+  const unknown = names.filter((n) => !(n in SECTIONS));
   if (unknown.length > 0) {
     usageError(
       `unknown section ${unknown.map((n) => `"${n}"`).join(", ")} (have ${
@@ -269,7 +268,6 @@ async function main(): Promise<void> {
       })`,
     );
   }
-  const names = values.only ? values.only.split(",") : Object.keys(SECTIONS);
   const rows: BenchRow[] = [];
   const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
   say(
