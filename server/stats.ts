@@ -131,7 +131,6 @@ export class LiveStats implements FlowObserver, StatsSource {
     http: new Map(),
     tls: new Map(),
   };
-  #nameCount = 0;
   readonly #countryAlerts = new Map<string, number>();
   // Totals since start.
   #totPkts = 0;
@@ -220,10 +219,12 @@ export class LiveStats implements FlowObserver, StatsSource {
     const m = this.#names[kind];
     let n = m.get(name);
     if (n === undefined) {
-      if (this.#nameCount >= this.#maxNames) return;
+      const names = this.#names;
+      if (names.dns.size + names.http.size + names.tls.size >= this.#maxNames) {
+        return;
+      }
       n = { kind, name, count: 0 };
       m.set(name, n);
-      this.#nameCount++;
     }
     n.count++;
   }
@@ -473,10 +474,7 @@ export class LiveStats implements FlowObserver, StatsSource {
     for (const m of Object.values(this.#names)) {
       for (const [k, n] of m) {
         n.count *= f;
-        if (n.count < 0.05) {
-          m.delete(k);
-          this.#nameCount--;
-        }
+        if (n.count < 0.05) m.delete(k);
       }
     }
     for (const [k, n] of this.#countryAlerts) {
