@@ -7,7 +7,11 @@ import {
   CaptureWorkerError,
   InterfaceNotFoundError,
 } from "./live_errors.ts";
-import { createVethPair, netnsUnavailable } from "../tests/netns.ts";
+import {
+  createVethPair,
+  netnsUnavailable,
+  type VethPair,
+} from "../tests/netns.ts";
 
 // Traffic in these tests flows only between two namespaces each test creates
 // (10.200.X.1 ↔ 10.200.X.2 over a veth) and the capture runs inside one of
@@ -36,6 +40,17 @@ for (let i = 0; i < ${count}; i++) {
 }
 s.close();
 `;
+}
+
+/** Sends `count` datagrams from side B to side A:PORT ({@link udpSender}). */
+async function sendDatagrams(pair: VethPair, count: number): Promise<void> {
+  const sent = await pair.exec(pair.b, [
+    Deno.execPath(),
+    "eval",
+    "--unstable-net",
+    udpSender(pair.b.ip, pair.a.ip, count),
+  ]);
+  assert.ok(sent.success, new TextDecoder().decode(sent.stderr));
 }
 
 function ipBytes(ip: string): number[] {
@@ -74,13 +89,7 @@ Deno.test({
     try {
       assert.equal(src.linktype, 1);
       const before = Date.now() * 1000;
-      const sent = await pair.exec(pair.b, [
-        Deno.execPath(),
-        "eval",
-        "--unstable-net",
-        udpSender(pair.b.ip, pair.a.ip, count),
-      ]);
-      assert.ok(sent.success, new TextDecoder().decode(sent.stderr));
+      await sendDatagrams(pair, count);
       const after = Date.now() * 1000;
 
       const seen = new Map<number, number>();
@@ -171,13 +180,7 @@ Deno.test({
       flushMs: 10_000,
     });
     try {
-      const sent = await pair.exec(pair.b, [
-        Deno.execPath(),
-        "eval",
-        "--unstable-net",
-        udpSender(pair.b.ip, pair.a.ip, count),
-      ]);
-      assert.ok(sent.success, new TextDecoder().decode(sent.stderr));
+      await sendDatagrams(pair, count);
       let frames = 0, gaveUp = false;
       // Closing makes the worker send what it holds: give up well before
       // flushMs, so only a batch sent on its own counts.
@@ -241,13 +244,7 @@ Deno.test({
       yieldMs: 10,
     });
     try {
-      const sent = await pair.exec(pair.b, [
-        Deno.execPath(),
-        "eval",
-        "--unstable-net",
-        udpSender(pair.b.ip, pair.a.ip, count),
-      ]);
-      assert.ok(sent.success, new TextDecoder().decode(sent.stderr));
+      await sendDatagrams(pair, count);
       // Every datagram is sent before the first batch is read: a backlog.
       await waitFor(
         "the worker to capture every datagram",
