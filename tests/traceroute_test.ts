@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli } from "../cli/_testing.ts";
+import { mustRun, runCommand } from "./e2e/_lab.ts";
 
 const TOOLS = ["ip", "ping", "traceroute", "tcpdump", "nmap"];
 
@@ -16,11 +17,7 @@ async function unavailable(): Promise<string | null> {
   if (Deno.uid() !== 0) return "needs root (network namespaces)";
   const missing: string[] = [];
   for (const t of TOOLS) {
-    const r = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${t}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    const r = await runCommand(["sh", "-c", `command -v ${t}`]);
     if (!r.success) missing.push(t);
   }
   return missing.length > 0
@@ -30,20 +27,6 @@ async function unavailable(): Promise<string | null> {
 
 const why = await unavailable();
 const ignore = why !== null && Deno.env.get("CI") !== "true";
-
-async function sh(cmd: readonly string[]): Promise<string> {
-  const out = await new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  if (!out.success) {
-    throw new Error(`"${cmd.join(" ")}" failed: ${dec.decode(out.stderr)}`);
-  }
-  return dec.decode(out.stdout);
-}
 
 /** The lab's namespaces and the target's addresses. */
 interface RoutedLab extends AsyncDisposable {
@@ -73,12 +56,13 @@ async function routedLab(): Promise<RoutedLab> {
       }).output();
     }
   };
-  const ip = (n: string, ...args: string[]) => sh(["ip", "-n", ns(n), ...args]);
+  const ip = (n: string, ...args: string[]) =>
+    mustRun(["ip", "-n", ns(n), ...args]);
   const sysctl = (n: string, setting: string) =>
-    sh(["ip", "netns", "exec", ns(n), "sysctl", "-qw", setting]);
+    mustRun(["ip", "netns", "exec", ns(n), "sysctl", "-qw", setting]);
   try {
     for (const n of names) {
-      await sh(["ip", "netns", "add", ns(n)]);
+      await mustRun(["ip", "netns", "add", ns(n)]);
       await ip(n, "link", "set", "lo", "up");
     }
     // Link k: names[k] holds host 1, names[k + 1] host 2.
@@ -195,7 +179,7 @@ async function alertTypes(file: string, data: string): Promise<string[]> {
 
 /** Distinct UDP destination ports of `target` (either family) in a capture. */
 async function udpPorts(file: string, target: string): Promise<Set<number>> {
-  const text = await sh(["tcpdump", "-nr", file, "udp"]);
+  const text = await mustRun(["tcpdump", "-nr", file, "udp"]);
   const re = new RegExp(
     `> ${target.replaceAll(".", "\\.")}\\.(\\d+): UDP`,
     "g",
@@ -205,7 +189,7 @@ async function udpPorts(file: string, target: string): Promise<Set<number>> {
 
 /** Runs `cmd` in the lab's namespace `n`. */
 function inNs(lab: RoutedLab, n: string, cmd: string[]): Promise<string> {
-  return sh(["ip", "netns", "exec", lab.ns(n), ...cmd]);
+  return mustRun(["ip", "netns", "exec", lab.ns(n), ...cmd]);
 }
 
 Deno.test({
