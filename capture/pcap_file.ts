@@ -467,11 +467,8 @@ class Walker {
               avail,
           );
         }
-        if (this.#idbsSeen === 0) {
-          return this.#fail(
-            "The pcapng file has no Interface Description Block",
-          );
-        }
+        // A section without interfaces holds no packets: an empty capture,
+        // as Wireshark reads it (a packet block before any IDB is an error).
         return DONE;
       }
       let le = this.#le;

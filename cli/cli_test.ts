@@ -94,6 +94,43 @@ Deno.test("analyze reports an unreadable file in its entry and goes on with the 
   }
 });
 
+Deno.test("analyze reads a valid pcapng without packets as an empty capture, and a cut one as an error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A Section Header Block alone (little-endian, version 1.0, no options).
+    const shb = new Uint8Array(28);
+    const v = new DataView(shb.buffer);
+    v.setUint32(0, 0x0a0d0d0a, true);
+    v.setUint32(4, 28, true);
+    v.setUint32(8, 0x1a2b3c4d, true);
+    v.setUint16(12, 1, true);
+    v.setBigInt64(16, -1n, true);
+    v.setUint32(24, 28, true);
+    await Deno.writeFile(`${dir}/empty.pcapng`, shb);
+    await Deno.writeFile(`${dir}/cut.pcapng`, shb.subarray(0, 20));
+    const stats = `${dir}/stats.json`;
+    const ok = await runCli([
+      "analyze",
+      "--stats-json",
+      stats,
+      `${dir}/empty.pcapng`,
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, "");
+    const s = JSON.parse(await Deno.readTextFile(stats));
+    assert.equal(s.files[0].error, null);
+    assert.equal(s.files[0].packets, 0);
+    const bad = await runCli(["analyze", `${dir}/cut.pcapng`]);
+    assert.equal(bad.code, 1);
+    assertOneLineError(
+      bad.stderr,
+      /cut\.pcapng: Truncated pcapng block of type 0x0a0d0d0a: length 28, the file has 20 bytes left$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("analyze emits protocol events in EVE form with Suricata's field names", async () => {
   const r = await runCli([
     "analyze",
