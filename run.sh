@@ -73,12 +73,24 @@ install_pkgs() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# Everything a start takes from the npm registry, fetched now: the modules of
+# main.ts into Deno's cache and the dashboard bundle (whose esbuild is an npm
+# package for this machine's architecture), so that a box set up online
+# starts later without the registry. Quick when all is in place.
+prepare_offline() {
+  (cd "$HERE" && "$TOOLS/bin/deno" install --quiet --entrypoint main.ts >&2) ||
+    { say "cannot fetch the modules of main.ts (is the npm registry reachable?)"; exit 1; }
+  (cd "$HERE" && "$TOOLS/bin/deno" task --quiet bundle >&2) ||
+    { say "cannot build the dashboard bundle"; exit 1; }
+}
+
 setup() {
   install_deno
   case "$1" in
     test) install_pkgs "${TEST_PKGS[@]}" ;;
     *) install_pkgs "${START_PKGS[@]}" ;;
   esac
+  prepare_offline
 }
 
 cmd="${1:-start}"
