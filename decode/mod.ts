@@ -40,3 +40,4 @@ export {
   parseHttpRequest,
 } from "./http.ts";
 export { parseClientHello, TLS_MAX_SNI } from "./tls.ts";
+export { escapedText } from "./_text.ts";

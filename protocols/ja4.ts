@@ -1,0 +1,142 @@
+/**
+ * JA4, the TLS client fingerprint of FoxIO's JA4+ suite, base JA4 only (the
+ * one under the BSD 3-Clause licence; JA4S, JA4X and the rest are under
+ * FoxIO's own licence and are not implemented). Specification:
+ * https://github.com/FoxIO-LLC/ja4/blob/main/technical_details/JA4.md
+ *
+ * `t13d1516h2_8daaf6152771_e5627efa2ab1` is, in order:
+ * - `t`: TLS over TCP (this module reads TCP only; QUIC would be `q`);
+ * - the version: the highest non-GREASE supported_versions value, else the
+ *   hello's legacy_version (`13`, `12`, `11`, `10`, `s3`, `s2`; `00` unknown);
+ * - `d` when a server_name extension is present, else `i`;
+ * - the number of cipher suites and of extensions, GREASE not counted, two
+ *   digits, capped at 99 (SNI and ALPN count);
+ * - the first and last characters of the first ALPN value, `00` when none
+ *   or empty; when its first or last byte is not ASCII alphanumeric, the
+ *   first and last characters of the value's hex instead;
+ * - the first 12 hex digits of SHA-256 of the cipher suites as 4-digit
+ *   lower-case hex, sorted, comma-joined (`000000000000` when none);
+ * - the same over the extensions sorted, without GREASE, SNI (0000) and ALPN
+ *   (0010), then `_` and the signature algorithms in wire order (no `_` when
+ *   there are none); `000000000000` when the extension list is empty.
+ *
+ * GREASE values are ignored everywhere, as the specification says
+ * (signature algorithms included).
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import {
+  type ClientHello,
+  EXT_ALPN,
+  EXT_SERVER_NAME,
+  isGrease,
+} from "./tls_handshake.ts";
+
+const ZERO12 = "000000000000";
+
+/** The two-character JA4 code of a TLS version number. */
+export function ja4Version(v: number): string {
+  switch (v) {
+    case 0x0304:
+      return "13";
+    case 0x0303:
+      return "12";
+    case 0x0302:
+      return "11";
+    case 0x0301:
+      return "10";
+    case 0x0300:
+      return "s3";
+    case 0x0002:
+      return "s2";
+    case 0xfeff:
+      return "d1";
+    case 0xfefd:
+      return "d2";
+    case 0xfefc:
+      return "d3";
+    default:
+      return "00";
+  }
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a);
+}
+
+const HEX = "0123456789abcdef";
+
+/** The JA4 ALPN code of the first ALPN value (`h2`, `h1`, `00`, …). */
+export function ja4Alpn(first: Uint8Array | undefined): string {
+  if (first === undefined || first.length === 0) return "00";
+  const a = first[0]!, z = first[first.length - 1]!;
+  if (isAlnum(a) && isAlnum(z)) {
+    return String.fromCharCode(a) + String.fromCharCode(z);
+  }
+  return HEX[a >> 4]! + HEX[z & 15]!;
+}
+
+function hex4(v: number): string {
+  return v.toString(16).padStart(4, "0");
+}
+
+/** First 12 hex digits of SHA-256 of `s`, or `000000000000` for "". */
+function hash12(s: string): string {
+  if (s === "") return ZERO12;
+  return createHash("sha256").update(s).digest("hex").slice(0, 12);
+}
+
+function count2(n: number): string {
+  return n > 99 ? "99" : n < 10 ? "0" + n : String(n);
+}
+
+/** The parts of a JA4 fingerprint before hashing (JA4_r, sorted raw form). */
+export interface Ja4Raw {
+  /** `t13d1516h2` */
+  readonly prefix: string;
+  /** Sorted cipher suites, `002f,0035,…` */
+  readonly ciphers: string;
+  /** Sorted extensions without SNI and ALPN, then `_` and signature algorithms. */
+  readonly extensions: string;
+}
+
+/** The unhashed parts of a ClientHello's JA4. */
+export function ja4Raw(hello: ClientHello): Ja4Raw {
+  let version = hello.version;
+  let best = -1;
+  for (const v of hello.supportedVersions) {
+    if (!isGrease(v) && v > best) best = v;
+  }
+  if (best >= 0) version = best;
+  const ciphers = hello.cipherSuites.filter((v) => !isGrease(v));
+  const exts = hello.extensions.filter((v) => !isGrease(v));
+  const prefix = "t" + ja4Version(version) + (hello.hasSni ? "d" : "i") +
+    count2(ciphers.length) + count2(exts.length) + ja4Alpn(hello.alpn[0]);
+  const sortedExts = exts.filter((v) => v !== EXT_SERVER_NAME && v !== EXT_ALPN)
+    .sort((a, b) => a - b);
+  const sigs = hello.signatureAlgorithms.filter((v) => !isGrease(v));
+  let extensions = sortedExts.map(hex4).join(",");
+  if (extensions !== "" && sigs.length > 0) {
+    extensions += "_" + sigs.map(hex4).join(",");
+  }
+  return {
+    prefix,
+    ciphers: ciphers.sort((a, b) => a - b).map(hex4).join(","),
+    extensions,
+  };
+}
+
+/**
+ * The JA4 fingerprint of a ClientHello received over TCP.
+ *
+ * @example
+ * ```ts
+ * ja4(hello); // "t13d1516h2_8daaf6152771_e5627efa2ab1"
+ * ```
+ */
+export function ja4(hello: ClientHello): string {
+  const r = ja4Raw(hello);
+  return `${r.prefix}_${hash12(r.ciphers)}_${hash12(r.extensions)}`;
+}
