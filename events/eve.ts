@@ -91,22 +91,33 @@ export function rcodeName(r: number): string {
   return RCODES[r] ?? `RCODE${r}`;
 }
 
-/** TLS version name for a version number (0x0303 → "TLS 1.2"). */
+/**
+ * TLS version name as Suricata writes `tls.version` (its `SSLVersionToString`,
+ * rust/src/tls_version.rs): 0x0303 → "TLS 1.2", 0x0301 → "TLSv1", 0x7f17 →
+ * "TLS 1.3 draft-23", 0 → "UNDETERMINED", anything else in decimal.
+ */
 export function tlsVersionName(v: number): string {
   switch (v) {
+    case 0:
+      return "UNDETERMINED";
+    case 0x0002:
+      return "SSLv2";
     case 0x0300:
       return "SSLv3";
     case 0x0301:
-      return "TLS 1.0";
+      return "TLSv1";
     case 0x0302:
       return "TLS 1.1";
     case 0x0303:
       return "TLS 1.2";
     case 0x0304:
       return "TLS 1.3";
-    default:
-      return v === 0 ? "UNDETERMINED" : `0x${v.toString(16).padStart(4, "0")}`;
   }
+  if (v >= 0x7f00 && v <= 0x7f1c) {
+    const draft = v & 0xff;
+    return draft < 16 ? "TLS 1.3 draft-<16" : `TLS 1.3 draft-${draft}`;
+  }
+  return String(v);
 }
 
 /** Two-hex-digit TCP flags as Suricata writes them ("1b"). */

@@ -1,17 +1,13 @@
 /**
  * Protocol events in EVE form, for users who want Suricata- or Zeek-style
- * logs of what crossed the wire: `dns`, `http`, `tls` per message and `flow`
- * per finished flow. An observer of the pipeline; records go to a sink.
+ * logs of what crossed the wire: `dns` and `http` per message, `tls` per
+ * connection's handshake (read from the TCP stream by `protocols/`), and
+ * `flow` per finished flow. An observer of the pipeline; records go to a
+ * sink.
  *
  * @module
  */
-import {
-  APP_DNS,
-  APP_HTTP,
-  APP_TLS,
-  formatAddr,
-  type Packet,
-} from "../decode/mod.ts";
+import { APP_DNS, APP_HTTP, formatAddr, type Packet } from "../decode/mod.ts";
 import {
   type Flow,
   type FlowEndReason,
@@ -28,6 +24,11 @@ import {
   tcpFlagsHex,
   tlsVersionName,
 } from "./eve.ts";
+import {
+  type TlsConnection,
+  type TlsHandshake,
+  tlsObserver,
+} from "../protocols/mod.ts";
 
 /** Protocol event kinds `--events` accepts besides `alert`. */
 export const PROTOCOL_EVENT_TYPES = ["dns", "http", "tls", "flow"] as const;
@@ -51,14 +52,24 @@ export function protocolEvents(
   const dns = enabled.has("dns"), http = enabled.has("http");
   const tls = enabled.has("tls"), flow = enabled.has("flow");
   const obs: FlowObserver = {};
-  if (dns || http || tls) {
+  const tlsObs = tls
+    ? tlsObserver((hs, conn) => sink(tlsEvent(hs, conn)))
+    : null;
+  if (dns || http || tlsObs !== null) {
     obs.onPacket = (p: Packet, ctx: PacketContext) => {
       if (p.app === APP_DNS && dns) sink(dnsEvent(p, ctx.flow));
       else if (p.app === APP_HTTP && http) sink(httpEvent(p, ctx.flow));
-      else if (p.app === APP_TLS && tls) sink(tlsEvent(p, ctx.flow));
+      tlsObs?.onPacket(p, ctx);
     };
   }
-  if (flow) obs.onFlowEnd = (f, reason) => sink(flowEvent(f, reason));
+  if (flow || tlsObs !== null) {
+    // A handshake cut short is reported before its flow's record.
+    obs.onFlowEnd = (f, reason) => {
+      tlsObs?.onFlowEnd(f);
+      if (flow) sink(flowEvent(f, reason));
+    };
+  }
+  if (tlsObs !== null) obs.onFinish = () => tlsObs.onFinish();
   return obs;
 }
 
@@ -112,15 +123,43 @@ export function httpEvent(p: Packet, f: Flow): EveRecord {
   return rec;
 }
 
-/** The EVE `tls` record of one ClientHello. */
-export function tlsEvent(p: Packet, f: Flow): EveRecord {
-  const rec = packetTuple(p, f, "tls");
-  const body: Record<string, unknown> = {
-    version: tlsVersionName(p.tls.version),
+/**
+ * The EVE `tls` record of one connection's handshake, with Suricata's field
+ * names and forms (`subject`, `issuerdn`, `serial`, `fingerprint`, `sni`,
+ * `version` as negotiated, `notbefore`, `notafter`, `ja3` and `ja3s` as
+ * `{hash, string}`, `ja4`); fields without a value are left out.
+ */
+export function tlsEvent(hs: TlsHandshake, c: TlsConnection): EveRecord {
+  const body: Record<string, unknown> = {};
+  const cert = hs.cert;
+  if (cert !== null) {
+    body.subject = cert.subject;
+    body.issuerdn = cert.issuerdn;
+    body.serial = cert.serial;
+    body.fingerprint = cert.fingerprint;
+  }
+  if (hs.sni !== "") body.sni = hs.sni;
+  body.version = tlsVersionName(hs.version);
+  if (cert !== null) {
+    body.notbefore = cert.notbefore;
+    body.notafter = cert.notafter;
+  }
+  if (hs.ja3 !== null) body.ja3 = { hash: hs.ja3.hash, string: hs.ja3.string };
+  if (hs.ja3s !== null) {
+    body.ja3s = { hash: hs.ja3s.hash, string: hs.ja3s.string };
+  }
+  if (hs.ja4 !== "") body.ja4 = hs.ja4;
+  return {
+    timestamp: eveTimestamp(c.tsUs),
+    flow_id: c.flowId,
+    event_type: "tls",
+    src_ip: formatAddr(c.ipVersion, c.clientAddr),
+    src_port: c.clientPort,
+    dest_ip: formatAddr(c.ipVersion, c.serverAddr),
+    dest_port: c.serverPort,
+    proto: "TCP",
+    tls: body,
   };
-  if (p.tls.sni !== "") body.sni = p.tls.sni;
-  rec.tls = body;
-  return rec;
 }
 
 /** The EVE `flow` record of a finished flow. */

@@ -55,6 +55,14 @@ export interface TlsObserverOptions {
   counters?: TlsObserverCounters;
 }
 
+/** The observer {@link tlsObserver} builds: every method present. */
+export interface TlsObserver extends FlowObserver {
+  onPacket(p: Packet, ctx: PacketContext): void;
+  onFlowEnd(f: Flow): void;
+  onFinish(): void;
+  readonly counters: TlsObserverCounters;
+}
+
 /** A fresh set of zero counters. */
 export function newTlsObserverCounters(): TlsObserverCounters {
   return { connections: 0, handshakes: 0, skippedFull: 0, faults: {} };
@@ -98,7 +106,7 @@ function seqDiff(a: number, b: number): number {
 export function tlsObserver(
   sink: TlsHandshakeSink,
   opts: TlsObserverOptions = {},
-): FlowObserver & { readonly counters: TlsObserverCounters } {
+): TlsObserver {
   const max = opts.maxConnections ?? 4096;
   const counters = opts.counters ?? newTlsObserverCounters();
   const conns = new Map<number, ConnState>();

@@ -139,9 +139,9 @@ function oidText(der: Uint8Array, start: number, end: number): string {
 }
 
 /**
- * Attribute names as x509-parser prints them: its abbreviations, else the
- * OID registry's short names for the common X.520 attributes, else the
- * dotted OID.
+ * Attribute names as x509-parser prints them: its abbreviations (`CN`, `C`,
+ * `L`, `ST`, `O`, `OU`, `DC`, `Email`), else the short name of its OID
+ * registry (rusticata/oid-registry `assets/oid_db.txt`), else `OID(1.2.3)`.
  */
 const ATTR_NAMES: Readonly<Record<string, string>> = {
   "2.5.4.3": "CN",
@@ -152,17 +152,28 @@ const ATTR_NAMES: Readonly<Record<string, string>> = {
   "2.5.4.11": "OU",
   "0.9.2342.19200300.100.1.25": "DC",
   "1.2.840.113549.1.9.1": "Email",
+  "0.9.2342.19200300.100.1.1": "uid",
+  "1.3.6.1.4.1.311.60.2.1.1": "msJurisdictionLocality",
+  "1.3.6.1.4.1.311.60.2.1.2": "msJurisdictionStateOrProvince",
+  "1.3.6.1.4.1.311.60.2.1.3": "msJurisdictionCountry",
+  "2.5.4.0": "objectClass",
+  "2.5.4.1": "aliasedEntryName",
+  "2.5.4.2": "knowledgeInformation",
   "2.5.4.4": "surname",
   "2.5.4.5": "serialNumber",
-  "2.5.4.9": "street",
+  "2.5.4.9": "streetAddress",
   "2.5.4.12": "title",
+  "2.5.4.13": "description",
+  "2.5.4.14": "searchGuide",
   "2.5.4.15": "businessCategory",
+  "2.5.4.16": "postalAddress",
   "2.5.4.17": "postalCode",
+  "2.5.4.41": "name",
   "2.5.4.42": "givenName",
   "2.5.4.43": "initials",
+  "2.5.4.44": "generationQualifier",
+  "2.5.4.45": "uniqueIdentifier",
   "2.5.4.46": "dnQualifier",
-  "2.5.4.65": "pseudonym",
-  "0.9.2342.19200300.100.1.1": "UID",
 };
 
 const UTF8 = new TextDecoder("utf-8", { fatal: false });
@@ -220,7 +231,9 @@ function nameText(der: Uint8Array, name: Tlv): string {
       const oid = expect(readTlv(der, atv.start, atv.end), TAG_OID, "OID");
       const value = readTlv(der, oid.end, atv.end);
       const dotted = oidText(der, oid.start, oid.end);
-      const item = `${ATTR_NAMES[dotted] ?? dotted}=${attrValue(der, value)}`;
+      const item = `${ATTR_NAMES[dotted] ?? `OID(${dotted})`}=${
+        attrValue(der, value)
+      }`;
       rdnText = rdnText === "" ? item : rdnText + " + " + item;
     }
     out = out === "" ? rdnText : out + ", " + rdnText;

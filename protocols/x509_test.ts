@@ -177,7 +177,7 @@ Deno.test("parseCertificateDer() writes names as Suricata does: multi-valued RDN
     ),
   ]);
   const c = parseCertificateDer(handCert(subject, UTC, GEN));
-  assert.equal(c.subject, "O=Ünïcode Org + OU=BMP, 1.2.3.4=cé, CN=DEAD");
+  assert.equal(c.subject, "O=Ünïcode Org + OU=BMP, OID(1.2.3.4)=cé, CN=DEAD");
   assert.equal(c.issuerdn, "CN=Hand CA");
   assert.equal(c.serial, "01");
   assert.equal(c.notbefore, "2049-12-31T23:59:59");
