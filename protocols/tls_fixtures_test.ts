@@ -110,6 +110,9 @@ Deno.test({
           assert.equal(hs.ja3s?.string, r.tshark_ja3s_string, client);
           assert.equal(hs.ja3s?.hash, r.tshark_ja3s, client);
           assert.equal(hs.ja3s?.hash, r.ja3s, client);
+          if (r.cert_sha1 !== undefined) {
+            assert.equal(hs.cert?.fingerprint, r.cert_sha1, client);
+          }
         }
       });
     }

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli } from "../cli/_testing.ts";
-import { mustRun, runCommand } from "./e2e/_lab.ts";
+import { mustRun, recordCapture, runCommand } from "./e2e/_lab.ts";
 
 const TOOLS = ["ip", "ping", "traceroute", "tcpdump", "nmap"];
 
@@ -118,56 +118,6 @@ async function routedLab(): Promise<RoutedLab> {
   }
 }
 
-/** tcpdump on `iface` in `netns` into `file`, stopped by the returned function. */
-async function record(
-  netns: string,
-  iface: string,
-  file: string,
-): Promise<() => Promise<void>> {
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      netns,
-      "tcpdump",
-      "--immediate-mode",
-      "-i",
-      iface,
-      "-U",
-      "-w",
-      file,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.getReader();
-  const dec = new TextDecoder();
-  let err = "";
-  const until = Date.now() + 10_000;
-  while (!err.includes("listening on") && Date.now() < until) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    err += dec.decode(value);
-  }
-  assert.match(err, /listening on/, `tcpdump in ${netns}: ${err}`);
-  // Stopping: once the file has grown and then held its size for 300 ms
-  // (tcpdump has written what the kernel handed it), interrupt it.
-  return async () => {
-    const deadline = Date.now() + 10_000;
-    let size = -1, since = Date.now();
-    while (Date.now() < deadline) {
-      const now = (await Deno.stat(file)).size;
-      if (now !== size) [size, since] = [now, Date.now()];
-      else if (size > 24 && Date.now() - since >= 300) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill("SIGINT");
-    while (!(await reader.read()).done) { /* drain */ }
-    await child.status;
-  };
-}
-
 /** Alert types `analyze` raises on `file` (rules only, no model), but new_host. */
 async function alertTypes(file: string, data: string): Promise<string[]> {
   const r = await runCli(["analyze", file, "--no-model", "--data", data]);
@@ -207,8 +157,8 @@ Deno.test({
       for (const target of [lab.targets.v4, lab.targets.v6]) {
         await inNs(lab, "tracer", ["ping", "-c", "1", "-W", "5", target]);
       }
-      const stopA = await record(lab.ns("tracer"), "eth0", tracerSide);
-      const stopB = await record(lab.ns("target"), "eth0", targetSide);
+      const stopA = await recordCapture(lab.ns("tracer"), "eth0", tracerSide);
+      const stopB = await recordCapture(lab.ns("target"), "eth0", targetSide);
       for (
         const [family, target] of [["-4", lab.targets.v4], [
           "-6",
@@ -267,7 +217,7 @@ Deno.test({
         ]]
       ) {
         const scan = join(dir, `scan${family}.pcap`);
-        const stop = await record(lab.ns("tracer"), "eth0", scan);
+        const stop = await recordCapture(lab.ns("tracer"), "eth0", scan);
         await inNs(lab, "tracer", [
           "nmap",
           ...(family === "-6" ? ["-6"] : []),

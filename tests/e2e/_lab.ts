@@ -450,3 +450,61 @@ export async function createLab(
     [Symbol.asyncDispose]: remove,
   };
 }
+
+/**
+ * Starts tcpdump on `iface` in `netns` writing `file` (full frames), and
+ * resolves once it listens to the function that stops it: it waits until the
+ * file has stopped growing, then interrupts tcpdump.
+ */
+export async function recordCapture(
+  netns: string,
+  iface: string,
+  file: string,
+): Promise<() => Promise<void>> {
+  const child = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      netns,
+      "tcpdump",
+      "--immediate-mode",
+      "-i",
+      iface,
+      "-U",
+      "-w",
+      file,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.getReader();
+  const dec = new TextDecoder();
+  let err = "";
+  const until = Date.now() + 10_000;
+  while (!err.includes("listening on") && Date.now() < until) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += dec.decode(value);
+  }
+  if (!err.includes("listening on")) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw new LabCommandError(["tcpdump", "-i", iface], `in ${netns}: ${err}`);
+  }
+  // Stopping: once the file has grown and then held its size for 300 ms
+  // (tcpdump has written what the kernel handed it), interrupt it.
+  return async () => {
+    const deadline = Date.now() + 10_000;
+    let size = -1, since = Date.now();
+    while (Date.now() < deadline) {
+      const now = (await Deno.stat(file)).size;
+      if (now !== size) [size, since] = [now, Date.now()];
+      else if (size > 24 && Date.now() - since >= 300) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGINT");
+    while (!(await reader.read()).done) { /* drain */ }
+    await child.status;
+  };
+}

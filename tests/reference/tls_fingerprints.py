@@ -7,7 +7,8 @@ Written from the specifications, not from NetSentinel's code:
 
 tshark (Wireshark) reads the capture and reassembles TCP; this script takes
 each ClientHello and ServerHello's raw bytes from tshark's JSON (-x) and
-computes the fingerprints itself. It also passes on tshark's own JA3 and
+computes the fingerprints itself, and the SHA-1 of the server's first
+certificate. It also passes on tshark's own JA3 and
 JA3S (fields tls.handshake.ja3*, Wireshark 3.6+), so a test compares three
 implementations.
 
@@ -146,12 +147,32 @@ def handshakes(layer):
             yield from handshakes(v)
 
 
+def first_raw(x, key):
+    """The first raw hex value of `key` anywhere under x."""
+    if isinstance(x, list):
+        for y in x:
+            r = first_raw(y, key)
+            if r is not None:
+                return r
+    elif isinstance(x, dict):
+        if key in x:
+            v = x[key]
+            while isinstance(v, list) and v and isinstance(v[0], list):
+                v = v[0]
+            return v[0]
+        for y in x.values():
+            r = first_raw(y, key)
+            if r is not None:
+                return r
+    return None
+
+
 def main():
     path = sys.argv[1]
     tshark = sys.argv[2] if len(sys.argv) > 2 else "tshark"
     text = subprocess.run(
         [tshark, "-r", path, "-x", "-T", "json", "--no-duplicate-keys", "-o", "tls.desegment_ssl_records:TRUE",
-         "-Y", "tls.handshake.type == 1 || tls.handshake.type == 2"],
+         "-Y", "tls.handshake.type == 1 || tls.handshake.type == 2 || tls.handshake.type == 11"],
         check=True, capture_output=True, text=True).stdout
     out = {}
     for pkt in json.loads(text or "[]"):
@@ -183,6 +204,12 @@ def main():
                 rec.update({"ja3s_string": s, "ja3s": m,
                             "tshark_ja3s": h.get("tls.handshake.ja3s"),
                             "tshark_ja3s_string": h.get("tls.handshake.ja3s_full")})
+            elif kind == "11" and "cert_sha1" not in out.get("%s:%s" % (dst, dport), {}):
+                der = first_raw(h, "tls.handshake.certificate_raw")
+                if der is not None:
+                    sha = hashlib.sha1(bytes.fromhex(der)).hexdigest()
+                    rec = out.setdefault("%s:%s" % (dst, dport), {})
+                    rec["cert_sha1"] = ":".join(sha[i:i + 2] for i in range(0, 40, 2))
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
 
 

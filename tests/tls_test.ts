@@ -1,0 +1,234 @@
+/**
+ * Real TLS handshakes through `analyze`: two namespaces, `openssl s_server`
+ * with a certificate made here (chosen subject, issuer, serial and
+ * validity, tests/lab/tls_certs.sh), `openssl s_client` and `curl` with TLS
+ * 1.2 and TLS 1.3, recorded by tcpdump. The EVE `tls` records must carry the
+ * version the client says it negotiated, the SNI, the certificate's facts as
+ * `openssl x509` reads them (TLS 1.2; none in 1.3, where the certificate is
+ * encrypted), and JA3, JA3S, JA4 equal to tshark's and the Python
+ * reference's (tests/reference/tls_fingerprints.py) on the same capture.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runCli } from "../cli/_testing.ts";
+import { mustRun, poll, recordCapture, runCommand } from "./e2e/_lab.ts";
+import { createVethPair } from "./netns.ts";
+
+const TOOLS = ["ip", "tcpdump", "openssl", "curl", "tshark", "python3", "ss"];
+const CERTS_SH = new URL("./lab/tls_certs.sh", import.meta.url).pathname;
+const REFERENCE = new URL("./reference/tls_fingerprints.py", import.meta.url)
+  .pathname;
+const NAME = "secure.lab.test";
+const PORT = 8443;
+
+async function unavailable(): Promise<string | null> {
+  if (Deno.uid() !== 0) return "needs root (network namespaces)";
+  const missing: string[] = [];
+  for (const t of TOOLS) {
+    const r = await runCommand(["sh", "-c", `command -v ${t}`]);
+    if (!r.success) missing.push(t);
+  }
+  return missing.length > 0
+    ? `missing ${missing.join(", ")} (./run.sh setup test)`
+    : null;
+}
+
+const why = await unavailable();
+const ignore = why !== null && Deno.env.get("CI") !== "true";
+
+/** openssl's view of a PEM certificate, in EVE's forms. */
+async function opensslView(pem: string): Promise<Record<string, string>> {
+  const text = await mustRun([
+    "openssl",
+    "x509",
+    "-in",
+    pem,
+    "-noout",
+    "-fingerprint",
+    "-sha1",
+    "-serial",
+    "-dates",
+    "-subject",
+    "-issuer",
+    "-nameopt",
+    "utf8,sep_comma_plus_space,sname",
+  ]);
+  const f: Record<string, string> = {};
+  for (const line of text.trim().split("\n")) {
+    const i = line.indexOf("=");
+    f[line.slice(0, i)] = line.slice(i + 1);
+  }
+  const date = (s: string) => new Date(s).toISOString().slice(0, 19);
+  return {
+    subject: f.subject!,
+    issuerdn: f.issuer!,
+    fingerprint: f["sha1 Fingerprint"]!.toLowerCase(),
+    serial: f.serial!,
+    notbefore: date(f.notBefore!),
+    notafter: date(f.notAfter!),
+  };
+}
+
+Deno.test({
+  name:
+    "TLS 1.2 and 1.3 handshakes of openssl and curl give EVE tls records with openssl's view of the certificate and the fingerprints of tshark and the reference" +
+    (ignore ? ` (skipped: ${why})` : ""),
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ns-tls-" });
+    try {
+      await mustRun(["bash", CERTS_SH, dir, NAME]);
+      await using pair = await createVethPair();
+      const server = pair.a, client = pair.b;
+      const inNs = (
+        ns: string,
+        cmd: string[],
+      ) => ["ip", "netns", "exec", ns, ...cmd];
+      const pcap = join(dir, "tls.pcap");
+      const stop = await recordCapture(server.ns, server.iface, pcap);
+      const s = new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          server.ns,
+          "openssl",
+          "s_server",
+          "-accept",
+          `${server.ip}:${PORT}`,
+          "-cert",
+          join(dir, "server.pem"),
+          "-key",
+          join(dir, "server.key"),
+          "-cert_chain",
+          join(dir, "ca.pem"),
+          "-www",
+          "-quiet",
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        await poll("openssl s_server to listen", async () => {
+          const out = await mustRun(
+            inNs(server.ns, ["ss", "-Hltn", `sport = :${PORT}`]),
+          );
+          return out.trim() !== "" ? true : null;
+        }, { timeoutMs: 10_000, everyMs: 50 });
+        // The protocol each client says it negotiated, by what it ran.
+        const said: string[] = [];
+        for (const v of ["-tls1_2", "-tls1_3"]) {
+          const r = await runCommand(
+            inNs(client.ns, [
+              "openssl",
+              "s_client",
+              "-connect",
+              `${server.ip}:${PORT}`,
+              "-servername",
+              NAME,
+              v,
+              "-alpn",
+              "http/1.1",
+              "-CAfile",
+              join(dir, "ca.pem"),
+              "-verify_return_error",
+              "-ign_eof",
+            ]),
+            { stdin: "GET / HTTP/1.0\r\n\r\n", timeoutMs: 20_000 },
+          );
+          assert.ok(r.success, r.stderr);
+          said.push(/Protocol\s*:\s*(\S+)/.exec(r.stdout)?.[1] ?? "?");
+        }
+        assert.deepEqual(said, ["TLSv1.2", "TLSv1.3"]);
+        for (const v of [["--tlsv1.2", "--tls-max", "1.2"], ["--tlsv1.3"]]) {
+          await mustRun(inNs(client.ns, [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "15",
+            "--cacert",
+            join(dir, "ca.pem"),
+            "--resolve",
+            `${NAME}:${PORT}:${server.ip}`,
+            ...v,
+            `https://${NAME}:${PORT}/`,
+          ]));
+        }
+      } finally {
+        s.kill("SIGTERM");
+        await s.status;
+        await stop();
+      }
+
+      const r = await runCli(["analyze", "--events", "tls", pcap]);
+      assert.equal(r.code, 0, r.stderr);
+      const recs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      assert.equal(recs.length, 4, r.stdout);
+      const versions = recs.map((x) => x.tls.version);
+      assert.deepEqual(versions, ["TLS 1.2", "TLS 1.3", "TLS 1.2", "TLS 1.3"]);
+
+      const cert = await opensslView(join(dir, "server.pem"));
+      assert.equal(cert.serial, "8BADF00D0123456789");
+      for (const rec of recs) {
+        assert.equal(rec.src_ip, client.ip);
+        assert.equal(rec.dest_ip, server.ip);
+        assert.equal(rec.dest_port, PORT);
+        assert.equal(rec.tls.sni, NAME);
+        if (rec.tls.version === "TLS 1.2") {
+          assert.equal(rec.tls.subject, cert.subject);
+          assert.equal(rec.tls.issuerdn, cert.issuerdn);
+          assert.equal(rec.tls.fingerprint, cert.fingerprint);
+          // Suricata writes the DER integer's bytes: the leading 00 stays.
+          assert.equal(rec.tls.serial, "00:8B:AD:F0:0D:01:23:45:67:89");
+          assert.equal(rec.tls.notbefore, cert.notbefore);
+          assert.equal(rec.tls.notafter, cert.notafter);
+        } else {
+          assert.equal(rec.tls.subject, undefined);
+          assert.equal(rec.tls.fingerprint, undefined);
+        }
+      }
+      assert.equal(
+        cert.subject,
+        "C=DE, ST=Berlin, L=Berlin, O=Lab Org, OU=Web, CN=secure.lab.test",
+      );
+      assert.equal(cert.notafter, "2051-06-30T12:34:56");
+
+      const ref = JSON.parse(
+        await mustRun(["python3", REFERENCE, pcap]),
+      ) as Record<
+        string,
+        Record<string, string>
+      >;
+      assert.equal(Object.keys(ref).length, 4);
+      for (const rec of recs) {
+        const x = ref[`${rec.src_ip}:${rec.src_port}`]!;
+        assert.ok(x, `no reference for port ${rec.src_port}`);
+        assert.deepEqual(rec.tls.ja3, {
+          hash: x.tshark_ja3,
+          string: x.tshark_ja3_string,
+        });
+        assert.deepEqual(rec.tls.ja3, { hash: x.ja3, string: x.ja3_string });
+        assert.deepEqual(rec.tls.ja3s, {
+          hash: x.tshark_ja3s,
+          string: x.tshark_ja3s_string,
+        });
+        assert.deepEqual(rec.tls.ja3s, { hash: x.ja3s, string: x.ja3s_string });
+        assert.equal(rec.tls.ja4, x.ja4);
+        if (rec.tls.version === "TLS 1.2") {
+          assert.equal(rec.tls.fingerprint, x.cert_sha1);
+        }
+      }
+      // The version each client offered, and openssl's ALPN (http/1.1).
+      assert.match(recs[0].tls.ja4, /^t12d\d{4}h1_/);
+      assert.match(recs[1].tls.ja4, /^t13d\d{4}h1_/);
+      assert.match(recs[2].tls.ja4, /^t12d/);
+      assert.match(recs[3].tls.ja4, /^t13d/);
+      // openssl and curl are different clients.
+      assert.notEqual(recs[0].tls.ja3.hash, recs[2].tls.ja3.hash);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
