@@ -20,7 +20,7 @@ START_PKGS=(libpcap0.8 nftables iproute2)
 TEST_PKGS=(libpcap0.8 nftables iproute2 tcpdump iputils-ping nmap hping3 hydra
   iodine chromium openssh-server openssh-client dnsmasq-base dnsutils
   netcat-openbsd curl python3-sklearn procps systemd jq fonts-noto-color-emoji openssl
-  ethtool net-tools traceroute tshark python3)
+  ethtool net-tools traceroute tshark python3 python3-aiosmtpd)
 
 say() { printf 'run.sh: %s\n' "$*" >&2; }
 

@@ -22,6 +22,10 @@
  * | `["session", idHash]` | a signed-in session |
  * | `["token", hash]` | an API token (hashed) |
  * | `["meta", name]` | appliance facts, e.g. "learning_until" (ms) |
+ * | `["notify_outbox", channel, id]` | a message waiting to be sent (ids sort by time) |
+ * | `["notify_failed", channel, id]` | a message given up after the last try, with the error |
+ * | `["notify_pending", channel]` | a channel's digest being gathered and its recent sends |
+ * | `["notify_status", channel]` | a channel's last success and last error |
  *
  * @module
  */
@@ -174,4 +178,34 @@ export function tokenPrefix(): Deno.KvKey {
 /** `["meta", name]`: one appliance fact (for example when host learning ends). */
 export function metaKey(name: string): Deno.KvKey {
   return ["meta", name];
+}
+
+/** `["notify_outbox", channel, id]`: a message waiting to be sent on a channel. */
+export function notifyOutboxKey(channel: string, id: string): Deno.KvKey {
+  return ["notify_outbox", channel, id];
+}
+
+/** `["notify_outbox", channel]` (or every channel's with no argument): the outbox, oldest first. */
+export function notifyOutboxPrefix(channel?: string): Deno.KvKey {
+  return channel === undefined ? ["notify_outbox"] : ["notify_outbox", channel];
+}
+
+/** `["notify_failed", channel, id]`: a message given up after its last try. */
+export function notifyFailedKey(channel: string, id: string): Deno.KvKey {
+  return ["notify_failed", channel, id];
+}
+
+/** `["notify_failed", channel]` (or every channel's): failed messages. */
+export function notifyFailedPrefix(channel?: string): Deno.KvKey {
+  return channel === undefined ? ["notify_failed"] : ["notify_failed", channel];
+}
+
+/** `["notify_pending", channel]`: the digest a channel is gathering. */
+export function notifyPendingKey(channel: string): Deno.KvKey {
+  return ["notify_pending", channel];
+}
+
+/** `["notify_status", channel]`: a channel's last success and last error. */
+export function notifyStatusKey(channel: string): Deno.KvKey {
+  return ["notify_status", channel];
 }
