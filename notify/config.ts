@@ -547,6 +547,12 @@ export function channelSecrets(c: ChannelConfig): string[] {
   return out;
 }
 
+function secretFields(kind: unknown): readonly string[] {
+  return typeof kind === "string" && Object.hasOwn(SECRET_FIELDS, kind)
+    ? SECRET_FIELDS[kind as ChannelKind]
+    : [];
+}
+
 /** How a secret is shown: the mask, or for a URL its origin and the mask. */
 export function maskValue(field: string, v: string): string {
   if (field === "url") {
@@ -569,9 +575,8 @@ export function maskValue(field: string, v: string): string {
 export function maskChannel(
   doc: Record<string, unknown>,
 ): Record<string, unknown> {
-  const kind = doc.kind as ChannelKind;
   const out: Record<string, unknown> = { ...doc };
-  for (const k of SECRET_FIELDS[kind] ?? []) {
+  for (const k of secretFields(doc.kind)) {
     const v = out[k];
     if (typeof v === "string" && v !== "") out[k] = maskValue(k, v);
   }
@@ -589,7 +594,7 @@ export function keepSecrets(
 ): Record<string, unknown> {
   if (stored === null || stored.kind !== input.kind) return input;
   const out = { ...input };
-  for (const k of SECRET_FIELDS[input.kind as ChannelKind] ?? []) {
+  for (const k of secretFields(input.kind)) {
     const old = stored[k];
     if (typeof old !== "string") continue;
     if (out[k] === undefined || out[k] === maskValue(k, old)) out[k] = old;

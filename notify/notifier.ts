@@ -281,6 +281,15 @@ export class Notifier {
   }
 
   /**
+   * The aggregator's sink shape: new alerts go on, updates of an
+   * aggregated alert (a count or a last-seen time moving) are not news and
+   * send nothing. `blocked` says what was blocked because of it.
+   */
+  readonly onAlert = (a: Alert, isNew: boolean, blocked?: string): void => {
+    if (isNew) this.alert(a, blocked);
+  };
+
+  /**
    * A new alert (call only for new ones: updates of an aggregated alert
    * are not news). `blocked` says what was blocked because of it. Returns
    * at once.
