@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { statfs } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
   type Alert,
@@ -24,6 +25,10 @@ import {
   LiveSource,
   ReplaySource,
 } from "../capture/mod.ts";
+import type {
+  ApplianceEvent,
+  ApplianceEventSink,
+} from "../common/appliance_event.ts";
 import type { Logger } from "../common/logger.ts";
 import { anomalyDetector } from "../detect/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
@@ -38,6 +43,12 @@ import {
   resolveModel,
   scoreRequest,
 } from "../ml/mod.ts";
+import {
+  Notifier,
+  notifyControl,
+  shortDuration,
+  type SummaryFacts,
+} from "../notify/mod.ts";
 import { Blocker, EveLog } from "../respond/mod.ts";
 import {
   applianceMetrics,
@@ -61,6 +72,8 @@ import {
   getAlertHead,
   getHost,
   type HostRecord,
+  listAlerts,
+  listBlocks,
   listHosts,
   mergeHost,
   metaKey,
@@ -125,6 +138,10 @@ const LIVE_FLUSH_MS = 10;
 const MAX_ALERT_ADDRS = 10_000;
 const MAX_KNOWN_HOSTS = 200_000;
 const BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
+/** How often the data directory's free space is checked. */
+const DISK_CHECK_MS = 60_000;
+/** Alerts the daily summary reads at most. */
+const SUMMARY_MAX_ALERTS = 10_000;
 
 /** The running appliance. */
 export class Appliance {
@@ -136,6 +153,14 @@ export class Appliance {
   readonly aggregator: AlertAggregator;
   readonly replay: ApplianceReplay;
   readonly stats: LiveStats;
+  /** Notifications: alerts and appliance events to the configured channels. */
+  readonly notifier: Notifier;
+  /**
+   * Where any part reports an appliance event (capture down, block made,
+   * disk almost full; the feed and rules updaters report their failures
+   * here with `feedUpdateFailed` and `rulesUpdateFailed` of common/).
+   */
+  readonly events: ApplianceEventSink;
   /** The admin password when this start created it (print it once). */
   readonly generatedPassword: string | null;
   readonly #o: ApplianceOptions;
@@ -170,6 +195,9 @@ export class Appliance {
   #saving: Promise<void> | null = null;
   /** A catch-up tick is scheduled (timeouts left over by the budget). */
   #catchUp: ReturnType<typeof setTimeout> | null = null;
+  #lastDiskCheck = 0;
+  /** A disk_almost_full event was sent and the free space has not recovered. */
+  #diskWarned = false;
 
   private constructor(
     o: ApplianceOptions,
@@ -185,6 +213,7 @@ export class Appliance {
       learningUntil: number;
       blocker: Blocker;
       admins: { fn: () => string[] };
+      notifier: Notifier;
     },
   ) {
     this.#o = o;
@@ -198,6 +227,8 @@ export class Appliance {
     this.#known = parts.known;
     this.#learningUntil = parts.learningUntil;
     this.blocker = parts.blocker;
+    this.notifier = parts.notifier;
+    this.events = (e) => this.notifier.event(e);
     // Filled in by start(); constructed here so the fields stay readonly.
     this.generatedPassword = null;
     this.server = null as unknown as DashboardServer;
@@ -350,6 +381,13 @@ export class Appliance {
       logger: o.log,
     });
     await blocker.start();
+    const summary: { fn: (from: number, to: number) => Promise<SummaryFacts> } =
+      { fn: () => Promise.reject(new Error("not started")) };
+    const notifier = new Notifier(store, c.notify, {
+      log: o.log,
+      summarize: (from, to) => summary.fn(from, to),
+    });
+    await notifier.start();
     const app = new Appliance(o, {
       store,
       writer,
@@ -362,7 +400,9 @@ export class Appliance {
       learningUntil,
       blocker,
       admins,
+      notifier,
     });
+    summary.fn = (from, to) => app.#summaryFacts(from, to);
     holder.onChange(() =>
       blocker.setPolicy(effectiveBlockPolicy({ ...c, policy: holder.current }))
     );
@@ -401,7 +441,12 @@ export class Appliance {
       alerts: kvAlerts(this.store),
       hosts: kvHosts(this.store),
       statsHistory: kvStatsHistory(this.store),
-      responder: blockerResponder(this.store, this.blocker),
+      responder: this.#responder(),
+      notify: notifyControl({
+        notifier: this.notifier,
+        raw: this.#o.rawConfig,
+        save: (raw) => saveConfig(this.#o.configPath, raw),
+      }),
       policy: this.#policyControl(),
       auth,
       stats: this.stats,
@@ -423,6 +468,107 @@ export class Appliance {
       metrics: () => this.metrics(),
       log: this.#o.log,
     };
+  }
+
+  /** The blocker for the dashboard, telling the notifier of blocks made by hand. */
+  #responder(): ReturnType<typeof blockerResponder> {
+    const r = blockerResponder(this.store, this.blocker);
+    return {
+      ...r,
+      block: async (req) => {
+        const out = await r.block(req);
+        if (out.ok) {
+          const b = out.block;
+          this.events({
+            type: "block_made",
+            severity: 3,
+            title: `Blocked ${b.target} by hand`,
+            detail:
+              `${req.by} blocked ${b.target} until ${b.until}: ${b.reason}`,
+            at: Date.now(),
+            ip: b.target,
+            facts: { by: req.by, until: b.until },
+          });
+        }
+        return out;
+      },
+    };
+  }
+
+  /** Facts of the daily summary over [from, to) ms, from KV and the parts. */
+  async #summaryFacts(from: number, to: number): Promise<SummaryFacts> {
+    const byType: Record<string, number> = {};
+    const bySev: Record<string, number> = {};
+    const srcs = new Map<string, number>();
+    const dests = new Map<string, number>();
+    const newDevices: string[] = [];
+    let cursor: string | undefined;
+    let read = 0;
+    do {
+      const page = await listAlerts(this.store, {
+        since: from,
+        until: to,
+        limit: 1000,
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const a of page.alerts) {
+        const t = a.netsentinel.type;
+        byType[t] = (byType[t] ?? 0) + 1;
+        bySev[a.alert.severity] = (bySev[a.alert.severity] ?? 0) + 1;
+        if (t === "new_host") newDevices.push(a.src_ip);
+        else {
+          srcs.set(a.src_ip, (srcs.get(a.src_ip) ?? 0) + 1);
+          if (a.dest_ip) dests.set(a.dest_ip, (dests.get(a.dest_ip) ?? 0) + 1);
+        }
+      }
+      read += page.alerts.length;
+      cursor = page.cursor ?? undefined;
+    } while (cursor !== undefined && read < SUMMARY_MAX_ALERTS);
+    const blocks = (await listBlocks(this.store))
+      .filter((b) => Date.parse(b.since) >= from && Date.parse(b.since) < to)
+      .length;
+    const top = (m: Map<string, number>): [string, number][] =>
+      [...m].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    const cap = this.health().capture!;
+    const figures = this.#captureFigures();
+    return {
+      by_type: byType,
+      by_severity: bySev,
+      new_devices: newDevices,
+      blocks,
+      top_sources: top(srcs),
+      top_targets: top(dests),
+      capture: `${cap.state}${
+        typeof cap.interface === "string" ? ` on ${cap.interface}` : ""
+      }, ${figures.packets} packets, ${figures.drops} drops, ${this.#restarts} restarts${
+        cap.detail ? ` (${cap.detail})` : ""
+      }`,
+    };
+  }
+
+  /**
+   * Tells the notifier when the data directory's free space falls below
+   * `notify.disk_free_percent` (once, until it rises 2 points above it).
+   */
+  async #checkDisk(): Promise<void> {
+    const limit = this.#o.config.notify.disk_free_percent;
+    if (limit === 0) return;
+    const s = await statfs(this.#o.dataDir);
+    const free = s.blocks > 0 ? (s.bavail / s.blocks) * 100 : 100;
+    if (free < limit && !this.#diskWarned) {
+      this.#diskWarned = true;
+      const mb = Math.round((s.bavail * s.bsize) / 1_048_576);
+      this.events({
+        type: "disk_almost_full",
+        severity: 2,
+        title: `Disk almost full: ${free.toFixed(1)}% free`,
+        detail: `The data directory "${this.#o.dataDir}" has ${mb} MiB (${
+          free.toFixed(1)
+        }%) free, under notify.disk_free_percent (${limit}%): free space or lower storage.alert_days`,
+        at: Date.now(),
+        facts: { free_percent: Math.round(free * 10) / 10, free_mib: mb },
+      });
+    } else if (free >= limit + 2) this.#diskWarned = false;
   }
 
   /** Policy edits from the dashboard: validated, put in force, saved to the config file. */
@@ -455,9 +601,37 @@ export class Appliance {
 
   #onAlert(a: Alert, isNew: boolean): void {
     // The blocker decides first: it sets alert.action, which the others record.
-    this.blocker.onAlert(a, isNew);
+    const d = this.blocker.onAlert(a, isNew);
     this.writer.queueAlert(a, isNew);
     this.#eve?.write(a, isNew);
+    const blocked = d.outcome === "blocked"
+      ? `${d.target} for ${shortDuration(d.duration)}`
+      : undefined;
+    this.notifier.onAlert(a, isNew, blocked);
+    if (d.outcome === "blocked") {
+      this.events({
+        type: "block_made",
+        severity: a.alert.severity,
+        title: `Blocked ${d.target} for ${shortDuration(d.duration)}`,
+        detail:
+          `${a.alert.signature} from ${a.src_ip}: blocked until ${d.until}`,
+        at: Date.now(),
+        ip: d.target,
+        alert_id: a.netsentinel.id,
+        facts: { duration_s: d.duration, until: d.until },
+      });
+    }
+    if (isNew && a.netsentinel.type === "new_host") {
+      this.events({
+        type: "new_device",
+        severity: a.alert.severity,
+        title: `New device ${a.src_ip}`,
+        detail: a.netsentinel.explanation,
+        at: Date.now(),
+        ip: a.src_ip,
+        alert_id: a.netsentinel.id,
+      });
+    }
     if (isNew) {
       if (this.#alertAddrs.size < MAX_ALERT_ADDRS) {
         this.#alertAddrs.set(
@@ -564,6 +738,8 @@ export class Appliance {
           if (this.#stopping) break;
           const permanent = e instanceof CaptureOpenError ||
             e instanceof LibpcapMissingError;
+          // Tell once per outage: when it goes down, not on every retry.
+          if (attempt === 0) this.#captureDown(iface, (e as Error).message);
           this.#capture = {
             state: permanent ? "down" : "restarting",
             interface: iface,
@@ -594,6 +770,19 @@ export class Appliance {
       this.#wake = null;
     }
     this.#capture = { state: "stopped" };
+  }
+
+  #captureDown(iface: string, error: string): void {
+    const e: ApplianceEvent = {
+      type: "capture_down",
+      severity: 1,
+      title: `Capture on "${iface}" is down`,
+      detail:
+        `${error}. NetSentinel retries with backoff; nothing is detected until it is back.`,
+      at: Date.now(),
+      facts: { interface: iface },
+    };
+    this.events(e);
   }
 
   async #runReplay(path: string, speed: number, loop: boolean): Promise<void> {
@@ -631,6 +820,12 @@ export class Appliance {
     this.#keepExpiring();
     const now = Date.now();
     if (now - this.#lastHostSave >= HOST_SAVE_MS) void this.#saveHosts(now);
+    if (now - this.#lastDiskCheck >= DISK_CHECK_MS) {
+      this.#lastDiskCheck = now;
+      this.#checkDisk().catch((e) =>
+        this.#o.log.warn("disk check failed", { error: e })
+      );
+    }
     void this.#retrain?.maybeRetrain(now);
   }
 
@@ -729,6 +924,11 @@ export class Appliance {
         ...this.#retrain?.health(),
       },
       replay: { ...this.replay.status() },
+      notify: {
+        state: "up",
+        channels: this.notifier.config.channels.length,
+        ...this.notifier.counts,
+      },
     };
   }
 
@@ -794,6 +994,18 @@ export class Appliance {
       },
       ...enrichMetrics(this.#enricher),
       {
+        name: "netsentinel_notify_messages_total",
+        type: "counter",
+        help:
+          "Notification messages by outcome (queued, sent, retried, failed)",
+        samples: (["queued", "sent", "retries", "failed"] as const).map((
+          outcome,
+        ) => ({
+          labels: { outcome },
+          value: this.notifier.counts[outcome],
+        })),
+      },
+      {
         name: "netsentinel_capture_restarts_total",
         type: "counter",
         help: "Times live capture was restarted after a failure",
@@ -829,6 +1041,7 @@ export class Appliance {
     const saved = this.#saveHosts(Date.now());
     await this.server.close();
     await this.blocker.stop();
+    await this.notifier.stop();
     // The host reads have queued their records before the last commit.
     await saved;
     await this.writer.close();

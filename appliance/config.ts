@@ -21,6 +21,7 @@ import {
   text,
 } from "../common/validate.ts";
 import { type OpenEnricherOptions, parseEnrichConfig } from "../enrich/mod.ts";
+import { type NotifyConfig, parseNotifyConfig } from "../notify/mod.ts";
 import { type BlockPolicy, parseBlockPolicy } from "../respond/mod.ts";
 
 /** Name of the config file in the data directory. */
@@ -90,6 +91,8 @@ export interface AppConfig {
   enrich: OpenEnricherOptions;
   /** Blocking with nftables (see respond/). */
   blocking: BlockPolicy;
+  /** Notification channels (see notify/). */
+  notify: NotifyConfig;
   /** The detection policy (see alerts/policy.ts). */
   policy: Policy;
   /** The policy as written, to save it back with edits. */
@@ -108,6 +111,7 @@ const TOP_KEYS = [
   "geoip",
   "rdns",
   "blocking",
+  "notify",
   "policy",
 ] as const;
 
@@ -240,6 +244,7 @@ export function parseConfig(input: unknown): AppConfig {
     ),
     enrich: parseEnrichConfig({ geoip: top.geoip, rdns: top.rdns }),
     blocking: parseBlockPolicy(top.blocking, "blocking"),
+    notify: parseNotifyConfig(top.notify),
     policy: parsePolicy(top.policy ?? {}),
     policyInput: top.policy ?? {},
   };
@@ -295,13 +300,16 @@ export async function loadConfig(
 
 /**
  * Writes the config document atomically (temporary file, then rename), so
- * a crash never leaves half a file.
+ * a crash never leaves half a file. Mode 0600: it holds the notification
+ * channels' secrets.
  */
 export async function saveConfig(path: string, raw: unknown): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
   await Deno.writeTextFile(tmp, JSON.stringify(raw, null, 2) + "\n", {
-    mode: 0o640,
+    mode: 0o600,
   });
+  // The mode is applied on creation only, and a stale file may be left over.
+  await Deno.chmod(tmp, 0o600);
   await Deno.rename(tmp, path);
 }
 

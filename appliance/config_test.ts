@@ -85,6 +85,11 @@ Deno.test("loadConfig starts from defaults without a file and names the file whe
     const saved = await loadConfig(`${dir}/saved.json`);
     assert.equal(saved.found, true);
     assert.equal(saved.config.log_level, "warn");
+    // It holds notification secrets: readable by the owner only, also
+    // when the file was more open before.
+    await Deno.chmod(`${dir}/saved.json`, 0o644);
+    await saveConfig(`${dir}/saved.json`, { log_level: "info" });
+    assert.equal((await Deno.stat(`${dir}/saved.json`)).mode! & 0o777, 0o600);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

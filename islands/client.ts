@@ -11,6 +11,7 @@ import AlertActions from "./alert_actions.tsx";
 import AlertFeed from "./alert_feed.tsx";
 import BlockManager from "./block_manager.tsx";
 import LiveOverview from "./live_overview.tsx";
+import NotifyChannels from "./notify_channels.tsx";
 import PolicyEditor from "./policy_editor.tsx";
 import ReplayPanel from "./replay_panel.tsx";
 import TokenManager from "./token_manager.tsx";
@@ -22,6 +23,7 @@ const ISLANDS: Record<string, ComponentType<any>> = {
   AlertFeed,
   BlockManager,
   LiveOverview,
+  NotifyChannels,
   PolicyEditor,
   ReplayPanel,
   TokenManager,

@@ -14,3 +14,4 @@ export * from "./channels.ts";
 export * from "./syslog.ts";
 export * from "./summary.ts";
 export * from "./notifier.ts";
+export * from "./control.ts";

@@ -1,6 +1,6 @@
 /**
  * The Settings page: the detection policy editor (validated by the server,
- * messages naming the field) and API tokens.
+ * messages naming the field), notification channels and API tokens.
  *
  * @module
  */
@@ -9,6 +9,8 @@ import type { RequestContext } from "../server/context.ts";
 import { Island } from "../islands/_island.tsx";
 import PolicyEditor from "../islands/policy_editor.tsx";
 import TokenManager from "../islands/token_manager.tsx";
+import NotifyChannels from "../islands/notify_channels.tsx";
+import type { NotifyView } from "../notify/mod.ts";
 import { tokenView } from "../server/api.ts";
 import type { TokenView } from "../server/deps.ts";
 
@@ -19,6 +21,8 @@ export const title = "Settings";
 export interface SettingsPageProps {
   policyText: string;
   tokens: TokenView[];
+  /** Null when notifications are not available. */
+  notify: NotifyView | null;
 }
 
 /** Loads the policy and the token list. */
@@ -27,7 +31,8 @@ export async function handler(
 ): Promise<SettingsPageProps | Response> {
   const doc = await ctx.deps.policy.document();
   const tokens = (await ctx.deps.auth.listTokens()).map(tokenView);
-  return { policyText: JSON.stringify(doc, null, 2), tokens };
+  const notify = ctx.deps.notify ? await ctx.deps.notify.view() : null;
+  return { policyText: JSON.stringify(doc, null, 2), tokens, notify };
 }
 
 /** The Settings page. */
@@ -48,6 +53,22 @@ export default function SettingsPage(p: SettingsPageProps): VNode {
           <PolicyEditor {...policy} />
         </Island>
       </section>
+      {p.notify
+        ? (
+          <section class="panel wide" id="notifications">
+            <h2>Notifications</h2>
+            <p class="hint">
+              Where alerts and appliance events go: webhooks (Slack, Discord,
+              Mattermost, Matrix), ntfy, Gotify, Telegram, email, syslog.
+              Secrets are never shown back; leave a masked value as it is to
+              keep it.
+            </p>
+            <Island name="NotifyChannels" props={{ view: p.notify }}>
+              <NotifyChannels view={p.notify} />
+            </Island>
+          </section>
+        )
+        : null}
       <section class="panel wide">
         <h2>API tokens</h2>
         <Island name="TokenManager" props={tokens}>

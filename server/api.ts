@@ -666,6 +666,63 @@ async function deleteToken(ctx: RequestContext): Promise<Response> {
   return json({ deleted: id });
 }
 
+function notifyOf(ctx: RequestContext) {
+  const n = ctx.deps.notify;
+  if (!n) throw new HttpError(503, "Notifications are not available");
+  return n;
+}
+
+function channelId(ctx: RequestContext): string {
+  const id = ctx.params.id ?? "";
+  if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(id)) {
+    throw badRequest("id", "is not a channel id");
+  }
+  return id;
+}
+
+async function getNotify(ctx: RequestContext): Promise<Response> {
+  return json(await notifyOf(ctx).view());
+}
+
+async function addChannel(ctx: RequestContext): Promise<Response> {
+  const n = notifyOf(ctx);
+  const doc = await readJsonObject(ctx.req);
+  try {
+    return json({ channel: await n.add(doc) }, 201);
+  } catch (e) {
+    throw fromConfigError(e);
+  }
+}
+
+async function updateChannel(ctx: RequestContext): Promise<Response> {
+  const n = notifyOf(ctx);
+  const id = channelId(ctx);
+  const doc = await readJsonObject(ctx.req);
+  let ch;
+  try {
+    ch = await n.update(id, doc);
+  } catch (e) {
+    throw fromConfigError(e);
+  }
+  if (ch === null) throw new HttpError(404, `No channel "${id}"`);
+  return json({ channel: ch });
+}
+
+async function removeChannel(ctx: RequestContext): Promise<Response> {
+  const id = channelId(ctx);
+  if (!(await notifyOf(ctx).remove(id))) {
+    throw new HttpError(404, `No channel "${id}"`);
+  }
+  return json({ deleted: id });
+}
+
+async function testChannel(ctx: RequestContext): Promise<Response> {
+  const id = channelId(ctx);
+  const r = await notifyOf(ctx).test(id);
+  if (r === null) throw new HttpError(404, `No channel "${id}"`);
+  return json(r);
+}
+
 /** Adds every `/api/` route to `router`. */
 export function addApiRoutes(router: Router<Handler>): void {
   router
@@ -690,5 +747,10 @@ export function addApiRoutes(router: Router<Handler>): void {
     .add("POST", "/api/replay/stop", replayStop)
     .add("GET", "/api/tokens", listTokens)
     .add("POST", "/api/tokens", createToken)
-    .add("DELETE", "/api/tokens/:id", deleteToken);
+    .add("DELETE", "/api/tokens/:id", deleteToken)
+    .add("GET", "/api/notify", getNotify)
+    .add("POST", "/api/notify/channels", addChannel)
+    .add("PUT", "/api/notify/channels/:id", updateChannel)
+    .add("DELETE", "/api/notify/channels/:id", removeChannel)
+    .add("POST", "/api/notify/channels/:id/test", testChannel);
 }

@@ -10,6 +10,7 @@
  */
 import type { Alert, AlertGeo } from "../alerts/alert.ts";
 import type { Logger } from "../common/logger.ts";
+import type { NotifyControl } from "../notify/mod.ts";
 import type {
   HostRecord,
   SessionRecord,
@@ -320,6 +321,8 @@ export interface DashboardDeps {
   scorer?: Scorer;
   /** GeoIP and reverse names for host pages. */
   enricher?: AddrEnricher;
+  /** Notification channels; absent: `/api/notify` answers 503. */
+  notify?: NotifyControl;
   /** Capture, detector and other parts for `/health` (KV and blocker are added). */
   health(): Record<string, PartHealth>;
   /** Probes the database (a small read); rejects when it fails. */

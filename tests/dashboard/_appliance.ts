@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { Appliance } from "../../appliance/appliance.ts";
 import { parseConfig } from "../../appliance/config.ts";
-import { silentLogger } from "../../common/logger.ts";
+import { type Logger, silentLogger } from "../../common/logger.ts";
 import type { Pipeline } from "../../engine/mod.ts";
 import type { ApplianceReplay } from "../../appliance/replay_control.ts";
 import type { DashboardServer, LiveStats } from "../../server/mod.ts";
@@ -43,6 +43,10 @@ export interface ApplianceOptions {
   signinMax?: number;
   /** Serve HTTPS with this PEM certificate and key. */
   tls?: { cert: string; key: string };
+  /** More config keys (for example `notify`). */
+  config?: Record<string, unknown>;
+  /** The logger (default: silent). */
+  log?: Logger;
 }
 
 /** Starts a test appliance; dispose it to stop everything and remove its files. */
@@ -61,6 +65,7 @@ export async function startAppliance(
     rdns: { enabled: false },
     new_host_learning: 0,
     storage: { commit_interval_ms: 100 },
+    ...opts.config,
   };
   if (opts.tls) {
     await Deno.writeTextFile(join(dir, "cert.pem"), opts.tls.cert);
@@ -77,7 +82,7 @@ export async function startAppliance(
     config: parseConfig(raw),
     rawConfig: raw,
     source: { kind: "none" },
-    log: silentLogger,
+    log: opts.log ?? silentLogger,
     initialPassword: TEST_PASSWORD,
     passwordIterations: 1000,
     nftCommand: ["/nonexistent/nft"],

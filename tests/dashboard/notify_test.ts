@@ -1,0 +1,376 @@
+/**
+ * Notifications through the whole appliance: channels added, listed with
+ * secrets masked, tested, edited and removed over the API (the config file
+ * saved with mode 0600), hostile channel documents refused with the field
+ * named; a replayed port scan reaching a webhook with its link; and the
+ * Settings page in headless Chromium (send test, the server's answer, last
+ * success and error), with a screenshot.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { hmacHex } from "../../notify/channels.ts";
+import type { Message } from "../../notify/message.ts";
+import { httpReceiver } from "../../notify/_testing.ts";
+import {
+  signIn,
+  startAppliance,
+  TEST_PASSWORD,
+  waitFor,
+} from "./_appliance.ts";
+import {
+  browserUnavailable,
+  launchBrowser,
+  screenshot,
+  waitInPage,
+} from "./_browser.ts";
+import { SCANNER, writeDashboardCapture } from "./_captures.ts";
+
+async function call(
+  url: string,
+  cookie: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; data: Record<string, unknown> }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: {
+      cookie,
+      origin: url,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined
+      ? undefined
+      : typeof body === "string"
+      ? body
+      : JSON.stringify(body),
+  });
+  return { status: res.status, data: await res.json() };
+}
+
+Deno.test("channels are added, listed masked, tested, edited and removed over the API; the config file is 0600 and logs hold no secret", async () => {
+  await using rx = httpReceiver();
+  const logs: string[] = [];
+  const log = {
+    debug: (m: string, f?: Record<string, unknown>) =>
+      logs.push(JSON.stringify([m, f])),
+    info: (m: string, f?: Record<string, unknown>) =>
+      logs.push(JSON.stringify([m, f])),
+    warn: (m: string, f?: Record<string, unknown>) =>
+      logs.push(JSON.stringify([m, f])),
+    error: (m: string, f?: Record<string, unknown>) =>
+      logs.push(JSON.stringify([m, f])),
+  };
+  await using app = await startAppliance({
+    config: { notify: { public_url: "http://box.test:8080" } },
+    log,
+  });
+  const cookie = await signIn(app.url);
+  const secret = "hmac-secret-for-test";
+  const add = await call(app.url, cookie, "POST", "/api/notify/channels", {
+    id: "hook",
+    name: "Team hook",
+    kind: "webhook",
+    url: rx.url + "services/T00/B00/tokenpart",
+    secret,
+  });
+  assert.equal(add.status, 201, JSON.stringify(add.data));
+  const listed = await call(app.url, cookie, "GET", "/api/notify");
+  const all = JSON.stringify(listed.data);
+  assert.ok(!all.includes(secret), all);
+  assert.ok(!all.includes("tokenpart"), all);
+  const ch =
+    (listed.data.channels as { channel: Record<string, unknown> }[])[0]!
+      .channel;
+  assert.equal(ch.secret, "********");
+  assert.equal(ch.url, `${rx.url.slice(0, -1)}/********`);
+
+  const file = join(app.dir, "data", "config.json");
+  assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+  assert.match(await Deno.readTextFile(file), /hmac-secret-for-test/);
+
+  // Send test: the server's answer comes back; the receiver checks the signature.
+  const t1 = await call(
+    app.url,
+    cookie,
+    "POST",
+    "/api/notify/channels/hook/test",
+  );
+  assert.equal(t1.status, 200);
+  assert.equal(t1.data.ok, true);
+  assert.match(String(t1.data.answer), /^HTTP 200/);
+  const got = rx.got[0]!;
+  assert.equal(got.path, "/services/T00/B00/tokenpart");
+  assert.equal(
+    got.headers["x-netsentinel-signature"],
+    `sha256=${await hmacHex(secret, got.body)}`,
+  );
+  assert.equal(JSON.parse(got.body).netsentinel.kind, "test");
+
+  // Edit with the masked values sent back: the secrets stay.
+  const edit = await call(app.url, cookie, "PUT", "/api/notify/channels/hook", {
+    ...ch,
+    name: "Renamed",
+    route: { min_severity: 1 },
+  });
+  assert.equal(edit.status, 200, JSON.stringify(edit.data));
+  rx.down = true;
+  const t2 = await call(
+    app.url,
+    cookie,
+    "POST",
+    "/api/notify/channels/hook/test",
+  );
+  assert.equal(t2.data.ok, false);
+  assert.match(String(t2.data.answer), /HTTP 503: receiver down/);
+  rx.down = false;
+  await call(app.url, cookie, "POST", "/api/notify/channels/hook/test");
+  const g2 = rx.got[1]!;
+  assert.equal(g2.path, "/services/T00/B00/tokenpart");
+  assert.equal(
+    g2.headers["x-netsentinel-signature"],
+    `sha256=${await hmacHex(secret, g2.body)}`,
+  );
+  const after = await call(app.url, cookie, "GET", "/api/notify");
+  const st = (after.data.channels as { status: Record<string, unknown> }[])[0]!
+    .status;
+  assert.ok(st.last_success !== null);
+  assert.match(String(st.last_error), /HTTP 503/);
+
+  // Hostile documents: 400 naming the field, nothing changes.
+  const bad: [unknown, number, string | undefined][] = [
+    [
+      { id: "x", kind: "webhook", url: "javascript:alert(1)" },
+      400,
+      "channel.url",
+    ],
+    [
+      { id: "x", kind: "webhook", url: "https://a.test/\r\nX: y" },
+      400,
+      "channel.url",
+    ],
+    [{ id: "../x", kind: "ntfy", topic: "t" }, 400, "channel.id"],
+    [{ id: "hook", kind: "ntfy", topic: "t" }, 400, "id"],
+    [
+      { id: "y", kind: "email", host: "h", from: "a@b", to: ["c@d\nBcc: e@f"] },
+      400,
+      "channel.to[0]",
+    ],
+    [["not", "an", "object"], 400, undefined],
+    ["{not json", 400, undefined],
+  ];
+  for (const [doc, status, field] of bad) {
+    const r = await call(app.url, cookie, "POST", "/api/notify/channels", doc);
+    assert.equal(r.status, status, JSON.stringify([doc, r.data]));
+    if (field) assert.equal(r.data.field, field, JSON.stringify(r.data));
+  }
+  assert.equal(
+    (await call(app.url, cookie, "PUT", "/api/notify/channels/nope", {
+      kind: "ntfy",
+      topic: "t",
+    })).status,
+    404,
+  );
+  assert.equal(
+    (await call(app.url, cookie, "POST", "/api/notify/channels/Bad%20Id/test"))
+      .status,
+    400,
+  );
+  const del = await call(
+    app.url,
+    cookie,
+    "DELETE",
+    "/api/notify/channels/hook",
+  );
+  assert.equal(del.status, 200);
+  const empty = await call(app.url, cookie, "GET", "/api/notify");
+  assert.deepEqual(empty.data.channels, []);
+  assert.ok(!(await Deno.readTextFile(file)).includes(secret));
+  for (const line of logs) {
+    assert.ok(!line.includes(secret) && !line.includes("tokenpart"), line);
+  }
+});
+
+Deno.test("a replayed port scan reaches a webhook as one message with the alert and its link", async () => {
+  await using rx = httpReceiver();
+  const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
+  try {
+    await writeDashboardCapture(join(caps, "scan.pcap"), {
+      startUs: (Date.now() - 30_000) * 1000,
+    });
+    await using app = await startAppliance({
+      capturesDir: caps,
+      config: {
+        notify: {
+          public_url: "http://box.test:8080/",
+          channels: [{
+            id: "hook",
+            kind: "webhook",
+            url: rx.url + "hook",
+            digest: "2s",
+            route: { types: ["port_scan"] },
+          }],
+        },
+      },
+    });
+    const cookie = await signIn(app.url);
+    const r = await call(app.url, cookie, "POST", "/api/replay/start", {
+      file: "scan.pcap",
+      speed: 0,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+    await waitFor("the webhook", () => rx.got.length, (n) => n >= 1);
+    const m = JSON.parse(rx.got[0]!.body).netsentinel as Message;
+    const scan = m.items.find((i) => i.type === "port_scan");
+    assert.ok(scan, JSON.stringify(m));
+    assert.equal(scan.src, SCANNER);
+    assert.equal(scan.link, `http://box.test:8080/alerts/${scan.id}`);
+    const alert = await call(app.url, cookie, "GET", `/api/alerts/${scan.id}`);
+    assert.equal(alert.status, 200);
+  } finally {
+    await Deno.remove(caps, { recursive: true });
+  }
+});
+
+const missing = await browserUnavailable();
+
+Deno.test({
+  name:
+    "the Settings page adds a channel, sends a test and shows the answer, last success and last error",
+  ignore: missing !== null && Deno.env.get("CI") !== "true",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.equal(missing, null, missing ?? "");
+    await using rx = httpReceiver();
+    await using app = await startAppliance({
+      config: {
+        notify: {
+          channels: [{
+            id: "phone",
+            name: "My phone",
+            kind: "ntfy",
+            url: rx.url,
+            topic: "home-ids",
+            token: "tk_secret_value",
+            quiet_hours: { from: "22:00", to: "07:00" },
+          }],
+        },
+      },
+    });
+    await using b = await launchBrowser();
+    const { page, errors, cspViolations } = await b.page();
+    await page.goto(app.url + "/settings");
+    await page.type("input[name=password]", TEST_PASSWORD);
+    await Promise.all([
+      page.waitForNavigation(),
+      page.click("button[type=submit]"),
+    ]);
+    await waitInPage(
+      page,
+      "hydration",
+      () => document.documentElement.dataset.hydrated === "true",
+    );
+    assert.ok(!(await page.content()).includes("tk_secret_value"));
+
+    // Add a webhook through the form.
+    await page.click("xpath/.//button[contains(., 'Add channel')]");
+    await page.type(".channel-form input[name=id]", "team");
+    await page.type(".channel-form input[name=name]", "Team chat");
+    await page.type(".channel-form input[name=url]", rx.url + "team");
+    await page.select(".channel-form select[name=preset]", "mattermost");
+    await page.click("xpath/.//button[contains(., 'Save channel')]");
+    await waitInPage(
+      page,
+      "the new channel",
+      () => document.querySelector("tr[data-channel=team]") !== null,
+    );
+
+    // Send test on it: the server's answer shows, and the last success.
+    await page.click("tr[data-channel=team] [data-testid=test]");
+    const answer = await waitInPage(
+      page,
+      "the answer",
+      () => {
+        const t = document.querySelector("[data-testid=notify-result]")
+          ?.textContent ?? "";
+        return t.startsWith("Sent") ? t : "";
+      },
+    );
+    assert.match(answer, /^Sent: HTTP 200/);
+    assert.equal(JSON.parse(rx.got[0]!.body).username, "NetSentinel");
+    await waitInPage(
+      page,
+      "last success",
+      () =>
+        document.querySelector(
+          "tr[data-channel=team] [data-testid=last-success]",
+        )?.textContent !== "never",
+    );
+
+    // The receiver down: the test fails with its answer, shown as last error.
+    rx.down = true;
+    await page.click("tr[data-channel=phone] [data-testid=test]");
+    const failed = await waitInPage(
+      page,
+      "the refusal",
+      () => {
+        const t = document.querySelector("[data-testid=notify-result].error")
+          ?.textContent ?? "";
+        return t.startsWith("Not sent") ? t : "";
+      },
+    );
+    assert.match(failed, /HTTP 503: receiver down/);
+    assert.ok(!failed.includes("tk_secret_value"));
+    const lastError = await waitInPage(
+      page,
+      "last error",
+      () =>
+        document.querySelector(
+            "tr[data-channel=phone] [data-testid=last-error]",
+          )?.textContent?.includes("503")
+          ? document.querySelector(
+            "tr[data-channel=phone] [data-testid=last-error]",
+          )!.textContent
+          : "",
+    );
+    assert.match(lastError ?? "", /HTTP 503/);
+
+    // Edit opens with secrets masked.
+    await page.click(
+      "xpath/.//tr[@data-channel='phone']//button[contains(., 'Edit')]",
+    );
+    const token = await page.$eval(
+      ".channel-form input[name=token]",
+      (el) => (el as HTMLInputElement).value,
+    );
+    assert.equal(token, "********");
+    assert.equal(
+      await page.$eval(
+        ".channel-form input[name=quiet_from]",
+        (el) => (el as HTMLInputElement).value,
+      ),
+      "22:00",
+    );
+    await screenshot(page, "settings-notifications");
+    await page.click("xpath/.//button[contains(., 'Save channel')]");
+    await waitInPage(
+      page,
+      "saved",
+      () =>
+        document.querySelector("[data-testid=notify-result]")?.textContent
+          ?.startsWith("Saved") ?? false,
+    );
+    rx.down = false;
+    await page.click("tr[data-channel=phone] [data-testid=test]");
+    await waitFor(
+      "the ntfy test with the kept token",
+      () => rx.got.filter((g) => g.path === "/").length,
+      (n) => n >= 1,
+    );
+    const ntfy = rx.got.find((g) => g.path === "/")!;
+    assert.equal(ntfy.headers.authorization, "Bearer tk_secret_value");
+    assert.deepEqual(errors, []);
+    assert.deepEqual(cspViolations, []);
+  },
+});
