@@ -101,7 +101,7 @@ export function readLink(p: Packet, end: number): FrameFault | null {
   }
 }
 
-function found(p: Packet, o: number, etherType: number): null {
+export function found(p: Packet, o: number, etherType: number): null {
   p.l3Offset = o;
   p.etherType = etherType;
   return null;
@@ -126,7 +126,7 @@ function readCooked(
  * From an EtherType at `o`: unwraps VLAN tags, PPPoE sessions and MPLS
  * labels until the network layer.
  */
-function readEtherType(
+export function readEtherType(
   p: Packet,
   o: number,
   end: number,

@@ -11,6 +11,8 @@ import {
   linktypeSupported,
   newPacket,
   type Packet,
+  TUNNEL_ERSPAN2,
+  TUNNEL_NAMES,
 } from "./mod.ts";
 import { corpusBatches, corpusFiles } from "./_test_frames.ts";
 
@@ -97,7 +99,10 @@ Deno.test("decodeFrame() decodes every frame of the tcpdump corpus without throw
   assert.ok(supported > 9500, `${supported} frames of supported link types`);
   const errors = counters.errors - counters.get("linktype_unsupported");
   assert.ok(errors < 200, `${errors} faults`);
-  assert.ok(counters.ipv4 + counters.ipv6 > 5300);
+  // Tunnelled frames count as what they carry: ERSPAN and VXLAN captures
+  // mirror STP, ARP and LLC frames as well as IP.
+  assert.ok(counters.ipv4 + counters.ipv6 > 5200);
+  assert.ok(counters.tunnel(TUNNEL_ERSPAN2) > 100);
   assert.ok(counters.arp > 2000);
 });
 
@@ -244,4 +249,89 @@ Deno.test("decodeFrame() names the faults of the corpus's broken headers", async
       assert.equal((await frame(name, n))[1], fault);
     });
   }
+});
+
+Deno.test("decodeFrame() unwraps the tunnels of the corpus's real captures", async (t) => {
+  // Inner and outer tuples as `tcpdump -nn -r FILE` prints them (Geneve,
+  // VXLAN, IPv6 in IPv6); for ERSPAN, which this tcpdump prints only as
+  // "gre-proto-0x88be", read from the bytes `tcpdump -xx` shows.
+  const cases: [string, number, string, string, string, number][] = [
+    [
+      "geneve.pcap",
+      3,
+      "geneve",
+      "30.0.0.2.51225 > 30.0.0.1.22",
+      "20.0.0.2.43443 > 20.0.0.1.6081",
+      6,
+    ],
+    [
+      "vxlan.pcap",
+      1,
+      "vxlan",
+      "192.168.203.3.0 > 192.168.203.5.0",
+      "192.168.203.1.45149 > 192.168.202.1.4789",
+      1,
+    ],
+    [
+      "bigtcp-ipv6-geneve-ipv4.pcap",
+      1,
+      "geneve",
+      "192.168.1.2.43959 > 192.168.1.1.39887",
+      "2604:1380:4091:ce00::b.55411 > 2604:1380:4091:ce00::d.6081",
+      6,
+    ],
+    [
+      "ipv6-srh-ext-header.pcap",
+      1,
+      "6in6",
+      "a:b:c:12::1.0 > b2::2.0",
+      "a:b:c:12::1.0 > a:b:c:2::f1:0.0",
+      58,
+    ],
+    [
+      "erspan-type-i-4.pcap",
+      1,
+      "erspan1",
+      "10.1.1.100.0 > 10.1.1.1.0",
+      "20.1.1.1.0 > 30.1.1.2.0",
+      1,
+    ],
+    [
+      "erspan-type-ii-1.pcap",
+      1,
+      "erspan2",
+      "10.48.6.1.0 > 224.0.0.13.0",
+      "1.1.1.2.0 > 192.168.255.5.0",
+      103,
+    ],
+    [
+      "erspan-type-iii-ft-0.pcap",
+      1,
+      "erspan3",
+      "10.29.11.1.0 > 10.29.20.21.0",
+      "10.29.30.104.0 > 10.29.11.13.0",
+      1,
+    ],
+  ];
+  for (const [name, n, kind, inner, outer, proto] of cases) {
+    await t.step(`${name} frame ${n}: ${kind}`, async () => {
+      const [p, fault] = await frame(name, n);
+      assert.equal(fault, null);
+      assert.equal(TUNNEL_NAMES[p.tunnelType], kind);
+      assert.equal(p.tunnelDepth, 1);
+      assert.equal(tuple(p), inner);
+      assert.equal(p.proto, proto);
+      assert.equal(
+        `${formatAddr(p.tunnelVersion, p.tunnelSrc)}.${p.tunnelSrcPort} > ` +
+          `${formatAddr(p.tunnelVersion, p.tunnelDst)}.${p.tunnelDstPort}`,
+        outer,
+      );
+    });
+  }
+  await t.step("ERSPAN III of frame type 7 stays a GRE packet", async () => {
+    const [p, fault] = await frame("erspan-type-iii-ft-7.pcap", 1);
+    assert.equal(fault, null);
+    assert.equal(p.tunnelDepth, 0);
+    assert.equal(p.proto, 47);
+  });
 });

@@ -17,13 +17,23 @@ import {
   APP_TLS,
   IPPROTO_TCP,
   IPPROTO_UDP,
+  MAX_TUNNEL_DEPTH,
   newPacket,
   type Packet,
+  TUNNEL_NONE,
 } from "./packet.ts";
 import { clearDns, readDns } from "./dns.ts";
 import { clearHttp, readHttpRequest } from "./http.ts";
 import { clearTls, isClientHelloStart, readClientHello } from "./tls.ts";
-import { ETH_ARP, ETH_IPV4, ETH_IPV6, readLink } from "./_link.ts";
+import {
+  ETH_ARP,
+  ETH_IPV4,
+  ETH_IPV6,
+  found,
+  readEtherType,
+  readLink,
+} from "./_link.ts";
+import { ETH_TEB, findTunnel, type InnerStart } from "./_tunnel.ts";
 import { readIpv4, readIpv6 } from "./_ip.ts";
 import { LINKTYPE_ETHERNET } from "./linktype.ts";
 
@@ -146,18 +156,99 @@ function setData(p: Packet, data: Uint8Array): void {
   p.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** Where an inner packet starts (reused: no allocation per frame). */
+const INNER: InnerStart = { at: 0, type: 0 };
+
 /** Resets the record and decodes the frame its metadata describes. */
 function decodeLoaded(p: Packet): FrameFault | null {
-  if (p.ipVersion !== 0) {
-    zero4(p.src);
-    zero4(p.dst);
-    p.ipVersion = 0;
-  }
   if (p.app !== APP_NONE) clearApp(p);
   p.appFault = null;
   p.vlan = -1;
   p.etherType = 0;
   p.l3Offset = -1;
+  if (p.tunnelDepth !== 0) {
+    zero4(p.tunnelSrc);
+    zero4(p.tunnelDst);
+    p.tunnelDepth = 0;
+    p.tunnelType = TUNNEL_NONE;
+    p.tunnelKinds = 0;
+    p.tunnelVersion = 0;
+    p.tunnelProto = 0;
+    p.tunnelSrcPort = 0;
+    p.tunnelDstPort = 0;
+  }
+  resetNetwork(p);
+  let end = p.frameOffset + p.caplen;
+  const lf = readLink(p, end);
+  if (lf !== null) return lf;
+  let fault = readNetwork(p, end);
+  // Unwrap tunnels: the inner packet replaces the outer in the record.
+  while (fault === null && p.ipVersion !== 0 && !p.fragment) {
+    const kind = findTunnel(p, INNER);
+    if (kind === TUNNEL_NONE) break;
+    const depth = p.tunnelDepth + 1;
+    if (depth > MAX_TUNNEL_DEPTH) return "tunnel_too_deep";
+    if (depth === 1) saveOuter(p, kind);
+    p.tunnelDepth = depth;
+    p.tunnelKinds |= 1 << kind;
+    end = p.payloadOffset + p.payloadLen;
+    resetNetwork(p);
+    if (INNER.type === ETH_TEB) {
+      const o = INNER.at;
+      const lf = readEtherType(
+        p,
+        o + 14,
+        end,
+        (p.data[o + 12]! << 8) | p.data[o + 13]!,
+      );
+      if (lf !== null) return lf;
+    } else found(p, INNER.at, INNER.type);
+    fault = readNetwork(p, end);
+  }
+  if (fault === null && p.l4Offset >= 0) readApp(p);
+  return fault;
+}
+
+/** Decodes the network layer at `p.l3Offset` by `p.etherType`. */
+function readNetwork(p: Packet, end: number): FrameFault | null {
+  switch (p.etherType) {
+    case ETH_IPV4:
+      return readIpv4(p, p.l3Offset, end);
+    case ETH_IPV6:
+      return readIpv6(p, p.l3Offset, end);
+    case ETH_ARP:
+      p.arp = true;
+      return null;
+    default:
+      return null;
+  }
+}
+
+/** Keeps the outermost packet's addresses, protocol and ports as the tunnel's. */
+function saveOuter(p: Packet, kind: number): void {
+  p.tunnelType = kind;
+  p.tunnelVersion = p.ipVersion;
+  const s = p.src, d = p.dst, ts = p.tunnelSrc, td = p.tunnelDst;
+  ts[0] = s[0]!;
+  ts[1] = s[1]!;
+  ts[2] = s[2]!;
+  ts[3] = s[3]!;
+  td[0] = d[0]!;
+  td[1] = d[1]!;
+  td[2] = d[2]!;
+  td[3] = d[3]!;
+  p.tunnelProto = p.proto;
+  p.tunnelSrcPort = p.srcPort;
+  p.tunnelDstPort = p.dstPort;
+}
+
+/** Resets everything from the network layer up (not the link or tunnel fields). */
+function resetNetwork(p: Packet): void {
+  if (p.ipVersion !== 0) {
+    zero4(p.src);
+    zero4(p.dst);
+    p.ipVersion = 0;
+  }
   p.l4Offset = -1;
   p.arp = false;
   p.proto = 0;
@@ -177,26 +268,6 @@ function decodeLoaded(p: Packet): FrameFault | null {
   p.payloadOffset = p.frameOffset;
   p.payloadLen = 0;
   p.payloadWireLen = 0;
-
-  const end = p.frameOffset + p.caplen;
-  const lf = readLink(p, end);
-  if (lf !== null) return lf;
-  let fault: FrameFault | null;
-  switch (p.etherType) {
-    case ETH_IPV4:
-      fault = readIpv4(p, p.l3Offset, end);
-      break;
-    case ETH_IPV6:
-      fault = readIpv6(p, p.l3Offset, end);
-      break;
-    case ETH_ARP:
-      p.arp = true;
-      return null;
-    default:
-      return null;
-  }
-  if (fault === null && p.l4Offset >= 0) readApp(p);
-  return fault;
 }
 
 /**

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Packet } from "./packet.ts";
+import { type Packet, TUNNEL_NAMES } from "./packet.ts";
 
 /**
  * Every reason a frame is rejected, in a fixed order. A frame with one of
@@ -76,6 +76,11 @@ export const FRAME_FAULTS = [
   "dccp_bad_off",
   /** UDP-Lite header (8 bytes) not captured or not in the IP payload. */
   "udplite_short",
+  /**
+   * Tunnels nested deeper than MAX_TUNNEL_DEPTH (3): the frame is counted,
+   * not decoded (Suricata's `decoder.too_many_layers`).
+   */
+  "tunnel_too_deep",
 ] as const;
 
 /**
@@ -142,6 +147,7 @@ export class DecodeCounters {
   /** Other frames without a fault that are not IP (LLDP, STP, IPX …). */
   other = 0;
   #counts = new Float64Array(FAULTS.length);
+  #tunnels = new Float64Array(TUNNEL_NAMES.length);
 
   /** Counts one fault by reason. */
   count(fault: Fault): void {
@@ -163,6 +169,30 @@ export class DecodeCounters {
     else if (p.arp) this.arp++;
     else this.other++;
     if (p.appFault !== null) this.#counts[INDEX[p.appFault]]!++;
+    const k = p.tunnelKinds;
+    if (k !== 0) {
+      for (let i = 1; i < TUNNEL_NAMES.length; i++) {
+        if ((k & (1 << i)) !== 0) this.#tunnels[i]!++;
+      }
+    }
+  }
+
+  /** Frames decoded through at least one tunnel layer of `kind` (TUNNEL_*). */
+  tunnel(kind: number): number {
+    return this.#tunnels[kind] ?? 0;
+  }
+
+  /**
+   * Frames decoded through each tunnel kind, by name (`gre`, `vxlan`, …;
+   * zeros included), as `/metrics` and `--stats-json` show them. A frame
+   * nested in two kinds counts for both.
+   */
+  tunnelSnapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (let i = 1; i < TUNNEL_NAMES.length; i++) {
+      out[TUNNEL_NAMES[i]!] = this.#tunnels[i]!;
+    }
+    return out;
   }
 
   /** Frames rejected with a frame fault, all reasons together. */
@@ -197,6 +227,7 @@ export class DecodeCounters {
   /** Sets every counter back to zero. */
   reset(): void {
     this.#counts.fill(0);
+    this.#tunnels.fill(0);
     this.frames =
       this.ipv4 =
       this.ipv6 =

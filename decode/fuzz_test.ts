@@ -21,9 +21,11 @@ import {
   HTTP_MAX_USER_AGENT,
   HTTP_MAX_VERSION,
   linktypeSupported,
+  MAX_TUNNEL_DEPTH,
   newPacket,
   type Packet,
   SUPPORTED_LINKTYPES,
+  TUNNEL_NONE,
 } from "./mod.ts";
 import {
   cat,
@@ -41,6 +43,19 @@ import {
   u16,
   udp,
 } from "./_test_frames.ts";
+import {
+  erspan1,
+  erspan2,
+  erspan3,
+  ethernet,
+  geneve,
+  gre,
+  GRE_IPV4,
+  GRE_IPV6,
+  GRE_TEB,
+  teredo,
+  vxlan,
+} from "../tests/tunnel_frames.ts";
 
 const SEED = 0x5eed2026;
 const FRAME_FAULT_SET = new Set<string>(FRAME_FAULTS);
@@ -68,10 +83,49 @@ function appFrames(): TestFrame[] {
     0xc0,
     12,
   ]);
+  const inner4 = ipv4(
+    { proto: 17 },
+    udp({ sport: 40000, dport: 53 }, dns),
+  );
+  const inner6 = ipv6(
+    { nh: 6 },
+    tcp({ sport: 40000, dport: 80, flags: 0x18 }, http),
+  );
+  const o4 = (proto: number, b: Uint8Array) => eth(0x0800, ipv4({ proto }, b));
+  const o6 = (nh: number, b: Uint8Array) => eth(0x86dd, ipv6({ nh }, b));
+  const u4 = (dport: number, b: Uint8Array) =>
+    o4(17, udp({ sport: 50000, dport }, b));
   return [
     t(eth(
       0x0800,
       ipv4({ proto: 6 }, tcp({ sport: 40000, dport: 80, flags: 0x18 }, http)),
+    )),
+    // Every tunnel kind, and three nested (the decoder's bound).
+    t(o4(47, gre(GRE_IPV4, inner4, { key: 5, seq: 1, checksum: true }))),
+    t(o4(47, gre(GRE_TEB, ethernet(0x86dd, inner6)))),
+    t(o4(47, erspan1(ethernet(0x0800, inner4)))),
+    t(o4(47, erspan2(ethernet(0x86dd, inner6)))),
+    t(o4(47, erspan3(ethernet(0x0800, inner4), { subheader: true }))),
+    t(u4(4789, vxlan(ethernet(0x0800, inner4)))),
+    t(u4(
+      6081,
+      geneve(GRE_TEB, ethernet(0x86dd, inner6), {
+        options: [1, 2, 3, 1, 0, 0, 0, 0],
+      }),
+    )),
+    t(u4(3544, teredo(inner6, { origin: true }))),
+    t(o4(4, inner4)),
+    t(o4(41, inner6)),
+    t(o6(4, inner4)),
+    t(o4(
+      4,
+      ipv4(
+        { proto: 17 },
+        udp(
+          { sport: 1, dport: 4789 },
+          vxlan(ethernet(0x0800, ipv4({ proto: 47 }, gre(GRE_IPV6, inner6)))),
+        ),
+      ),
     )),
     t(eth(
       0x0800,
@@ -142,6 +196,21 @@ function problem(p: Packet, fault: string | null): string | null {
     return "bad port";
   }
   if (p.app !== APP_NONE && p.appFault !== null) return "facts and a fault";
+  if (p.tunnelDepth < 0 || p.tunnelDepth > MAX_TUNNEL_DEPTH) {
+    return "tunnel depth";
+  }
+  if ((p.tunnelDepth === 0) !== (p.tunnelType === TUNNEL_NONE)) {
+    return "tunnel kind and depth disagree";
+  }
+  if (p.tunnelDepth === 0) {
+    if (
+      p.tunnelKinds !== 0 || p.tunnelVersion !== 0 || p.tunnelProto !== 0 ||
+      p.tunnelSrc[0] !== 0 || p.tunnelDst[3] !== 0
+    ) return "stale tunnel fields";
+  } else if (
+    (p.tunnelKinds & (1 << p.tunnelType)) === 0 ||
+    (p.tunnelVersion !== 4 && p.tunnelVersion !== 6)
+  ) return "tunnel fields";
   const d = p.dns, h = p.http, t = p.tls;
   if (p.app === APP_DNS) {
     if (!PRINTABLE.test(d.qname) || d.qname.length > 1100) return "bad qname";
@@ -222,9 +291,12 @@ async function seedFrames(): Promise<TestFrame[]> {
   return all;
 }
 
-/** Picks `n` frames, the application frames always among them. */
+/** How many frames {@link appFrames} makes (always sampled). */
+const N_APP = 19;
+
+/** Picks `n` frames, the application and tunnel frames always among them. */
 function sample(all: TestFrame[], n: number, rnd: () => number): TestFrame[] {
-  const out = all.slice(0, 7);
+  const out = all.slice(0, N_APP);
   while (out.length < n) out.push(all[Math.floor(rnd() * all.length)]!);
   return out;
 }

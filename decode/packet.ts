@@ -40,6 +40,63 @@ export const TCP_ECE = 0x40;
 /** CWR. */
 export const TCP_CWR = 0x80;
 
+/**
+ * Tunnel kinds the decoder unwraps (`Packet.tunnelType`, and the order of
+ * the per-kind counters in {@link TUNNEL_NAMES}). 0: not tunnelled.
+ */
+export const TUNNEL_NONE = 0;
+/** GRE (RFC 2784/2890) carrying IPv4 or IPv6. */
+export const TUNNEL_GRE = 1;
+/** GRE carrying Ethernet: transparent Ethernet bridging (0x6558, gretap). */
+export const TUNNEL_GRETAP = 2;
+/** ERSPAN type I (GRE 0x88be without a sequence number): Ethernet at once. */
+export const TUNNEL_ERSPAN1 = 3;
+/** ERSPAN type II (GRE 0x88be with a sequence number, 8-byte header). */
+export const TUNNEL_ERSPAN2 = 4;
+/** ERSPAN type III (GRE 0x22eb, 12-byte header, optional 8-byte subheader). */
+export const TUNNEL_ERSPAN3 = 5;
+/** VXLAN (RFC 7348, UDP 4789): Ethernet. */
+export const TUNNEL_VXLAN = 6;
+/** Geneve (RFC 8926, UDP 6081): Ethernet, IPv4 or IPv6. */
+export const TUNNEL_GENEVE = 7;
+/** Teredo (RFC 4380, UDP 3544): IPv6 in UDP, recognised by content. */
+export const TUNNEL_TEREDO = 8;
+/** IPv4 in IPv4 (protocol 4, RFC 2003). */
+export const TUNNEL_IPIP = 9;
+/** IPv6 in IPv4 (protocol 41, RFC 4213: 6in4, sit). */
+export const TUNNEL_6IN4 = 10;
+/** IPv4 in IPv6 (next header 4, RFC 2473: 4in6, ip6tnl). */
+export const TUNNEL_4IN6 = 11;
+/** IPv6 in IPv6 (next header 41, RFC 2473). */
+export const TUNNEL_6IN6 = 12;
+
+/**
+ * Tunnel kind names by `TUNNEL_*` value, as EVE's `tunnel.type`, the
+ * `/metrics` label and the `--stats-json` keys write them.
+ */
+export const TUNNEL_NAMES = [
+  "none",
+  "gre",
+  "gretap",
+  "erspan1",
+  "erspan2",
+  "erspan3",
+  "vxlan",
+  "geneve",
+  "teredo",
+  "ipip",
+  "6in4",
+  "4in6",
+  "6in6",
+] as const;
+
+/**
+ * Most tunnel layers unwrapped in one frame; a frame nested deeper is the
+ * fault `tunnel_too_deep` (counted, not decoded), as Suricata bounds its
+ * decoder recursion (`decoder.max-layers`).
+ */
+export const MAX_TUNNEL_DEPTH = 3;
+
 /** Which application-layer facts the record holds. */
 export const APP_NONE = 0;
 /** A DNS message (UDP or TCP port 53, 5353, 5355). */
@@ -181,6 +238,28 @@ export interface Packet {
   /** Transport payload length according to the IP header (may exceed payloadLen). */
   payloadWireLen: number;
 
+  /**
+   * Tunnel layers unwrapped to reach this (inner) packet: 0 when it was not
+   * tunnelled, at most {@link MAX_TUNNEL_DEPTH}. Suricata's `tunnel.depth`.
+   * Every field above describes the innermost packet.
+   */
+  tunnelDepth: number;
+  /** Kind of the outermost tunnel (TUNNEL_*; TUNNEL_NONE when not tunnelled). */
+  tunnelType: number;
+  /** Bit `1 << kind` for every tunnel kind unwrapped (nested tunnels set several). */
+  tunnelKinds: number;
+  /** IP version of the outermost packet (0 when not tunnelled). */
+  tunnelVersion: 0 | 4 | 6;
+  /** Outermost source address words (same layout as `src`). */
+  tunnelSrc: Uint32Array;
+  /** Outermost destination address words. */
+  tunnelDst: Uint32Array;
+  /** IP protocol of the outermost packet (47 GRE, 17 UDP, 4, 41). */
+  tunnelProto: number;
+  /** UDP ports of the outermost packet (VXLAN, Geneve, Teredo), else 0. */
+  tunnelSrcPort: number;
+  tunnelDstPort: number;
+
   /** Which of dns/http/tls is valid for this packet. */
   app: number;
   /**
@@ -232,6 +311,15 @@ export function newPacket(): Packet {
     payloadOffset: 0,
     payloadLen: 0,
     payloadWireLen: 0,
+    tunnelDepth: 0,
+    tunnelType: TUNNEL_NONE,
+    tunnelKinds: 0,
+    tunnelVersion: 0,
+    tunnelSrc: new Uint32Array(4),
+    tunnelDst: new Uint32Array(4),
+    tunnelProto: 0,
+    tunnelSrcPort: 0,
+    tunnelDstPort: 0,
     app: APP_NONE,
     appFault: null,
     dns: {
