@@ -465,6 +465,7 @@ function newAlert(d: Detection, key: string): Alert {
     ...(d.dest !== undefined ? { dest_ip: d.dest } : {}),
     ...(d.destPort !== undefined ? { dest_port: d.destPort } : {}),
     proto: d.proto,
+    ...(d.tunnel !== undefined ? { tunnel: d.tunnel } : {}),
     alert: {
       action: "allowed",
       signature_id: d.signatureId,

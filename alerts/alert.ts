@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Tunnel } from "../flows/mod.ts";
 
 /** Every alert type, the value of `netsentinel.type`. */
 export const ALERT_TYPES = [
@@ -68,6 +69,12 @@ export interface Alert {
   dest_port?: number;
   /** EVE proto name ("TCP", "UDP", "ICMP", …). */
   proto: string;
+  /**
+   * The tunnel the packet that opened the alert came through (Suricata's
+   * EVE `tunnel`: outer `src_ip`, `dest_ip`, ports, `proto`, `depth`, and
+   * NetSentinel's `type`); absent for traffic that was not tunnelled.
+   */
+  tunnel?: Tunnel;
   /** Suricata's alert object. */
   alert: {
     /** "allowed"; the blocker sets "blocked" when it acts. */
@@ -133,6 +140,11 @@ export interface Detection {
   proto: string;
   /** Flow id of the flow that showed it. */
   flowId?: number;
+  /**
+   * The tunnel of the packet or flow that showed it (set by the detector
+   * set from what the detector was looking at when it emitted).
+   */
+  tunnel?: Tunnel;
   /** Signature text, for example "TCP SYN port scan". */
   signature: string;
   /** Stable per detector and variant. */

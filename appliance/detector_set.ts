@@ -18,6 +18,7 @@ import type {
   FlowEndReason,
   FlowObserver,
   PacketContext,
+  Tunnel,
 } from "../flows/mod.ts";
 
 /** Every enabled detector behind one observer; see the module doc. */
@@ -29,6 +30,8 @@ export class DetectorSet implements FlowObserver {
   #nowUs = 0;
   #holder: PolicyHolder;
   #emit: Emit;
+  /** The tunnel of what the detectors are looking at, during a call. */
+  #tunnel: Tunnel | null = null;
   #opts: CreateDetectorsOptions;
   /** Times the set was rebuilt after a policy change. */
   rebuilds = 0;
@@ -40,7 +43,14 @@ export class DetectorSet implements FlowObserver {
     opts: CreateDetectorsOptions = {},
   ) {
     this.#holder = holder;
-    this.#emit = emit;
+    // A detection emitted while a detector looks at a tunnelled packet or
+    // flow names that tunnel (Suricata's alert `tunnel` object).
+    this.#emit = (d) => {
+      if (this.#tunnel !== null && d.tunnel === undefined) {
+        d.tunnel = this.#tunnel;
+      }
+      emit(d);
+    };
     this.#opts = opts;
     this.#build();
     holder.onChange(() => {
@@ -94,12 +104,16 @@ export class DetectorSet implements FlowObserver {
   /** Forwards a packet to every detector. */
   onPacket(p: Packet, ctx: PacketContext): void {
     const ds = this.#withPacket;
+    this.#tunnel = ctx.tunnel;
     for (let i = 0; i < ds.length; i++) ds[i]!.onPacket!(p, ctx);
+    this.#tunnel = null;
   }
 
   /** Forwards a flow end. */
   onFlowEnd(f: Flow, reason: FlowEndReason): void {
+    this.#tunnel = f.tunnel;
     for (const d of this.#detectors) d.onFlowEnd?.(f, reason);
+    this.#tunnel = null;
   }
 
   /** Forwards a tick. */

@@ -31,6 +31,7 @@ import {
   type Host,
   HostTable,
   type PacketContext,
+  TunnelCache,
 } from "../flows/mod.ts";
 
 const APP_NAMES: Record<number, string> = {
@@ -100,6 +101,7 @@ export class Pipeline {
   #pkt: Packet = newPacket();
   #ctx: PacketContext;
   #expireBudget: number;
+  #tunnels = new TunnelCache();
 
   /** Builds a pipeline feeding `observers`. */
   constructor(opts: PipelineOptions = {}) {
@@ -118,6 +120,7 @@ export class Pipeline {
       srcHost: null as unknown as Host,
       dstHost: null as unknown as Host,
       newSrcHost: false,
+      tunnel: null,
     };
   }
 
@@ -186,7 +189,10 @@ export class Pipeline {
       const created = flows.counters.created;
       const flow = flows.update(p);
       ctx.newFlow = flows.counters.created !== created;
+      const tunnel = p.tunnelDepth === 0 ? null : this.#tunnels.of(p);
+      ctx.tunnel = tunnel;
       if (ctx.newFlow) {
+        flow.tunnel = tunnel;
         if (flows.lastDir === DIR_TO_SERVER) src.flowsStarted++;
         else dst.flowsStarted++;
       }

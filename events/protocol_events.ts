@@ -4,6 +4,9 @@
  * connection's handshake (read from the TCP stream by `protocols/`), and
  * `flow` per finished flow. An observer of the pipeline; records go to a
  * sink.
+ * Records of tunnelled traffic carry Suricata's `tunnel` object (outer
+ * addresses, protocol, depth; see flows/tunnel.ts): the packet's own for
+ * `dns`/`http`, the connection's first packet's for `tls` and `flow`.
  *
  * @module
  */
@@ -57,8 +60,13 @@ export function protocolEvents(
     : null;
   if (dns || http || tlsObs !== null) {
     obs.onPacket = (p: Packet, ctx: PacketContext) => {
-      if (p.app === APP_DNS && dns) sink(dnsEvent(p, ctx.flow));
-      else if (p.app === APP_HTTP && http) sink(httpEvent(p, ctx.flow));
+      let rec: EveRecord | null = null;
+      if (p.app === APP_DNS && dns) rec = dnsEvent(p, ctx.flow);
+      else if (p.app === APP_HTTP && http) rec = httpEvent(p, ctx.flow);
+      if (rec !== null) {
+        if (ctx.tunnel !== null) rec.tunnel = ctx.tunnel;
+        sink(rec);
+      }
       tlsObs?.onPacket(p, ctx);
     };
   }
@@ -159,6 +167,7 @@ export function tlsEvent(hs: TlsHandshake, c: TlsConnection): EveRecord {
     dest_port: c.serverPort,
     proto: "TCP",
     tls: body,
+    ...(c.tunnel !== null ? { tunnel: c.tunnel } : {}),
   };
 }
 
@@ -185,6 +194,7 @@ export function flowEvent(f: Flow, reason: FlowEndReason): EveRecord {
       : reason,
     alerted: f.alerted,
   };
+  if (f.tunnel !== null) rec.tunnel = f.tunnel;
   if (f.proto === 6) {
     rec.tcp = {
       tcp_flags: tcpFlagsHex(f.flagsToServer | f.flagsToClient),

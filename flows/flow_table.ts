@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { Tunnel } from "./tunnel.ts";
 import {
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
@@ -126,6 +127,12 @@ export interface Flow {
   alerted: boolean;
   /** Free slot for later stages (detectors, features); reset with the flow. */
   ext: Record<string, unknown> | null;
+  /**
+   * The tunnel the flow's first packet came through (EVE `tunnel`), null
+   * when it was not tunnelled. Set by the pipeline; flows are keyed by the
+   * inner 5-tuple.
+   */
+  tunnel: Tunnel | null;
 
   // Table internals.
   /** @internal tuple hash (30 bits), picks the bucket */
@@ -241,6 +248,7 @@ function newFlow(chunk: Uint32Array, slot: number): Flow {
     appProto: "",
     alerted: false,
     ext: null,
+    tunnel: null,
     hash: 0,
     chain: null,
     prev: null,
@@ -617,6 +625,7 @@ export class FlowTable {
     f.appProto = "";
     f.alerted = false;
     f.ext = null;
+    f.tunnel = null;
     if (this.#pool.length < POOL_MAX) this.#pool.push(f);
     else this.#freeSlots.push(f.slot);
   }

@@ -8,3 +8,4 @@
 export * from "./flow_table.ts";
 export * from "./host_table.ts";
 export type * from "./observer.ts";
+export * from "./tunnel.ts";

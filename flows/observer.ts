@@ -8,6 +8,7 @@
 import type { Packet } from "../decode/mod.ts";
 import type { Flow, FlowEndReason } from "./flow_table.ts";
 import type { Host } from "./host_table.ts";
+import type { Tunnel } from "./tunnel.ts";
 
 /** What an observer is told about one IP packet. */
 export interface PacketContext {
@@ -22,6 +23,11 @@ export interface PacketContext {
   dstHost: Host;
   /** True when the sending host was first seen with this packet. */
   newSrcHost: boolean;
+  /**
+   * The tunnel this packet came through (its own outer tuple, which for a
+   * reply is the reverse of the flow's), or null. Shared: do not change.
+   */
+  tunnel: Tunnel | null;
 }
 
 /**

@@ -16,7 +16,12 @@
  * @module
  */
 import { IPPROTO_TCP, type Packet } from "../decode/mod.ts";
-import type { Flow, FlowObserver, PacketContext } from "../flows/mod.ts";
+import type {
+  Flow,
+  FlowObserver,
+  PacketContext,
+  Tunnel,
+} from "../flows/mod.ts";
 import { type TlsHandshake, TlsStreamParser } from "./tls_stream.ts";
 
 /** Where a reported handshake came from: the connection, client first. */
@@ -30,6 +35,8 @@ export interface TlsConnection {
   readonly serverAddr: Uint32Array;
   readonly clientPort: number;
   readonly serverPort: number;
+  /** The tunnel the connection came through (EVE `tunnel`), or null. */
+  readonly tunnel: Tunnel | null;
 }
 
 /** Receives each connection's handshake once. */
@@ -84,6 +91,7 @@ interface ConnState {
     serverAddr: Uint32Array;
     clientPort: number;
     serverPort: number;
+    tunnel: Tunnel | null;
   };
 }
 
@@ -144,6 +152,7 @@ export function tlsObserver(
           serverAddr: p.dst.slice(),
           clientPort: p.srcPort,
           serverPort: p.dstPort,
+          tunnel: f.tunnel,
         },
       };
       conns.set(f.id, st);
