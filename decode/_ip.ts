@@ -52,6 +52,12 @@ export function readIpv4(p: Packet, o: number, end: number): FrameFault | null {
     p.fragOffset = fragOffset;
   }
   if (o + ihl > end) return "ipv4_short";
+  if (p.fragment) {
+    p.fragMore = (frag & 0x2000) !== 0;
+    p.fragDataOffset = o + ihl;
+    p.fragDataLen = total - ihl;
+    p.fragProto = proto;
+  }
   const ipEnd = o + total < end ? o + total : end;
   return readTransport(p, o + ihl, ipEnd, total - ihl);
 }
@@ -87,6 +93,7 @@ export function readIpv6(p: Packet, o: number, end: number): FrameFault | null {
   const pend = o + 40 + plen;
   const ipEnd = pend < end ? pend : end;
   let q = o + 40;
+  let nhAt = o + 6; // the byte that names the header at q
   for (let n = 0;; n++) {
     let len: number;
     switch (nh) {
@@ -110,6 +117,13 @@ export function readIpv6(p: Packet, o: number, end: number): FrameFault | null {
         if (fragOffset !== 0 || (frag & 1) !== 0) {
           p.fragment = true;
           p.fragOffset = fragOffset;
+          p.fragMore = (frag & 1) !== 0;
+          p.fragDataOffset = q + 8;
+          p.fragDataLen = pend - q - 8;
+          p.fragProto = d[q]!;
+          p.fragHeaderOffset = q;
+          p.fragNhOffset = nhAt;
+          p.ipId = v.getUint32(q + 4);
         }
         if (fragOffset !== 0) {
           // A later fragment: what follows is the middle of the payload.
@@ -126,6 +140,7 @@ export function readIpv6(p: Packet, o: number, end: number): FrameFault | null {
     if (n >= MAX_IPV6_EXT) return extFault(p, nh, "ipv6_ext_too_many");
     if (q + len > ipEnd) return extFault(p, nh);
     nh = d[q]!;
+    nhAt = q;
     q += len;
   }
 }

@@ -29,11 +29,17 @@ export function readTransport(
   wireLen: number,
 ): FrameFault | null {
   if (p.fragOffset !== 0) return payload(p, o, end, wireLen);
+  // A first fragment may hold less than the transport header (the tiny
+  // fragments of `nmap -f`): no fault, its data is for the defragmenter.
+  if (p.fragment && wireLen < minHeader(p.proto)) {
+    return payload(p, o, end, wireLen);
+  }
   const d = p.data;
   switch (p.proto) {
     case IPPROTO_TCP: {
       if (o + 20 > end || wireLen < 20) return "tcp_short";
       const off = (d[o + 12]! >> 4) << 2;
+      if (p.fragment && off > wireLen) return payload(p, o, end, wireLen);
       if (off < 20 || off > wireLen) return "tcp_bad_off";
       const v = p.view;
       p.l4Offset = o;
@@ -82,6 +88,25 @@ export function readTransport(
     }
     default:
       return payload(p, o, end, wireLen);
+  }
+}
+
+/** The fixed header length of a transport protocol (0 when not read). */
+function minHeader(proto: number): number {
+  switch (proto) {
+    case IPPROTO_TCP:
+      return 20;
+    case IPPROTO_UDP:
+    case IPPROTO_UDPLITE:
+      return 8;
+    case IPPROTO_ICMP:
+    case IPPROTO_ICMPV6:
+      return 4;
+    case IPPROTO_SCTP:
+    case IPPROTO_DCCP:
+      return 12;
+    default:
+      return 0;
   }
 }
 

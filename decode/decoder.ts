@@ -87,6 +87,8 @@ export interface DecodeBytesOptions {
   wirelen?: number;
   /** Timestamp in µs (default 0). */
   tsUs?: number;
+  /** Bytes of `bytes` that are the frame, from offset 0 (default: all). */
+  length?: number;
 }
 
 /**
@@ -107,8 +109,9 @@ export function decodeBytes(
   if (p.data !== bytes) setData(p, bytes);
   p.tsUs = opts.tsUs ?? 0;
   p.frameOffset = 0;
-  p.caplen = bytes.length;
-  p.wirelen = opts.wirelen ?? bytes.length;
+  const n = opts.length ?? bytes.length;
+  p.caplen = n >= 0 && n <= bytes.length ? n : bytes.length;
+  p.wirelen = opts.wirelen ?? p.caplen;
   p.linktype = opts.linktype ?? LINKTYPE_ETHERNET;
   return decodeLoaded(p);
 }
@@ -257,6 +260,12 @@ function resetNetwork(p: Packet): void {
   p.ipId = 0;
   p.fragment = false;
   p.fragOffset = 0;
+  p.fragMore = false;
+  p.fragDataOffset = 0;
+  p.fragDataLen = 0;
+  p.fragProto = 0;
+  p.fragHeaderOffset = 0;
+  p.fragNhOffset = 0;
   p.srcPort = 0;
   p.dstPort = 0;
   p.tcpFlags = 0;

@@ -169,11 +169,17 @@ export class DecodeCounters {
     else if (p.arp) this.arp++;
     else this.other++;
     if (p.appFault !== null) this.#counts[INDEX[p.appFault]]!++;
+    if (p.tunnelKinds !== 0) this.addTunnels(p);
+  }
+
+  /**
+   * Counts the tunnel kinds `p` came through (a packet decoded again from
+   * a reassembled datagram, which is no frame of its own).
+   */
+  addTunnels(p: Packet): void {
     const k = p.tunnelKinds;
-    if (k !== 0) {
-      for (let i = 1; i < TUNNEL_NAMES.length; i++) {
-        if ((k & (1 << i)) !== 0) this.#tunnels[i]!++;
-      }
+    for (let i = 1; i < TUNNEL_NAMES.length; i++) {
+      if ((k & (1 << i)) !== 0) this.#tunnels[i]!++;
     }
   }
 

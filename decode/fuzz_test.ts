@@ -196,6 +196,11 @@ function problem(p: Packet, fault: string | null): string | null {
     return "bad port";
   }
   if (p.app !== APP_NONE && p.appFault !== null) return "facts and a fault";
+  if (
+    fault === null && p.fragment &&
+    (p.fragDataOffset < p.l3Offset || p.fragDataLen < 0 ||
+      p.fragDataOffset > p.frameOffset + p.caplen)
+  ) return "fragment fields";
   if (p.tunnelDepth < 0 || p.tunnelDepth > MAX_TUNNEL_DEPTH) {
     return "tunnel depth";
   }

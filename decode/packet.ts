@@ -204,12 +204,33 @@ export interface Packet {
   ttl: number;
   /** IP total length (IPv4) or 40 + payload length (IPv6), from the header. */
   ipLen: number;
-  /** IPv4 identification field (0 for IPv6). */
+  /**
+   * IPv4 identification field; for an IPv6 fragment the fragment header's
+   * 32-bit identification (0 for other IPv6 packets).
+   */
   ipId: number;
   /** True when the packet is a fragment (any offset, or more-fragments set). */
   fragment: boolean;
   /** Fragment offset in bytes (0 for the first fragment and unfragmented). */
   fragOffset: number;
+  /** A fragment's more-fragments flag (false when not a fragment). */
+  fragMore: boolean;
+  /**
+   * For a fragment: offset in `data` of its fragment data (after the IPv4
+   * header, or after the IPv6 fragment header), and that data's length
+   * according to the IP header (the capture may hold less).
+   */
+  fragDataOffset: number;
+  fragDataLen: number;
+  /** For a fragment: the protocol of the reassembled payload (IPv6: the fragment header's next header). */
+  fragProto: number;
+  /**
+   * For an IPv6 fragment: offset in `data` of the fragment header (the
+   * unfragmentable part is `l3Offset` up to it) and of the next-header byte
+   * that names it (in the IPv6 header or the extension header before).
+   */
+  fragHeaderOffset: number;
+  fragNhOffset: number;
 
   /**
    * Transport ports of TCP, UDP, SCTP, DCCP and UDP-Lite (0 when the
@@ -300,6 +321,12 @@ export function newPacket(): Packet {
     ipId: 0,
     fragment: false,
     fragOffset: 0,
+    fragMore: false,
+    fragDataOffset: 0,
+    fragDataLen: 0,
+    fragProto: 0,
+    fragHeaderOffset: 0,
+    fragNhOffset: 0,
     srcPort: 0,
     dstPort: 0,
     tcpFlags: 0,

@@ -12,15 +12,23 @@ import {
   APP_HTTP,
   APP_NONE,
   APP_TLS,
+  decodeBytes,
   DecodeCounters,
   decodeFrame,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
+  LINKTYPE_RAW,
   newPacket,
   type Packet,
 } from "../decode/mod.ts";
+import {
+  DEFRAG_ANOMALIES,
+  type DefragAnomaly,
+  type DefragConfig,
+  Defragmenter,
+} from "../defrag/mod.ts";
 import {
   DIR_TO_SERVER,
   type Flow,
@@ -55,8 +63,13 @@ export interface PipelineCounters {
   udp: number;
   icmp: number;
   otherIp: number;
-  /** Non-first IP fragments (no transport header, not tracked in flows). */
+  /**
+   * Non-first IP fragments (no transport header). With defragmentation on,
+   * every fragment is held and the reassembled packet is tracked instead.
+   */
   fragments: number;
+  /** Reassembled datagrams whose packet did not decode (by reason in `decode`). */
+  reassembledErrors: number;
 }
 
 /** Options of a {@link Pipeline}. */
@@ -74,7 +87,19 @@ export interface PipelineOptions {
    * the event loop, and ticks again while {@link Pipeline.expiring}.
    */
   expireBudget?: number;
+  /**
+   * IP defragmentation limits (defaults: DEFRAG_DEFAULTS), or false to
+   * leave fragments whole: first fragments are tracked as packets and the
+   * others only counted (how the pipeline worked before defrag/).
+   */
+  defrag?: Partial<DefragConfig> | false;
 }
+
+/** Anomaly names as observers see them: `ipv4.frag_overlap`, … */
+const ANOMALY_NAMES: Record<DefragAnomaly, readonly [string, string]> = Object
+  .fromEntries(
+    DEFRAG_ANOMALIES.map((k) => [k, [`ipv4.${k}`, `ipv6.${k}`] as const]),
+  ) as Record<DefragAnomaly, readonly [string, string]>;
 
 /** One pipeline instance: a flow table, a host table, counters. */
 export class Pipeline {
@@ -89,16 +114,22 @@ export class Pipeline {
     icmp: 0,
     otherIp: 0,
     fragments: 0,
+    reassembledErrors: 0,
   };
   /** Decode faults by reason. */
   readonly decode: DecodeCounters = new DecodeCounters();
   readonly flows: FlowTable;
   readonly hosts: HostTable;
+  /** The defragmentation stage (null when turned off). */
+  readonly defrag: Defragmenter | null;
   /** Newest packet time seen, µs (0 before the first packet). */
   nowUs = 0;
   #observers: FlowObserver[];
   #packetObs: FlowObserver[];
   #pkt: Packet = newPacket();
+  /** The scratch record of reassembled packets. */
+  #whole: Packet = newPacket();
+  #anomalyObs: FlowObserver[];
   #ctx: PacketContext;
   #expireBudget: number;
   #tunnels = new TunnelCache();
@@ -107,6 +138,15 @@ export class Pipeline {
   constructor(opts: PipelineOptions = {}) {
     this.#observers = [...(opts.observers ?? [])];
     this.#packetObs = this.#observers.filter((o) => o.onPacket);
+    this.#anomalyObs = this.#observers.filter((o) => o.onAnomaly);
+    this.defrag = opts.defrag === false ? null : new Defragmenter(
+      opts.defrag ?? {},
+      (p, kind) => {
+        const name = ANOMALY_NAMES[kind][p.ipVersion === 6 ? 1 : 0];
+        const obs = this.#anomalyObs;
+        for (let i = 0; i < obs.length; i++) obs[i]!.onAnomaly!(p, name);
+      },
+    );
     this.flows = new FlowTable(
       (f, r) => this.#flowEnded(f, r),
       opts.flows ?? {},
@@ -128,6 +168,7 @@ export class Pipeline {
   addObserver(o: FlowObserver): void {
     this.#observers.push(o);
     if (o.onPacket) this.#packetObs.push(o);
+    if (o.onAnomaly) this.#anomalyObs.push(o);
   }
 
   #flowEnded(f: Flow, reason: FlowEndReason): void {
@@ -139,11 +180,7 @@ export class Pipeline {
   processBatch(batch: FrameBatch): void {
     const c = this.counters;
     const p = this.#pkt;
-    const ctx = this.#ctx;
-    const flows = this.flows;
     const hosts = this.hosts;
-    const obs = this.#packetObs;
-    const nobs = obs.length;
     let now = this.nowUs;
     for (let i = 0; i < batch.count; i++) {
       const fault = decodeFrame(p, batch, i);
@@ -182,32 +219,80 @@ export class Pipeline {
       const dst = hosts.touch(v, p.dst, p.tsUs);
       dst.pktsRecv++;
       dst.bytesRecv += p.wirelen;
-      if (p.fragment && p.fragOffset > 0) {
-        c.fragments++;
+      if (p.fragment) {
+        if (p.fragOffset > 0) c.fragments++;
+        if (this.defrag !== null) this.#defragment(p, src, dst, newSrc);
+        else if (p.fragOffset === 0) this.#track(p, src, dst, newSrc);
         continue;
       }
-      const created = flows.counters.created;
-      const flow = flows.update(p);
-      ctx.newFlow = flows.counters.created !== created;
-      const tunnel = p.tunnelDepth === 0 ? null : this.#tunnels.of(p);
-      ctx.tunnel = tunnel;
-      if (ctx.newFlow) {
-        flow.tunnel = tunnel;
-        if (flows.lastDir === DIR_TO_SERVER) src.flowsStarted++;
-        else dst.flowsStarted++;
-      }
-      if (p.app !== APP_NONE && flow.appProto === "") {
-        flow.appProto = APP_NAMES[p.app] ?? "";
-      }
-      ctx.flow = flow;
-      ctx.dir = flows.lastDir;
-      ctx.srcHost = src;
-      ctx.dstHost = dst;
-      ctx.newSrcHost = newSrc;
-      for (let k = 0; k < nobs; k++) obs[k]!.onPacket!(p, ctx);
+      this.#track(p, src, dst, newSrc);
     }
     this.nowUs = now;
     this.tick(now);
+  }
+
+  /**
+   * Hands a fragment to the defragmenter; a datagram it completes is
+   * decoded from the reassembled buffer and tracked like any packet.
+   */
+  #defragment(p: Packet, src: Host, dst: Host, newSrc: boolean): void {
+    const defrag = this.defrag!;
+    let n = defrag.add(p);
+    // A reassembled tunnel packet may carry a fragment in turn: once more.
+    for (let round = 0; n > 0 && round < 2; round++) {
+      const q = this.#whole;
+      const fault = decodeBytes(q, defrag.output, {
+        length: n,
+        linktype: LINKTYPE_RAW,
+        tsUs: p.tsUs,
+      });
+      if (fault !== null) {
+        this.counters.reassembledErrors++;
+        this.decode.count(fault);
+        return;
+      }
+      if (q.tunnelKinds !== 0) this.decode.addTunnels(q);
+      if (q.fragment) {
+        n = defrag.add(q);
+        continue;
+      }
+      if (q.ipVersion === 0) return; // a tunnelled ARP or other frame
+      let s = src, d = dst, ns = newSrc;
+      if (q.tunnelDepth !== 0) {
+        // The datagram carried a tunnel: its inner hosts are others.
+        s = this.hosts.touch(q.ipVersion, q.src, q.tsUs);
+        ns = this.hosts.lastCreated;
+        d = this.hosts.touch(q.ipVersion, q.dst, q.tsUs);
+      }
+      this.#track(q, s, d, ns);
+      return;
+    }
+  }
+
+  /** Accounts a decoded IP packet to its flow and hands it to the observers. */
+  #track(p: Packet, src: Host, dst: Host, newSrc: boolean): void {
+    const flows = this.flows;
+    const ctx = this.#ctx;
+    const created = flows.counters.created;
+    const flow = flows.update(p);
+    ctx.newFlow = flows.counters.created !== created;
+    const tunnel = p.tunnelDepth === 0 ? null : this.#tunnels.of(p);
+    ctx.tunnel = tunnel;
+    if (ctx.newFlow) {
+      flow.tunnel = tunnel;
+      if (flows.lastDir === DIR_TO_SERVER) src.flowsStarted++;
+      else dst.flowsStarted++;
+    }
+    if (p.app !== APP_NONE && flow.appProto === "") {
+      flow.appProto = APP_NAMES[p.app] ?? "";
+    }
+    ctx.flow = flow;
+    ctx.dir = flows.lastDir;
+    ctx.srcHost = src;
+    ctx.dstHost = dst;
+    ctx.newSrcHost = newSrc;
+    const obs = this.#packetObs;
+    for (let k = 0; k < obs.length; k++) obs[k]!.onPacket!(p, ctx);
   }
 
   /**
@@ -217,6 +302,7 @@ export class Pipeline {
   tick(nowUs: number): void {
     if (nowUs > this.nowUs) this.nowUs = nowUs;
     if (this.nowUs === 0) return;
+    this.defrag?.expire(this.nowUs);
     this.flows.expire(this.nowUs, this.#expireBudget);
     const obs = this.#observers;
     for (let i = 0; i < obs.length; i++) obs[i]!.onTick?.(this.nowUs);

@@ -35,8 +35,18 @@ export interface PacketContext {
  * the hot path: no awaits, no I/O, no allocation per packet.
  */
 export interface FlowObserver {
-  /** Every decoded IP packet that is not a non-first fragment. */
+  /**
+   * Every decoded IP packet, reassembled datagrams included (fragments are
+   * not: they go to the defragmenter; with it turned off, first fragments
+   * are passed on and the others are not).
+   */
   onPacket?(p: Packet, ctx: PacketContext): void;
+  /**
+   * A decoding anomaly of a packet (defragmentation: `ipv4.frag_overlap`,
+   * `ipv6.frag_teardrop`, …; see defrag/), as Suricata's EVE `anomaly`
+   * events of type `decode` name them. `p` is the packet that showed it.
+   */
+  onAnomaly?(p: Packet, event: string): void;
   /** A flow ended; the flow is recycled when this returns. */
   onFlowEnd?(f: Flow, reason: FlowEndReason): void;
   /** After every batch, with the newest packet time in µs. */
