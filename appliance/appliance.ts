@@ -32,6 +32,7 @@ import type {
 import type { Logger } from "../common/logger.ts";
 import { anomalyDetector } from "../detect/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
+import type { DefragConfig } from "../defrag/mod.ts";
 import { type Enricher, openEnricher } from "../enrich/mod.ts";
 import { type Host, hostIp } from "../flows/mod.ts";
 import {
@@ -280,6 +281,7 @@ export class Appliance {
       flows: { maxFlows: o.config.limits.max_flows },
       maxHosts: o.config.limits.max_hosts,
       expireBudget: EXPIRE_BUDGET,
+      defrag: defragConfig(o.config.defrag),
       observers: [
         this.#detectors,
         this.aggregator.observer(),
@@ -1106,4 +1108,15 @@ export async function learningPeriod(
   const until = Date.now() + seconds * 1000;
   await store.kv.set(key, until);
   return until;
+}
+
+/** The defragmenter's limits from the config (false when turned off). */
+function defragConfig(c: AppConfig["defrag"]): Partial<DefragConfig> | false {
+  if (!c.enabled) return false;
+  return {
+    memcapBytes: c.memcap_mb * 1024 * 1024,
+    timeoutUs: c.timeout_s * 1_000_000,
+    maxFragments: c.max_fragments,
+    maxDatagrams: c.max_datagrams,
+  };
 }

@@ -81,6 +81,16 @@ export interface AppConfig {
     /** Live dashboard clients at once. */
     ws_clients: number;
   };
+  /** IP defragmentation (see defrag/). */
+  defrag: {
+    enabled: boolean;
+    /** Bytes held at most, MiB. */
+    memcap_mb: number;
+    /** Time a datagram may take to complete, seconds. */
+    timeout_s: number;
+    max_fragments: number;
+    max_datagrams: number;
+  };
   log_level: typeof LOG_LEVELS[number];
   /**
    * After the first start (no known hosts yet), hosts seen within this many
@@ -106,6 +116,7 @@ const TOP_KEYS = [
   "eve",
   "model",
   "limits",
+  "defrag",
   "log_level",
   "new_host_learning",
   "geoip",
@@ -140,6 +151,13 @@ export function parseConfig(input: unknown): AppConfig {
     "path",
     "retrain",
     "retrain_interval",
+  ]);
+  const df = record(top.defrag, "defrag", [
+    "enabled",
+    "memcap_mb",
+    "timeout",
+    "max_fragments",
+    "max_datagrams",
   ]);
   const lim = record(top.limits, "limits", [
     "max_flows",
@@ -233,6 +251,25 @@ export function parseConfig(input: unknown): AppConfig {
       ws_clients: int(lim.ws_clients, "limits.ws_clients", 32, {
         min: 1,
         max: 1024,
+      }),
+    },
+    defrag: {
+      enabled: bool(df.enabled, "defrag.enabled", true),
+      memcap_mb: int(df.memcap_mb, "defrag.memcap_mb", 16, {
+        min: 1,
+        max: 1024,
+      }),
+      timeout_s: duration(df.timeout, "defrag.timeout", 30, {
+        min: 1,
+        max: 600,
+      }),
+      max_fragments: int(df.max_fragments, "defrag.max_fragments", 256, {
+        min: 2,
+        max: 8192,
+      }),
+      max_datagrams: int(df.max_datagrams, "defrag.max_datagrams", 4096, {
+        min: 16,
+        max: 1_000_000,
       }),
     },
     log_level: oneOf(top.log_level, "log_level", LOG_LEVELS, "info"),

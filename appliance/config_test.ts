@@ -14,6 +14,13 @@ Deno.test("parseConfig gives the documented defaults for an empty document", () 
   assert.equal(c.log_level, "info");
   assert.equal(c.blocking.enabled, true);
   assert.ok(c.policy.detectors.port_scan.enabled);
+  assert.deepEqual(c.defrag, {
+    enabled: true,
+    memcap_mb: 16,
+    timeout_s: 30,
+    max_fragments: 256,
+    max_datagrams: 4096,
+  });
 });
 
 Deno.test("parseConfig names the field of every invalid value", async (t) => {
@@ -28,6 +35,10 @@ Deno.test("parseConfig names the field of every invalid value", async (t) => {
     [{ eve: { files: "3" } }, "eve.files"],
     [{ model: { retrain_interval: "soon" } }, "model.retrain_interval"],
     [{ limits: { max_flows: 5 } }, "limits.max_flows"],
+    [{ defrag: { memcap_mb: 0 } }, "defrag.memcap_mb"],
+    [{ defrag: { timeout: "1h" } }, "defrag.timeout"],
+    [{ defrag: { enabled: "no" } }, "defrag.enabled"],
+    [{ defrag: { max_fragmnets: 3 } }, "defrag.max_fragmnets"],
     [{ log_level: "loud" }, "log_level"],
     [{ captur: {} }, "captur"],
     [{ capture: { snaplne: 100 } }, "capture.snaplne"],
@@ -57,7 +68,11 @@ Deno.test("parseConfig takes valid overrides", () => {
     model: { retrain: true, retrain_interval: "12h" },
     log_level: "debug",
     policy: { home_net: ["10.99.0.0/24"] },
+    defrag: { memcap_mb: 4, timeout: "1m", max_datagrams: 100 },
   });
+  assert.equal(c.defrag.memcap_mb, 4);
+  assert.equal(c.defrag.timeout_s, 60);
+  assert.equal(c.defrag.max_datagrams, 100);
   assert.equal(c.capture.interface, "br-lab");
   assert.equal(c.capture.promisc, false);
   assert.deepEqual(c.dashboard.listen, { hostname: "::1", port: 9443 });

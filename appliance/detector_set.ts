@@ -11,6 +11,7 @@ import {
   type CreateDetectorsOptions,
   type Detector,
   type Emit,
+  TunnelScope,
 } from "../detect/mod.ts";
 import type { Packet } from "../decode/mod.ts";
 import type {
@@ -18,7 +19,6 @@ import type {
   FlowEndReason,
   FlowObserver,
   PacketContext,
-  Tunnel,
 } from "../flows/mod.ts";
 
 /** Every enabled detector behind one observer; see the module doc. */
@@ -31,7 +31,7 @@ export class DetectorSet implements FlowObserver {
   #holder: PolicyHolder;
   #emit: Emit;
   /** The tunnel of what the detectors are looking at, during a call. */
-  #tunnel: Tunnel | null = null;
+  #scope = new TunnelScope();
   #opts: CreateDetectorsOptions;
   /** Times the set was rebuilt after a policy change. */
   rebuilds = 0;
@@ -45,12 +45,7 @@ export class DetectorSet implements FlowObserver {
     this.#holder = holder;
     // A detection emitted while a detector looks at a tunnelled packet or
     // flow names that tunnel (Suricata's alert `tunnel` object).
-    this.#emit = (d) => {
-      if (this.#tunnel !== null && d.tunnel === undefined) {
-        d.tunnel = this.#tunnel;
-      }
-      emit(d);
-    };
+    this.#emit = this.#scope.wrap(emit);
     this.#opts = opts;
     this.#build();
     holder.onChange(() => {
@@ -104,16 +99,16 @@ export class DetectorSet implements FlowObserver {
   /** Forwards a packet to every detector. */
   onPacket(p: Packet, ctx: PacketContext): void {
     const ds = this.#withPacket;
-    this.#tunnel = ctx.tunnel;
+    this.#scope.current = ctx.tunnel;
     for (let i = 0; i < ds.length; i++) ds[i]!.onPacket!(p, ctx);
-    this.#tunnel = null;
+    this.#scope.current = null;
   }
 
   /** Forwards a flow end. */
   onFlowEnd(f: Flow, reason: FlowEndReason): void {
-    this.#tunnel = f.tunnel;
+    this.#scope.current = f.tunnel;
     for (const d of this.#detectors) d.onFlowEnd?.(f, reason);
-    this.#tunnel = null;
+    this.#scope.current = null;
   }
 
   /** Forwards a tick. */

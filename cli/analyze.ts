@@ -22,9 +22,11 @@ import {
   anomalyDetector,
   createDetectors,
   type CreateDetectorsOptions,
+  TunnelScope,
 } from "../detect/mod.ts";
 import { LineWriter, printErr } from "../common/output.ts";
 import { Pipeline } from "../engine/mod.ts";
+import { type DefragCounters, Defragmenter } from "../defrag/mod.ts";
 import {
   type EveRecord,
   PROTOCOL_EVENT_TYPES,
@@ -59,6 +61,10 @@ export interface FileStats {
   alerts_by_type: Record<string, number>;
   /** What the alert pipeline did (detections, dropped by cap, suppressed …). */
   alert_pipeline: AggregatorCounters | null;
+  /** Frames decoded through each tunnel kind (`gre`, `vxlan`, …). */
+  tunnels: Record<string, number>;
+  /** What IP defragmentation did (fragments, reassembled, anomalies …). */
+  defrag: DefragCounters;
 }
 
 /** The `--stats-json` document. */
@@ -185,6 +191,8 @@ export async function analyzeFiles(
       alerts: 0,
       alerts_by_type: {},
       alert_pipeline: null,
+      tunnels: {},
+      defrag: { ...new Defragmenter().counters },
     };
     const observers: FlowObserver[] = [];
     if (protoKinds.size > 0) {
@@ -204,12 +212,14 @@ export async function analyzeFiles(
           opts.sink(alertRecord(a));
         },
       });
-      observers.push(
-        ...createDetectors(policy, agg.emit, {
+      // Alerts about tunnelled traffic carry the tunnel (TunnelScope).
+      const scope = new TunnelScope();
+      observers.push(scope.observe(
+        createDetectors(policy, scope.wrap(agg.emit), {
           ...opts.detectors,
           admits: agg.admits,
         }),
-      );
+      ));
       observers.push(agg.observer());
       aggregator = agg;
     }
@@ -235,6 +245,8 @@ export async function analyzeFiles(
     fs.packets = pipeline.counters.packets;
     fs.bytes = pipeline.counters.bytes;
     fs.decode_errors = pipeline.counters.decodeErrors;
+    fs.tunnels = pipeline.decode.tunnelSnapshot();
+    if (pipeline.defrag !== null) fs.defrag = { ...pipeline.defrag.counters };
     stats.files.push(fs);
     const t = stats.total;
     t.files++;
@@ -320,7 +332,7 @@ standard error when it is a terminal.
 Options:
   --format eve|table     output format (default: eve, one JSON object a line)
   --events LIST          record kinds to emit, comma-separated, from
-                         alert,dns,http,tls,flow (default: alert)
+                         alert,dns,http,tls,flow,anomaly (default: alert)
   --policy FILE          detection policy (JSON; fields left out keep the
                          shipped defaults, see data/policy.json)
   --model FILE           Isolation Forest model for "anomaly" alerts (default:

@@ -115,3 +115,4 @@ export function createDetectors(
   }
   return out;
 }
+export { TunnelScope } from "./tunnel_scope.ts";

@@ -95,10 +95,12 @@ export interface PipelineOptions {
   defrag?: Partial<DefragConfig> | false;
 }
 
-/** Anomaly names as observers see them: `ipv4.frag_overlap`, … */
+/** Anomaly names as observers see them, Suricata's: `decoder.ipv4.frag_overlap`, … */
 const ANOMALY_NAMES: Record<DefragAnomaly, readonly [string, string]> = Object
   .fromEntries(
-    DEFRAG_ANOMALIES.map((k) => [k, [`ipv4.${k}`, `ipv6.${k}`] as const]),
+    DEFRAG_ANOMALIES.map((
+      k,
+    ) => [k, [`decoder.ipv4.${k}`, `decoder.ipv6.${k}`] as const]),
   ) as Record<DefragAnomaly, readonly [string, string]>;
 
 /** One pipeline instance: a flow table, a host table, counters. */

@@ -1,6 +1,22 @@
 import assert from "node:assert/strict";
-import { readCaptureFile } from "../capture/mod.ts";
-import { IPPROTO_UDP, newPacket, type Packet } from "../decode/mod.ts";
+import {
+  BatchBuilder,
+  type FrameBatch,
+  readCaptureFile,
+} from "../capture/mod.ts";
+import {
+  IPPROTO_UDP,
+  LINKTYPE_RAW,
+  newPacket,
+  type Packet,
+  TCP_SYN,
+} from "../decode/mod.ts";
+import type { Tunnel } from "../flows/mod.ts";
+import {
+  fragmentIpv4,
+  ipv4Packet,
+  tcpSegment,
+} from "../tests/fragment_frames.ts";
 import { protocolEvents } from "../events/mod.ts";
 import { Pipeline } from "./mod.ts";
 
@@ -111,3 +127,171 @@ function udp(i: number, tsUs: number): Packet {
   p.wirelen = 60;
   return p;
 }
+
+/** A batch of raw IP packets (link type RAW), 1 ms apart from `t0`. */
+function rawBatch(
+  packets: Uint8Array[],
+  t0 = 1_700_000_000_000_000,
+): FrameBatch {
+  const b = new BatchBuilder(packets.length + 1, 1 << 20);
+  packets.forEach((d, i) =>
+    b.push(d, 0, d.length, d.length, t0 + i * 1000, LINKTYPE_RAW)
+  );
+  return b.take()!;
+}
+
+/** `nmap -f` in bytes: SYNs to `ports`, each cut into 8-byte fragments. */
+function fragmentedScan(ports: number[]): Uint8Array[] {
+  return ports.flatMap((port, i) =>
+    fragmentIpv4(
+      ipv4Packet(
+        { src: "10.99.0.66", dst: "10.99.0.10", proto: 6, id: 100 + i },
+        tcpSegment(45678, port, TCP_SYN),
+      ),
+      8,
+    )
+  );
+}
+
+Deno.test("pipeline reassembles fragments before flows: observers see the whole SYNs, anomalies by Suricata's names", () => {
+  const seen: string[] = [];
+  const anomalies: string[] = [];
+  const pipeline = new Pipeline({
+    observers: [{
+      onPacket: (p) => seen.push(`${p.dstPort}:${p.tcpFlags}`),
+      onAnomaly: (_p, event) => anomalies.push(event),
+    }],
+  });
+  const ports = [21, 22, 23, 25, 80];
+  pipeline.processBatch(rawBatch(fragmentedScan(ports)));
+  assert.deepEqual(seen, ports.map((p) => `${p}:${TCP_SYN}`));
+  assert.equal(pipeline.counters.packets, 15, "every frame counted");
+  assert.equal(pipeline.counters.fragments, 10, "non-first fragments");
+  assert.equal(pipeline.counters.tcp, 15);
+  assert.equal(pipeline.flows.counters.created, 5);
+  assert.equal(pipeline.defrag!.counters.reassembled, 5);
+  assert.deepEqual(anomalies, new Array(5).fill("decoder.ipv4.frag_tiny"));
+  const attacker = pipeline.hosts.get(4, Uint32Array.of(0x0a630042, 0, 0, 0));
+  assert.equal(attacker?.pktsSent, 15, "hosts count the frames");
+
+  // Without defragmentation the fragments stay unseen, as before.
+  const off: string[] = [];
+  const old = new Pipeline({
+    defrag: false,
+    observers: [{ onPacket: (p) => off.push(`${p.dstPort}`) }],
+  });
+  old.processBatch(rawBatch(fragmentedScan(ports)));
+  assert.deepEqual(off, ["0", "0", "0", "0", "0"], "first fragments, no ports");
+  assert.equal(old.counters.fragments, 10);
+  assert.equal(old.defrag, null);
+});
+
+Deno.test("pipeline decodes a reassembled tunnel packet and counts its tunnel", () => {
+  const inner = ipv4Packet(
+    { src: "10.99.0.66", dst: "10.99.0.10", proto: 6, id: 1 },
+    tcpSegment(40000, 443, TCP_SYN),
+  );
+  const outer = ipv4Packet(
+    { src: "192.0.2.1", dst: "192.0.2.2", proto: 4, id: 2 },
+    inner,
+  );
+  const tunnels: (Tunnel | null)[] = [];
+  const pipeline = new Pipeline({
+    observers: [{ onPacket: (_p, ctx) => tunnels.push(ctx.tunnel) }],
+  });
+  pipeline.processBatch(rawBatch(fragmentIpv4(outer, 16)));
+  assert.equal(tunnels.length, 1);
+  assert.deepEqual(tunnels[0], {
+    src_ip: "192.0.2.1",
+    dest_ip: "192.0.2.2",
+    proto: "IPv4",
+    depth: 1,
+    type: "ipip",
+  });
+  assert.equal(pipeline.decode.tunnelSnapshot().ipip, 1);
+  assert.ok(pipeline.hosts.get(4, Uint32Array.of(0x0a63000a, 0, 0, 0)), "inner host");
+});
+
+Deno.test("EVE records of tunnelled traffic carry the tunnel object; anomalies are EVE anomaly records", () => {
+  const records: Record<string, unknown>[] = [];
+  const pipeline = new Pipeline({
+    observers: [
+      protocolEvents(
+        new Set(["dns", "flow", "anomaly"]),
+        (r) => records.push(r),
+      ),
+    ],
+  });
+  const query = new Uint8Array([
+    0x12,
+    0x34,
+    1,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    3,
+    0x77,
+    0x77,
+    0x77,
+    4,
+    0x74,
+    0x65,
+    0x73,
+    0x74,
+    0,
+    0,
+    1,
+    0,
+    1,
+  ]);
+  const udpDns = new Uint8Array([
+    0x9c,
+    0x40,
+    0,
+    53,
+    0,
+    8 + query.length,
+    0,
+    0,
+    ...query,
+  ]);
+  const inner = ipv4Packet({
+    src: "10.99.0.20",
+    dst: "10.99.0.10",
+    proto: 17,
+    id: 3,
+  }, udpDns);
+  const outer = ipv4Packet({
+    src: "192.0.2.1",
+    dst: "192.0.2.2",
+    proto: 4,
+    id: 4,
+  }, inner);
+  pipeline.processBatch(rawBatch([outer, ...fragmentedScan([80]).slice(0, 1)]));
+  pipeline.finish();
+  const dns = records.find((r) => r.event_type === "dns")!;
+  const tunnel = {
+    src_ip: "192.0.2.1",
+    dest_ip: "192.0.2.2",
+    proto: "IPv4",
+    depth: 1,
+    type: "ipip",
+  };
+  assert.equal(dns.src_ip, "10.99.0.20");
+  assert.deepEqual(dns.tunnel, tunnel);
+  const flow = records.find((r) => r.event_type === "flow")!;
+  assert.deepEqual(flow.tunnel, tunnel);
+  const anomaly = records.find((r) => r.event_type === "anomaly")!;
+  assert.equal(anomaly.src_ip, "10.99.0.66");
+  assert.equal(anomaly.proto, "TCP");
+  assert.deepEqual(anomaly.anomaly, {
+    type: "decode",
+    event: "decoder.ipv4.frag_tiny",
+  });
+});

@@ -34,7 +34,13 @@ import {
 } from "../protocols/mod.ts";
 
 /** Protocol event kinds `--events` accepts besides `alert`. */
-export const PROTOCOL_EVENT_TYPES = ["dns", "http", "tls", "flow"] as const;
+export const PROTOCOL_EVENT_TYPES = [
+  "dns",
+  "http",
+  "tls",
+  "flow",
+  "anomaly",
+] as const;
 /** One protocol event kind. */
 export type ProtocolEventType = typeof PROTOCOL_EVENT_TYPES[number];
 
@@ -78,6 +84,9 @@ export function protocolEvents(
     };
   }
   if (tlsObs !== null) obs.onFinish = () => tlsObs.onFinish();
+  if (enabled.has("anomaly")) {
+    obs.onAnomaly = (p, event) => sink(anomalyEvent(p, event));
+  }
   return obs;
 }
 
@@ -169,6 +178,26 @@ export function tlsEvent(hs: TlsHandshake, c: TlsConnection): EveRecord {
     tls: body,
     ...(c.tunnel !== null ? { tunnel: c.tunnel } : {}),
   };
+}
+
+/**
+ * The EVE `anomaly` record of a decoding anomaly (Suricata's, type
+ * `decode`): the packet's addresses, its ports when its transport header
+ * was read, and the event name (`decoder.ipv4.frag_overlap`, …).
+ */
+export function anomalyEvent(p: Packet, event: string): EveRecord {
+  const rec: EveRecord = {
+    timestamp: eveTimestamp(p.tsUs),
+    event_type: "anomaly",
+    src_ip: formatAddr(p.ipVersion, p.src),
+  };
+  const ports = p.l4Offset >= 0 && (p.proto === 6 || p.proto === 17);
+  if (ports) rec.src_port = p.srcPort;
+  rec.dest_ip = formatAddr(p.ipVersion, p.dst);
+  if (ports) rec.dest_port = p.dstPort;
+  rec.proto = protoName(p.fragment ? p.fragProto : p.proto);
+  rec.anomaly = { type: "decode", event };
+  return rec;
 }
 
 /** The EVE `flow` record of a finished flow. */

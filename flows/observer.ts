@@ -42,9 +42,10 @@ export interface FlowObserver {
    */
   onPacket?(p: Packet, ctx: PacketContext): void;
   /**
-   * A decoding anomaly of a packet (defragmentation: `ipv4.frag_overlap`,
-   * `ipv6.frag_teardrop`, …; see defrag/), as Suricata's EVE `anomaly`
-   * events of type `decode` name them. `p` is the packet that showed it.
+   * A decoding anomaly of a packet (defragmentation:
+   * `decoder.ipv4.frag_overlap`, `decoder.ipv6.frag_teardrop`, …; see
+   * defrag/), named as Suricata's EVE `anomaly` events of type `decode`
+   * name them. `p` is the packet that showed it.
    */
   onAnomaly?(p: Packet, event: string): void;
   /** A flow ended; the flow is recycled when this returns. */

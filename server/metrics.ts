@@ -5,6 +5,7 @@
  * @module
  */
 import type { MetricFamily } from "./deps.ts";
+import { DEFRAG_ANOMALIES, type DefragCounters } from "../defrag/mod.ts";
 
 function escapeLabel(v: string): string {
   return v.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll(
@@ -74,6 +75,16 @@ export function metric(
   return { name, type, help, samples: [{ value }] };
 }
 
+const DEFRAG_COUNTS = [
+  "fragments",
+  "reassembled",
+  "duplicates",
+  "timeouts",
+  "evicted",
+  "dropped",
+  "truncated",
+] as const;
+
 /** What {@link applianceMetrics} reads (pass what exists). */
 export interface ApplianceMetricSources {
   /** The pipeline (`counters`, `decode`, `flows`, `hosts`). */
@@ -89,7 +100,16 @@ export interface ApplianceMetricSources {
       arp: number;
       nonIp: number;
     };
-    decode: { snapshot(): Record<string, number> };
+    decode: {
+      snapshot(): Record<string, number>;
+      tunnelSnapshot?(): Record<string, number>;
+    };
+    /** The defragmentation stage, when on. */
+    defrag?: {
+      counters: Readonly<DefragCounters>;
+      memoryBytes: number;
+      datagrams: number;
+    } | null;
     flows: {
       size: number;
       counters: { created: number; ended: number; evicted: number };
@@ -160,6 +180,14 @@ export function applianceMetrics(s: ApplianceMetricSources): MetricFamily[] {
           value,
         })),
       },
+      {
+        name: "netsentinel_tunnel_packets_total",
+        type: "counter",
+        help: "Frames decoded through a tunnel, by tunnel kind",
+        samples: Object.entries(p.decode.tunnelSnapshot?.() ?? {}).map((
+          [type, value],
+        ) => ({ labels: { type }, value })),
+      },
       metric(
         "netsentinel_flows",
         "gauge",
@@ -189,6 +217,43 @@ export function applianceMetrics(s: ApplianceMetricSources): MetricFamily[] {
         "counter",
         "Hosts evicted to stay under the cap",
         p.hosts.evicted,
+      ),
+    );
+  }
+  const d = p?.defrag;
+  if (d !== undefined && d !== null) {
+    const c = d.counters;
+    out.push(
+      {
+        name: "netsentinel_defrag_total",
+        type: "counter",
+        help:
+          "IP defragmentation: fragments taken, datagrams reassembled, duplicates ignored, datagrams timed out and evicted, fragments dropped and cut by the capture",
+        samples: DEFRAG_COUNTS.map((what) => ({
+          labels: { what },
+          value: c[what],
+        })),
+      },
+      {
+        name: "netsentinel_defrag_anomalies_total",
+        type: "counter",
+        help: "IP fragment anomalies (overlap, Teardrop, tiny, too many, …)",
+        samples: DEFRAG_ANOMALIES.map((anomaly) => ({
+          labels: { anomaly },
+          value: c[anomaly],
+        })),
+      },
+      metric(
+        "netsentinel_defrag_memory_bytes",
+        "gauge",
+        "Bytes held by the defragmenter (under defrag.memcap_mb)",
+        d.memoryBytes,
+      ),
+      metric(
+        "netsentinel_defrag_datagrams",
+        "gauge",
+        "Datagrams being reassembled",
+        d.datagrams,
       ),
     );
   }

@@ -66,6 +66,10 @@ Deno.test("applianceMetrics() covers packets, decode errors by reason, flows, ca
       "netsentinel_kv_write_batches_total 3",
       "netsentinel_blocks_refused_total 3",
       "netsentinel_flows 0",
+      'netsentinel_tunnel_packets_total{type="vxlan"} 0',
+      'netsentinel_defrag_total{what="reassembled"} 0',
+      'netsentinel_defrag_anomalies_total{anomaly="frag_teardrop"} 0',
+      "netsentinel_defrag_memory_bytes 0",
     ]
   ) {
     assert.ok(text.includes(line + "\n"), line);
