@@ -62,6 +62,14 @@ const ATTACKS: Expect[] = [
     evidence: { scan_kind: "syn" },
   },
   {
+    // nmap -f: only visible once the fragments are reassembled.
+    file: "scan_frag.pcap",
+    type: "port_scan",
+    src: ATTACKER,
+    dest: VICTIM,
+    evidence: { scan_kind: "syn" },
+  },
+  {
     file: "scan_connect.pcap",
     type: "port_scan",
     src: ATTACKER,

@@ -56,7 +56,7 @@ OUTSIDE=203.0.113.66
 TUNNEL_SERVER=198.51.100.53
 UPSTREAM_DNS=198.51.100.54
 
-ALL_SCENARIOS=(benign benign_holdout scan_syn scan_connect scan_fin scan_xmas
+ALL_SCENARIOS=(benign benign_holdout scan_syn scan_frag scan_connect scan_fin scan_xmas
   scan_null scan_udp scan_ack scan_slow sweep_icmp sweep_tcp flood_syn
   flood_udp flood_icmp brute_ssh brute_http dns_tunnel dns_exfil
   malformed_http suspicious_ports external_inbound mixed)
@@ -615,6 +615,9 @@ scn_benign_holdout() {
 }
 
 scn_scan_syn() { start_capture scan_syn 512; nmap_at -Pn -sS -T4 "$VICTIM"; stop_capture; }
+# -f: every probe cut into 8-byte IP fragments (the first too short for
+# the TCP header), the evasion IP defragmentation undoes.
+scn_scan_frag() { start_capture scan_frag 512; nmap_at -Pn -sS -f -T4 "$VICTIM"; stop_capture; }
 scn_scan_connect() { start_capture scan_connect 512; nmap_at -Pn -sT -T4 "$VICTIM"; stop_capture; }
 scn_scan_fin() { start_capture scan_fin 512; nmap_at -Pn -sF -T4 "$VICTIM"; stop_capture; }
 scn_scan_xmas() { start_capture scan_xmas 512; nmap_at -Pn -sX -T4 "$VICTIM"; stop_capture; }
