@@ -209,7 +209,10 @@ Deno.test("pipeline decodes a reassembled tunnel packet and counts its tunnel", 
     type: "ipip",
   });
   assert.equal(pipeline.decode.tunnelSnapshot().ipip, 1);
-  assert.ok(pipeline.hosts.get(4, Uint32Array.of(0x0a63000a, 0, 0, 0)), "inner host");
+  assert.ok(
+    pipeline.hosts.get(4, Uint32Array.of(0x0a63000a, 0, 0, 0)),
+    "inner host",
+  );
 });
 
 Deno.test("EVE records of tunnelled traffic carry the tunnel object; anomalies are EVE anomaly records", () => {
