@@ -469,10 +469,12 @@ function newAlert(d: Detection, key: string): Alert {
     alert: {
       action: "allowed",
       signature_id: d.signatureId,
-      rev: 1,
+      rev: d.rev ?? 1,
       signature: d.signature,
       category: d.category,
       severity: d.severity,
+      ...(d.gid !== undefined ? { gid: d.gid } : {}),
+      ...(d.metadata !== undefined ? { metadata: d.metadata } : {}),
     },
     netsentinel: {
       id: alertId(d.tsUs, key),

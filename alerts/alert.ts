@@ -22,6 +22,7 @@ export const ALERT_TYPES = [
   "external_inbound",
   "new_host",
   "anomaly",
+  "signature",
 ] as const;
 
 /** One alert type. */
@@ -87,8 +88,12 @@ export interface Alert {
     signature: string;
     /** Suricata-style classification. */
     category: string;
-    /** Severity from the policy. */
+    /** Severity from the policy (a `signature` alert: the rule's priority). */
     severity: Severity;
+    /** Generator id (`signature` alerts: the rule's gid). */
+    gid?: number;
+    /** The rule's metadata, `key → values` (`signature` alerts). */
+    metadata?: Record<string, string[]>;
   };
   /** NetSentinel's own facts. */
   netsentinel: {
@@ -153,6 +158,12 @@ export interface Detection {
   category: string;
   /** Severity from the policy. */
   severity: Severity;
+  /** Revision of the signature (default 1). */
+  rev?: number;
+  /** Generator id (rules' gid). */
+  gid?: number;
+  /** The rule's metadata (rules). */
+  metadata?: Record<string, string[]>;
   /** Detector facts, small and JSON-safe. */
   evidence: Record<string, unknown>;
   /** One sentence a user can act on. */

@@ -190,6 +190,8 @@ export interface DetectorPolicies {
   new_host: NewHostPolicy;
   /** The Isolation Forest (ml/). */
   anomaly: AnomalyPolicy;
+  /** Suricata-language rules (rules/): severity is each rule's priority. */
+  signature: DetectorPolicy;
 }
 
 /** Transport protocol selector of port lists. */
@@ -413,6 +415,7 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
     window_s: WINDOW,
     max_sources: TRACKERS,
   },
+  signature: BASE,
 };
 
 const SERVICES = ["ssh", "telnet", "ftp", "rdp", "smb", "other"];

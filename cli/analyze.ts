@@ -43,6 +43,7 @@ import {
   str,
 } from "./command.ts";
 import { alertTableLine } from "./alert_format.ts";
+import { loadRuleSet, type RuleSet, signatureDetector } from "../rules/mod.ts";
 import { Progress } from "./progress.ts";
 
 const EVENT_TYPES = ["alert", ...PROTOCOL_EVENT_TYPES] as const;
@@ -308,6 +309,41 @@ async function analyzeModel(flags: Flags): Promise<AnomalyModel> {
   return loaded.model;
 }
 
+/**
+ * The rule set analyze uses: the shipped rules and every `--rules` path
+ * (none with `--no-rules`). Refused rules are counted on standard error; a
+ * path that cannot be read is a one-line error.
+ */
+async function analyzeRules(
+  flags: Flags,
+  policy: Policy,
+): Promise<RuleSet | null> {
+  const paths = (flags.rules as string[] | undefined) ?? [];
+  if (bool(flags, "no-rules")) {
+    if (paths.length > 0) {
+      throw new UsageError(
+        "analyze: --rules and --no-rules exclude each other",
+      );
+    }
+    return null;
+  }
+  const set = await loadRuleSet({
+    paths,
+    homeNet: policy.home_net.map((c) => c.text),
+  });
+  const bad = set.load.fileErrors[0];
+  if (bad !== undefined) {
+    throw new UserError(`Cannot read rules "${bad.file}": ${bad.error}`);
+  }
+  if (set.load.refused.length > 0) {
+    printErr(
+      `netsentinel: rules: ${set.load.rules.length} loaded, ` +
+        `${set.load.refused.length} refused (netsentinel rules check for why)`,
+    );
+  }
+  return set;
+}
+
 /** The `analyze` command. */
 export const analyzeCommand: Command = {
   name: "analyze",
@@ -321,6 +357,8 @@ export const analyzeCommand: Command = {
     "no-model": { type: "boolean" },
     data: { type: "string" },
     "stats-json": { type: "string" },
+    rules: { type: "string", multiple: true },
+    "no-rules": { type: "boolean" },
   },
   help: `Usage: netsentinel analyze [options] PATH...
 
@@ -339,6 +377,9 @@ Options:
                          model.json in the data directory, else the shipped one)
   --no-model             rule detectors only
   --data DIR             data directory to look for model.json in
+  --rules FILE|DIR       Suricata-language rules to load besides the shipped
+                         ones (repeatable; a directory: its *.rules files)
+  --no-rules             no signature rules at all
   --stats-json OUT       write per-file statistics as JSON to OUT
   -h, --help             show this help
 
@@ -364,12 +405,17 @@ part; the others are still analysed), 2 bad usage.`,
     }
     const files = await expandPaths(positionals);
     const model = bool(flags, "no-model") ? null : await analyzeModel(flags);
+    const ruleSet = await analyzeRules(flags, policy);
+    const extra = [
+      ...(model ? [anomalyDetector(model)] : []),
+      ...(ruleSet ? [signatureDetector(ruleSet.engine)] : []),
+    ];
     const out = new LineWriter();
     const progress = Deno.stderr.isTerminal() ? new Progress() : null;
     const stats = await analyzeFiles(files, {
       events,
       policy,
-      ...(model ? { detectors: { extra: [anomalyDetector(model)] } } : {}),
+      detectors: { extra },
       sink: format === "eve"
         ? (rec) => out.line(JSON.stringify(rec))
         : (rec) => out.line(tableLine(rec)),

@@ -24,6 +24,7 @@ import {
 } from "./block.ts";
 import { passwdCommand } from "./passwd.ts";
 import { doctorCommand } from "./doctor.ts";
+import { rulesCommand } from "./rules.ts";
 import { type Command, parseCommandArgs } from "./command.ts";
 
 export type { Command } from "./command.ts";
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   runCommand,
   replayCommand,
   analyzeCommand,
+  rulesCommand,
   interfacesCommand,
   featuresCommand,
   trainCommand,

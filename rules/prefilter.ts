@@ -1,0 +1,185 @@
+/**
+ * The multi-pattern prefilter: an Aho-Corasick automaton over each rule's
+ * fast pattern (ASCII case folded), built once per inspection buffer, so a
+ * buffer is scanned once whatever the number of rules and only the rules
+ * whose pattern occurs are evaluated in full. Flat typed arrays: a dense
+ * 256-entry root, sorted sparse edges below it, failure and dictionary
+ * links; scanning allocates nothing.
+ *
+ * @module
+ */
+import { FOLD } from "./match.ts";
+
+/** A built automaton. */
+export class Prefilter {
+  readonly #root: Int32Array;
+  readonly #edgeStart: Int32Array;
+  readonly #edgeByte: Uint8Array;
+  readonly #edgeTo: Int32Array;
+  readonly #fail: Int32Array;
+  readonly #dict: Int32Array;
+  readonly #outStart: Int32Array;
+  readonly #outRules: Int32Array;
+  /** Number of states. */
+  readonly states: number;
+  /** Number of distinct patterns. */
+  readonly patterns: number;
+
+  /**
+   * Builds from (folded pattern, rule index) pairs. Equal patterns share a
+   * state; every rule of a pattern is reported.
+   */
+  constructor(entries: ReadonlyArray<readonly [Uint8Array, number]>) {
+    // Build a trie with Map children.
+    const kids: Array<Map<number, number>> = [new Map()];
+    const rulesAt: number[][] = [[]];
+    const depth: number[] = [0];
+    let patterns = 0;
+    for (const [pat, rule] of entries) {
+      let s = 0;
+      for (let i = 0; i < pat.length; i++) {
+        const c = FOLD[pat[i]!]!;
+        let t = kids[s]!.get(c);
+        if (t === undefined) {
+          t = kids.length;
+          kids.push(new Map());
+          rulesAt.push([]);
+          depth.push(depth[s]! + 1);
+          kids[s]!.set(c, t);
+        }
+        s = t;
+      }
+      if (rulesAt[s]!.length === 0) patterns++;
+      rulesAt[s]!.push(rule);
+    }
+    const n = kids.length;
+    this.states = n;
+    this.patterns = patterns;
+    // Flatten edges.
+    const edgeStart = new Int32Array(n + 1);
+    let total = 0;
+    for (let s = 0; s < n; s++) {
+      edgeStart[s] = total;
+      total += kids[s]!.size;
+    }
+    edgeStart[n] = total;
+    const edgeByte = new Uint8Array(total);
+    const edgeTo = new Int32Array(total);
+    for (let s = 0; s < n; s++) {
+      const ks = [...kids[s]!.keys()].sort((a, b) => a - b);
+      let o = edgeStart[s]!;
+      for (const c of ks) {
+        edgeByte[o] = c;
+        edgeTo[o++] = kids[s]!.get(c)!;
+      }
+    }
+    const root = new Int32Array(256);
+    for (const [c, t] of kids[0]!) root[c] = t;
+    // Failure links, breadth first.
+    const fail = new Int32Array(n);
+    const dict = new Int32Array(n);
+    const queue = new Int32Array(n);
+    let qh = 0, qt = 0;
+    for (const [, t] of kids[0]!) queue[qt++] = t;
+    const go = (s: number, c: number): number => {
+      for (;;) {
+        if (s === 0) return root[c]!;
+        const t = this.#edge(edgeStart, edgeByte, edgeTo, s, c);
+        if (t >= 0) return t;
+        s = fail[s]!;
+      }
+    };
+    while (qh < qt) {
+      const s = queue[qh++]!;
+      for (const [c, t] of kids[s]!) {
+        fail[t] = go(fail[s]!, c);
+        if (fail[t] === t) fail[t] = 0;
+        const f = fail[t]!;
+        dict[t] = rulesAt[f]!.length > 0 ? f : dict[f]!;
+        queue[qt++] = t;
+      }
+    }
+    const outStart = new Int32Array(n + 1);
+    let outs = 0;
+    for (let s = 0; s < n; s++) {
+      outStart[s] = outs;
+      outs += rulesAt[s]!.length;
+    }
+    outStart[n] = outs;
+    const outRules = new Int32Array(outs);
+    for (let s = 0, o = 0; s < n; s++) {
+      for (const r of rulesAt[s]!) outRules[o++] = r;
+    }
+    this.#root = root;
+    this.#edgeStart = edgeStart;
+    this.#edgeByte = edgeByte;
+    this.#edgeTo = edgeTo;
+    this.#fail = fail;
+    this.#dict = dict;
+    this.#outStart = outStart;
+    this.#outRules = outRules;
+  }
+
+  #edge(
+    start: Int32Array,
+    bytes: Uint8Array,
+    to: Int32Array,
+    s: number,
+    c: number,
+  ): number {
+    let lo = start[s]!, hi = start[s + 1]! - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const b = bytes[mid]!;
+      if (b === c) return to[mid]!;
+      if (b < c) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /**
+   * Scans `data[0, len)` and calls `hit` with the index of every rule whose
+   * pattern occurs (a rule may be reported more than once).
+   */
+  scan(data: Uint8Array, len: number, hit: (rule: number) => void): void {
+    const root = this.#root, start = this.#edgeStart, bytes = this.#edgeByte;
+    const to = this.#edgeTo, fail = this.#fail, dict = this.#dict;
+    const outStart = this.#outStart, outRules = this.#outRules;
+    let s = 0;
+    for (let i = 0; i < len; i++) {
+      const c = FOLD[data[i]!]!;
+      for (;;) {
+        if (s === 0) {
+          s = root[c]!;
+          break;
+        }
+        // Sparse edge lookup (binary search over the sorted bytes).
+        let lo = start[s]!, hi = start[s + 1]! - 1, t = -1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          const b = bytes[mid]!;
+          if (b === c) {
+            t = to[mid]!;
+            break;
+          }
+          if (b < c) lo = mid + 1;
+          else hi = mid - 1;
+        }
+        if (t >= 0) {
+          s = t;
+          break;
+        }
+        s = fail[s]!;
+      }
+      if (s === 0) continue;
+      let o = outStart[s + 1]! > outStart[s]! ? s : dict[s]!;
+      while (o !== 0) {
+        for (let k = outStart[o]!, e = outStart[o + 1]!; k < e; k++) {
+          hit(outRules[k]!);
+        }
+        o = dict[o]!;
+      }
+    }
+  }
+}
