@@ -144,6 +144,9 @@ export class RuleAdapter implements FlowObserver {
     const len = p.payloadLen;
     if (len > 0) {
       put(x, B.pkt, p.data, p.payloadOffset, p.payloadOffset + len);
+      if (app === "" && p.proto === IPPROTO_TCP) {
+        app = guessApp(x.bufs[B.pkt]!.data, len, p.srcPort, p.dstPort);
+      }
     }
     // Transactions found in this packet.
     let tx = false;
@@ -186,6 +189,44 @@ export class RuleAdapter implements FlowObserver {
     this.#apps.delete(f.id);
     this.#engine.flowEnded(f.id);
   }
+}
+
+function startsWith(
+  d: Uint8Array,
+  len: number,
+  at: number,
+  s: string,
+): boolean {
+  if (at + s.length > len) return false;
+  for (let i = 0; i < s.length; i++) {
+    if (d[at + i] !== s.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * The app-layer protocol of a TCP flow from its first payload, for the
+ * protocols the engine has no parser for (their rules match the payload):
+ * SSH by its banner, SMB by its header after the NetBIOS length, DCERPC by
+ * its version byte on port 135, FTP on port 21, SMTP by a greeting or
+ * HELO/EHLO on the mail ports. HTTP, DNS and TLS come from their parsers.
+ */
+function guessApp(d: Uint8Array, len: number, sp: number, dp: number): string {
+  if (startsWith(d, len, 0, "SSH-")) return "ssh";
+  if (
+    len >= 8 && (d[4] === 0xff || d[4] === 0xfe) && startsWith(d, len, 5, "SMB")
+  ) {
+    return "smb";
+  }
+  if ((sp === 135 || dp === 135) && d[0] === 5) return "dcerpc";
+  if (sp === 21 || dp === 21) return "ftp";
+  const mail = sp === 25 || dp === 25 || sp === 587 || dp === 587 ||
+    sp === 2525 || dp === 2525;
+  if (
+    mail && (startsWith(d, len, 0, "220") || startsWith(d, len, 0, "EHLO") ||
+      startsWith(d, len, 0, "HELO"))
+  ) return "smtp";
+  return "";
 }
 
 /** Copies `src[start, end)` into buffer `id`, growing its storage when short. */

@@ -88,6 +88,11 @@ const APP_PROTOS: Readonly<Record<string, [string, number]>> = {
   http1: ["http", 6],
   dns: ["dns", 0],
   tls: ["tls", 6],
+  ssh: ["ssh", 6],
+  ftp: ["ftp", 6],
+  smtp: ["smtp", 6],
+  smb: ["smb", 6],
+  dcerpc: ["dcerpc", 6],
 };
 
 const TRANSFORMS = new Set([
@@ -814,9 +819,12 @@ export function compileRule(raw: RawRule, ctx: CompileContext): Rule {
     for (const l of kept) {
       const p = BUFFERS[l.buf]!.proto;
       if (p !== "" && p !== app) {
+        const name = l.buf === bufferId("http.response_body")
+          ? "file_data"
+          : BUFFERS[l.buf]!.name;
         throw new RuleError(
-          "bad rule",
-          `${BUFFERS[l.buf]!.name} in a ${app} rule`,
+          "unsupported keyword",
+          `${name} in a ${app} rule`,
         );
       }
     }
