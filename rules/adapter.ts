@@ -17,19 +17,26 @@
  * Buffers follow libhtp/Suricata's shapes: `http.header_names` is
  * `\r\nName1\r\nName2\r\n\r\n`, `http.header` the header lines each ending
  * in `\r\n`, `http.start` the head up to and including the blank line.
- * Certificates and JA3/JA4 hashes have buffers and load, but stay empty
- * until TLS handshake records reach observers.
+ * Completed TLS handshakes (read by protocols/' TLS observer) add the
+ * certificate buffers (`tls.cert_subject`, `tls.cert_issuer`,
+ * `tls.cert_serial`, `tls.cert_fingerprint`, `tls.certs` — the chain's DER
+ * concatenated) and `ja3.hash`, `ja3s.hash`, `ja4.hash`.
  *
  * @module
  */
+import { APP_DNS, APP_TLS, IPPROTO_TCP, type Packet } from "../decode/mod.ts";
+import type {
+  Flow,
+  FlowEndReason,
+  FlowObserver,
+  PacketContext,
+} from "../flows/mod.ts";
 import {
-  APP_DNS,
-  APP_TLS,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  type Packet,
-} from "../decode/mod.ts";
-import type { Flow, FlowObserver, PacketContext } from "../flows/mod.ts";
+  type TlsConnection,
+  type TlsHandshake,
+  type TlsObserver,
+  tlsObserver,
+} from "../protocols/mod.ts";
 import { bufferId } from "./buffers.ts";
 import { type Inspection, newInspection, type RuleEngine } from "./engine.ts";
 
@@ -68,6 +75,14 @@ const B = {
   respBody: bufferId("http.response_body"),
   dns: bufferId("dns.query"),
   sni: bufferId("tls.sni"),
+  subject: bufferId("tls.cert_subject"),
+  issuer: bufferId("tls.cert_issuer"),
+  serial: bufferId("tls.cert_serial"),
+  fingerprint: bufferId("tls.cert_fingerprint"),
+  certs: bufferId("tls.certs"),
+  ja3: bufferId("ja3.hash"),
+  ja3s: bufferId("ja3s.hash"),
+  ja4: bufferId("ja4.hash"),
 };
 
 /** Header names with their own buffer (lower case), and the buffer. */
@@ -95,9 +110,69 @@ export class RuleAdapter implements FlowObserver {
   /** App-layer protocol per flow id, once identified. */
   readonly #apps = new Map<number, string>();
 
+  /** Inspection of completed TLS handshakes (certificates, JA3/JA4). */
+  readonly #hs: Inspection = newInspection();
+  readonly #tls: TlsObserver;
+
   /** Feeds `engine`; {@link setEngine} swaps it between packets. */
   constructor(engine: RuleEngine) {
     this.#engine = engine;
+    this.#tls = tlsObserver((hs, conn) => this.#handshake(hs, conn));
+  }
+
+  /**
+   * A completed TLS handshake (from protocols/): the client's side (JA3,
+   * JA4) inspected as a to_server transaction, the server's (JA3S, the
+   * certificates) as a to_client one. The SNI was inspected with the
+   * ClientHello's packet.
+   */
+  #handshake(hs: TlsHandshake, c: TlsConnection): void {
+    const x = this.#hs;
+    const pk = this.#x;
+    x.filled.fill(0);
+    x.tsUs = c.tsUs;
+    x.version = c.ipVersion;
+    x.proto = IPPROTO_TCP;
+    x.ttl = pk.ttl;
+    x.tcpFlags = pk.tcpFlags;
+    x.icmpType = -1;
+    x.icmpCode = -1;
+    x.payloadLen = pk.payloadLen;
+    x.established = true;
+    x.flowId = c.flowId;
+    x.app = "tls";
+    x.toServerBytes = pk.toServerBytes;
+    x.toClientBytes = pk.toClientBytes;
+    if (hs.ja3 !== null) putText(x, B.ja3, hs.ja3.hash);
+    if (hs.ja4 !== "") putText(x, B.ja4, hs.ja4);
+    if (x.filled[B.ja3] === 1 || x.filled[B.ja4] === 1) {
+      x.src.set(c.clientAddr);
+      x.dst.set(c.serverAddr);
+      x.srcPort = c.clientPort;
+      x.dstPort = c.serverPort;
+      x.dir = 0;
+      this.#engine.inspectTx(x);
+    }
+    x.filled.fill(0);
+    if (hs.ja3s !== null) putText(x, B.ja3s, hs.ja3s.hash);
+    if (hs.cert !== null) {
+      putText(x, B.subject, hs.cert.subject);
+      putText(x, B.issuer, hs.cert.issuerdn);
+      putText(x, B.serial, hs.cert.serial);
+      putText(x, B.fingerprint, hs.cert.fingerprint);
+    }
+    if (hs.certs.length > 0) {
+      start(x, B.certs);
+      for (const der of hs.certs) append(x, B.certs, der, 0, der.length);
+    }
+    if (x.filled.some((v) => v === 1)) {
+      x.src.set(c.serverAddr);
+      x.dst.set(c.clientAddr);
+      x.srcPort = c.serverPort;
+      x.dstPort = c.clientPort;
+      x.dir = 1;
+      this.#engine.inspectTx(x);
+    }
   }
 
   /** The engine in force. */
@@ -181,11 +256,17 @@ export class RuleAdapter implements FlowObserver {
       e.inspectStream(x);
     }
     if (tx) e.inspectTx(x);
-    void IPPROTO_UDP;
+    if (len > 0 && p.proto === IPPROTO_TCP) this.#tls.onPacket(p, ctx);
+  }
+
+  /** End of input: handshakes still open are inspected as they are. */
+  onFinish(): void {
+    this.#tls.onFinish();
   }
 
   /** Forgets a flow's app protocol and flowbits. */
-  onFlowEnd(f: Flow): void {
+  onFlowEnd(f: Flow, _reason?: FlowEndReason): void {
+    this.#tls.onFlowEnd(f);
     this.#apps.delete(f.id);
     this.#engine.flowEnded(f.id);
   }

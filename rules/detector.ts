@@ -77,7 +77,8 @@ export function signatureDetector(
       adapter,
       stateSize: () => adapter.engine.rules.length,
       onPacket: (p, ctx) => adapter.onPacket(p, ctx),
-      onFlowEnd: (f) => adapter.onFlowEnd(f),
+      onFlowEnd: (f, reason) => adapter.onFlowEnd(f, reason),
+      onFinish: () => adapter.onFinish(),
     };
     return d;
   };

@@ -2,7 +2,7 @@
  * Rules against traffic made by real tools in network namespaces this test
  * creates: curl (chosen paths, headers, user agents, bodies, Basic auth),
  * a Deno HTTP server answering with the EICAR test file, dig (chosen
- * names), openssl s_client (chosen SNI) against openssl s_server, nc with
+ * names), openssl s_client (chosen SNI, TLS 1.3 and 1.2) against openssl s_server, nc with
  * an FTP password, ping. tcpdump records it; `analyze --rules` runs the
  * shipped rules plus rules written here, each keyword family with rules
  * that must fire and near misses that must not (offset off by one, within
@@ -45,6 +45,9 @@ const MUST = [
   1900305, // shipped: /etc/passwd in the URI
   3000001, // dns.query + dotprefix + endswith
   3000011, // tls.sni + bsize
+  3000013, // tls.cert_subject (from the handshake)
+  3000015, // ja3.hash is 32 hex digits
+  3000016, // ja4.hash of a TLS 1.3 client with SNI
   3000021, // http.uri content with depth
   3000023, // http.header distance/within
   3000032, // flow:to_server payload
@@ -57,6 +60,7 @@ const MUST_NOT = [
   1900003, // shipped: Nikto (never sent)
   3000002, // dns: a longer suffix than the name has
   3000012, // tls.sni: bsize one short
+  3000014, // tls.cert_subject of another name
   3000022, // http.uri: offset one too far
   3000024, // http.header: within one too short
   3000031, // flow:to_client on a request
@@ -69,6 +73,10 @@ alert dns any any -> any any (msg:"dns suffix"; dns.query; dotprefix; content:".
 alert dns any any -> any any (msg:"dns longer suffix"; dns.query; dotprefix; content:".x.evil.example.test"; endswith; sid:3000002;)
 alert tls any any -> any any (msg:"sni"; flow:to_server; tls.sni; content:"bad.example.test"; bsize:16; sid:3000011;)
 alert tls any any -> any any (msg:"sni short"; tls.sni; content:"bad.example.test"; bsize:15; sid:3000012;)
+alert tls any any -> any any (msg:"cert"; flow:to_client; tls.cert_subject; content:"CN=bad.example.test"; sid:3000013;)
+alert tls any any -> any any (msg:"cert other"; tls.cert_subject; content:"CN=good.example.test"; sid:3000014;)
+alert tls any any -> any any (msg:"ja3"; ja3.hash; bsize:32; pcre:"/^[0-9a-f]{32}$/"; sid:3000015;)
+alert tls any any -> any any (msg:"ja4"; flow:to_server; ja4.hash; content:"t13d"; startswith; sid:3000016;)
 alert http any any -> any any (msg:"uri depth"; http.uri; content:"/probe"; depth:6; sid:3000021;)
 alert http any any -> any any (msg:"uri offset"; http.uri; content:"/probe"; offset:1; sid:3000022;)
 alert http any any -> any any (msg:"hdr within"; http.header; content:"X-Test|3a 20|"; content:"alpha"; distance:0; within:5; sid:3000023;)
@@ -158,7 +166,7 @@ Deno.test({
       spawn(b.ns, [
         "openssl",
         "s_server",
-        "-quiet",
+        "-www",
         "-accept",
         "443",
         "-cert",
@@ -215,6 +223,12 @@ Deno.test({
         "sh",
         "-c",
         `echo | timeout 5 openssl s_client -connect ${b.ip}:443 -servername bad.example.test`,
+      ]);
+      // TLS 1.2: the certificate is in the clear (TLS 1.3 encrypts it).
+      await pair.exec(a, [
+        "sh",
+        "-c",
+        `echo | timeout 5 openssl s_client -tls1_2 -connect ${b.ip}:443 -servername bad.example.test`,
       ]);
       await pair.exec(a, [
         "sh",
