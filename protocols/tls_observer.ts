@@ -11,16 +11,18 @@
  *
  * Bounded: at most `maxConnections` handshakes are followed at once (more
  * are counted and skipped); a connection's state goes when its handshake is
- * reported or its flow ends.
+ * reported or its flow ends. Packets of other flows cost a property load and
+ * a look at their first payload bytes.
  *
  * @module
  */
 import { IPPROTO_TCP, type Packet } from "../decode/mod.ts";
-import type {
-  Flow,
-  FlowObserver,
-  PacketContext,
-  Tunnel,
+import {
+  DIR_TO_SERVER,
+  type Flow,
+  type FlowObserver,
+  type PacketContext,
+  type Tunnel,
 } from "../flows/mod.ts";
 import { type TlsHandshake, TlsStreamParser } from "./tls_stream.ts";
 
@@ -77,22 +79,18 @@ export function newTlsObserverCounters(): TlsObserverCounters {
 
 interface ConnState {
   parser: TlsStreamParser;
+  /** The flow (pooled: valid until its end is handled here). */
+  flow: Flow;
   /** Next expected sequence number per parser direction (client 0). */
-  next: [number, number];
-  /** Whether `next` is known per direction. */
-  known: [boolean, boolean];
+  next0: number;
+  next1: number;
+  /** Whether the next sequence number is known per direction. */
+  known0: boolean;
+  known1: boolean;
   /** The flow direction (DIR_TO_SERVER/DIR_TO_CLIENT) of the TLS client. */
   clientDir: number;
-  conn: {
-    flowId: number;
-    tsUs: number;
-    ipVersion: 4 | 6;
-    clientAddr: Uint32Array;
-    serverAddr: Uint32Array;
-    clientPort: number;
-    serverPort: number;
-    tunnel: Tunnel | null;
-  };
+  /** Packet time of the last segment fed. */
+  tsUs: number;
 }
 
 /** True when the payload starts a handshake record holding a ClientHello. */
@@ -107,9 +105,28 @@ function seqDiff(a: number, b: number): number {
   return ((a - b) | 0);
 }
 
+let instances = 0;
+
+/** The connection a handshake came from, client first, addresses copied. */
+function connectionOf(st: ConnState): TlsConnection {
+  const f = st.flow;
+  const fromClient = st.clientDir === DIR_TO_SERVER;
+  return {
+    flowId: f.id,
+    tsUs: st.tsUs,
+    ipVersion: f.version,
+    clientAddr: (fromClient ? f.srcAddr : f.dstAddr).slice(),
+    serverAddr: (fromClient ? f.dstAddr : f.srcAddr).slice(),
+    clientPort: fromClient ? f.srcPort : f.dstPort,
+    serverPort: fromClient ? f.dstPort : f.srcPort,
+    tunnel: f.tunnel,
+  };
+}
+
 /**
  * Builds the observer that reads TLS handshakes from TCP payloads and hands
- * each to `sink` with its connection.
+ * each to `sink` with its connection. Per-connection state lives in the
+ * flow's `ext` slot (under a key of this observer's own) and goes with it.
  */
 export function tlsObserver(
   sink: TlsHandshakeSink,
@@ -117,89 +134,91 @@ export function tlsObserver(
 ): TlsObserver {
   const max = opts.maxConnections ?? 4096;
   const counters = opts.counters ?? newTlsObserverCounters();
-  const conns = new Map<number, ConnState>();
-  let current: ConnState | null = null;
-  const report = (hs: TlsHandshake): void => {
-    const st = current!;
-    counters.handshakes++;
-    for (const f of hs.faults) {
-      counters.faults[f] = (counters.faults[f] ?? 0) + 1;
-    }
-    sink(hs, st.conn);
+  const key = `tls${instances++}`;
+  let live = 0;
+
+  const newState = (p: Packet, ctx: PacketContext): ConnState => {
+    const st: ConnState = {
+      parser: null as unknown as TlsStreamParser,
+      flow: ctx.flow,
+      next0: 0,
+      next1: 0,
+      known0: false,
+      known1: false,
+      clientDir: ctx.dir,
+      tsUs: p.tsUs,
+    };
+    st.parser = new TlsStreamParser((hs) => {
+      counters.handshakes++;
+      for (const f of hs.faults) {
+        counters.faults[f] = (counters.faults[f] ?? 0) + 1;
+      }
+      sink(hs, connectionOf(st));
+    });
+    return st;
+  };
+
+  const drop = (f: Flow): void => {
+    f.ext![key] = undefined;
+    live--;
   };
 
   const onPacket = (p: Packet, ctx: PacketContext): void => {
-    if (p.proto !== IPPROTO_TCP || p.payloadLen === 0) return;
+    if (p.payloadLen === 0 || p.proto !== IPPROTO_TCP) return;
     const f = ctx.flow;
-    let st = conns.get(f.id);
+    let st = f.ext?.[key] as ConnState | undefined;
     if (st === undefined) {
       if (!startsClientHello(p)) return;
-      if (conns.size >= max) {
+      if (live >= max) {
         counters.skippedFull++;
         return;
       }
       counters.connections++;
-      st = {
-        parser: new TlsStreamParser((hs) => report(hs)),
-        next: [0, 0],
-        known: [false, false],
-        clientDir: ctx.dir,
-        conn: {
-          flowId: f.id,
-          tsUs: p.tsUs,
-          ipVersion: p.ipVersion === 6 ? 6 : 4,
-          clientAddr: p.src.slice(),
-          serverAddr: p.dst.slice(),
-          clientPort: p.srcPort,
-          serverPort: p.dstPort,
-          tunnel: f.tunnel,
-        },
-      };
-      conns.set(f.id, st);
+      live++;
+      st = newState(p, ctx);
+      (f.ext ??= {})[key] = st;
     }
     const dir = ctx.dir === st.clientDir ? 0 : 1;
-    if (st.parser.isDone(dir)) return;
+    const parser = st.parser;
+    if (parser.isDone(dir)) return;
     let start = p.payloadOffset;
     const end = start + p.payloadLen;
     const seq = p.tcpSeq >>> 0;
-    if (!st.known[dir]) {
-      st.known[dir] = true;
-      st.next[dir] = seq;
+    st.tsUs = p.tsUs;
+    if (dir === 0 && !st.known0) {
+      st.known0 = true;
+      st.next0 = seq;
+    } else if (dir === 1 && !st.known1) {
+      st.known1 = true;
+      st.next1 = seq;
     }
-    const ahead = seqDiff(seq, st.next[dir]);
+    const next = dir === 0 ? st.next0 : st.next1;
+    const ahead = seqDiff(seq, next);
     if (ahead > 0) {
-      current = st;
-      st.conn.tsUs = p.tsUs;
-      st.parser.gap(dir);
+      parser.gap(dir);
     } else {
       // A retransmission: feed only what lies past what was fed.
       start -= ahead;
       if (start < end) {
-        current = st;
-        st.conn.tsUs = p.tsUs;
-        st.parser.data(dir, p.data.subarray(start, end));
-        st.next[dir] = (st.next[dir] + (end - start)) >>> 0;
+        parser.data(dir, p.data.subarray(start, end));
+        const moved = (next + (end - start)) >>> 0;
+        if (dir === 0) st.next0 = moved;
+        else st.next1 = moved;
       }
     }
-    if (st.parser.done) conns.delete(f.id);
+    if (parser.done) drop(f);
   };
 
   const onFlowEnd = (f: Flow): void => {
-    const st = conns.get(f.id);
+    const st = f.ext?.[key] as ConnState | undefined;
     if (st === undefined) return;
-    conns.delete(f.id);
-    current = st;
-    st.conn.tsUs = f.lastUs;
+    st.tsUs = f.lastUs > st.tsUs ? f.lastUs : st.tsUs;
     st.parser.end();
+    drop(f);
   };
 
-  const onFinish = (): void => {
-    for (const st of conns.values()) {
-      current = st;
-      st.parser.end();
-    }
-    conns.clear();
-  };
+  // Every flow has ended (and been handled above) before onFinish.
+  const onFinish = (): void => {};
 
   return { onPacket, onFlowEnd, onFinish, counters };
 }

@@ -83,14 +83,16 @@ export type TlsSink = (hs: TlsHandshake) => void;
 
 /** Reading state of one direction. */
 class Direction {
-  /** Record header bytes collected so far. */
-  readonly hdr = new Uint8Array(5);
+  /** Record header bytes collected so far, and the ones kept. */
   hdrN = 0;
+  hdrType = 0;
+  hdrMajor = 0;
+  hdrLen = 0;
   /** Content type and body bytes left of the current record (-1: none). */
   recType = -1;
   recLeft = 0;
   /** Handshake bytes carried over between records and chunks. */
-  hs: Uint8Array = new Uint8Array(0);
+  hs: Uint8Array | null = null;
   hsN = 0;
   done = false;
   fault: TlsStreamFault | null = null;
@@ -146,13 +148,29 @@ export class TlsStreamParser {
     while (p < n && !d.done) {
       if (d.recType < 0) {
         // Collect the 5-byte record header.
-        while (d.hdrN < 5 && p < n) d.hdr[d.hdrN++] = bytes[p++]!;
+        while (d.hdrN < 5 && p < n) {
+          const b = bytes[p++]!;
+          switch (d.hdrN++) {
+            case 0:
+              d.hdrType = b;
+              break;
+            case 1:
+              d.hdrMajor = b;
+              break;
+            case 3:
+              d.hdrLen = b << 8;
+              break;
+            case 4:
+              d.hdrLen |= b;
+          }
+        }
         if (d.hdrN < 5) break;
-        const type = d.hdr[0]!;
-        const len = (d.hdr[3]! << 8) | d.hdr[4]!;
+        const type = d.hdrType;
+        const len = d.hdrLen;
         d.hdrN = 0;
         if (
-          type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT || d.hdr[1] !== 3
+          type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT ||
+          d.hdrMajor !== 3
         ) {
           this.#stop(d, "tls_not_tls");
           break;
@@ -200,38 +218,40 @@ export class TlsStreamParser {
   #stop(d: Direction, fault: TlsStreamFault | null): void {
     d.done = true;
     d.fault = fault;
-    d.hs = new Uint8Array(0);
+    d.hs = null;
     d.hsN = 0;
   }
 
-  /** Appends handshake-record bytes; parses every whole message. */
+  /**
+   * Appends handshake-record bytes; parses every whole message. Bytes are
+   * copied only when a message spans records or chunks, into a buffer sized
+   * for that message (its declared length, once its header is in).
+   */
   #handshakeBytes(d: Direction, dir: number, chunk: Uint8Array): boolean {
-    // Fast path: nothing carried over and whole messages in the chunk.
     let src = chunk;
     let start = 0;
     let end = chunk.length;
     if (d.hsN > 0) {
       const need = d.hsN + chunk.length;
-      if (need > TLS_MAX_HANDSHAKE + 4) {
-        this.#stop(d, "tls_handshake_too_long");
-        return false;
-      }
-      if (need > d.hs.length) {
+      let hs = d.hs!;
+      if (need > hs.length) {
+        if (need > TLS_MAX_HANDSHAKE + 4) {
+          this.#stop(d, "tls_handshake_too_long");
+          return false;
+        }
         const grown = new Uint8Array(Math.min(
           TLS_MAX_HANDSHAKE + 4,
-          Math.max(need, d.hs.length * 2, 1024),
+          Math.max(need, this.#wanted(hs, d.hsN), hs.length * 2),
         ));
-        grown.set(d.hs.subarray(0, d.hsN));
-        d.hs = grown;
+        grown.set(hs.subarray(0, d.hsN));
+        d.hs = hs = grown;
       }
-      d.hs.set(chunk, d.hsN);
+      hs.set(chunk, d.hsN);
       d.hsN = need;
-      src = d.hs;
-      start = 0;
+      src = hs;
       end = need;
     }
     while (end - start >= 4) {
-      const type = src[start]!;
       const len = (src[start + 1]! << 16) | (src[start + 2]! << 8) |
         src[start + 3]!;
       if (len > TLS_MAX_HANDSHAKE) {
@@ -239,6 +259,7 @@ export class TlsStreamParser {
         return false;
       }
       if (end - start - 4 < len) break;
+      const type = src[start]!;
       const body = src.subarray(start + 4, start + 4 + len);
       start += 4 + len;
       if (!this.#message(d, dir, type, body)) return false;
@@ -248,20 +269,21 @@ export class TlsStreamParser {
     if (rest === 0) {
       d.hsN = 0;
     } else if (src === d.hs) {
-      d.hs.copyWithin(0, start, end);
+      if (start > 0) d.hs.copyWithin(0, start, end);
       d.hsN = rest;
     } else {
-      if (rest > TLS_MAX_HANDSHAKE + 4) {
-        this.#stop(d, "tls_handshake_too_long");
-        return false;
-      }
-      if (d.hs.length < rest) {
-        d.hs = new Uint8Array(Math.max(rest, 1024));
-      }
+      const size = Math.max(rest, this.#wanted(src.subarray(start, end), rest));
+      if (d.hs === null || d.hs.length < size) d.hs = new Uint8Array(size);
       d.hs.set(src.subarray(start, end), 0);
       d.hsN = rest;
     }
     return true;
+  }
+
+  /** Bytes the message starting `buf` needs (header included), or 64 before its header is in. */
+  #wanted(buf: Uint8Array, n: number): number {
+    if (n < 4) return 64;
+    return 4 + ((buf[1]! << 16) | (buf[2]! << 8) | buf[3]!);
   }
 
   /** Handles one whole handshake message; false when the direction stops. */

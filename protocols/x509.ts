@@ -177,6 +177,14 @@ const ATTR_NAMES: Readonly<Record<string, string>> = {
 };
 
 const UTF8 = new TextDecoder("utf-8", { fatal: false });
+
+/** UTF-8 text of `bytes`; plain ASCII skips the decoder (most names). */
+function utf8(bytes: Uint8Array): string {
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i]! >= 0x80) return UTF8.decode(bytes);
+  }
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
 const LATIN1 = new TextDecoder("latin1");
 
 /** The text of a directory string value, or upper-case hex for other types. */
@@ -188,7 +196,7 @@ function attrValue(der: Uint8Array, t: Tlv): string {
     case 0x16: // IA5String
     case 0x12: // NumericString
     case 0x1a: // VisibleString
-      return UTF8.decode(bytes);
+      return utf8(bytes);
     case 0x14: // TeletexString (T.61; read as Latin-1)
       return LATIN1.decode(bytes);
     case 0x1e: { // BMPString: UTF-16BE
