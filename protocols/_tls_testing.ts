@@ -194,3 +194,64 @@ export function chromeLikeHello(sni = "www.example.com"): Uint8Array {
     ],
   });
 }
+
+/** One TCP segment of a hand-made IPv4 conversation. */
+export interface Segment {
+  /** true: client (10.0.0.1:40000) to server (10.0.0.2:443). */
+  fromClient: boolean;
+  seq: number;
+  flags?: number;
+  payload?: Uint8Array;
+  /** Client port (default 40000). */
+  clientPort?: number;
+}
+
+/** An Ethernet + IPv4 + TCP frame (checksums left zero: not checked). */
+export function tcpFrame(s: Segment): Uint8Array {
+  const payload = s.payload ?? new Uint8Array(0);
+  const [src, dst] = s.fromClient
+    ? [[10, 0, 0, 1], [10, 0, 0, 2]]
+    : [[10, 0, 0, 2], [10, 0, 0, 1]];
+  const cport = s.clientPort ?? 40000;
+  const [sport, dport] = s.fromClient ? [cport, 443] : [443, cport];
+  const total = 20 + 20 + payload.length;
+  const ip = [
+    0x45,
+    0,
+    ...u16(total),
+    0,
+    1,
+    0x40,
+    0,
+    64,
+    6,
+    0,
+    0,
+    ...src,
+    ...dst,
+  ];
+  const seq = s.seq >>> 0;
+  const tcp = [
+    ...u16(sport),
+    ...u16(dport),
+    seq >>> 24,
+    (seq >>> 16) & 255,
+    (seq >>> 8) & 255,
+    seq & 255,
+    0,
+    0,
+    0,
+    0,
+    0x50,
+    s.flags ?? 0x18,
+    ...u16(65535),
+    0,
+    0,
+    0,
+    0,
+  ];
+  return concat(
+    new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 8, 0, ...ip, ...tcp]),
+    payload,
+  );
+}

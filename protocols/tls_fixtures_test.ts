@@ -54,6 +54,40 @@ const CI = Deno.env.get("CI") === "true";
 const noTshark = !CI && await toolMissing("tshark", ["--version"]);
 const noPython = !CI && await toolMissing("python3", ["--version"]);
 
+/** The lab's captures (tests/lab/make_fixtures.sh tls12 tls13), relative to DIR. */
+const LAB = ["../tls12.pcap", "../tls13.pcap"];
+
+Deno.test("the lab's TLS captures give the certificate tests/lab/tls_certs.sh made, and the versions negotiated", async () => {
+  const hs12 = [
+    ...(await handshakesOf(new URL(LAB[0]!, DIR).pathname)).values(),
+  ];
+  const hs13 = [
+    ...(await handshakesOf(new URL(LAB[1]!, DIR).pathname)).values(),
+  ];
+  assert.equal(hs12.length, 2); // openssl s_client, curl
+  assert.equal(hs13.length, 2);
+  for (const hs of hs12) {
+    assert.equal(hs.version, 0x0303);
+    assert.equal(hs.sni, "secure.lab.test");
+    assert.equal(hs.certs.length, 2); // the leaf and the lab CA
+    assert.deepEqual({ ...hs.cert, fingerprint: "" }, {
+      subject:
+        "C=DE, ST=Berlin, L=Berlin, O=Lab Org, OU=Web, CN=secure.lab.test",
+      issuerdn: "C=US, O=NetSentinel Lab, CN=NetSentinel Lab CA",
+      serial: "00:8B:AD:F0:0D:01:23:45:67:89",
+      fingerprint: "",
+      notbefore: "2024-01-01T00:00:00",
+      notafter: "2051-06-30T12:34:56",
+    });
+  }
+  for (const hs of hs13) {
+    assert.equal(hs.version, 0x0304);
+    assert.equal(hs.sni, "secure.lab.test");
+    assert.equal(hs.cert, null); // encrypted in TLS 1.3
+    assert.match(hs.ja4, /^t13d/);
+  }
+});
+
 // FoxIO's published JA4 of ALPN 0xba 0xad is "99" (its Python and Rust
 // code, older than the specification's current ALPN rule); the
 // specification gives the first and last hex digits: "bd".
@@ -85,7 +119,7 @@ Deno.test({
     }`,
   ignore: noTshark || noPython,
   fn: async (t) => {
-    for (const file of Object.keys(EXPECTED.captures)) {
+    for (const file of [...Object.keys(EXPECTED.captures), ...LAB]) {
       await t.step(file, async () => {
         const path = new URL(file, DIR).pathname;
         const out = await new Deno.Command("python3", {

@@ -59,7 +59,7 @@ UPSTREAM_DNS=198.51.100.54
 ALL_SCENARIOS=(benign benign_holdout scan_syn scan_frag scan_connect scan_fin scan_xmas
   scan_null scan_udp scan_ack scan_slow sweep_icmp sweep_tcp flood_syn
   flood_udp flood_icmp brute_ssh brute_http dns_tunnel dns_exfil
-  malformed_http suspicious_ports external_inbound mixed)
+  malformed_http suspicious_ports external_inbound mixed tls12 tls13)
 
 # name | addresses (first is primary) | route prefixes reached on-link
 HOSTS=(
@@ -817,6 +817,37 @@ scn_mixed() {
   wait "$benign"
   stop_capture
 }
+
+# tls_scenario NAME S_CLIENT_VERSION CURL_VERSION_FLAGS...: openssl s_server
+# on the victim's port 8443 with the lab CA's certificate for secure.lab.test
+# (tests/lab/tls_certs.sh: chosen subject, issuer, serial, validity), then one
+# openssl s_client and one curl handshake from the client, full frames.
+tls_scenario() {
+  local name="$1" sversion="$2"
+  shift 2
+  local dir="$WORK/tls-lab" host=secure.lab.test
+  [[ -f "$dir/chain.pem" ]] || "$HERE/tls_certs.sh" "$dir" "$host"
+  ip netns exec "${P}victim" openssl s_server -accept "$VICTIM:8443" \
+    -cert "$dir/server.pem" -key "$dir/server.key" -cert_chain "$dir/ca.pem" \
+    -www -quiet </dev/null >"$WORK/log/s_server-$name.log" 2>&1 &
+  local server=$!
+  wait_for 10 "openssl s_server on $VICTIM:8443" listening victim tcp 8443
+  start_capture "$name" 0
+  printf 'GET / HTTP/1.0\r\n\r\n' | nsx client openssl s_client -connect "$VICTIM:8443" \
+    -servername "$host" "$sversion" -alpn http/1.1 -CAfile "$dir/ca.pem" \
+    -verify_return_error -ign_eof >"$WORK/log/s_client-$name.log" 2>&1 ||
+    die "openssl s_client failed (see $WORK/log/s_client-$name.log)"
+  sleep 0.5
+  nsx client curl -sS -o /dev/null --max-time 10 --cacert "$dir/ca.pem" \
+    --resolve "$host:8443:$VICTIM" "$@" "https://$host:8443/" ||
+    die "curl over TLS failed"
+  stop_capture
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+}
+
+scn_tls12() { tls_scenario tls12 -tls1_2 --tlsv1.2 --tls-max 1.2; }
+scn_tls13() { tls_scenario tls13 -tls1_3 --tlsv1.3; }
 
 # ---------------------------------------------------------------- main
 
