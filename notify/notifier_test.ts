@@ -4,6 +4,7 @@ import { makeAlert, tempStore, waitFor } from "../store/_testing.ts";
 import { parseNotifyConfig } from "./config.ts";
 import type { Message } from "./message.ts";
 import { Notifier } from "./notifier.ts";
+import { createLogger } from "../common/logger.ts";
 import { type HttpReceiver, httpReceiver } from "./_testing.ts";
 
 /** A clock the test moves. */
@@ -395,6 +396,47 @@ Deno.test("the daily summary goes at the chosen hour once a day, and summary-onl
         /Capture: up on eth0/,
       ]
     ) assert.match(text, re);
+  } finally {
+    await n.stop();
+  }
+});
+
+Deno.test("retries are logged with the receiver's answer and never the channel's secrets", async () => {
+  await using rx = httpReceiver();
+  await using tmp = await tempStore();
+  rx.down = true;
+  const lines: string[] = [];
+  const token = "987654:SecretBotTokenValue";
+  const n = new Notifier(
+    tmp.store,
+    parseNotifyConfig({
+      channels: [{
+        id: "tg",
+        kind: "telegram",
+        url: rx.url,
+        token,
+        chat_id: 42,
+        digest: 0,
+      }],
+    }),
+    { backoffMs: [10, 10], log: createLogger({ write: (l) => lines.push(l) }) },
+  );
+  await n.start();
+  try {
+    n.alert(makeAlert(1));
+    await waitFor("the failure", () => n.failed(), (f) => f.length === 1);
+    assert.ok(
+      lines.some((l) => l.includes("HTTP 503: receiver down")),
+      lines.join("\n"),
+    );
+    for (const l of lines) {
+      assert.ok(!l.includes("SecretBotTokenValue"), l);
+    }
+    const [r] = await n.report();
+    assert.ok(!JSON.stringify(r).includes("SecretBotTokenValue"));
+    assert.ok(
+      !JSON.stringify(await n.failed()).includes("SecretBotTokenValue"),
+    );
   } finally {
     await n.stop();
   }

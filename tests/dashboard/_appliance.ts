@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Appliance } from "../../appliance/appliance.ts";
+import { Appliance, type PacketSourceSpec } from "../../appliance/appliance.ts";
 import { parseConfig } from "../../appliance/config.ts";
 import { type Logger, silentLogger } from "../../common/logger.ts";
 import type { Pipeline } from "../../engine/mod.ts";
@@ -47,6 +47,10 @@ export interface ApplianceOptions {
   config?: Record<string, unknown>;
   /** The logger (default: silent). */
   log?: Logger;
+  /** The packet source (default: none; tests feed it through Replay). */
+  source?: PacketSourceSpec;
+  /** Runs on the data directory before the appliance starts (seed KV, …). */
+  before?: (dataDir: string) => Promise<void>;
 }
 
 /** Starts a test appliance; dispose it to stop everything and remove its files. */
@@ -60,6 +64,7 @@ export async function startAppliance(
   if (opts.capturesDir) {
     await Deno.symlink(opts.capturesDir, join(data, "captures"));
   }
+  await opts.before?.(data);
   const raw: Record<string, unknown> = {
     dashboard: { listen: "127.0.0.1:0" },
     rdns: { enabled: false },
@@ -81,7 +86,7 @@ export async function startAppliance(
     configPath: join(data, "config.json"),
     config: parseConfig(raw),
     rawConfig: raw,
-    source: { kind: "none" },
+    source: opts.source ?? { kind: "none" },
     log: opts.log ?? silentLogger,
     initialPassword: TEST_PASSWORD,
     passwordIterations: 1000,

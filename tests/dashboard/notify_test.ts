@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { hmacHex } from "../../notify/channels.ts";
 import type { Message } from "../../notify/message.ts";
 import { httpReceiver } from "../../notify/_testing.ts";
+import { openStore, StoreWriter } from "../../store/mod.ts";
+import { makeAlert } from "../../store/_testing.ts";
 import {
   signIn,
   startAppliance,
@@ -372,5 +374,140 @@ Deno.test({
     assert.equal(ntfy.headers.authorization, "Bearer tk_secret_value");
     assert.deepEqual(errors, []);
     assert.deepEqual(cspViolations, []);
+  },
+});
+
+Deno.test("appliance events reach a channel: capture down once per outage, and the daily summary from what KV holds", async () => {
+  await using rx = httpReceiver();
+  const hour = new Date().getHours();
+  await using app = await startAppliance({
+    source: { kind: "live", iface: "nsnope0", filter: "" },
+    before: async (dir) => {
+      using store = await openStore(dir);
+      const w = new StoreWriter(store, { intervalMs: 50 });
+      const now = Date.now();
+      for (let i = 0; i < 6; i++) {
+        w.queueAlert(
+          makeAlert(i, {
+            src: i < 4 ? "203.0.113.9" : "198.51.100.2",
+            type: i < 4 ? "port_scan" : "brute_force",
+            severity: i < 4 ? 2 : 1,
+            timeMs: now - 3_600_000 + i * 1000,
+          }),
+          true,
+        );
+      }
+      w.queueAlert(
+        makeAlert(9, {
+          src: "192.168.1.77",
+          type: "new_host",
+          severity: 4,
+          timeMs: now - 60_000,
+        }),
+        true,
+      );
+      // Older than a day: not in the summary.
+      w.queueAlert(makeAlert(10, { timeMs: now - 2 * 86_400_000 }), true);
+      await w.close();
+    },
+    config: {
+      notify: {
+        channels: [
+          {
+            id: "ops",
+            kind: "webhook",
+            url: rx.url + "ops",
+            digest: 0,
+            route: { events: ["capture_down"] },
+          },
+          {
+            id: "daily",
+            kind: "webhook",
+            url: rx.url + "daily",
+            daily_summary: { hour, only: true },
+          },
+        ],
+      },
+    },
+  });
+  const byPath = (p: string) => rx.got.filter((g) => g.path === p);
+  await waitFor("capture down", () => byPath("/ops").length, (n) => n >= 1);
+  const down = JSON.parse(byPath("/ops")[0]!.body).netsentinel as Message;
+  assert.equal(down.items[0]!.type, "capture_down");
+  assert.match(down.items[0]!.title, /Capture on "nsnope0" is down/);
+  // The capture retries (restarts counted) without telling again.
+  await waitFor(
+    "a restart",
+    () => (app.app.health().capture as { restarts?: number }).restarts ?? 0,
+    (n) => n >= 1,
+  );
+  await waitFor("the summary", () => byPath("/daily").length, (n) => n >= 1);
+  const sum = JSON.parse(byPath("/daily")[0]!.body);
+  const m = sum.netsentinel as Message;
+  assert.equal(m.kind, "summary");
+  assert.equal(m.title, "Daily summary: 7 alerts, 1 new devices, 0 blocks");
+  for (
+    const re of [
+      /port_scan: 4/,
+      /brute_force: 2/,
+      /By severity: high 2, medium 4, info 1/,
+      /New devices: 1 \(192\.168\.1\.77\)/,
+      /Top sources: 203\.0\.113\.9 \(4\), 198\.51\.100\.2 \(2\)/,
+      /Top targets: 10\.99\.0\.10 \(6\)/,
+      // Whatever state capture is in when the summary is made.
+      /Capture: (starting|(down|restarting) on nsnope0), 0 packets, 0 drops, \d+ restarts/,
+    ]
+  ) assert.match(sum.text, re);
+  assert.equal(byPath("/ops").length, 1);
+  assert.equal(byPath("/daily").length, 1);
+});
+
+Deno.test({
+  name: "a data directory almost full raises disk_almost_full" +
+    (Deno.uid() === 0 ? "" : " (skipped: needs root to mount a small tmpfs)"),
+  ignore: Deno.uid() !== 0 && Deno.env.get("CI") !== "true",
+  async fn() {
+    assert.equal(Deno.uid(), 0, "needs root to mount a tmpfs");
+    await using rx = httpReceiver();
+    const mnt = await Deno.makeTempDir({ prefix: "ns-tmpfs-" });
+    const mount = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt],
+    }).output();
+    assert.ok(mount.success, new TextDecoder().decode(mount.stderr));
+    try {
+      // About 90% used before the appliance adds its database.
+      await Deno.writeFile(join(mnt, "filler"), new Uint8Array(15_000_000));
+      await using app = await startAppliance({
+        before: async (dir) => {
+          await Deno.remove(dir, { recursive: true });
+          await Deno.symlink(mnt, dir);
+        },
+        config: {
+          notify: {
+            disk_free_percent: 20,
+            channels: [{
+              id: "ops",
+              kind: "webhook",
+              url: rx.url,
+              digest: 0,
+              route: { events: ["disk_almost_full"] },
+            }],
+          },
+        },
+      });
+      await waitFor("the event", () => rx.got.length, (n) => n >= 1);
+      const m = JSON.parse(rx.got[0]!.body).netsentinel as Message;
+      assert.equal(m.items[0]!.type, "disk_almost_full");
+      assert.match(m.items[0]!.title, /^Disk almost full: \d+\.\d% free$/);
+      assert.match(
+        m.items[0]!.detail,
+        /under notify\.disk_free_percent \(20%\)/,
+      );
+      void app;
+    } finally {
+      const um = await new Deno.Command("umount", { args: [mnt] }).output();
+      assert.ok(um.success, new TextDecoder().decode(um.stderr));
+      await Deno.remove(mnt, { recursive: true });
+    }
   },
 });
