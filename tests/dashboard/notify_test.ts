@@ -8,6 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import {
+  feedUpdateFailed,
+  rulesUpdateFailed,
+} from "../../common/appliance_event.ts";
 import { hmacHex } from "../../notify/channels.ts";
 import type { Message } from "../../notify/message.ts";
 import { httpReceiver } from "../../notify/_testing.ts";
@@ -377,7 +381,7 @@ Deno.test({
   },
 });
 
-Deno.test("appliance events reach a channel: capture down once per outage, and the daily summary from what KV holds", async () => {
+Deno.test("appliance events reach a channel: capture down once per outage, feed and rules update failures through their hooks, and the daily summary from what KV holds", async () => {
   await using rx = httpReceiver();
   const hour = new Date().getHours();
   await using app = await startAppliance({
@@ -418,7 +422,13 @@ Deno.test("appliance events reach a channel: capture down once per outage, and t
             kind: "webhook",
             url: rx.url + "ops",
             digest: 0,
-            route: { events: ["capture_down"] },
+            route: {
+              events: [
+                "capture_down",
+                "feed_update_failed",
+                "rules_update_failed",
+              ],
+            },
           },
           {
             id: "daily",
@@ -441,6 +451,25 @@ Deno.test("appliance events reach a channel: capture down once per outage, and t
     () => (app.app.health().capture as { restarts?: number }).restarts ?? 0,
     (n) => n >= 1,
   );
+  // The hooks the feed and rules updaters call.
+  app.app.events(feedUpdateFailed("urlhaus", "HTTP 404 from the mirror"));
+  app.app.events(rulesUpdateFailed("et-open", "checksum mismatch"));
+  const opsItems = () =>
+    byPath("/ops").flatMap((g) =>
+      (JSON.parse(g.body).netsentinel as Message).items
+    );
+  await waitFor("the update failures", () => opsItems().length, (n) => n >= 3);
+  const items = opsItems();
+  assert.deepEqual(items.map((i) => i.type), [
+    "capture_down",
+    "feed_update_failed",
+    "rules_update_failed",
+  ]);
+  assert.match(
+    items[1]!.detail,
+    /The update of the feed "urlhaus" failed: HTTP 404 from the mirror/,
+  );
+  assert.match(items[2]!.title, /Rules update failed: et-open/);
   await waitFor("the summary", () => byPath("/daily").length, (n) => n >= 1);
   const sum = JSON.parse(byPath("/daily")[0]!.body);
   const m = sum.netsentinel as Message;
@@ -458,7 +487,11 @@ Deno.test("appliance events reach a channel: capture down once per outage, and t
       /Capture: (starting|(down|restarting) on nsnope0), 0 packets, 0 drops, \d+ restarts/,
     ]
   ) assert.match(sum.text, re);
-  assert.equal(byPath("/ops").length, 1);
+  assert.equal(
+    opsItems().filter((i) => i.type === "capture_down").length,
+    1,
+    "capture down told once",
+  );
   assert.equal(byPath("/daily").length, 1);
 });
 

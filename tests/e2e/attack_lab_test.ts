@@ -5,7 +5,9 @@
  * blocking with nftables in the victim's namespace, the admin signed in to
  * the dashboard from a headless Chromium running in the admin's namespace.
  * Real tools attack: nmap, hydra, iodine. Each step prints its timing;
- * nothing asserts on time beyond generous deadlines.
+ * nothing asserts on time beyond generous deadlines. A webhook receiver in
+ * the victim's namespace gets NetSentinel's notifications: the attacker's
+ * scan is one message with the alert, its link and the block.
  *
  * One attacker address runs three attacks, and a block cuts its traffic
  * off, so the order matters: the DNS tunnel and the ssh brute force come
@@ -17,6 +19,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { hmacHex } from "../../notify/channels.ts";
+import type { Message } from "../../notify/message.ts";
 import { AdminConsole, type ApiAlert } from "./_admin.ts";
 import { launchChromiumIn, screenshot, waitInPage } from "./_chromium.ts";
 import { createLab, type ExecResult, type Lab, mustRun, poll } from "./_lab.ts";
@@ -41,6 +45,10 @@ const PASSWORD = "e2e admin password 7";
 const PORT = 8080;
 /** Block duration: long enough to outlast the crash and restart on a slow machine. */
 const BLOCK_S = 40;
+/** The webhook receiver's port on the victim's loopback. */
+const HOOK_PORT = 8099;
+const HOOK_SECRET = "e2e webhook key";
+const HOOK_CHILD = join(ROOT, "tests/e2e/_webhook_child.ts");
 
 async function unavailable(): Promise<string | null> {
   if (Deno.uid() !== 0) return "needs root (network namespaces, nftables)";
@@ -271,6 +279,20 @@ Deno.test({
     stack.defer(() => Deno.remove(work, { recursive: true }));
     const dataDir = join(work, "data");
     const configPath = join(work, "config.json");
+    const hook = lab.spawn("victim", [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      HOOK_CHILD,
+      String(HOOK_PORT),
+    ]);
+    await poll(
+      "the webhook receiver",
+      () => Promise.resolve(hook.output().includes("LISTENING") ? true : null),
+    );
+    const hooks = (): { headers: Record<string, string>; body: string }[] =>
+      hook.output().split("\n").filter((l) => l.startsWith("HOOK "))
+        .map((l) => JSON.parse(l.slice(5)));
     await Deno.writeTextFile(
       configPath,
       JSON.stringify(
@@ -280,6 +302,17 @@ Deno.test({
           rdns: { server: `${victim.ip}:53`, lookup_private: true },
           blocking: { durations: [`${BLOCK_S}s`], types: ["port_scan"] },
           policy: { home_net: [lab.subnet] },
+          notify: {
+            public_url: `http://${victim.ip}:${PORT}/`,
+            channels: [{
+              id: "lab",
+              kind: "webhook",
+              url: `http://127.0.0.1:${HOOK_PORT}/hook`,
+              secret: HOOK_SECRET,
+              digest: "10s",
+              route: { types: ["port_scan"], events: ["block_made"] },
+            }],
+          },
         },
         null,
         2,
@@ -581,6 +614,36 @@ Deno.test({
     assert.equal(live.src_ip, attacker.ip);
     await assertDropped(lab, web, victim.ip, Date.parse(block.until));
     clock.note("the attacker's HTTP request and pings get no answer");
+    const scanMessages = () =>
+      hooks().map((h) => ({
+        ...h,
+        m: JSON.parse(h.body).netsentinel as Message,
+      })).filter((h) =>
+        h.m.items.some((i) => i.src === attacker.ip && i.type === "port_scan")
+      );
+    const [notice] = await poll(
+      "the webhook message of the attacker's scan",
+      () => Promise.resolve(scanMessages().length > 0 ? scanMessages() : null),
+      { timeoutMs: 60_000 },
+    );
+    const item = notice!.m.items.find((i) =>
+      i.src === attacker.ip && i.type === "port_scan"
+    )!;
+    assert.equal(item.id, scanAlert.netsentinel.id);
+    assert.equal(
+      item.link,
+      `http://${victim.ip}:${PORT}/alerts/${scanAlert.netsentinel.id}`,
+    );
+    assert.match(item.blocked ?? "", new RegExp(`^${attacker.ip} for 40s$`));
+    assert.equal(
+      notice!.headers["x-netsentinel-signature"],
+      `sha256=${await hmacHex(HOOK_SECRET, notice!.body)}`,
+    );
+    clock.note(
+      `webhook: "${notice!.m.title}" (${
+        notice!.m.items.map((i) => `${i.type} from ${i.src}`).join(", ")
+      }) with the alert's link and the block`,
+    );
     await assertReaches(lab, "client", web);
     await assertReaches(lab, "client", `${dash}/health`);
     await assertReaches(lab, "admin", web);
@@ -638,6 +701,19 @@ Deno.test({
     await assertDropped(lab, web, victim.ip, Date.parse(block.until));
     await assertReaches(lab, "client", web);
     clock.note("attacker still dropped; client still served");
+    assert.equal(
+      scanMessages().length,
+      1,
+      "one webhook message for the attacker's scan, also after the restart",
+    );
+    assert.ok(
+      !hooks().some((h) =>
+        (JSON.parse(h.body).netsentinel as Message).items.some((i) =>
+          i.type === "block_made" && i.src === attacker.ip
+        )
+      ),
+      "the automatic block is in the alert's message, not a message of its own",
+    );
     clock.end();
 
     // ---------------------------------------------------------- step 5
