@@ -23,6 +23,7 @@ export const ALERT_TYPES = [
   "new_host",
   "anomaly",
   "signature",
+  "intel",
 ] as const;
 
 /** One alert type. */

@@ -192,6 +192,8 @@ export interface DetectorPolicies {
   anomaly: AnomalyPolicy;
   /** Suricata-language rules (rules/): severity is each rule's priority. */
   signature: DetectorPolicy;
+  /** Threat-intelligence feed matches (intel/; severities are per feed). */
+  intel: DetectorPolicy;
 }
 
 /** Transport protocol selector of port lists. */
@@ -416,6 +418,7 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
     max_sources: TRACKERS,
   },
   signature: BASE,
+  intel: BASE,
 };
 
 const SERVICES = ["ssh", "telnet", "ftp", "rdp", "smb", "other"];

@@ -13,6 +13,7 @@ import {
   type Alert,
   AlertAggregator,
   inHomeNet,
+  type Policy,
   policyDocument,
   PolicyHolder,
 } from "../alerts/mod.ts";
@@ -25,16 +26,26 @@ import {
   LiveSource,
   ReplaySource,
 } from "../capture/mod.ts";
-import type {
-  ApplianceEvent,
-  ApplianceEventSink,
+import {
+  type ApplianceEvent,
+  type ApplianceEventSink,
+  feedUpdateFailed,
 } from "../common/appliance_event.ts";
 import type { Logger } from "../common/logger.ts";
-import { anomalyDetector } from "../detect/mod.ts";
+import { anomalyDetector, type Emit } from "../detect/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import type { DefragConfig } from "../defrag/mod.ts";
 import { type Enricher, openEnricher } from "../enrich/mod.ts";
 import { type Host, hostIp } from "../flows/mod.ts";
+import {
+  type FeedView,
+  type FetchLike,
+  type IntelMatcher,
+  intelMatcher,
+  IntelService,
+  matchTlsHandshake,
+} from "../intel/mod.ts";
+import { tlsObserver } from "../protocols/mod.ts";
 import {
   type AnomalyModel,
   holdForPolicy,
@@ -116,6 +127,11 @@ export interface ApplianceOptions {
   dashboard?: DashboardOptions;
   /** PBKDF2 iterations for a first-start password (tests lower it). */
   passwordIterations?: number;
+  /**
+   * The network for threat-feed updates on their schedule (the `run`
+   * command passes `fetch`); absent or null: none (stored copies only).
+   */
+  intelFetch?: FetchLike | null;
 }
 
 /** State of a part for `/health` and the dashboard. */
@@ -162,6 +178,8 @@ export class Appliance {
    * here with `feedUpdateFailed` and `rulesUpdateFailed` of common/).
    */
   readonly events: ApplianceEventSink;
+  /** Threat-intelligence feeds in force. */
+  readonly intel: IntelService;
   /** The admin password when this start created it (print it once). */
   readonly generatedPassword: string | null;
   readonly #o: ApplianceOptions;
@@ -215,6 +233,7 @@ export class Appliance {
       blocker: Blocker;
       admins: { fn: () => string[] };
       notifier: Notifier;
+      intel: IntelService;
     },
   ) {
     this.#o = o;
@@ -230,6 +249,7 @@ export class Appliance {
     this.blocker = parts.blocker;
     this.notifier = parts.notifier;
     this.events = (e) => this.notifier.event(e);
+    this.intel = parts.intel;
     // Filled in by start(); constructed here so the fields stay readonly.
     this.generatedPassword = null;
     this.server = null as unknown as DashboardServer;
@@ -255,12 +275,28 @@ export class Appliance {
     // Retraining samples what the detector scores and what every detector
     // reports, and swaps the anomaly detector when a new model is accepted.
     const retrain = this.#retrain;
+    const intel = parts.intel;
+    const intelCounts = new Map<string, number>();
+    intel.matchCounts = () => intelCounts;
+    // The matcher in force (rebuilt with the detectors on a policy change),
+    // for the TLS handshakes the stream parser reports.
+    let matcher: IntelMatcher | null = null;
+    const intelEntry = [
+      "intel",
+      (policy: Policy, emit: Emit) =>
+        matcher = intelMatcher(intel.index, policy, emit, intelCounts),
+    ] as const;
     const anomaly = (m: AnomalyModel) =>
-      [anomalyDetector(
-        m,
-        retrain ? { onScored: retrain.onScored } : {},
-      )] as const;
-    const extra = this.#model === null ? [] : anomaly(this.#model.model);
+      [
+        anomalyDetector(
+          m,
+          retrain ? { onScored: retrain.onScored } : {},
+        ),
+        intelEntry,
+      ] as const;
+    const extra = this.#model === null
+      ? [intelEntry]
+      : anomaly(this.#model.model);
     const emit = this.aggregator.emit;
     this.#detectors = new DetectorSet(
       this.#holder,
@@ -284,6 +320,12 @@ export class Appliance {
       defrag: defragConfig(o.config.defrag),
       observers: [
         this.#detectors,
+        // JA3, JA4 and certificate SHA-1 for the threat feeds.
+        tlsObserver((hs, conn) => {
+          if (
+            matcher !== null && this.#holder.current.detectors.intel.enabled
+          ) matchTlsHandshake(matcher, hs, conn);
+        }),
         this.aggregator.observer(),
         this.stats,
         ...(retrain ? [retrain.observer] : []),
@@ -390,6 +432,15 @@ export class Appliance {
       summarize: (from, to) => summary.fn(from, to),
     });
     await notifier.start();
+    const intel = new IntelService({
+      config: c.intel,
+      dataDir: o.dataDir,
+      fetch: o.intelFetch ?? null,
+      log: o.log,
+      // A failed update is an appliance event (notifications).
+      onFailure: (feed, error) => notifier.event(feedUpdateFailed(feed, error)),
+    });
+    await intel.load();
     const app = new Appliance(o, {
       store,
       writer,
@@ -403,6 +454,7 @@ export class Appliance {
       blocker,
       admins,
       notifier,
+      intel,
     });
     summary.fn = (from, to) => app.#summaryFacts(from, to);
     holder.onChange(() =>
@@ -434,6 +486,7 @@ export class Appliance {
       admin.generatedPassword;
     app.#startSource();
     app.#timers.push(setInterval(() => app.#tick(), 1000));
+    intel.start();
     return app;
   }
 
@@ -463,6 +516,10 @@ export class Appliance {
         }
         : {}),
       enricher: this.#enricher,
+      intel: {
+        feeds: () => this.intel.views(),
+        lookup: (v: string) => this.intel.index.lookup(v),
+      },
       health: () => this.health(),
       probeStore: async () => {
         await getAlertHead(this.store);
@@ -931,6 +988,22 @@ export class Appliance {
         channels: this.notifier.config.channels.length,
         ...this.notifier.counts,
       },
+      intel: this.#intelHealth(),
+    };
+  }
+
+  #intelHealth(): PartHealth {
+    const views = this.intel.views().filter((v) => v.enabled);
+    const stale = views.filter((v) => v.stale).map((v) => v.name);
+    return {
+      state: !this.intel.config.enabled ? "off" : "up",
+      feeds: views.length,
+      indicators: this.intel.index.entries,
+      loads: this.intel.index.version,
+      stale,
+      ...(stale.length > 0
+        ? { detail: `stale feeds: ${stale.join(", ")}` }
+        : {}),
     };
   }
 
@@ -995,6 +1068,7 @@ export class Appliance {
         samples: [{ value: this.aggregator.openCount }],
       },
       ...enrichMetrics(this.#enricher),
+      ...intelMetrics(this.intel.views()),
       {
         name: "netsentinel_notify_messages_total",
         type: "counter",
@@ -1037,6 +1111,7 @@ export class Appliance {
     await this.replay.stop();
     await this.#captureLoop;
     await this.#retrain?.idle();
+    await this.intel.stop();
     this.pipeline.finish();
     // A save under way read the counters before the end: save again after it.
     await this.#saving;
@@ -1119,4 +1194,57 @@ function defragConfig(c: AppConfig["defrag"]): Partial<DefragConfig> | false {
     maxFragments: c.max_fragments,
     maxDatagrams: c.max_datagrams,
   };
+}
+
+/** `/metrics` families of the threat-intelligence feeds, labelled by feed. */
+function intelMetrics(views: readonly FeedView[]): MetricFamily[] {
+  const fam = (
+    name: string,
+    type: "gauge" | "counter",
+    help: string,
+    value: (v: FeedView) => number,
+  ): MetricFamily => ({
+    name,
+    type,
+    help,
+    samples: views.map((v) => ({ labels: { feed: v.name }, value: value(v) })),
+  });
+  return [
+    fam(
+      "netsentinel_intel_feed_entries",
+      "gauge",
+      "Indicators of a feed in force",
+      (v) => v.entries,
+    ),
+    fam(
+      "netsentinel_intel_feed_bytes",
+      "gauge",
+      "Size of the feed copy in force, bytes",
+      (v) => v.bytes,
+    ),
+    fam(
+      "netsentinel_intel_feed_age_seconds",
+      "gauge",
+      "Age of the feed copy in force (-1: no copy)",
+      (v) => v.age_s ?? -1,
+    ),
+    fam(
+      "netsentinel_intel_feed_stale",
+      "gauge",
+      "1 when a feed has no copy or it is older than three update intervals",
+      (v) => v.stale ? 1 : 0,
+    ),
+    fam(
+      "netsentinel_intel_feed_error",
+      "gauge",
+      "1 when the last update of a feed failed (the last good copy is kept)",
+      (v) => v.last_error !== null ? 1 : 0,
+    ),
+    fam(
+      "netsentinel_intel_matches_total",
+      "counter",
+      "Matches of a feed's indicators since start",
+      (v) => v.matches,
+    ),
+  ];
 }

@@ -22,6 +22,7 @@ import {
 } from "../common/validate.ts";
 import { type OpenEnricherOptions, parseEnrichConfig } from "../enrich/mod.ts";
 import { type NotifyConfig, parseNotifyConfig } from "../notify/mod.ts";
+import { type IntelConfig, parseIntelConfig } from "../intel/mod.ts";
 import { type BlockPolicy, parseBlockPolicy } from "../respond/mod.ts";
 
 /** Name of the config file in the data directory. */
@@ -103,6 +104,8 @@ export interface AppConfig {
   blocking: BlockPolicy;
   /** Notification channels (see notify/). */
   notify: NotifyConfig;
+  /** Threat-intelligence feeds (see intel/). */
+  intel: IntelConfig;
   /** The detection policy (see alerts/policy.ts). */
   policy: Policy;
   /** The policy as written, to save it back with edits. */
@@ -123,6 +126,7 @@ const TOP_KEYS = [
   "rdns",
   "blocking",
   "notify",
+  "intel",
   "policy",
 ] as const;
 
@@ -282,6 +286,7 @@ export function parseConfig(input: unknown): AppConfig {
     enrich: parseEnrichConfig({ geoip: top.geoip, rdns: top.rdns }),
     blocking: parseBlockPolicy(top.blocking, "blocking"),
     notify: parseNotifyConfig(top.notify),
+    intel: parseIntelConfig(top.intel),
     policy: parsePolicy(top.policy ?? {}),
     policyInput: top.policy ?? {},
   };

@@ -25,6 +25,7 @@ import {
 import { passwdCommand } from "./passwd.ts";
 import { doctorCommand } from "./doctor.ts";
 import { rulesCommand } from "./rules.ts";
+import { intelCommand } from "./intel.ts";
 import { type Command, parseCommandArgs } from "./command.ts";
 
 export type { Command } from "./command.ts";
@@ -45,6 +46,7 @@ export const COMMANDS: readonly Command[] = [
   blocksCommand,
   allowCommand,
   disallowCommand,
+  intelCommand,
   passwdCommand,
   doctorCommand,
 ];

@@ -125,6 +125,8 @@ async function serve(
     source,
     log,
     initialPassword: Deno.env.get("NETSENTINEL_PASSWORD"),
+    // Threat feeds are downloaded on their schedule (config intel.update).
+    intelFetch: fetch,
     onReplayEnd: exitOnEnd ? () => ended() : undefined,
     // On a terminal, new alerts are shown as they are raised.
     onAlert: Deno.stdout.isTerminal()

@@ -29,6 +29,8 @@ const POLICY = "Potential Corporate Privacy Violation";
 const BAD = "Potentially Bad Traffic";
 const DECODE = "Generic Protocol Command Decode";
 const INFO = "Not Suspicious Traffic";
+const TROJAN = "A Network Trojan was detected";
+const MISC = "Misc Attack";
 
 function row(
   id: number,
@@ -168,6 +170,76 @@ const ROWS: readonly SignatureInfo[] = [
     "",
     "Anomalous traffic (Isolation Forest)",
     "Unusual Traffic",
+  ),
+  row(
+    1002001,
+    "intel",
+    "ip_out",
+    "Connection to an address on a threat feed",
+    TROJAN,
+  ),
+  row(
+    1002002,
+    "intel",
+    "ip_in",
+    "Connection from an address on a threat feed",
+    MISC,
+  ),
+  row(
+    1002003,
+    "intel",
+    "dns_query",
+    "DNS lookup of a domain on a threat feed",
+    TROJAN,
+  ),
+  row(
+    1002004,
+    "intel",
+    "tls_sni",
+    "TLS connection to a server name on a threat feed",
+    TROJAN,
+  ),
+  row(
+    1002005,
+    "intel",
+    "http_host",
+    "HTTP request to a host on a threat feed",
+    TROJAN,
+  ),
+  row(
+    1002006,
+    "intel",
+    "http_url",
+    "HTTP request for a URL on a threat feed",
+    TROJAN,
+  ),
+  row(
+    1002007,
+    "intel",
+    "ja3",
+    "TLS client fingerprint (JA3) on a threat feed",
+    TROJAN,
+  ),
+  row(
+    1002008,
+    "intel",
+    "ja4",
+    "TLS client fingerprint (JA4) on a threat feed",
+    TROJAN,
+  ),
+  row(
+    1002009,
+    "intel",
+    "cert_sha1",
+    "TLS certificate (SHA-1) on a threat feed",
+    TROJAN,
+  ),
+  row(
+    1002010,
+    "intel",
+    "dns_answer",
+    "DNS answer with an address on a threat feed",
+    TROJAN,
   ),
 ];
 

@@ -63,7 +63,12 @@ import {
 } from "./protected.ts";
 
 /** Why an alert did not lead to a block without being refused. */
-export type SkipReason = "disabled" | "type" | "severity" | "already_blocked";
+export type SkipReason =
+  | "disabled"
+  | "type"
+  | "severity"
+  | "already_blocked"
+  | "no_target";
 
 /** What the blocker did with an alert. */
 export type BlockDecision =
@@ -502,7 +507,14 @@ export class Blocker implements AsyncDisposable {
 
   #decide(alert: Alert): BlockDecision {
     const p = this.#policy;
-    const ip = alert.src_ip;
+    // The address to block: the source, unless the detector names another
+    // (a threat-feed match blocks the listed remote side, which for an
+    // outbound connection is the destination) or none (null).
+    const named = alert.netsentinel.evidence.block_target;
+    if (named === null) {
+      return { outcome: "skipped", target: alert.src_ip, reason: "no_target" };
+    }
+    const ip = typeof named === "string" ? named : alert.src_ip;
     if (!p.enabled) {
       return { outcome: "skipped", target: ip, reason: "disabled" };
     }

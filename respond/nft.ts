@@ -1,8 +1,11 @@
 /**
  * nftables through the `nft` command: the appliance's one table
  * (`inet netsentinel`: sets `blocked4` and `blocked6` with per-element
- * timeouts and CIDR intervals, drop rules in the input and forward hooks at
- * priority -10, before typical filter chains), and batched element changes
+ * timeouts and CIDR intervals, drop rules at priority -10, before typical
+ * filter chains: packets from a blocked address in the input and forward
+ * hooks, packets to one in the output and forward hooks, so a block cuts
+ * both directions: an attacker's connections in and a home device's
+ * connections out to a listed controller), and batched element changes
  * in single `nft -f -` transactions. Never touches other tables.
  *
  * @module
@@ -160,19 +163,22 @@ export class Nft {
     flags interval, timeout
 ${els.length > 0 ? `    elements = { ${els.join(", ")} }\n` : ""}  }`;
     };
-    const chain = (name: string) =>
+    const chain = (name: string, dirs: readonly ("saddr" | "daddr")[]) =>
       `  chain ${name} {
     type filter hook ${name} priority ${p}; policy accept;
-    ip saddr @blocked4 drop
-    ip6 saddr @blocked6 drop
-  }`;
+${
+        dirs.map((d) =>
+          `    ip ${d} @blocked4 drop\n    ip6 ${d} @blocked6 drop\n`
+        ).join("")
+      }  }`;
     return `table inet ${t} {}
 delete table inet ${t}
 table inet ${t} {
 ${set(4)}
 ${set(6)}
-${chain("input")}
-${chain("forward")}
+${chain("input", ["saddr"])}
+${chain("forward", ["saddr", "daddr"])}
+${chain("output", ["daddr"])}
 }
 `;
   }
@@ -184,7 +190,8 @@ ${chain("forward")}
 
   /**
    * True when the table exists with both sets (interval and timeout flags)
-   * and both chains; false when it is missing or has another shape.
+   * and the three chains; false when it is missing or has another shape
+   * (a table of an older version without the output chain is rebuilt).
    */
   async tableOk(): Promise<boolean> {
     let text: string;
@@ -211,7 +218,8 @@ ${chain("forward")}
       const f = sets.get(setName(v));
       if (!f || !f.includes("interval") || !f.includes("timeout")) return false;
     }
-    return chains.has("input") && chains.has("forward");
+    return chains.has("input") && chains.has("forward") &&
+      chains.has("output");
   }
 
   /** Lists the elements of both sets with their timeouts and seconds left. */

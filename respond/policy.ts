@@ -85,6 +85,7 @@ export const DEFAULT_BLOCK_POLICY: BlockPolicy = Object.freeze({
     "syn_flood",
     "udp_flood",
     "icmp_flood",
+    "intel",
   ] as AlertType[]),
   severities: Object.freeze([1, 2] as Severity[]),
   durations: Object.freeze([3600, 4 * 3600, 24 * 3600]),

@@ -25,6 +25,7 @@ const NAV: [string, string][] = [
   ["/alerts", "Alerts"],
   ["/hosts", "Hosts"],
   ["/blocks", "Blocks"],
+  ["/intel", "Intel"],
   ["/replay", "Replay"],
   ["/settings", "Settings"],
 ];

@@ -205,6 +205,7 @@ export default function AlertPage(p: AlertPageProps): VNode {
             </section>
           )
           : null}
+        {n.type === "intel" ? <IntelPanel e={n.evidence} /> : null}
         <section class="panel">
           <h2>Evidence</h2>
           <table class="kv" data-testid="evidence">
@@ -220,5 +221,61 @@ export default function AlertPage(p: AlertPageProps): VNode {
         </section>
       </div>
     </>
+  );
+}
+
+function str(v: unknown): string {
+  return typeof v === "string"
+    ? v
+    : v === null || v === undefined
+    ? ""
+    : String(v);
+}
+
+/** The feed match of an intel alert: feed (linked), indicator, its line, direction, home host. */
+function IntelPanel(p: { e: Record<string, unknown> }): VNode {
+  const e = p.e;
+  const link = str(e.feed_link);
+  const host = str(e.internal_host);
+  return (
+    <section class="panel" data-testid="intel-match">
+      <h2>Threat feed</h2>
+      <dl>
+        <dt>Feed</dt>
+        <dd>
+          {/^https?:\/\//.test(link)
+            ? <a href={link} rel="noreferrer noopener">{str(e.feed)}</a>
+            : str(e.feed)} (<a href="/intel">all feeds</a>)
+        </dd>
+        <dt>Indicator</dt>
+        <dd>
+          <code>{str(e.indicator)}</code> ({str(e.indicator_kind)})
+        </dd>
+        <dt>Feed line {str(e.line_no)}</dt>
+        <dd>
+          <code>{str(e.line)}</code>
+        </dd>
+        {e.listed_since
+          ? (
+            <>
+              <dt>Listed since</dt>
+              <dd>{str(e.listed_since)}</dd>
+            </>
+          )
+          : null}
+        <dt>Seen as</dt>
+        <dd>
+          {str(e.via).replace("_", " ")}: <code>{str(e.observed)}</code>
+        </dd>
+        <dt>Direction</dt>
+        <dd>{str(e.direction)}</dd>
+        <dt>Home host</dt>
+        <dd>
+          {host
+            ? <a href={`/hosts/${encodeURIComponent(host)}`}>{host}</a>
+            : "–"}
+        </dd>
+      </dl>
+    </section>
   );
 }

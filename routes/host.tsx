@@ -122,6 +122,32 @@ export default function HostPage(p: HostPageProps): VNode {
             </dd>
           </dl>
         </section>
+        {p.alerts.some((a) => a.netsentinel.type === "intel")
+          ? (
+            <section class="panel" data-testid="host-intel">
+              <h2>Threat-feed matches</h2>
+              <ul class="recent">
+                {p.alerts.filter((a) => a.netsentinel.type === "intel").map((
+                  a,
+                ) => (
+                  <li key={a.netsentinel.id}>
+                    <span class={`sev sev${a.alert.severity}`}>
+                      {severityName(a.alert.severity)}
+                    </span>
+                    <a href={`/alerts/${a.netsentinel.id}`}>
+                      {String(a.netsentinel.evidence.observed ?? "")} on{" "}
+                      {String(a.netsentinel.evidence.feed ?? "")}
+                    </a>
+                    <span class="sub">
+                      {String(a.netsentinel.evidence.direction ?? "")} ·{" "}
+                      <Time t={a.timestamp} />
+                    </span>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )
+          : null}
         <section class="panel">
           <h2>Alerts from this address</h2>
           {p.alerts.length === 0

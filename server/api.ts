@@ -723,6 +723,27 @@ async function testChannel(ctx: RequestContext): Promise<Response> {
   return json(r);
 }
 
+function intelSource(ctx: RequestContext) {
+  const s = ctx.deps.intel;
+  if (s === undefined) throw new HttpError(503, "Threat intelligence is off");
+  return s;
+}
+
+function listIntel(ctx: RequestContext): Response {
+  return json({ feeds: intelSource(ctx).feeds() });
+}
+
+function lookupIntel(ctx: RequestContext): Response {
+  const v = (ctx.url.searchParams.get("value") ?? "").trim();
+  if (v === "" || v.length > 2048) {
+    throw badRequest(
+      "value",
+      "give an address, domain, hash or URL (at most 2048 characters)",
+    );
+  }
+  return json({ value: v, hits: intelSource(ctx).lookup(v) });
+}
+
 /** Adds every `/api/` route to `router`. */
 export function addApiRoutes(router: Router<Handler>): void {
   router
@@ -745,6 +766,8 @@ export function addApiRoutes(router: Router<Handler>): void {
     .add("GET", "/api/replay", replayStatus)
     .add("POST", "/api/replay/start", replayStart)
     .add("POST", "/api/replay/stop", replayStop)
+    .add("GET", "/api/intel", listIntel)
+    .add("GET", "/api/intel/lookup", lookupIntel)
     .add("GET", "/api/tokens", listTokens)
     .add("POST", "/api/tokens", createToken)
     .add("DELETE", "/api/tokens/:id", deleteToken)

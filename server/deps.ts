@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { FeedView, IntelHit } from "../intel/mod.ts";
 import type { Alert, AlertGeo } from "../alerts/alert.ts";
 import type { Logger } from "../common/logger.ts";
 import type { NotifyControl } from "../notify/mod.ts";
@@ -305,6 +306,14 @@ export interface AuthStore {
   deleteToken(hash: string): Promise<void>;
 }
 
+/** The threat-intelligence feeds (intel/) as the dashboard reads them. */
+export interface IntelSource {
+  /** Every configured feed with its state. */
+  feeds(): FeedView[];
+  /** Which loaded feeds list a value (address, domain, hash, URL). */
+  lookup(value: string): IntelHit[];
+}
+
 /** Everything the dashboard server is given. */
 export interface DashboardDeps {
   alerts: AlertSource;
@@ -323,6 +332,8 @@ export interface DashboardDeps {
   enricher?: AddrEnricher;
   /** Notification channels; absent: `/api/notify` answers 503. */
   notify?: NotifyControl;
+  /** Absent: the Intel page says there are no feeds, the API answers 503. */
+  intel?: IntelSource;
   /** Capture, detector and other parts for `/health` (KV and blocker are added). */
   health(): Record<string, PartHealth>;
   /** Probes the database (a small read); rejects when it fails. */

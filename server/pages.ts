@@ -12,6 +12,7 @@ import * as alertsRoute from "../routes/alerts.tsx";
 import * as blocksRoute from "../routes/blocks.tsx";
 import * as hostRoute from "../routes/host.tsx";
 import * as hostsRoute from "../routes/hosts.tsx";
+import * as intelRoute from "../routes/intel.tsx";
 import * as overviewRoute from "../routes/overview.tsx";
 import * as replayRoute from "../routes/replay.tsx";
 import * as settingsRoute from "../routes/settings.tsx";
@@ -91,6 +92,7 @@ export function addPageRoutes(
     .add("GET", "/hosts", page(hostsRoute))
     .add("GET", "/hosts/:ip", page(hostRoute))
     .add("GET", "/blocks", page(blocksRoute))
+    .add("GET", "/intel", page(intelRoute))
     .add("GET", "/replay", page(replayRoute))
     .add("GET", "/settings", page(settingsRoute));
 }
