@@ -72,7 +72,7 @@ export interface Alert {
   /** EVE proto name ("TCP", "UDP", "ICMP", …). */
   proto: string;
   /**
-   * The tunnel the packet that opened the alert came through (Suricata's
+   * The tunnel the flow that opened the alert came through (Suricata's
    * EVE `tunnel`: outer `src_ip`, `dest_ip`, ports, `proto`, `depth`, and
    * NetSentinel's `type`); absent for traffic that was not tunnelled.
    */

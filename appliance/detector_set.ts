@@ -99,7 +99,7 @@ export class DetectorSet implements FlowObserver {
   /** Forwards a packet to every detector. */
   onPacket(p: Packet, ctx: PacketContext): void {
     const ds = this.#withPacket;
-    this.#scope.current = ctx.tunnel;
+    this.#scope.current = ctx.flow.tunnel ?? ctx.tunnel;
     for (let i = 0; i < ds.length; i++) ds[i]!.onPacket!(p, ctx);
     this.#scope.current = null;
   }

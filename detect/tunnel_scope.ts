@@ -2,8 +2,9 @@
  * Which tunnel the detectors are looking at: one observer in front of a
  * group of detectors that forwards packets and flow ends to them, and an
  * emit wrapper that gives a detection emitted meanwhile the tunnel of that
- * packet (or flow), so the alert it opens carries Suricata's EVE `tunnel`
- * object. Detections emitted on a tick name no tunnel.
+ * packet's flow (as its first packet came through it, so oriented like the
+ * flow, client to server), so the alert it opens carries Suricata's EVE
+ * `tunnel` object. Detections emitted on a tick name no tunnel.
  *
  * @module
  */
@@ -47,7 +48,7 @@ export class TunnelScope {
     const withPacket = detectors.filter((d) => d.onPacket);
     return {
       onPacket: (p: Packet, ctx: PacketContext) => {
-        this.current = ctx.tunnel;
+        this.current = ctx.flow.tunnel ?? ctx.tunnel;
         for (let i = 0; i < withPacket.length; i++) {
           withPacket[i]!.onPacket!(p, ctx);
         }

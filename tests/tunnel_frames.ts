@@ -165,3 +165,13 @@ export function ethernet(type: number, payload: Uint8Array): Uint8Array {
     payload,
   );
 }
+
+/** A UDP header (checksum 0) followed by `payload`. */
+export function udpDatagram(
+  sport: number,
+  dport: number,
+  payload: Uint8Array,
+): Uint8Array {
+  const n = 8 + payload.length;
+  return bytes(be16(sport), be16(dport), be16(n), [0, 0], payload);
+}
