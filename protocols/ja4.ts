@@ -78,10 +78,6 @@ export function ja4Alpn(first: Uint8Array | undefined): string {
   return HEX[a >> 4]! + HEX[z & 15]!;
 }
 
-function hex4(v: number): string {
-  return v.toString(16).padStart(4, "0");
-}
-
 /** First 12 hex digits of SHA-256 of `s`, or `000000000000` for "". */
 function hash12(s: string): string {
   if (s === "") return ZERO12;
@@ -102,6 +98,63 @@ export interface Ja4Raw {
   readonly extensions: string;
 }
 
+// Scratch for sorting and writing the lists, grown for longer hellos (a
+// list holds at most 32767 values: its length field is 16 bits of bytes).
+let SCRATCH = new Uint16Array(256);
+let TEXT = new Uint8Array(2 * 256 * 5 + 1);
+const LATIN1 = new TextDecoder("latin1");
+
+function room(n: number): void {
+  if (n <= SCRATCH.length) return;
+  SCRATCH = new Uint16Array(n);
+  TEXT = new Uint8Array(2 * n * 5 + 1);
+}
+const HEXC = new TextEncoder().encode("0123456789abcdef");
+
+/**
+ * `values[0, n)` as 4-digit lower-case hex joined by commas, written into
+ * TEXT from `at`; returns the end.
+ */
+function putHexList(values: Uint16Array, n: number, at: number): number {
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (i > 0) TEXT[at++] = 0x2c;
+    TEXT[at++] = HEXC[v >> 12]!;
+    TEXT[at++] = HEXC[(v >> 8) & 15]!;
+    TEXT[at++] = HEXC[(v >> 4) & 15]!;
+    TEXT[at++] = HEXC[v & 15]!;
+  }
+  return at;
+}
+
+function text(end: number): string {
+  if (end > 4096) return LATIN1.decode(TEXT.subarray(0, end));
+  return String.fromCharCode.apply(
+    null,
+    TEXT.subarray(0, end) as unknown as number[],
+  );
+}
+
+/**
+ * Copies the non-GREASE values of `list` (minus `skipA`, `skipB`) into
+ * SCRATCH; returns how many, and how many before skipping.
+ */
+function collect(
+  list: readonly number[],
+  skipA = -1,
+  skipB = -1,
+): [kept: number, all: number] {
+  let kept = 0, all = 0;
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i]!;
+    if (isGrease(v)) continue;
+    all++;
+    if (v === skipA || v === skipB) continue;
+    SCRATCH[kept++] = v;
+  }
+  return [kept, all];
+}
+
 /** The unhashed parts of a ClientHello's JA4. */
 export function ja4Raw(hello: ClientHello): Ja4Raw {
   let version = hello.version;
@@ -110,22 +163,29 @@ export function ja4Raw(hello: ClientHello): Ja4Raw {
     if (!isGrease(v) && v > best) best = v;
   }
   if (best >= 0) version = best;
-  const ciphers = hello.cipherSuites.filter((v) => !isGrease(v));
-  const exts = hello.extensions.filter((v) => !isGrease(v));
-  const prefix = "t" + ja4Version(version) + (hello.hasSni ? "d" : "i") +
-    count2(ciphers.length) + count2(exts.length) + ja4Alpn(hello.alpn[0]);
-  const sortedExts = exts.filter((v) => v !== EXT_SERVER_NAME && v !== EXT_ALPN)
-    .sort((a, b) => a - b);
-  const sigs = hello.signatureAlgorithms.filter((v) => !isGrease(v));
-  let extensions = sortedExts.map(hex4).join(",");
-  if (extensions !== "" && sigs.length > 0) {
-    extensions += "_" + sigs.map(hex4).join(",");
+  room(Math.max(
+    hello.cipherSuites.length,
+    hello.extensions.length,
+    hello.signatureAlgorithms.length,
+  ));
+
+  const [nc, allCiphers] = collect(hello.cipherSuites);
+  SCRATCH.subarray(0, nc).sort();
+  const ciphers = text(putHexList(SCRATCH, nc, 0));
+
+  const [ne, allExts] = collect(hello.extensions, EXT_SERVER_NAME, EXT_ALPN);
+  SCRATCH.subarray(0, ne).sort();
+  let end = putHexList(SCRATCH, ne, 0);
+  if (ne > 0) {
+    const [ns] = collect(hello.signatureAlgorithms);
+    if (ns > 0) {
+      TEXT[end++] = 0x5f; // _
+      end = putHexList(SCRATCH, ns, end);
+    }
   }
-  return {
-    prefix,
-    ciphers: ciphers.sort((a, b) => a - b).map(hex4).join(","),
-    extensions,
-  };
+  const prefix = "t" + ja4Version(version) + (hello.hasSni ? "d" : "i") +
+    count2(allCiphers) + count2(allExts) + ja4Alpn(hello.alpn[0]);
+  return { prefix, ciphers, extensions: text(end) };
 }
 
 /**

@@ -119,3 +119,14 @@ Deno.test("ja4Alpn() follows the specification's ALPN rules", async (t) => {
     });
   }
 });
+
+Deno.test("ja4() hashes every value of very long lists the same way", () => {
+  const ciphers = Array.from({ length: 5000 }, (_, i) => 5000 - i);
+  const ch = hello(clientHelloBody({ ciphers, noExtensions: true }));
+  const raw = ja4Raw(ch);
+  // 0x0a0a (2570) is GREASE: left out.
+  const want = ciphers.filter((v) => v !== 0x0a0a).sort((a, b) => a - b)
+    .map((v) => v.toString(16).padStart(4, "0")).join(",");
+  assert.ok(raw.ciphers === want, "the sorted list of 4999 ciphers");
+  assert.match(ja4(ch), /^t12i9900/);
+});

@@ -117,8 +117,9 @@ class Reader {
     this.pos += 3;
     return v;
   }
+  /** A view of the next `n` bytes (the parsers read a private copy). */
   bytes(n: number): Uint8Array {
-    const v = this.b.slice(this.pos, this.pos + n);
+    const v = this.b.subarray(this.pos, this.pos + n);
     this.pos += n;
     return v;
   }
@@ -152,7 +153,9 @@ function readList(
  * if (!isTlsFault(ch)) console.log(ch.sni, ch.cipherSuites.length);
  * ```
  */
-export function parseClientHello(body: Uint8Array): ClientHello | TlsFault {
+export function parseClientHello(msg: Uint8Array): ClientHello | TlsFault {
+  // One copy of the message: the fields kept are views into it.
+  const body = msg.slice();
   const r = new Reader(body, 0, body.length);
   if (!r.has(2 + 32 + 1)) return "tls_hs_short";
   const version = r.u16();
@@ -278,7 +281,8 @@ function readAlpnList(e: Reader): Uint8Array[] | null {
 }
 
 /** Parses a ServerHello body (TLS 1.3's HelloRetryRequest reads as one too). */
-export function parseServerHello(body: Uint8Array): ServerHello | TlsFault {
+export function parseServerHello(msg: Uint8Array): ServerHello | TlsFault {
+  const body = msg.slice();
   const r = new Reader(body, 0, body.length);
   if (!r.has(2 + 32 + 1)) return "tls_hs_short";
   const version = r.u16();
@@ -330,11 +334,12 @@ export function parseServerHello(body: Uint8Array): ServerHello | TlsFault {
 
 /**
  * Parses a TLS ≤ 1.2 Certificate body into the chain's DER certificates
- * (copies), server's first, at most {@link TLS_MAX_CERTS} (the rest are
+ * (views into one copy of the message), server's first, at most {@link TLS_MAX_CERTS} (the rest are
  * checked and dropped). TLS 1.3 Certificate messages (with a request
  * context and per-entry extensions) are encrypted and never reach this.
  */
-export function parseCertificate(body: Uint8Array): Uint8Array[] | TlsFault {
+export function parseCertificate(msg: Uint8Array): Uint8Array[] | TlsFault {
+  const body = msg.slice();
   const r = new Reader(body, 0, body.length);
   if (!r.has(3)) return "tls_hs_short";
   const listLen = r.u24();

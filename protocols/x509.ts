@@ -100,14 +100,18 @@ function expect(t: Tlv, tag: number, what: string): Tlv {
   return t;
 }
 
-function hexSep(bytes: Uint8Array, upper: boolean): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) {
-    let h = bytes[i]!.toString(16).padStart(2, "0");
-    if (upper) h = h.toUpperCase();
-    s += i === 0 ? h : ":" + h;
-  }
-  return s;
+const HEX_LOWER = Array.from(
+  { length: 256 },
+  (_, b) => b.toString(16).padStart(2, "0"),
+);
+const HEX_UPPER = HEX_LOWER.map((h) => h.toUpperCase());
+
+/** "aa:bb:…" (or upper case) of `bytes`. */
+function hexSep(bytes: Uint8Array, upper: boolean, sep = ":"): string {
+  const table = upper ? HEX_UPPER : HEX_LOWER;
+  const parts = new Array<string>(bytes.length);
+  for (let i = 0; i < bytes.length; i++) parts[i] = table[bytes[i]!]!;
+  return parts.join(sep);
 }
 
 /** SHA-1 of `der`, as Suricata's `fingerprint`: "aa:bb:…" lower case. */
@@ -176,6 +180,35 @@ const ATTR_NAMES: Readonly<Record<string, string>> = {
   "2.5.4.46": "dnQualifier",
 };
 
+/** ATTR_NAMES keyed by the OIDs' DER content bytes (as Latin-1 text). */
+const ATTR_BY_DER = new Map<string, string>();
+
+/** The DER content bytes of a dotted OID. */
+function oidDer(dotted: string): number[] {
+  const arcs = dotted.split(".").map(Number);
+  const out: number[] = [];
+  const put = (v: number) => {
+    const tmp = [v & 0x7f];
+    while ((v = Math.floor(v / 128)) > 0) tmp.unshift(0x80 | (v & 0x7f));
+    out.push(...tmp);
+  };
+  put(arcs[0]! * 40 + arcs[1]!);
+  for (const a of arcs.slice(2)) put(a);
+  return out;
+}
+for (const [dotted, name] of Object.entries(ATTR_NAMES)) {
+  ATTR_BY_DER.set(String.fromCharCode(...oidDer(dotted)), name);
+}
+
+/** The name of the attribute whose OID is `der[start, end)`. */
+function attrName(der: Uint8Array, start: number, end: number): string {
+  const key = String.fromCharCode.apply(
+    null,
+    der.subarray(start, end) as unknown as number[],
+  );
+  return ATTR_BY_DER.get(key) ?? `OID(${oidText(der, start, end)})`;
+}
+
 const UTF8 = new TextDecoder("utf-8", { fatal: false });
 
 /** UTF-8 text of `bytes`; plain ASCII skips the decoder (most names). */
@@ -216,7 +249,7 @@ function attrValue(der: Uint8Array, t: Tlv): string {
       return s.toWellFormed();
     }
     default:
-      return hexSep(bytes, true).replaceAll(":", "");
+      return hexSep(bytes, true, "");
   }
 }
 
@@ -238,8 +271,11 @@ function nameText(der: Uint8Array, name: Tlv): string {
       q = atv.end;
       const oid = expect(readTlv(der, atv.start, atv.end), TAG_OID, "OID");
       const value = readTlv(der, oid.end, atv.end);
-      const dotted = oidText(der, oid.start, oid.end);
-      const item = `${ATTR_NAMES[dotted] ?? `OID(${dotted})`}=${
+      if (oid.end === oid.start) throw new X509Error("Empty object identifier");
+      if (oid.end - oid.start > 64) {
+        throw new X509Error("Object identifier longer than 64 bytes");
+      }
+      const item = `${attrName(der, oid.start, oid.end)}=${
         attrValue(der, value)
       }`;
       rdnText = rdnText === "" ? item : rdnText + " + " + item;
