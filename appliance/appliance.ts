@@ -95,6 +95,11 @@ import {
 } from "../store/mod.ts";
 import { type AppConfig, effectiveBlockPolicy, saveConfig } from "./config.ts";
 import { DetectorSet } from "./detector_set.ts";
+import {
+  type InstanceLock,
+  lockDataDir,
+  lockNftTable,
+} from "./instance_lock.ts";
 import { ApplianceReplay, DEMO_CAPTURE_URL } from "./replay_control.ts";
 
 /** Where packets come from. */
@@ -117,6 +122,11 @@ export interface ApplianceOptions {
   initialPassword?: string;
   /** nftables command line (tests: inside a namespace). */
   nftCommand?: readonly string[];
+  /**
+   * False: never run nft (a replay without `--block`); blocks are recorded
+   * in KV only and no table lock is taken (default true).
+   */
+  nftables?: boolean;
   /** Network namespace for capture and nft (tests). */
   netns?: string;
   /** Exit when a replay without loop ends (the `replay` command). */
@@ -196,6 +206,8 @@ export class Appliance {
   #captureLoop: Promise<void> = Promise.resolve();
   #stopping = false;
   #stopped: Promise<void> | null = null;
+  /** The data directory and nftables table locks, held until stopped. */
+  #locks: InstanceLock[] = [];
   #timers: ReturnType<typeof setInterval>[] = [];
   #alertsByType = new Map<string, number>();
   #saved = new WeakMap<
@@ -343,6 +355,30 @@ export class Appliance {
 
   /** Builds every part and starts capture and the dashboard. */
   static async start(o: ApplianceOptions): Promise<Appliance> {
+    // One instance per data directory and per nftables table (see
+    // instance_lock.ts); released when the appliance stops or the process ends.
+    const locks: InstanceLock[] = [];
+    try {
+      await Deno.mkdir(o.dataDir, { recursive: true });
+      locks.push(await lockDataDir(o.dataDir));
+      // A replaced nft command (tests) runs no real nft: nothing to share.
+      if (o.nftables !== false && o.nftCommand === undefined) {
+        const t = await lockNftTable(
+          "netsentinel",
+          o.netns === undefined ? {} : { netns: o.netns },
+        );
+        if (t !== null) locks.push(t);
+      }
+      const app = await Appliance.#start(o);
+      app.#locks = locks;
+      return app;
+    } catch (e) {
+      for (const l of locks) l.release();
+      throw e;
+    }
+  }
+
+  static async #start(o: ApplianceOptions): Promise<Appliance> {
     const c = o.config;
     const day = 86_400_000;
     const store = await openStore(o.dataDir, {
@@ -422,6 +458,7 @@ export class Appliance {
       protectedAddrs: () => admins.fn(),
       ...(o.netns ? { netns: o.netns } : {}),
       ...(o.nftCommand ? { nftCommand: o.nftCommand } : {}),
+      ...(o.nftables === false ? { nftables: false } : {}),
       logger: o.log,
     });
     await blocker.start();
@@ -1125,6 +1162,7 @@ export class Appliance {
     await this.#eve?.close();
     await this.#enricher.close();
     this.store.close();
+    for (const l of this.#locks) l.release();
     this.#o.log.info("stopped", { packets: this.pipeline.counters.packets });
   }
 }

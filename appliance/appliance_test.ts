@@ -71,7 +71,14 @@ Deno.test("with model.retrain on, a replay feeds the retraining sample and /heal
   });
   try {
     await replayed;
-    const res = await fetch(`${app.server.url}/health`);
+    // The details of /health need sign-in (anonymous callers see states).
+    const { token } = await app.server.dashboard.sessions.createToken(
+      "test",
+      "test",
+    );
+    const res = await fetch(`${app.server.url}/health`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     const body = await res.json();
     const d = body.parts.detector;
     assert.ok(d.detectors.includes("anomaly"), JSON.stringify(d));

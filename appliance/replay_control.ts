@@ -40,14 +40,16 @@ export interface ApplianceReplayOptions {
   log: Logger;
 }
 
-const CAPTURE_NAME = /^[\w.-]{1,128}\.(pcap|pcapng|cap)$/;
+/** A stored capture's name; hidden files (uploads being played) are not. */
+const CAPTURE_NAME = /^[\w-][\w.-]{0,127}\.(pcap|pcapng|cap)$/;
 
 /** Plays captures through the appliance's pipeline. */
 export class ApplianceReplay implements ReplayControl {
   readonly #o: ApplianceReplayOptions;
   #source: ReplaySource | null = null;
   #running: Promise<void> | null = null;
-  #upload: string | null = null;
+  /** Starts and stops one after the other (each awaits file I/O). */
+  #queue: Promise<unknown> = Promise.resolve();
   #fileBytes = 0;
   #status: ReplayStatus = {
     state: "idle",
@@ -104,9 +106,20 @@ export class ApplianceReplay implements ReplayControl {
    * Starts playing (a replay already running is stopped first). Resolves
    * once the file is open; a file that cannot be read rejects with its error.
    */
-  async start(src: ReplayPick, speed: number): Promise<ReplayStatus> {
-    await this.stop();
+  start(src: ReplayPick, speed: number): Promise<ReplayStatus> {
+    return this.#serial(() => this.#start(src, speed));
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#queue.then(fn);
+    this.#queue = p.catch(() => {});
+    return p;
+  }
+
+  async #start(src: ReplayPick, speed: number): Promise<ReplayStatus> {
+    await this.#stop();
     let path: string;
+    let upload: string | null = null;
     if (src.kind === "file") {
       path = this.#path(src.name);
     } else {
@@ -117,14 +130,19 @@ export class ApplianceReplay implements ReplayControl {
         );
       }
       await Deno.mkdir(this.#o.dir, { recursive: true });
-      path = join(this.#o.dir, `.upload-${Date.now()}.pcap`);
-      await Deno.writeFile(path, src.bytes, { mode: 0o640 });
-      this.#upload = path;
+      path = join(this.#o.dir, `.upload-${crypto.randomUUID()}.pcap`);
+      upload = path;
+      try {
+        await Deno.writeFile(path, src.bytes, { mode: 0o640 });
+      } catch (e) {
+        await removeFile(path);
+        throw e;
+      }
     }
     try {
       this.#fileBytes = (await Deno.stat(path)).size;
     } catch (e) {
-      await this.#removeUpload();
+      if (upload !== null) await removeFile(upload);
       throw new CaptureFileError(
         path,
         `Cannot replay "${src.name}": no such capture`,
@@ -141,12 +159,12 @@ export class ApplianceReplay implements ReplayControl {
       progress: 0,
       error: null,
     };
-    this.#running = this.#play(source);
+    this.#running = this.#play(source, upload);
     this.#o.log.info("replay started", { source: src.name, speed });
     return this.status();
   }
 
-  async #play(source: ReplaySource): Promise<void> {
+  async #play(source: ReplaySource, upload: string | null): Promise<void> {
     let bytes = 0;
     try {
       for await (const b of source.batches()) {
@@ -171,24 +189,17 @@ export class ApplianceReplay implements ReplayControl {
       this.#status.error = (e as Error).message;
       this.#o.log.warn("replay failed", { error: e });
     } finally {
-      await this.#removeUpload();
+      if (upload !== null) await removeFile(upload);
       this.#o.onEnd?.();
     }
   }
 
-  async #removeUpload(): Promise<void> {
-    const p = this.#upload;
-    this.#upload = null;
-    if (p === null) return;
-    try {
-      await Deno.remove(p);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+  /** Stops a running replay. */
+  stop(): Promise<ReplayStatus> {
+    return this.#serial(() => this.#stop());
   }
 
-  /** Stops a running replay. */
-  async stop(): Promise<ReplayStatus> {
+  async #stop(): Promise<ReplayStatus> {
     const s = this.#source;
     this.#source = null;
     if (s !== null) {
@@ -207,5 +218,14 @@ export class ApplianceReplay implements ReplayControl {
   /** What the replay is doing now. */
   status(): ReplayStatus {
     return { ...this.#status };
+  }
+}
+
+/** Removes a file that may already be gone. */
+async function removeFile(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }

@@ -251,6 +251,9 @@ ${DATA_HELP}
         duration: seconds,
         by: "cli",
       });
+      if (r.record === null) {
+        throw new UserError(`Cannot allowlist: ${r.error}`);
+      }
       printOut(
         `Allowlisted ${cidr}${
           seconds === undefined ? "" : ` for ${formatDuration(seconds)}`

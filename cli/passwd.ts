@@ -2,7 +2,7 @@
  * `passwd`: sets the dashboard's admin password. On a terminal it asks
  * twice without echo; otherwise it reads the first line of standard input
  * (`echo "$PW" | netsentinel passwd`). Only a salted PBKDF2 hash is stored;
- * signed-in sessions are signed out.
+ * signed-in sessions are signed out and API tokens revoked.
  *
  * @module
  */
@@ -65,7 +65,8 @@ export const passwdCommand: Command = {
 Sets the password of the dashboard's "admin" user (at least 10 characters).
 On a terminal it asks twice without echo; otherwise it reads the first line
 of standard input. Only a salted PBKDF2 hash is stored. Everyone signed in
-is signed out.
+is signed out and every API token is revoked (make new ones on the Settings
+page).
 
 Options:
 ${DATA_HELP}
@@ -86,8 +87,13 @@ Examples:
       password = await readFirstLine();
     }
     using store = await openStoreFromFlags(flags, { create: true });
-    await setAdminPassword(kvAuth(store), password);
-    printOut("Admin password changed; signed-in sessions were signed out.");
+    const ended = await setAdminPassword(kvAuth(store), password);
+    const n = (k: number, one: string) => `${k} ${one}${k === 1 ? "" : "s"}`;
+    printOut(
+      `Admin password changed; ${n(ended.sessions, "session")} signed out and ${
+        n(ended.tokens, "API token")
+      } revoked (a running dashboard closes their live connections within a second; make new tokens on the Settings page).`,
+    );
     if (Deno.stdin.isTerminal()) printErr("Sign in again at the dashboard.");
     return 0;
   },

@@ -39,8 +39,9 @@ const COMMON_HELP =
   --config FILE         config file (default: config.json in the data directory)
   --listen HOST:PORT    dashboard address (default 0.0.0.0:8080)
   --cert FILE --key FILE  serve the dashboard over HTTPS
-  --block               enforce blocks while replaying (default: dry run, so
-                        replayed addresses are never blocked on this host)
+  --block               enforce blocks while replaying (default: dry run that
+                        never runs nft, so replayed addresses are never
+                        blocked on this host)
   -h, --help            show this help`;
 
 /** Applies command-line overrides to the config. */
@@ -103,7 +104,14 @@ async function serve(
   const dataDir = await resolveDataDir(str(flags, "data"));
   const configPath = str(flags, "config") ?? defaultConfigPath(dataDir);
   const loaded = await loadConfig(configPath);
-  const config = override(loaded.config, flags);
+  let config = override(loaded.config, flags);
+  // A replay's addresses are not this network's: unless --block, it only
+  // records what it would block and never runs nft (so it also leaves a
+  // live instance's table alone).
+  const enforce = source.kind !== "replay" || bool(flags, "block");
+  if (!enforce) {
+    config = { ...config, blocking: { ...config.blocking, dry_run: true } };
+  }
   const log: Logger = createLogger({ level: config.log_level });
   if (source.kind === "live" && bool(flags, "no-capture")) {
     source = { kind: "none" };
@@ -124,6 +132,7 @@ async function serve(
     rawConfig: loaded.raw,
     source,
     log,
+    ...(enforce ? {} : { nftables: false }),
     initialPassword: Deno.env.get("NETSENTINEL_PASSWORD"),
     // Threat feeds are downloaded on their schedule (config intel.update).
     intelFetch: fetch,

@@ -165,6 +165,12 @@ export interface BlockerOptions {
   nftCommand?: readonly string[];
   /** Table name (default "netsentinel"). */
   table?: string;
+  /**
+   * False: never run nft (a replay without `--block`: it only records what
+   * it would block, and must not touch a table a live instance keeps).
+   * Blocks then stay in KV and the state says why (default true).
+   */
+  nftables?: boolean;
   /** Decision records go through this writer (batched) when given. */
   writer?: StoreWriter;
   /** Addresses of signed-in admin sessions; asked on every decision, keep it cheap. */
@@ -230,6 +236,8 @@ function percentile(sorted: readonly number[], q: number): number | null {
 export class Blocker implements AsyncDisposable {
   readonly #store: Store;
   readonly #nft: Nft;
+  /** Why nft is never run, or null when it is used. */
+  readonly #nftOff: string | null;
   readonly #writer?: StoreWriter;
   readonly #log: Logger;
   readonly #guard: Guard;
@@ -283,6 +291,9 @@ export class Blocker implements AsyncDisposable {
           : ["nft"]),
       table: opts.table,
     });
+    this.#nftOff = opts.nftables === false
+      ? "nftables not used: a replay only records what it would block (--block enforces)"
+      : null;
     this.#writer = opts.writer;
     this.#log = opts.logger ?? silentLogger;
     this.#guard = new Guard(undefined, opts.protectedAddrs);
@@ -372,6 +383,11 @@ export class Blocker implements AsyncDisposable {
 
   async #setup(mode: "install" | "ensure"): Promise<void> {
     this.#lastSetup = Date.now();
+    if (this.#nftOff !== null) {
+      this.#available = false;
+      this.#reason = this.#nftOff;
+      return;
+    }
     try {
       this.#nftVersion = await this.#nft.version();
       if (mode === "install" || !(await this.#nft.tableOk())) {
@@ -950,7 +966,8 @@ export class Blocker implements AsyncDisposable {
   /**
    * Adds an allowlist entry and lifts the blocks that overlap it (an
    * allowlisted address is never blocked). `duration` in seconds, absent
-   * for no end.
+   * for no end. Prefixes wider than /8 (IPv4) or /32 (IPv6) are refused,
+   * like blocks: the error says so and nothing changes.
    */
   async allow(
     text: string,
@@ -964,6 +981,18 @@ export class Blocker implements AsyncDisposable {
         record: null,
         lifted: [],
         error: `"${text}" is not an address or CIDR`,
+      };
+    }
+    // As wide as a block may be and no wider: one entry must not switch
+    // all blocking off (0.0.0.0/0 would refuse every block and lift all).
+    const widest = t.cidr.version === 4 ? 8 : 32;
+    if (t.cidr.bits < widest) {
+      return {
+        record: null,
+        lifted: [],
+        error: `"${text}" is too broad to allowlist (at most /${widest} for ${
+          t.cidr.version === 4 ? "IPv4" : "IPv6"
+        }; add narrower prefixes)`,
       };
     }
     const now = Date.now();

@@ -13,6 +13,7 @@ import { parseAddr, parseCidr } from "../decode/mod.ts";
 import {
   type Handler,
   principalName,
+  queryCursor,
   queryInt,
   queryParam,
   queryTime,
@@ -21,6 +22,7 @@ import {
 import { ALERT_CSV_COLUMNS, alertCsvValues, csvRow } from "../alerts/mod.ts";
 import type {
   AlertFilter,
+  AlertPage,
   BlockView,
   HostView,
   ReplaySource,
@@ -91,13 +93,8 @@ export function alertFilterFromQuery(url: URL, now: number): AlertFilter {
   }
   const limit = queryInt(url, "limit", { min: 1, max: 1000 });
   if (limit !== undefined) f.limit = limit;
-  const cursor = queryParam(url, "cursor");
-  if (cursor !== undefined) {
-    if (cursor.length > 512 || !/^[A-Za-z0-9_\-=+/]+$/.test(cursor)) {
-      throw badRequest("cursor", "is not a cursor from a previous page");
-    }
-    f.cursor = cursor;
-  }
+  const cursor = queryCursor(url);
+  if (cursor !== undefined) f.cursor = cursor;
   return f;
 }
 
@@ -110,17 +107,29 @@ async function listAlerts(ctx: RequestContext): Promise<Response> {
       `must be "json" or "csv", got "${format.slice(0, 20)}"`,
     );
   }
-  if (format === "csv") return csvExport(ctx, f);
+  if (format === "csv") return await csvExport(ctx, f);
   const page = await ctx.deps.alerts.list({ ...f, limit: f.limit ?? 100 });
   return json({ alerts: page.alerts, cursor: page.cursor });
 }
 
-function csvExport(ctx: RequestContext, f: AlertFilter): Response {
+async function csvExport(
+  ctx: RequestContext,
+  f: AlertFilter,
+): Promise<Response> {
   const deps = ctx.deps;
   const enc = new TextEncoder();
   let cursor = f.cursor;
   let rows = 0;
   let started = false;
+  const read = () =>
+    deps.alerts.list({
+      ...f,
+      cursor,
+      limit: Math.min(500, MAX_CSV_ROWS - rows),
+    });
+  // The first page is read before answering: a bad cursor is a 400, not
+  // a file with only the header line.
+  let first: AlertPage | null = await read();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (!started) {
@@ -129,11 +138,8 @@ function csvExport(ctx: RequestContext, f: AlertFilter): Response {
         return;
       }
       try {
-        const page = await deps.alerts.list({
-          ...f,
-          cursor,
-          limit: Math.min(500, MAX_CSV_ROWS - rows),
-        });
+        const page = first ?? await read();
+        first = null;
         const text = page.alerts.map((a) => csvRow(alertCsvValues(a)) + "\r\n")
           .join("");
         rows += page.alerts.length;
@@ -170,9 +176,9 @@ async function recentAlerts(ctx: RequestContext): Promise<Response> {
   return json({ alerts: page.alerts });
 }
 
-function checkAlertId(id: string): string {
+function checkAlertId(id: string, field = "id"): string {
   if (!/^[0-9A-Za-z]{1,40}$/.test(id)) {
-    throw badRequest("id", "is not an alert id");
+    throw badRequest(field, "is not an alert id");
   }
   return id;
 }
@@ -233,7 +239,7 @@ async function addBlock(ctx: RequestContext): Promise<Response> {
     reason,
     by: principalName(ctx),
     source: ctx.principal?.kind === "token" ? "api" : "dashboard",
-    ...(alertId === "" ? {} : { alertId: checkAlertId(alertId) }),
+    ...(alertId === "" ? {} : { alertId: checkAlertId(alertId, "alert_id") }),
   });
   if (!res.ok) {
     return json(
@@ -395,7 +401,7 @@ async function getStats(ctx: RequestContext): Promise<Response> {
 
 async function listHosts(ctx: RequestContext): Promise<Response> {
   const limit = queryInt(ctx.url, "limit", { min: 1, max: 1000 }) ?? 200;
-  const cursor = queryParam(ctx.url, "cursor");
+  const cursor = queryCursor(ctx.url);
   const page = await ctx.deps.hosts.list({
     limit,
     ...(cursor === undefined ? {} : { cursor }),
@@ -546,16 +552,43 @@ async function replayStart(ctx: RequestContext): Promise<Response> {
   ) {
     speed = speedParam(queryParam(ctx.url, "speed"), "speed");
     const name = uploadName(queryParam(ctx.url, "name"));
-    const bytes = await readBody(ctx.req, MAX_UPLOAD_BYTES);
-    if (bytes.byteLength < 24) {
-      throw badRequest("body", "is not a capture file (too short)");
+    // One upload at a time: each holds up to 64 MB until it is on disk.
+    if (!ctx.uploads.tryEnter()) {
+      await ctx.req.body?.cancel().catch(() => {});
+      return json(
+        {
+          error:
+            "Another capture upload is in progress; try again when it ends",
+        },
+        429,
+        { "retry-after": "5" },
+      );
     }
-    const magic = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
-    const known = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a];
-    if (!known.includes(magic)) {
-      throw badRequest("body", "is not a pcap or pcapng file");
+    try {
+      const bytes = await readBody(ctx.req, MAX_UPLOAD_BYTES);
+      if (bytes.byteLength < 24) {
+        throw badRequest("body", "is not a capture file (too short)");
+      }
+      const magic = new DataView(bytes.buffer, bytes.byteOffset, 4)
+        .getUint32(0);
+      const known = [
+        0xa1b2c3d4,
+        0xd4c3b2a1,
+        0xa1b23c4d,
+        0x4d3cb2a1,
+        0x0a0d0d0a,
+      ];
+      if (!known.includes(magic)) {
+        throw badRequest("body", "is not a pcap or pcapng file");
+      }
+      return json({
+        status: await r.start({ kind: "upload", name, bytes }, speed),
+      });
+    } catch (e) {
+      throw fromConfigError(e);
+    } finally {
+      ctx.uploads.leave();
     }
-    src = { kind: "upload", name, bytes };
   } else {
     throw new HttpError(
       415,
@@ -579,7 +612,9 @@ async function addSuppression(ctx: RequestContext): Promise<Response> {
   let ip: string;
   let note = optString(o, "note", 200);
   if (o.alert_id !== undefined) {
-    const a = await ctx.deps.alerts.get(checkAlertId(String(o.alert_id)));
+    const a = await ctx.deps.alerts.get(
+      checkAlertId(String(o.alert_id), "alert_id"),
+    );
     if (a === null) throw badRequest("alert_id", "no such alert");
     sid = a.alert.signature_id;
     ip = a.src_ip;
@@ -663,6 +698,7 @@ async function deleteToken(ctx: RequestContext): Promise<Response> {
     throw new HttpError(404, "No such token");
   }
   await ctx.deps.auth.deleteToken(id);
+  ctx.hub.closeWhere((o) => o.token === id, "token revoked");
   return json({ deleted: id });
 }
 

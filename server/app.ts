@@ -22,7 +22,14 @@ import {
 import { type Principal, sessionCookieName, Sessions } from "./auth.ts";
 import type { Handler, RequestContext } from "./context.ts";
 import type { DashboardDeps, MetricFamily, PartHealth } from "./deps.ts";
-import { errorResponse, HttpError, json, readBody } from "./http.ts";
+import {
+  errorResponse,
+  Gate,
+  HttpError,
+  json,
+  readBody,
+  unsendableHeader,
+} from "./http.ts";
 import { LiveHub, type LiveHubOptions } from "./live_hub.ts";
 import type { LiveBlock } from "./live_messages.ts";
 import { metric, renderMetrics } from "./metrics.ts";
@@ -70,14 +77,35 @@ export function peerAddr(info: Deno.ServeHandlerInfo): string {
   return h.startsWith("::ffff:") && h.includes(".") ? h.slice(7) : h;
 }
 
-function localNext(v: string | null): string {
+const NEXT_BASE = "http://netsentinel.invalid";
+
+/**
+ * The page to go to after signing in: `v` when it is a path of this
+ * dashboard, else "/". Only printable ASCII without spaces (a `next` made
+ * by this server is percent-encoded), at most 512 characters, no `//` or
+ * backslash at the start or anywhere a browser could read as another host
+ * (browsers drop tabs and newlines and read `\` as `/`, so `/\t/evil` is
+ * refused by the first rule and `/\\evil` by the second), and it must
+ * resolve to this origin.
+ */
+export function safeNext(v: string | null): string {
   if (
-    v === null || !v.startsWith("/") || v.startsWith("//") || v.includes("\\")
+    v === null || v.length > 512 || !/^\/[\x21-\x7e]*$/.test(v) ||
+    v.startsWith("//") || v.includes("\\")
   ) {
     return "/";
   }
-  return v.slice(0, 512);
+  try {
+    const u = new URL(v, NEXT_BASE);
+    if (u.origin !== NEXT_BASE) return "/";
+  } catch {
+    return "/";
+  }
+  return v;
 }
+
+/** How often live sockets' credentials are checked again, ms. */
+const LIVE_RECHECK_MS = 500;
 
 /**
  * Builds the dashboard over `deps`. `run` calls {@link createServer}
@@ -98,6 +126,7 @@ export function createDashboard(
   const hub = new LiveHub(opts.live);
   const statics = new StaticFiles({ dev: opts.devStatic ?? false });
   const cookieName = sessionCookieName(tls);
+  const uploads = new Gate(1);
   const started = now();
   const assetTag = VERSION.replace(/[^\w.-]/g, "") + "-" + started.toString(36);
 
@@ -114,7 +143,12 @@ export function createDashboard(
     activeBlocks: 0,
   };
 
-  const health = async (): Promise<Response> => {
+  /**
+   * `/health`: every part's state; with a session or token also the
+   * details (interface, counts, file paths, errors), the version and the
+   * uptime. Anonymous callers learn only up or down per part.
+   */
+  const health = async (signedIn: boolean): Promise<Response> => {
     const parts: Record<string, PartHealth> = { ...deps.health() };
     try {
       await deps.probeStore();
@@ -127,6 +161,16 @@ export function createDashboard(
     const bad = Object.values(parts).some((p) =>
       p.state === "down" || p.state === "failed"
     );
+    if (!signedIn) {
+      const states: Record<string, { state: string }> = {};
+      for (const [k, p] of Object.entries(parts)) {
+        states[k] = { state: p.state };
+      }
+      return json(
+        { status: bad ? "degraded" : "ok", parts: states },
+        bad ? 503 : 200,
+      );
+    }
     return json({
       status: bad ? "degraded" : "ok",
       version: VERSION,
@@ -209,7 +253,7 @@ export function createDashboard(
   ): Promise<Response> => {
     if (req.method === "GET") {
       return renderSignIn({
-        next: localNext(url.searchParams.get("next")),
+        next: safeNext(url.searchParams.get("next")),
         error: null,
       }, assetTag);
     }
@@ -220,8 +264,10 @@ export function createDashboard(
     const form = new URLSearchParams(
       new TextDecoder().decode(await readBody(req, 8192)),
     );
-    const next = localNext(form.get("next"));
-    const wait = limiter.retryAfter(addr);
+    const next = safeNext(form.get("next"));
+    // The attempt counts before the slow hash: parallel guesses cannot all
+    // pass the check before the first failure is recorded.
+    const wait = limiter.take(addr);
     if (wait > 0) {
       counters.signinLimited++;
       log.warn("sign-in rate limited", { addr });
@@ -245,7 +291,6 @@ export function createDashboard(
       user === "" || password === "" ||
       !(await sessions.checkPassword(user, password))
     ) {
-      limiter.fail(addr);
       counters.signinFailures++;
       log.warn("sign-in failed", { addr, user: user.slice(0, 64) });
       return renderSignIn(
@@ -275,7 +320,9 @@ export function createDashboard(
       const m = /^Bearer\s+(\S+)$/i.exec(auth);
       if (m === null) return null;
       const t = await sessions.resolveToken(m[1]!);
-      return t === null ? null : { name: `token:${t.name}`, kind: "token" };
+      return t === null
+        ? null
+        : { name: `token:${t.name}`, kind: "token", tokenHash: t.hash };
     }
     const cookie = getCookie(req, cookieName);
     if (cookie === "") return null;
@@ -289,11 +336,26 @@ export function createDashboard(
     if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
       return json({ error: "Expected a WebSocket upgrade" }, 426);
     }
-    const { socket, response } = Deno.upgradeWebSocket(req, {
-      idleTimeout: 60,
+    let up: { socket: WebSocket; response: Response };
+    try {
+      up = Deno.upgradeWebSocket(req, { idleTimeout: 60 });
+    } catch (e) {
+      // A missing or malformed Sec-WebSocket-Key, Connection, version, …
+      throw new HttpError(
+        400,
+        `Invalid WebSocket upgrade: ${(e as Error).message}`,
+        "upgrade",
+      );
+    }
+    hub.add(up.socket, { kind: "hello", user: principal.name, t: now() }, {
+      ...(principal.sessionHash === undefined
+        ? {}
+        : { session: principal.sessionHash }),
+      ...(principal.tokenHash === undefined
+        ? {}
+        : { token: principal.tokenHash }),
     });
-    hub.add(socket, { kind: "hello", user: principal.name, t: now() });
-    return response;
+    return up.response;
   };
 
   const route = async (
@@ -309,7 +371,9 @@ export function createDashboard(
       return (await statics.serve(path.slice(8), req)) ??
         new Response("Not found", { status: 404 });
     }
-    if (path === "/health") return await health();
+    if (path === "/health") {
+      return await health((await authenticate(req)) !== null);
+    }
     if (path === "/signin") {
       if (req.method !== "GET" && req.method !== "POST") {
         return new Response("Method not allowed", {
@@ -355,7 +419,9 @@ export function createDashboard(
     if (path === "/metrics" && req.method === "GET") return metricsText();
     if (path === "/signout" && req.method === "POST") {
       if (principal.sessionHash !== undefined) {
-        await sessions.destroy(principal.sessionHash);
+        const h = principal.sessionHash;
+        await sessions.destroy(h);
+        hub.closeWhere((o) => o.session === h, "signed out");
       }
       return new Response(null, {
         status: 303,
@@ -390,6 +456,7 @@ export function createDashboard(
       hub,
       now: now(),
       tls,
+      uploads,
     };
     return await m.route.handler(ctx);
   };
@@ -398,15 +465,16 @@ export function createDashboard(
     req: Request,
     info: Deno.ServeHandlerInfo,
   ): Promise<Response> => {
-    const url = new URL(req.url);
-    const addr = peerAddr(info);
     let res: Response;
+    let path = "";
     try {
-      res = await route(req, url, addr);
+      const url = new URL(req.url);
+      path = url.pathname;
+      res = await route(req, url, peerAddr(info));
     } catch (e) {
       if (e instanceof HttpError) res = errorResponse(e);
       else {
-        log.error("request failed", { path: url.pathname, error: e });
+        log.error("request failed", { path: path.slice(0, 200), error: e });
         res = json({ error: "Internal error (see the appliance's log)" }, 500);
       }
     }
@@ -419,6 +487,18 @@ export function createDashboard(
         addSecurityHeaders(h, tls);
         res = new Response(res.body, { status: res.status, headers: h });
       }
+      // A header value the HTTP layer cannot send would abort the whole
+      // process (Deno panics on it); answer an error instead.
+      const bad = unsendableHeader(res.headers);
+      if (bad !== null) {
+        log.error("unsendable response header", {
+          path: path.slice(0, 200),
+          header: bad,
+        });
+        await res.body?.cancel().catch(() => {});
+        res = json({ error: "Internal error (see the appliance's log)" }, 500);
+        addSecurityHeaders(res.headers, tls);
+      }
     }
     const k = String(res.status);
     counters.requests.set(k, (counters.requests.get(k) ?? 0) + 1);
@@ -430,6 +510,28 @@ export function createDashboard(
   const tasks: Promise<void>[] = [];
   let tick: ReturnType<typeof setInterval> | undefined;
   let sessionTimer: ReturnType<typeof setInterval> | undefined;
+  let recheckTimer: ReturnType<typeof setInterval> | undefined;
+  let rechecking: Promise<void> | null = null;
+
+  /**
+   * Closes live sockets whose session or token is gone: signed out
+   * elsewhere, expired, revoked, or ended by `passwd` in another process
+   * (which only the store knows about).
+   */
+  const recheckLive = async (): Promise<void> => {
+    const [live, tokens] = await Promise.all([
+      deps.auth.listSessions(),
+      deps.auth.listTokens(),
+    ]);
+    const sessionIds = new Set(live.map((x) => x.id_hash));
+    const tokenIds = new Set(tokens.map((x) => x.hash));
+    hub.closeWhere(
+      (o) =>
+        (o.session !== undefined && !sessionIds.has(o.session)) ||
+        (o.token !== undefined && !tokenIds.has(o.token)),
+      "credentials ended",
+    );
+  };
 
   const pushBlocks = async () => {
     const blocks = await deps.responder.listBlocks();
@@ -482,6 +584,12 @@ export function createDashboard(
         log.error("stats tick failed", { error: e });
       }
     }, opts.tickMs ?? 1000);
+    recheckTimer = setInterval(() => {
+      if (hub.size === 0 || rechecking !== null) return;
+      rechecking = recheckLive().catch((e) =>
+        log.error("live credential check failed", { error: e })
+      ).finally(() => rechecking = null);
+    }, LIVE_RECHECK_MS);
     sessionTimer = setInterval(() => {
       sessions.refresh().catch((e) =>
         log.error("session refresh failed", { error: e })
@@ -514,6 +622,8 @@ export function createDashboard(
     abort.abort();
     if (tick !== undefined) clearInterval(tick);
     if (sessionTimer !== undefined) clearInterval(sessionTimer);
+    if (recheckTimer !== undefined) clearInterval(recheckTimer);
+    await rechecking;
     hub.closeAll();
     await Promise.allSettled(tasks);
   };

@@ -205,14 +205,17 @@ export async function ensureAdmin(
 }
 
 /**
- * Sets the admin password (the `passwd` command). Existing sessions are
- * signed out. Throws {@link WeakPasswordError} for a weak password.
+ * Sets the admin password (the `passwd` command). Every session is signed
+ * out and every API token revoked (a token is as good as the password, so
+ * a changed password must not leave one working); resolves to how many of
+ * each ended. A running appliance closes the live sockets of both within a
+ * second. Throws {@link WeakPasswordError} for a weak password.
  */
 export async function setAdminPassword(
   auth: AuthStore,
   password: string,
   opts: { now?: () => number; iterations?: number } = {},
-): Promise<void> {
+): Promise<{ sessions: number; tokens: number }> {
   checkPasswordStrength(password);
   const now = new Date((opts.now ?? Date.now)()).toISOString();
   const prev = await auth.getUser(ADMIN_USER);
@@ -223,9 +226,11 @@ export async function setAdminPassword(
     created: prev?.created ?? now,
     updated: now,
   });
-  for (const s of await auth.listSessions()) {
-    await auth.deleteSession(s.id_hash);
-  }
+  const sessions = await auth.listSessions();
+  for (const s of sessions) await auth.deleteSession(s.id_hash);
+  const tokens = await auth.listTokens();
+  for (const t of tokens) await auth.deleteToken(t.hash);
+  return { sessions: sessions.length, tokens: tokens.length };
 }
 
 /** Who made a request. */
@@ -235,6 +240,8 @@ export interface Principal {
   kind: "session" | "token";
   /** For sessions: the hash of the cookie value (sign-out). */
   sessionHash?: string;
+  /** For tokens: the hash of the token (revocation). */
+  tokenHash?: string;
 }
 
 /** Options of {@link Sessions}. */

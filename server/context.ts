@@ -9,7 +9,7 @@
 import { parseDuration } from "../cli/command.ts";
 import type { Principal, Sessions } from "./auth.ts";
 import type { DashboardDeps } from "./deps.ts";
-import { badRequest } from "./http.ts";
+import { badRequest, type Gate } from "./http.ts";
 import type { LiveHub } from "./live_hub.ts";
 import type { Params } from "./router.ts";
 
@@ -29,6 +29,8 @@ export interface RequestContext {
   readonly now: number;
   /** True when served over TLS. */
   readonly tls: boolean;
+  /** Capture uploads in progress (bounded: each holds its bytes in memory). */
+  readonly uploads: Gate;
 }
 
 /** A route handler. */
@@ -72,9 +74,13 @@ export function queryInt(
   return n;
 }
 
+/** The last millisecond of the year 9999: later times are refused. */
+export const MAX_TIME_MS = 253_402_300_799_999;
+
 /**
  * Parses a time: ISO 8601, milliseconds since the epoch, or a duration
- * before `now` ("15m", "24h", "7d"). Returns ms since the epoch.
+ * before `now` ("15m", "24h", "7d"). Returns ms since the epoch, from 1970
+ * to the end of 9999 (anything else is a 400 naming the parameter).
  */
 export function parseTimeParam(
   text: string,
@@ -82,12 +88,21 @@ export function parseTimeParam(
   now: number,
 ): number {
   const t = text.trim();
-  if (/^\d{10,}$/.test(t)) return Number(t);
+  const inRange = (ms: number): number => {
+    if (!(ms >= 0 && ms <= MAX_TIME_MS)) {
+      throw badRequest(
+        name,
+        `"${t.slice(0, 40)}" is out of range (1970 to 9999)`,
+      );
+    }
+    return ms;
+  };
+  if (/^\d{10,}$/.test(t)) return inRange(Number(t));
   const rel = parseDuration(t);
-  if (rel !== null && /[a-z]$/.test(t)) return now - rel * 1000;
+  if (rel !== null && /[a-z]$/.test(t)) return inRange(now - rel * 1000);
   if (/^\d{4}-\d{2}-\d{2}/.test(t)) {
     const ms = Date.parse(t);
-    if (Number.isFinite(ms)) return ms;
+    if (Number.isFinite(ms)) return inRange(ms);
   }
   throw badRequest(
     name,
@@ -105,4 +120,18 @@ export function queryTime(
 ): number | undefined {
   const v = queryParam(url, name);
   return v === undefined ? undefined : parseTimeParam(v, name, now);
+}
+
+/**
+ * An optional page cursor (from a previous page's `cursor`): base64 text
+ * of at most 512 characters; a 400 naming `cursor` otherwise. The store
+ * still decides whether it points anywhere (see `invalidCursor`).
+ */
+export function queryCursor(url: URL): string | undefined {
+  const cursor = queryParam(url, "cursor");
+  if (cursor === undefined) return undefined;
+  if (cursor.length > 512 || !/^[A-Za-z0-9_\-=+/]+$/.test(cursor)) {
+    throw badRequest("cursor", "is not a cursor from a previous page");
+  }
+  return cursor;
 }

@@ -34,6 +34,7 @@ import {
   watchAlerts,
 } from "../store/mod.ts";
 import type {
+  AlertFilter,
   AlertPage,
   AlertSource,
   AuthStore,
@@ -42,41 +43,34 @@ import type {
   Responder,
   StatsHistory,
 } from "./deps.ts";
+import { badRequest } from "./http.ts";
+
+/**
+ * Runs a listing that was given `cursor`, turning the store's refusal of
+ * a cursor that points nowhere (KV: "invalid cursor", or a key too long)
+ * into a 400 naming `cursor`; other errors pass through.
+ */
+async function withCursor<T>(
+  cursor: string | undefined,
+  list: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await list();
+  } catch (e) {
+    if (
+      cursor !== undefined && e instanceof TypeError &&
+      /cursor|key too large/i.test(e.message)
+    ) {
+      throw badRequest("cursor", "is not a cursor from a previous page");
+    }
+    throw e;
+  }
+}
 
 /** Alerts from KV; live delivery through KV watch on the alert log head. */
 export function kvAlerts(store: Store): AlertSource {
   return {
-    async list(f): Promise<AlertPage> {
-      const limit = f.limit ?? 100;
-      const sev = f.severities;
-      const base = {
-        ...(f.since === undefined ? {} : { since: f.since }),
-        ...(f.until === undefined ? {} : { until: f.until }),
-        ...(f.type === undefined ? {} : { type: f.type }),
-        ...(f.src === undefined ? {} : { src: f.src }),
-      };
-      if (sev === undefined) {
-        return await listAlerts(store, { ...base, limit, cursor: f.cursor });
-      }
-      // Severity is not indexed: read pages and keep matches until full.
-      const out: Alert[] = [];
-      let cursor = f.cursor;
-      for (let reads = 0; reads < 50; reads++) {
-        const page = await listAlerts(store, { ...base, limit: 200, cursor });
-        for (const a of page.alerts) {
-          if (sev.includes(a.alert.severity)) out.push(a);
-        }
-        if (page.cursor === null) {
-          return { alerts: out.slice(0, limit), cursor: null };
-        }
-        cursor = page.cursor;
-        if (out.length >= limit) break;
-      }
-      // The cursor points after the last page read; cut there (the next
-      // page continues after it, so a few matches past `limit` are shown
-      // on this page rather than lost).
-      return { alerts: out, cursor: cursor ?? null };
-    },
+    list: (f) => withCursor(f.cursor, () => alertPage(f)),
     get: (id) => getAlert(store, id),
     async *follow(signal) {
       for await (const f of watchAlerts(store, { signal })) {
@@ -84,12 +78,44 @@ export function kvAlerts(store: Store): AlertSource {
       }
     },
   };
+
+  async function alertPage(f: AlertFilter): Promise<AlertPage> {
+    const limit = f.limit ?? 100;
+    const sev = f.severities;
+    const base = {
+      ...(f.since === undefined ? {} : { since: f.since }),
+      ...(f.until === undefined ? {} : { until: f.until }),
+      ...(f.type === undefined ? {} : { type: f.type }),
+      ...(f.src === undefined ? {} : { src: f.src }),
+    };
+    if (sev === undefined) {
+      return await listAlerts(store, { ...base, limit, cursor: f.cursor });
+    }
+    // Severity is not indexed: read pages and keep matches until full.
+    const out: Alert[] = [];
+    let cursor = f.cursor;
+    for (let reads = 0; reads < 50; reads++) {
+      const page = await listAlerts(store, { ...base, limit: 200, cursor });
+      for (const a of page.alerts) {
+        if (sev.includes(a.alert.severity)) out.push(a);
+      }
+      if (page.cursor === null) {
+        return { alerts: out.slice(0, limit), cursor: null };
+      }
+      cursor = page.cursor;
+      if (out.length >= limit) break;
+    }
+    // The cursor points after the last page read; cut there (the next
+    // page continues after it, so a few matches past `limit` are shown
+    // on this page rather than lost).
+    return { alerts: out, cursor: cursor ?? null };
+  }
 }
 
 /** Known hosts from KV. */
 export function kvHosts(store: Store): HostSource {
   return {
-    list: (o) => listHosts(store, o),
+    list: (o) => withCursor(o.cursor, () => listHosts(store, o)),
     get: (ip) => getHost(store, ip),
   };
 }

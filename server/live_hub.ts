@@ -31,12 +31,22 @@ export const CLOSE_SLOW = 4008;
 export const CLOSE_FULL = 4009;
 /** Close code when the hub shuts down. */
 export const CLOSE_SHUTDOWN = 1001;
+/** Close code when the client's session or token ended (sign in again). */
+export const CLOSE_SIGNED_OUT = 4001;
+
+/** The credential a live client connected with. */
+export interface LiveOwner {
+  /** Hash of the session cookie, for a session. */
+  readonly session?: string;
+  /** Hash of the API token, for a token. */
+  readonly token?: string;
+}
 
 /** The set of live clients and the broadcast of messages to them. */
 export class LiveHub {
   readonly #maxBuffered: number;
   readonly #maxClients: number;
-  readonly #clients = new Set<WebSocket>();
+  readonly #clients = new Map<WebSocket, LiveOwner>();
   #sent = 0;
   #dropped = 0;
   #refused = 0;
@@ -48,16 +58,16 @@ export class LiveHub {
   }
 
   /**
-   * Adds an upgraded socket; sends `hello` once it opens. Returns false (and
-   * closes the socket) when the hub is full.
+   * Adds an upgraded socket of `owner`; sends `hello` once it opens.
+   * Returns false (and closes the socket) when the hub is full.
    */
-  add(socket: WebSocket, hello: LiveMessage): boolean {
+  add(socket: WebSocket, hello: LiveMessage, owner: LiveOwner = {}): boolean {
     if (this.#clients.size >= this.#maxClients) {
       this.#refused++;
       socket.onopen = () => socket.close(CLOSE_FULL, "too many live clients");
       return false;
     }
-    this.#clients.add(socket);
+    this.#clients.set(socket, owner);
     socket.onopen = () => this.#send(socket, JSON.stringify(hello));
     socket.onclose = () => this.#clients.delete(socket);
     socket.onerror = () => this.#clients.delete(socket);
@@ -69,7 +79,7 @@ export class LiveHub {
   broadcast(msg: LiveMessage): void {
     if (this.#clients.size === 0) return;
     const text = JSON.stringify(msg);
-    for (const s of this.#clients) this.#send(s, text);
+    for (const s of this.#clients.keys()) this.#send(s, text);
   }
 
   #send(s: WebSocket, text: string): void {
@@ -99,15 +109,34 @@ export class LiveHub {
     };
   }
 
+  /**
+   * Closes the clients whose owner `match` accepts (code 4001: their
+   * session or token ended); resolves to how many.
+   */
+  closeWhere(match: (o: LiveOwner) => boolean, reason: string): number {
+    let n = 0;
+    for (const [s, o] of this.#clients) {
+      if (!match(o)) continue;
+      this.#clients.delete(s);
+      closeSocket(s, CLOSE_SIGNED_OUT, reason);
+      n++;
+    }
+    return n;
+  }
+
   /** Closes every client (shutdown). */
   closeAll(): void {
-    for (const s of this.#clients) {
-      if (s.readyState === WebSocket.OPEN) {
-        s.close(CLOSE_SHUTDOWN, "server shutting down");
-      } else if (s.readyState === WebSocket.CONNECTING) {
-        s.onopen = () => s.close(CLOSE_SHUTDOWN, "server shutting down");
-      }
+    for (const s of this.#clients.keys()) {
+      closeSocket(s, CLOSE_SHUTDOWN, "server shutting down");
     }
     this.#clients.clear();
+  }
+}
+
+function closeSocket(s: WebSocket, code: number, reason: string): void {
+  if (s.readyState === WebSocket.OPEN) {
+    s.close(code, reason);
+  } else if (s.readyState === WebSocket.CONNECTING) {
+    s.onopen = () => s.close(code, reason);
   }
 }

@@ -94,8 +94,9 @@ export interface AttemptLimiterOptions {
 }
 
 /**
- * Counts failed sign-ins per address in a sliding window and refuses more
- * than `max` of them until the oldest leaves the window. Bounded memory.
+ * Counts sign-in attempts per address in a sliding window and refuses more
+ * than `max` failed or pending ones until the oldest leaves the window.
+ * Bounded memory.
  */
 export class AttemptLimiter {
   readonly #max: number;
@@ -131,6 +132,19 @@ export class AttemptLimiter {
       1,
       Math.ceil((oldest + this.#windowMs - this.#now()) / 1000),
     );
+  }
+
+  /**
+   * Takes one attempt for `addr` before its password is checked: resolves
+   * to 0 and counts the attempt as a failure (forgotten by {@link succeed}
+   * when the password was right), or to the seconds to wait when `addr`
+   * has used up its attempts. Counting before the slow hash is what keeps
+   * parallel guesses within the limit.
+   */
+  take(addr: string): number {
+    const wait = this.retryAfter(addr);
+    if (wait === 0) this.fail(addr);
+    return wait;
   }
 
   /** Records a failure from `addr`. */

@@ -72,6 +72,48 @@ async function waitFor<T>(
   throw new Error(`Timed out waiting for ${what}: ${last}`);
 }
 
+/**
+ * `/health` with its details, read with curl inside a namespace: the
+ * details need sign-in, so the first call signs in (a cookie jar in a temp
+ * file) and later calls reuse the session. Null when it cannot be read yet.
+ */
+function signedInHealth(
+  exec: (cmd: string[]) => Promise<Deno.CommandOutput>,
+  base: string,
+): { get: () => Promise<Health | null>; [Symbol.dispose]: () => void } {
+  const jar = Deno.makeTempFileSync({ prefix: "ns-jar-" });
+  let signedIn = false;
+  const get = async (): Promise<Health | null> => {
+    if (!signedIn) {
+      const s = await exec([
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-c",
+        jar,
+        "-H",
+        `Origin: ${base}`,
+        "--data-urlencode",
+        "user=admin",
+        "--data-urlencode",
+        `password=${PASSWORD}`,
+        `${base}/signin`,
+      ]);
+      if (dec.decode(s.stdout) !== "303") return null;
+      signedIn = true;
+    }
+    const out = await exec(["curl", "-sf", "-b", jar, `${base}/health`]);
+    return out.success ? JSON.parse(dec.decode(out.stdout)) : null;
+  };
+  return { get, [Symbol.dispose]: () => Deno.removeSync(jar) };
+}
+
+// deno-lint-ignore no-explicit-any
+type Health = any;
+
 Deno.test({
   name:
     "run on a veth inside a namespace sees traffic, serves /health, and SIGTERM flushes and exits 0" +
@@ -97,14 +139,11 @@ Deno.test({
         for await (const s of stderr) errText.push(s);
       })();
       const stdoutDone = child.stdout.cancel();
-      const health = async () => {
-        const out = await pair.exec(pair.a, [
-          "curl",
-          "-sf",
-          "http://127.0.0.1:18080/health",
-        ]);
-        return out.success ? JSON.parse(dec.decode(out.stdout)) : null;
-      };
+      using signed = signedInHealth(
+        (cmd) => pair.exec(pair.a, cmd),
+        "http://127.0.0.1:18080",
+      );
+      const health = signed.get;
       const h0 = await waitFor("/health", async () => {
         const h = await health();
         return h?.parts?.capture?.state === "up" ? h : null;
@@ -268,12 +307,16 @@ Deno.test({
         );
         return Promise.resolve(m ? m[1]! : null);
       });
+      using signed = signedInHealth(
+        (cmd) =>
+          new Deno.Command("ip", {
+            args: ["netns", "exec", ns, ...cmd],
+            stdout: "piped",
+          }).output(),
+        url.replace(/\/$/, ""),
+      );
       const h = await waitFor("demo packets", async () => {
-        const r = await new Deno.Command("ip", {
-          args: ["netns", "exec", ns, "curl", "-sf", `${url}health`],
-          stdout: "piped",
-        }).output();
-        const j = r.success ? JSON.parse(dec.decode(r.stdout)) : null;
+        const j = await signed.get();
         return j?.parts.capture.replay === "demo" && j.parts.capture.packets > 0
           ? j
           : null;
@@ -330,3 +373,173 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * Runs the CLI like {@link runCli}, but a run still going after `ms` (an
+ * appliance that should have been refused) is stopped and reported as
+ * code -1.
+ */
+async function runRefused(
+  args: string[],
+  ns: string,
+  ms = 30_000,
+): Promise<{ code: number; stderr: string }> {
+  const child = cliCommand(args, { netns: ns, env: ENV, stdout: "null" })
+    .spawn();
+  const errP = new Response(child.stderr).text();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<null>((r) => timer = setTimeout(r, ms, null));
+  const st = await Promise.race([child.status, timedOut]);
+  clearTimeout(timer);
+  if (st === null) {
+    child.kill("SIGKILL");
+    await child.status;
+    return { code: -1, stderr: `still running after ${ms} ms: ${await errP}` };
+  }
+  return { code: st.code, stderr: await errP };
+}
+
+/** `nft list tables` inside `ns`. */
+async function nftTables(ns: string): Promise<string> {
+  const out = await new Deno.Command("ip", {
+    args: ["netns", "exec", ns, "nft", "list", "tables"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, dec.decode(out.stderr));
+  return dec.decode(out.stdout);
+}
+
+Deno.test({
+  name:
+    "replay without --block records what it would block and leaves nftables untouched; with --block it blocks" +
+    (netnsIgnore ? ` (skipped: ${netnsWhy})` : ""),
+  ignore: netnsIgnore,
+}, async () => {
+  const capture = `${FIXTURES}scan_syn.pcap`;
+  const replay = (ns: string, data: string, extra: string[]) =>
+    runCli([
+      "replay",
+      capture,
+      "--max",
+      "--data",
+      data,
+      "--listen",
+      "127.0.0.1:0",
+      ...extra,
+    ], { netns: ns, env: ENV });
+  const dry = await Deno.makeTempDir({ prefix: "ns-dry-" });
+  const real = await Deno.makeTempDir({ prefix: "ns-block-" });
+  try {
+    for (const d of [dry, real]) {
+      await Deno.writeTextFile(`${d}/config.json`, '{"new_host_learning": 0}');
+    }
+    await withNetns(async (ns) => {
+      const out = await replay(ns, dry, []);
+      assert.equal(out.code, 0, out.stderr);
+      assert.doesNotMatch(await nftTables(ns), /netsentinel/);
+      const stored = await runCli(
+        ["alerts", "--data", dry, "--format", "eve"],
+        {
+          env: ENV,
+        },
+      );
+      const scan = lines(stored.stdout).find((a) =>
+        a.netsentinel.type === "port_scan"
+      );
+      assert.ok(scan, stored.stdout);
+      assert.equal(scan.alert.action, "allowed", "a dry run blocks nothing");
+      const blocks = await runCli(
+        ["blocks", "--data", dry, "--format", "json"],
+        { env: ENV },
+      );
+      assert.deepEqual(JSON.parse(blocks.stdout).blocks, []);
+    });
+    // The same replay with --block does change nftables (what the dry run
+    // must not do).
+    await withNetns(async (ns) => {
+      const out = await replay(ns, real, ["--block"]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(await nftTables(ns), /table inet netsentinel/);
+      const set = await new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          ns,
+          "nft",
+          "list",
+          "set",
+          "inet",
+          "netsentinel",
+          "blocked4",
+        ],
+        stdout: "piped",
+      }).output();
+      assert.match(dec.decode(set.stdout), /10\.99\.0\.66/);
+    });
+  } finally {
+    await Deno.remove(dry, { recursive: true });
+    await Deno.remove(real, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "a second appliance on the same data directory or the same nftables table is refused naming the first one's pid" +
+    (netnsIgnore ? ` (skipped: ${netnsWhy})` : ""),
+  ignore: netnsIgnore,
+}, () =>
+  withNetns(async (ns) => {
+    const a = await Deno.makeTempDir({ prefix: "ns-lock-a-" });
+    const b = await Deno.makeTempDir({ prefix: "ns-lock-b-" });
+    const child = cliCommand([
+      "run",
+      "--no-capture",
+      "--data",
+      a,
+      "--listen",
+      "127.0.0.1:0",
+    ], { netns: ns, env: ENV, stdout: "null" }).spawn();
+    const err: string[] = [];
+    const drain = (async () => {
+      for await (const s of child.stderr.pipeThrough(new TextDecoderStream())) {
+        err.push(s);
+      }
+    })();
+    try {
+      await waitFor("the first appliance", () =>
+        Promise.resolve(/dashboard at/.test(err.join("")) ? true : null));
+      const second = ["run", "--no-capture", "--listen", "127.0.0.1:0"];
+      const sameDir = await runRefused([...second, "--data", a], ns);
+      assert.equal(sameDir.code, 1, sameDir.stderr);
+      assert.equal(
+        sameDir.stderr.trim(),
+        `netsentinel: Cannot use data directory "${a}": another NetSentinel (pid ${child.pid}) is running on it (stop it, or give this one another --data)`,
+      );
+      const sameTable = await runRefused([...second, "--data", b], ns);
+      assert.equal(sameTable.code, 1, sameTable.stderr);
+      assert.match(
+        sameTable.stderr.trim(),
+        new RegExp(
+          `^netsentinel: Cannot keep the nftables table "inet netsentinel": another NetSentinel \\(pid ${child.pid}\\) keeps it in this network namespace`,
+        ),
+      );
+      // A replay without --block never runs nft: it may run beside it.
+      const replay = await runCli([
+        "replay",
+        `${FIXTURES}scan_syn.pcap`,
+        "--max",
+        "--data",
+        b,
+        "--listen",
+        "127.0.0.1:0",
+      ], { netns: ns, env: ENV });
+      assert.equal(replay.code, 0, replay.stderr);
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      await drain;
+      await Deno.remove(a, { recursive: true });
+      await Deno.remove(b, { recursive: true });
+    }
+  }));

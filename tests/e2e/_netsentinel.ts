@@ -98,20 +98,51 @@ export async function startNetSentinel(
       NO_COLOR: "1",
     },
   });
+  // The details of /health need sign-in: sign in once, keep the cookie.
+  const jar = await Deno.makeTempFile({ prefix: "ns-e2e-jar-" });
+  let signedIn = false;
   const health = async (): Promise<Health | null> => {
     // From the victim's own namespace: loopback traffic is not captured.
+    if (!signedIn) {
+      const s = await lab.exec(o.host, [
+        "curl",
+        "-s",
+        "--max-time",
+        "10",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-c",
+        jar,
+        "-H",
+        `Origin: ${url}`,
+        "--data-urlencode",
+        "user=admin",
+        "--data-urlencode",
+        `password=${o.password}`,
+        `${url}/signin`,
+      ], { timeoutMs: 15_000 });
+      if (s.stdout !== "303") return null;
+      signedIn = true;
+    }
     const r = await lab.exec(o.host, [
       "curl",
       "-s",
       "--max-time",
       "3",
+      "-b",
+      jar,
       `${url}/health`,
     ], { timeoutMs: 10_000 });
     if (!r.success || r.stdout === "") return null;
     return JSON.parse(r.stdout) as Health;
   };
   let exited = false;
-  void proc.status.then(() => exited = true);
+  void proc.status.then(() => {
+    exited = true;
+    return Deno.remove(jar).catch(() => {});
+  });
   try {
     await poll("NetSentinel to capture and block", async () => {
       if (exited) throw new PollAbort("NetSentinel exited");
