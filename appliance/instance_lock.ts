@@ -10,9 +10,13 @@
  * appliance by design.
  *
  * The table lock lives in `/run/netsentinel/` (the unit's
- * `RuntimeDirectory=`), named after the network namespace's inode and the
- * table, so instances in different namespaces (containers, tests) do not
- * collide.
+ * `RuntimeDirectory=`, preserved across restarts so a lock file is never
+ * unlinked under its holder), named after the network namespace's inode
+ * and the table, so instances in different namespaces (containers, tests)
+ * do not collide. The alternative, a table per instance, was not chosen:
+ * two tables would each drop what the other blocked and lift nothing of
+ * the other's, and `nft delete table inet netsentinel` would no longer lift
+ * every block.
  *
  * @module
  */
@@ -70,9 +74,12 @@ async function tryLockFile(
     file = await Deno.open(path, { read: true, write: true, create: true });
   } catch (e) {
     // Someone else's file we may not write (root's, read by a service
-    // user): a shared read-only descriptor locks just as well.
-    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
-    file = await Deno.open(path, { read: true });
+    // user), or a read-only mount: a read-only descriptor locks as well.
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch {
+      throw e;
+    }
   }
   let got: boolean;
   try {
@@ -157,24 +164,15 @@ export async function lockNftTable(
   const ns = await netnsId(opts.netns);
   if (ns === null) return null;
   const dir = opts.runDir ?? RUN_DIR;
-  try {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
-  } catch (e) {
-    if (e instanceof Deno.errors.PermissionDenied) return null;
-    throw e;
-  }
   const path = join(dir, `nft-${ns}-${table.replace(/[^\w-]/g, "_")}.lock`);
   let lock: InstanceLock | null;
   try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
     lock = await tryLockFile(path, `table inet ${table} netns ${ns}`);
-  } catch (e) {
-    if (
-      e instanceof Deno.errors.PermissionDenied ||
-      e instanceof Deno.errors.NotFound
-    ) {
-      return null;
-    }
-    throw e;
+  } catch {
+    // No permission, a read-only /run: this process cannot share the
+    // table's lock, and without root it cannot change nftables either.
+    return null;
   }
   if (lock !== null) return lock;
   const pid = await readPid(path);

@@ -230,7 +230,8 @@ export const allowCommand: Command = {
   help: `Usage: netsentinel allow [options] CIDR
 
 Adds an address or prefix to the allowlist: it is never blocked, and
-blocks that overlap it are lifted now.
+blocks that overlap it are lifted now. Like blocks, at most a /8 (IPv4) or
+a /32 (IPv6): a wider entry would switch blocking off.
 
 Options:
   --note TEXT            why (shown in "blocks" and on the dashboard)

@@ -118,6 +118,18 @@ Deno.test({
       await cliIn(ns, ["disallow", attacker.ip, ...data]),
       /is not on the allowlist/,
     );
+    // The allowlist is capped like blocks: one entry cannot switch
+    // blocking off.
+    for (const wide of ["0.0.0.0/0", "::/0", "10.0.0.0/7"]) {
+      const r = await cliIn(ns, ["allow", wide, ...data]);
+      assert.equal(r.code, 1, `${wide}: ${r.stdout}`);
+      oneLineError(
+        r,
+        /^netsentinel: Cannot allowlist: ".*" is too broad \(at most \/(8|32) for IPv[46], as for blocks; add narrower prefixes\)$/,
+      );
+    }
+    const listed = await cliIn(ns, ["blocks", "--format", "json", ...data]);
+    assert.deepEqual(JSON.parse(listed.stdout).allow, []);
   },
 });
 

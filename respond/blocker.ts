@@ -990,9 +990,9 @@ export class Blocker implements AsyncDisposable {
       return {
         record: null,
         lifted: [],
-        error: `"${text}" is too broad to allowlist (at most /${widest} for ${
+        error: `"${text}" is too broad (at most /${widest} for ${
           t.cidr.version === 4 ? "IPv4" : "IPv6"
-        }; add narrower prefixes)`,
+        }, as for blocks; add narrower prefixes)`,
       };
     }
     const now = Date.now();

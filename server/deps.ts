@@ -181,7 +181,7 @@ export interface Responder {
   /** Resolves to true when a block existed. */
   unblock(target: string): Promise<boolean>;
   listAllow(): Promise<AllowView[]>;
-  /** Throws a ConfigError naming "cidr" for a bad prefix. */
+  /** Throws an error naming "cidr" (a 400) for a bad or too broad prefix. */
   allow(req: AllowRequest): Promise<AllowView>;
   /** Resolves to true when the entry existed. */
   disallow(cidr: string): Promise<boolean>;

@@ -7,7 +7,6 @@
  * @module
  */
 import type { Alert } from "../alerts/alert.ts";
-import { ConfigError } from "../common/errors.ts";
 import type { Blocker } from "../respond/mod.ts";
 import {
   blockHeadKey,
@@ -176,7 +175,7 @@ export function blockerResponder(store: Store, blocker: Blocker): Responder {
         ...(req.durationS === undefined ? {} : { duration: req.durationS }),
       });
       if (r.record === null) {
-        throw new ConfigError("cidr", r.error ?? "not an address or CIDR");
+        throw badRequest("cidr", r.error ?? "not an address or CIDR");
       }
       return r.record;
     },
