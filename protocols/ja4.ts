@@ -21,7 +21,13 @@
  *   there are none); `000000000000` when the extension list is empty.
  *
  * GREASE values are ignored everywhere, as the specification says
- * (signature algorithms included).
+ * (signature algorithms and ALPN values included: the first non-GREASE ALPN
+ * value counts).
+ *
+ * Suricata's JA4 (rust/src/ja4.rs) differs in two corners, where this
+ * module follows the specification: Suricata hashes an empty list (giving
+ * `e3b0c44298fc`) instead of writing `000000000000`, and prints `00` when the
+ * first ALPN value is GREASE instead of taking the next one.
  *
  * @module
  */
@@ -155,6 +161,14 @@ function collect(
   return [kept, all];
 }
 
+/** The first ALPN value that is not a GREASE one (RFC 8701 §2: 0x?A?A). */
+function firstAlpn(list: readonly Uint8Array[]): Uint8Array | undefined {
+  for (const a of list) {
+    if (a.length !== 2 || !isGrease((a[0]! << 8) | a[1]!)) return a;
+  }
+  return undefined;
+}
+
 /** The unhashed parts of a ClientHello's JA4. */
 export function ja4Raw(hello: ClientHello): Ja4Raw {
   let version = hello.version;
@@ -184,7 +198,7 @@ export function ja4Raw(hello: ClientHello): Ja4Raw {
     }
   }
   const prefix = "t" + ja4Version(version) + (hello.hasSni ? "d" : "i") +
-    count2(allCiphers) + count2(allExts) + ja4Alpn(hello.alpn[0]);
+    count2(allCiphers) + count2(allExts) + ja4Alpn(firstAlpn(hello.alpn));
   return { prefix, ciphers, extensions: text(end) };
 }
 

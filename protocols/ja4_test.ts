@@ -130,3 +130,10 @@ Deno.test("ja4() hashes every value of very long lists the same way", () => {
   assert.ok(raw.ciphers === want, "the sorted list of 4999 ciphers");
   assert.match(ja4(ch), /^t12i9900/);
 });
+
+Deno.test("ja4() skips a GREASE ALPN value and takes the next", () => {
+  const ch = hello(clientHelloBody({
+    extensions: [alpnExt([[0x2a, 0x2a], "h2"])],
+  }));
+  assert.match(ja4(ch), /^t12i0201h2_/);
+});

@@ -105,10 +105,12 @@ def ja4(h):
     v = max(versions) if versions else h["version"]
     ciphers = [c for c in h["ciphers"] if c not in GREASE]
     exts = [e for e in h["extensions"] if e not in GREASE]
-    if not h["alpn"] or len(h["alpn"][0]) == 0:
+    alpns = [a for a in h["alpn"]
+             if not (len(a) == 2 and int.from_bytes(a, "big") in GREASE)]
+    if not alpns or len(alpns[0]) == 0:
         alpn = "00"
     else:
-        a = h["alpn"][0]
+        a = alpns[0]
         if alnum(a[0]) and alnum(a[-1]):
             alpn = chr(a[0]) + chr(a[-1])
         else:
