@@ -142,6 +142,8 @@ export interface ApplianceOptions {
    * command passes `fetch`); absent or null: none (stored copies only).
    */
   intelFetch?: FetchLike | null;
+  /** Waits between notification tries, ms (tests shorten them). */
+  notifyBackoffMs?: readonly number[];
 }
 
 /** State of a part for `/health` and the dashboard. */
@@ -467,6 +469,7 @@ export class Appliance {
     const notifier = new Notifier(store, c.notify, {
       log: o.log,
       summarize: (from, to) => summary.fn(from, to),
+      ...(o.notifyBackoffMs ? { backoffMs: o.notifyBackoffMs } : {}),
     });
     await notifier.start();
     const intel = new IntelService({

@@ -305,19 +305,27 @@ export default function NotifyChannels(p: NotifyChannelsProps): VNode {
                     <strong>{String(c.name ?? c.id)}</strong>
                     {c.enabled === false ? " (off)" : ""}
                   </td>
-                  <td>
+                  <td data-label="Kind">
                     {String(c.kind)}
                     {c.preset ? ` (${String(c.preset)})` : ""}
                   </td>
-                  <td class="time" data-testid="last-success">
+                  <td
+                    class="time"
+                    data-label="Last success"
+                    data-testid="last-success"
+                  >
                     {s.last_success ? fmtTime(s.last_success) : "never"}
                   </td>
-                  <td class="error-text" data-testid="last-error">
+                  <td
+                    class="error-text"
+                    data-label="Last error"
+                    data-testid="last-error"
+                  >
                     {s.last_error
                       ? `${fmtTime(s.last_error_at ?? "")}: ${s.last_error}`
                       : "none"}
                   </td>
-                  <td>{s.queued + s.gathering}</td>
+                  <td data-label="Queued">{s.queued + s.gathering}</td>
                   <td class="actions">
                     <button
                       type="button"
@@ -537,10 +545,12 @@ export default function NotifyChannels(p: NotifyChannelsProps): VNode {
             <tbody>
               {view.failed.map((f) => (
                 <tr key={f.message.id}>
-                  <td class="time">{fmtTime(f.failed_at)}</td>
-                  <td>{f.channel}</td>
-                  <td>{f.message.title}</td>
-                  <td class="error-text">
+                  <td class="time" data-label="Given up">
+                    {fmtTime(f.failed_at)}
+                  </td>
+                  <td data-label="Channel">{f.channel}</td>
+                  <td data-label="Message">{f.message.title}</td>
+                  <td class="error-text" data-label="Error">
                     {f.error} ({f.attempts} tries)
                   </td>
                 </tr>

@@ -74,13 +74,25 @@ export interface SyslogListener extends AsyncDisposable {
   port: number;
   /** Messages received over UDP. */
   udp: string[];
-  /** Messages received over TCP (octet counting undone). */
+  /** Messages received over TCP or TLS (octet counting undone). */
   tcp: string[];
 }
 
-/** Starts a syslog listener. */
-export async function syslogListener(): Promise<SyslogListener> {
-  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/**
+ * Starts a syslog listener; with `tls` (PEM files), the stream listener
+ * speaks TLS (RFC 5425) instead of plain TCP.
+ */
+export async function syslogListener(
+  tls?: { cert: string; key: string },
+): Promise<SyslogListener> {
+  const tcp = tls
+    ? Deno.listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(tls.cert),
+      key: await Deno.readTextFile(tls.key),
+    })
+    : Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = tcp.addr.port;
   const sock = dgram.createSocket("udp4");
   const out = { port, udp: [] as string[], tcp: [] as string[] };
@@ -130,37 +142,78 @@ export async function syslogListener(): Promise<SyslogListener> {
   });
 }
 
-/** A self-signed certificate for 127.0.0.1 made by openssl in `dir`. */
+/**
+ * A private CA and a server certificate for 127.0.0.1 signed by it, made by
+ * openssl in `dir` (TLS clients such as rustls refuse a self-signed CA used
+ * as the server's own certificate).
+ */
 export async function makeCert(
   dir: string,
-): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  const r = await new Deno.Command("openssl", {
-    args: [
+): Promise<{ ca: string; cert: string; key: string }> {
+  const ca = join(dir, "ca.pem"), caKey = join(dir, "ca-key.pem");
+  const cert = join(dir, "cert.pem"), key = join(dir, "key.pem");
+  const csr = join(dir, "server.csr"), ext = join(dir, "server.ext");
+  await Deno.writeTextFile(
+    ext,
+    "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
+  const steps = [
+    [
       "req",
       "-x509",
       "-newkey",
       "rsa:2048",
       "-nodes",
       "-keyout",
+      caKey,
+      "-out",
+      ca,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=NetSentinel test CA",
+    ],
+    [
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
       key,
+      "-out",
+      csr,
+      "-subj",
+      "/CN=127.0.0.1",
+    ],
+    [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      ca,
+      "-CAkey",
+      caKey,
+      "-CAcreateserial",
       "-out",
       cert,
       "-days",
       "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-extfile",
+      ext,
     ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!r.success) {
-    throw new Error(`openssl failed: ${new TextDecoder().decode(r.stderr)}`);
+  ];
+  for (const args of steps) {
+    const r = await new Deno.Command("openssl", {
+      args,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!r.success) {
+      throw new Error(`openssl failed: ${new TextDecoder().decode(r.stderr)}`);
+    }
   }
-  return { cert, key };
+  return { ca, cert, key };
 }
 
 /** One message the SMTP server accepted. */

@@ -51,6 +51,8 @@ export interface ApplianceOptions {
   source?: PacketSourceSpec;
   /** Runs on the data directory before the appliance starts (seed KV, …). */
   before?: (dataDir: string) => Promise<void>;
+  /** Waits between notification tries, ms. */
+  notifyBackoffMs?: readonly number[];
 }
 
 /** Starts a test appliance; dispose it to stop everything and remove its files. */
@@ -87,6 +89,7 @@ export async function startAppliance(
     config: parseConfig(raw),
     rawConfig: raw,
     source: opts.source ?? { kind: "none" },
+    ...(opts.notifyBackoffMs ? { notifyBackoffMs: opts.notifyBackoffMs } : {}),
     log: opts.log ?? silentLogger,
     initialPassword: TEST_PASSWORD,
     passwordIterations: 1000,

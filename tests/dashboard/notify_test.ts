@@ -250,11 +250,13 @@ Deno.test({
     assert.equal(missing, null, missing ?? "");
     await using rx = httpReceiver();
     await using app = await startAppliance({
+      notifyBackoffMs: [20, 20],
       config: {
         notify: {
           channels: [{
             id: "phone",
             name: "My phone",
+            digest: 0,
             kind: "ntfy",
             url: rx.url,
             topic: "home-ids",
@@ -342,6 +344,26 @@ Deno.test({
     );
     assert.match(lastError ?? "", /HTTP 503/);
 
+    // An alert while the receiver stays down: after the last try it is a
+    // failed message, listed with its error after a reload.
+    app.app.notifier.alert(makeAlert(1, { src: "203.0.113.77", severity: 1 }));
+    await waitFor(
+      "the failed message",
+      async () => (await app.app.notifier.failed()).length,
+      (n) => n >= 1,
+    );
+    await page.reload();
+    const failedRow = await waitInPage(
+      page,
+      "the failed message on the page",
+      () =>
+        document.querySelector("[data-testid=failed] tbody tr")?.textContent ??
+          "",
+    );
+    assert.match(failedRow, /phone/);
+    assert.match(failedRow, /203\.0\.113\.77/);
+    assert.match(failedRow, /HTTP 503: receiver down \(3 tries\)/);
+
     // Edit opens with secrets masked.
     await page.click(
       "xpath/.//tr[@data-channel='phone']//button[contains(., 'Edit')]",
@@ -378,6 +400,17 @@ Deno.test({
     assert.equal(ntfy.headers.authorization, "Bearer tk_secret_value");
     assert.deepEqual(errors, []);
     assert.deepEqual(cspViolations, []);
+    // The same section on a phone, dark.
+    await page.close();
+    const phone = await b.page({ phone: true, dark: true });
+    await phone.page.goto(app.url + "/settings#notifications");
+    await waitInPage(
+      phone.page,
+      "hydration on the phone",
+      () => document.documentElement.dataset.hydrated === "true",
+    );
+    await screenshot(phone.page, "settings-notifications-phone");
+    assert.deepEqual(phone.errors, []);
   },
 });
 
