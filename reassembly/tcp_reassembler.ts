@@ -1,0 +1,626 @@
+/**
+ * TCP stream reassembly, both directions of every tracked TCP flow: turns
+ * segments as captured (lost, reordered, duplicated, overlapping) into the
+ * in-order byte stream each endpoint read, for the protocol parsers.
+ *
+ * Semantics, after Suricata's stream engine (`stream.reassembly`,
+ * https://docs.suricata.io/en/latest/configuration/suricata-yaml.html#stream-engine)
+ * and Zeek's `TCP_Reassembler`:
+ *
+ * - **Start.** A direction's stream starts at its SYN's sequence number + 1;
+ *   data carried on the SYN (TCP Fast Open) is its first bytes. Without a
+ *   SYN (the handshake was not captured: Suricata's `stream.midstream`),
+ *   the stream starts at the first segment seen, or earlier at the peer's
+ *   acknowledgement number when the peer has already acknowledged bytes
+ *   just before it (a reordered first segment then still fills the hole).
+ * - **Overlaps: first data wins.** A byte is taken from the first segment
+ *   that carried it (Suricata's `first` policy; Zeek keeps the first copy
+ *   too and reports `rexmit_inconsistency`). Bytes already handed to the
+ *   parsers are not kept, so a retransmission of them is dropped uncompared
+ *   (the receiving host had them as well); where a later segment overlaps
+ *   bytes still held out of order and they differ, the overlap is counted
+ *   (`overlapsDiffering`) and reported to the sink as Suricata's
+ *   `REASSEMBLY_OVERLAP_DIFFERENT_DATA` stream event, the classic evasion.
+ * - **Gaps.** Out-of-order segments are held until the hole before them
+ *   fills. The hole is given up, and the parsers told its length
+ *   ({@link StreamSink.gap}), when the peer acknowledges bytes after it (the
+ *   receiver had them: the capture lost them), when one direction holds
+ *   more than {@link ReassemblyConfig.maxHeldPerDir} bytes or
+ *   {@link MAX_HELD_SEGMENTS} segments, when the memcap is reached, or when
+ *   the connection ends.
+ * - **Urgent data** is inline: the urgent pointer is ignored and the byte
+ *   stays in the stream (Suricata's default `urgent-policy: inline`, and
+ *   what a receiver with SO_OOBINLINE reads).
+ * - **Bounds.** Each direction is reassembled up to `stream.depth` bytes
+ *   (then it ends, Suricata's `stream.reassembly.depth`); out-of-order
+ *   segments held by all flows together stay under `stream.memcap` (a
+ *   segment that would pass it is dropped and counted, and its direction
+ *   gives up its hole so memory is freed).
+ *
+ * In-order segments (the common case) are handed on from the capture
+ * buffer without a copy; only held segments are copied.
+ *
+ * @module
+ */
+import {
+  type Packet,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+} from "../decode/mod.ts";
+import { DIR_TO_SERVER, type Flow } from "../flows/mod.ts";
+
+/** Why a direction's stream ended. */
+export type StreamEndReason = "fin" | "rst" | "depth" | "closed";
+
+/** Where reassembled bytes go (the protocol layer, then observers). */
+export interface StreamSink {
+  /**
+   * In-order bytes of direction `dir`: `data[off, off + len)`, starting at
+   * stream offset `streamOff`. A transient view (the capture buffer or a
+   * held segment): copy what you keep.
+   */
+  data(
+    flow: Flow,
+    dir: number,
+    data: Uint8Array,
+    off: number,
+    len: number,
+    streamOff: number,
+  ): void;
+  /** `len` bytes of direction `dir` were never seen: the next data follows a hole. */
+  gap(flow: Flow, dir: number, len: number): void;
+  /** Direction `dir` ends: no more data will come (FIN reached, RST, depth, or the flow ended). */
+  end(flow: Flow, dir: number, reason: StreamEndReason): void;
+  /** A reassembly anomaly (Suricata's stream event name), for the EVE log. */
+  anomaly(flow: Flow, dir: number, event: StreamAnomaly): void;
+}
+
+/** Stream events, named as Suricata names them. */
+export type StreamAnomaly = "REASSEMBLY_OVERLAP_DIFFERENT_DATA";
+
+/** Limits of the reassembler. */
+export interface ReassemblyConfig {
+  /** Bytes reassembled per direction (`stream.depth`); 0: no limit. */
+  depth: number;
+  /** Bytes of out-of-order segments held by all flows together (`stream.memcap`). */
+  memcap: number;
+  /** Held bytes one direction may have before its first hole is given up. */
+  maxHeldPerDir: number;
+}
+
+/** 1 MiB a direction, Suricata's default `stream.reassembly.depth`. */
+export const DEFAULT_STREAM_DEPTH = 1 << 20;
+/** 32 MiB for everything held: a Raspberry Pi's share under MemoryMax=512M. */
+export const DEFAULT_STREAM_MEMCAP = 32 << 20;
+/** Held segments one direction may have (bounds the sorted-list walk). */
+export const MAX_HELD_SEGMENTS = 2048;
+/** Accounted per held segment besides its bytes (object and array headers). */
+export const SEGMENT_OVERHEAD = 96;
+
+/** Defaults (see the constants). */
+export const DEFAULT_REASSEMBLY_CONFIG: Readonly<ReassemblyConfig> = {
+  depth: DEFAULT_STREAM_DEPTH,
+  memcap: DEFAULT_STREAM_MEMCAP,
+  maxHeldPerDir: 256 * 1024,
+};
+
+/** Counters of the reassembler, for `/metrics` and `--stats-json`. */
+export interface ReassemblyCounters {
+  /** Bytes handed to the parsers in order. */
+  bytes: number;
+  /** Bytes of out-of-order segments held now (gauge, at most the memcap). */
+  held: number;
+  /** Most bytes held at once. */
+  heldPeak: number;
+  /** Segments that arrived out of order and were held. */
+  segmentsHeld: number;
+  /** Bytes beyond `stream.depth`, not reassembled. */
+  depthDropped: number;
+  /** Bytes dropped because holding them would pass `stream.memcap`. */
+  memcapDropped: number;
+  /** Holes given up, and the bytes missing in them. */
+  gaps: number;
+  gapBytes: number;
+  /** Segments that overlapped bytes already seen (retransmissions included). */
+  overlaps: number;
+  /** Overlaps whose bytes differed from the first copy. */
+  overlapsDiffering: number;
+  /** Directions picked up without their SYN. */
+  midstream: number;
+  /** Directions whose SYN carried data (TCP Fast Open). */
+  synData: number;
+}
+
+/** One held out-of-order segment (stream offsets). */
+interface Seg {
+  rel: number;
+  data: Uint8Array;
+  next: Seg | null;
+}
+
+const S_NONE = 0, S_OPEN = 1, S_DONE = 2;
+
+/** One direction's reassembly state (made when the flow carries data). */
+class DirState {
+  state = S_NONE;
+  /** Sequence number of stream offset 0. */
+  isn = 0;
+  /** Stream offset of the next byte to hand on. */
+  next = 0;
+  /** Stream offset of the FIN, -1 before one. */
+  fin = -1;
+  head: Seg | null = null;
+  heldBytes = 0;
+  heldSegs = 0;
+  /** Ended at stream.depth (later bytes count as dropped by depth). */
+  depthEnded = false;
+  reset(): void {
+    this.state = S_NONE;
+    this.depthEnded = false;
+    this.isn = this.next = 0;
+    this.fin = -1;
+    this.head = null;
+    this.heldBytes = this.heldSegs = 0;
+  }
+}
+
+/** Both directions of one flow. */
+class FlowStreams {
+  flowId = -1;
+  slot = 0;
+  readonly dirs: [DirState, DirState] = [new DirState(), new DirState()];
+}
+
+/** Light per-slot flags: SYN seen (ISN known), peer acknowledgement known, bare-ACK start known. */
+const L_SYN = 1, L_ACKED = 2, L_START = 4;
+
+/** Signed 32-bit difference a - b of sequence numbers. */
+function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+/**
+ * The reassembler: call {@link segment} for every TCP packet of a flow (in
+ * capture order) and {@link flowEnd} when the flow ends; bytes, gaps and
+ * ends go to the sink.
+ */
+export class TcpReassembler {
+  readonly config: ReassemblyConfig;
+  readonly counters: ReassemblyCounters = {
+    bytes: 0,
+    held: 0,
+    heldPeak: 0,
+    segmentsHeld: 0,
+    depthDropped: 0,
+    memcapDropped: 0,
+    gaps: 0,
+    gapBytes: 0,
+    overlaps: 0,
+    overlapsDiffering: 0,
+    midstream: 0,
+    synData: 0,
+  };
+  /** Per-slot light state: the flow id, and per direction ISN, acknowledgement, flags. */
+  #lightId = new Float64Array(1024).fill(-1);
+  #isn = new Uint32Array(2048);
+  #ack = new Uint32Array(2048);
+  #lflags = new Uint8Array(2048);
+  /** Per-flow stream state by the flow's slot (checked against its id). */
+  #bySlot: (FlowStreams | null)[] = [];
+  #pool: FlowStreams[] = [];
+  #sink: StreamSink;
+  /** Bytes counted against the memcap (held bytes plus segment overhead). */
+  #memUsed = 0;
+
+  /** A reassembler handing its output to `sink`. */
+  constructor(sink: StreamSink, config: Partial<ReassemblyConfig> = {}) {
+    this.config = { ...DEFAULT_REASSEMBLY_CONFIG, ...config };
+    this.#sink = sink;
+  }
+
+  /** Bytes counted against the memcap now (held bytes and their overhead). */
+  get memUsed(): number {
+    return this.#memUsed;
+  }
+
+  #streams(f: Flow, create: boolean): FlowStreams | null {
+    const slot = f.slot;
+    let s = slot < this.#bySlot.length ? this.#bySlot[slot]! : null;
+    if (s !== null && s.flowId === f.id) return s;
+    if (!create) return null;
+    if (s === null) {
+      s = this.#pool.pop() ?? new FlowStreams();
+      while (this.#bySlot.length <= slot) this.#bySlot.push(null);
+      this.#bySlot[slot] = s;
+    } else {
+      // A slot reused by a new flow whose predecessor's end we missed.
+      this.#release(s);
+    }
+    s.flowId = f.id;
+    return s;
+  }
+
+  /** Makes the light per-slot arrays hold `slot`. */
+  #growLight(slot: number): void {
+    let n = this.#lightId.length;
+    while (n <= slot) n *= 2;
+    const id = new Float64Array(n).fill(-1);
+    id.set(this.#lightId);
+    const isn = new Uint32Array(2 * n), ack = new Uint32Array(2 * n);
+    const fl = new Uint8Array(2 * n);
+    isn.set(this.#isn);
+    ack.set(this.#ack);
+    fl.set(this.#lflags);
+    this.#lightId = id;
+    this.#isn = isn;
+    this.#ack = ack;
+    this.#lflags = fl;
+  }
+
+  /**
+   * Accounts one TCP packet of `flow` travelling in `dir` (DIR_TO_SERVER or
+   * DIR_TO_CLIENT): its sequence number, flags and payload. Packets without
+   * payload only update a few numbers in per-slot arrays; nothing is
+   * allocated unless the flow carries data, and then only for segments
+   * held out of order.
+   */
+  segment(p: Packet, flow: Flow, dir: number): void {
+    const flags = p.tcpFlags;
+    const len = p.payloadLen;
+    const slot = flow.slot;
+    if (slot >= this.#lightId.length) this.#growLight(slot);
+    const li = 2 * slot + dir, pi = 2 * slot + (dir ^ 1);
+    const lf = this.#lflags;
+    if (this.#lightId[slot] !== flow.id) {
+      this.#lightId[slot] = flow.id;
+      lf[li] = lf[pi] = 0;
+    }
+    const seq = p.tcpSeq;
+    // The acknowledgement tells where the peer's stream stands.
+    if ((flags & TCP_ACK) !== 0) {
+      const ack = p.tcpAck;
+      if ((lf[pi]! & L_ACKED) === 0 || seqDiff(ack, this.#ack[pi]!) > 0) {
+        this.#ack[pi] = ack;
+        lf[pi] = lf[pi]! | L_ACKED;
+        const s = this.#streams(flow, false);
+        if (s !== null) {
+          const pd = s.dirs[dir ^ 1]!;
+          if (pd.state === S_OPEN && pd.head !== null) {
+            this.#ackCheck(flow, dir ^ 1, pd, ack);
+          }
+        }
+      }
+    }
+    if ((flags & TCP_SYN) !== 0) {
+      if ((lf[li]! & L_SYN) === 0) {
+        this.#isn[li] = (seq + 1) >>> 0;
+        lf[li] = lf[li]! | L_SYN;
+      }
+    } else if ((lf[li]! & (L_SYN | L_START)) === 0 && (flags & TCP_RST) === 0) {
+      // The first segment without SYN: the next byte this side sends is at seq.
+      this.#isn[li] = seq;
+      lf[li] = lf[li]! | L_START;
+    }
+    let s = this.#streams(flow, false);
+    if (s === null) {
+      if (len === 0) return;
+      s = this.#streams(flow, true)!;
+    }
+    const d = s.dirs[dir]!;
+    if (d.state === S_DONE) {
+      if (d.depthEnded) this.counters.depthDropped += len;
+      return;
+    }
+    if (d.state === S_NONE) {
+      if (len === 0 && (flags & (TCP_FIN | TCP_RST)) === 0) return;
+      if ((lf[li]! & L_SYN) !== 0) {
+        d.isn = this.#isn[li]!;
+      } else {
+        // Picked up mid-stream: at this segment, or earlier where the peer
+        // acknowledged (a reordered first segment still fills the hole).
+        d.isn = (lf[li]! & L_START) !== 0 ? this.#isn[li]! : seq;
+        if (seqDiff(seq, d.isn) < 0) d.isn = seq;
+        if ((lf[li]! & L_ACKED) !== 0) {
+          const pa = this.#ack[li]!;
+          const back = seqDiff(d.isn, pa);
+          if (back > 0 && back <= this.config.maxHeldPerDir) d.isn = pa;
+        }
+        this.counters.midstream++;
+      }
+      d.state = S_OPEN;
+      d.next = 0;
+    }
+    // Stream offset of the first payload byte (a SYN takes one number).
+    const rel = seqDiff((flags & TCP_SYN) !== 0 ? seq + 1 : seq, d.isn);
+    if ((flags & TCP_SYN) !== 0 && len > 0) this.counters.synData++;
+    // Bytes the capture cut off (snap length) are a known hole.
+    const wire = p.payloadWireLen > len ? p.payloadWireLen : len;
+    if ((flags & TCP_FIN) !== 0 && d.fin < 0) d.fin = rel + wire;
+    if (len > 0) {
+      const ackRel = (lf[li]! & L_ACKED) !== 0
+        ? seqDiff(this.#ack[li]!, d.isn)
+        : -1;
+      this.#data(flow, dir, d, p.data, p.payloadOffset, len, rel, ackRel);
+    }
+    if (wire > len && d.state === S_OPEN && d.next === rel + len) {
+      if (d.head === null || d.head.rel >= rel + wire) {
+        this.#gap(flow, dir, d, wire - len);
+      } else this.#giveUpHole(flow, dir, d);
+    }
+    if ((flags & TCP_RST) !== 0) {
+      this.#endBoth(flow, s, "rst");
+      return;
+    }
+    if (d.state === S_OPEN && d.fin >= 0 && d.next >= d.fin) {
+      this.#flush(flow, dir, d);
+      this.#end(flow, dir, d, "fin");
+    }
+  }
+
+  /** One segment's payload `buf[off, off + len)` at stream offset `rel`. */
+  #data(
+    flow: Flow,
+    dir: number,
+    d: DirState,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    rel: number,
+    ackRel: number,
+  ): void {
+    const c = this.counters;
+    // Depth: bytes past it are never reassembled.
+    const depth = this.config.depth;
+    if (depth > 0 && rel + len > depth) {
+      const cut = rel >= depth ? len : rel + len - depth;
+      c.depthDropped += cut;
+      len -= cut;
+      if (len <= 0) return;
+    }
+    // Bytes already handed on: first data wins, drop them.
+    if (rel < d.next) {
+      c.overlaps++;
+      const skip = d.next - rel;
+      if (skip >= len) return;
+      off += skip;
+      len -= skip;
+      rel = d.next;
+    }
+    // A hole the peer has acknowledged past: the capture lost it.
+    if (rel > d.next && ackRel > rel) {
+      if (d.head === null || d.head.rel >= rel) {
+        this.#gap(flow, dir, d, rel - d.next);
+      }
+    }
+    if (rel === d.next && (d.head === null || d.head.rel >= rel + len)) {
+      // In order and overlapping nothing held: hand on from the capture buffer.
+      this.#deliver(flow, dir, d, buf, off, len);
+      if (d.head !== null) this.#drain(flow, dir, d);
+      return;
+    }
+    this.#hold(flow, dir, d, buf, off, len, rel);
+    if (d.state === S_OPEN && d.head !== null && d.head.rel <= d.next) {
+      this.#drain(flow, dir, d);
+    }
+    if (
+      d.state === S_OPEN &&
+      (d.heldBytes > this.config.maxHeldPerDir ||
+        d.heldSegs > MAX_HELD_SEGMENTS)
+    ) {
+      this.#giveUpHole(flow, dir, d);
+    }
+  }
+
+  /**
+   * Holds the parts of `buf[off, off + len)` (at `rel`) that no held
+   * segment covers; compares the parts that one does (first data wins).
+   */
+  #hold(
+    flow: Flow,
+    dir: number,
+    d: DirState,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    rel: number,
+  ): void {
+    const c = this.counters;
+    const end = rel + len;
+    let prev: Seg | null = null;
+    let g = d.head;
+    let pos = rel;
+    let overlapped = false;
+    let differs = false;
+    while (pos < end) {
+      // Skip held segments that end before pos.
+      while (g !== null && g.rel + g.data.length <= pos) {
+        prev = g;
+        g = g.next;
+      }
+      if (g !== null && g.rel <= pos) {
+        // pos is inside g: compare the covered bytes.
+        overlapped = true;
+        const stop = Math.min(end, g.rel + g.data.length);
+        const gd = g.data;
+        for (let k = pos; k < stop; k++) {
+          if (gd[k - g.rel] !== buf[off + (k - rel)]) {
+            differs = true;
+            break;
+          }
+        }
+        pos = stop;
+        continue;
+      }
+      // A piece before the next held segment (or the end).
+      const stop = g === null ? end : Math.min(end, g.rel);
+      const n = stop - pos;
+      if (this.#memUsed + n + SEGMENT_OVERHEAD > this.config.memcap) {
+        c.memcapDropped += end - pos;
+        // Free memory: this direction gives up its holes.
+        this.#giveUpHole(flow, dir, d);
+        break;
+      }
+      const piece: Seg = {
+        rel: pos,
+        data: buf.slice(off + (pos - rel), off + (stop - rel)),
+        next: g,
+      };
+      if (prev === null) d.head = piece;
+      else prev.next = piece;
+      prev = piece;
+      d.heldBytes += n;
+      d.heldSegs++;
+      this.#memUsed += n + SEGMENT_OVERHEAD;
+      c.held += n;
+      if (c.held > c.heldPeak) c.heldPeak = c.held;
+      c.segmentsHeld++;
+      pos = stop;
+    }
+    if (overlapped) {
+      c.overlaps++;
+      if (differs) {
+        c.overlapsDiffering++;
+        this.#sink.anomaly(flow, dir, "REASSEMBLY_OVERLAP_DIFFERENT_DATA");
+      }
+    }
+  }
+
+  /** Hands on held segments that are now in order. */
+  #drain(flow: Flow, dir: number, d: DirState): void {
+    let g = d.head;
+    while (g !== null && g.rel <= d.next && d.state === S_OPEN) {
+      const n = g.data.length;
+      d.head = g.next;
+      this.#free(d, n);
+      const skip = d.next - g.rel;
+      if (skip < n) this.#deliver(flow, dir, d, g.data, skip, n - skip);
+      g = d.head;
+    }
+  }
+
+  /** Gives up the first hole: a gap up to the first held segment, then drains. */
+  #giveUpHole(flow: Flow, dir: number, d: DirState): void {
+    const h = d.head;
+    if (h === null || d.state !== S_OPEN) return;
+    if (h.rel > d.next) this.#gap(flow, dir, d, h.rel - d.next);
+    this.#drain(flow, dir, d);
+  }
+
+  /** The peer acknowledged bytes: holes before acknowledged held data are lost. */
+  #ackCheck(flow: Flow, dir: number, d: DirState, ack: number): void {
+    const ackRel = seqDiff(ack, d.isn);
+    while (d.state === S_OPEN && d.head !== null && ackRel > d.head.rel) {
+      this.#giveUpHole(flow, dir, d);
+    }
+  }
+
+  /** Hands everything held on, with gaps between (the flow is ending). */
+  #flush(flow: Flow, dir: number, d: DirState): void {
+    while (d.state === S_OPEN && d.head !== null) {
+      this.#giveUpHole(flow, dir, d);
+    }
+  }
+
+  #gap(flow: Flow, dir: number, d: DirState, n: number): void {
+    const depth = this.config.depth;
+    if (depth > 0 && d.next + n >= depth) {
+      this.counters.depthDropped += depth - d.next;
+      d.next = depth;
+      this.#end(flow, dir, d, "depth");
+      return;
+    }
+    this.counters.gaps++;
+    this.counters.gapBytes += n;
+    d.next += n;
+    this.#sink.gap(flow, dir, n);
+  }
+
+  #deliver(
+    flow: Flow,
+    dir: number,
+    d: DirState,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+  ): void {
+    if (d.fin >= 0 && d.next + len > d.fin) len = d.fin - d.next;
+    if (len <= 0) return;
+    const at = d.next;
+    d.next += len;
+    this.counters.bytes += len;
+    this.#sink.data(flow, dir, buf, off, len, at);
+    const depth = this.config.depth;
+    if (d.state === S_OPEN && depth > 0 && d.next >= depth) {
+      this.#end(flow, dir, d, "depth");
+    }
+  }
+
+  #free(d: DirState, n: number): void {
+    d.heldBytes -= n;
+    d.heldSegs--;
+    this.#memUsed -= n + SEGMENT_OVERHEAD;
+    this.counters.held -= n;
+  }
+
+  /** Drops what a direction holds and tells the sink it ended. */
+  #end(flow: Flow, dir: number, d: DirState, reason: StreamEndReason): void {
+    if (d.state === S_DONE) return;
+    d.state = S_DONE;
+    d.depthEnded = reason === "depth";
+    for (let g = d.head; g !== null; g = g.next) this.#free(d, g.data.length);
+    d.head = null;
+    this.#sink.end(flow, dir, reason);
+  }
+
+  #endBoth(flow: Flow, s: FlowStreams, reason: StreamEndReason): void {
+    for (let dir = 0; dir < 2; dir++) {
+      const d = s.dirs[dir]!;
+      if (d.state === S_OPEN) this.#flush(flow, dir, d);
+      if (d.state !== S_DONE && d.state !== S_NONE) {
+        this.#end(flow, dir, d, reason);
+      } else d.state = S_DONE;
+    }
+  }
+
+  /**
+   * The flow ends: what is held is handed on (with gaps for the holes) and
+   * both directions end. Call before the flow is recycled.
+   */
+  flowEnd(flow: Flow): void {
+    const s = this.#streams(flow, false);
+    if (s === null) return;
+    this.#endBoth(flow, s, "closed");
+    this.#release(s);
+    this.#bySlot[flow.slot] = null;
+    if (this.#pool.length < 4096) this.#pool.push(s);
+  }
+
+  /**
+   * Stops reassembling `flow` (nobody wants its bytes): what is held is
+   * freed, nothing more is handed on, and no ends are reported.
+   */
+  ignore(flow: Flow): void {
+    const s = this.#streams(flow, false);
+    if (s === null) return;
+    for (const d of s.dirs) {
+      for (let g = d.head; g !== null; g = g.next) this.#free(d, g.data.length);
+      d.head = null;
+      d.state = S_DONE;
+    }
+  }
+
+  #release(s: FlowStreams): void {
+    for (const d of s.dirs) {
+      for (let g = d.head; g !== null; g = g.next) this.#free(d, g.data.length);
+      d.reset();
+    }
+    s.flowId = -1;
+  }
+
+  /** Held bytes of one direction of a live flow (for tests and the memory bench). */
+  heldOf(flow: Flow, dir = DIR_TO_SERVER): number {
+    return this.#streams(flow, false)?.dirs[dir]?.heldBytes ?? 0;
+  }
+}
