@@ -30,7 +30,14 @@ export {
   type DecodeBytesOptions,
   decodeFrame,
 } from "./decoder.ts";
-export { DNS_MAX_JUMPS, DNS_MAX_NAME, parseDns } from "./dns.ts";
+export {
+  DNS_MAX_JUMPS,
+  DNS_MAX_NAME,
+  type DnsName,
+  parseDns,
+  readDnsName,
+} from "./dns.ts";
+export { escapedText } from "./_text.ts";
 export {
   HTTP_MAX_HOST,
   HTTP_MAX_METHOD,

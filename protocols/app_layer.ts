@@ -1,0 +1,388 @@
+/**
+ * The application layer: receives the reassembler's streams (it is the
+ * reassembler's {@link StreamSink}) and UDP datagrams, detects each
+ * connection's protocol by probing its first bytes (see
+ * `stream_parser.ts`), feeds the chosen parser, and hands records, stream
+ * bytes and stream events on to the pipeline's observers.
+ *
+ * @module
+ */
+import { APP_DNS, type Packet } from "../decode/mod.ts";
+import { DIR_TO_SERVER, type Flow } from "../flows/mod.ts";
+import type {
+  StreamAnomaly,
+  StreamEndReason,
+  StreamSink,
+} from "../reassembly/mod.ts";
+import type { AppContext, AppRecord } from "./app_record.ts";
+import { DnsTcpParser, parseDnsMessage } from "./dns.ts";
+import { HttpParser, looksLikeRequest, looksLikeResponse } from "./http.ts";
+import {
+  type ParserOutput,
+  type ParserSpec,
+  PROBE_MAX,
+  PROBE_MORE,
+  PROBE_NO,
+  PROBE_YES,
+  type StreamParser,
+} from "./stream_parser.ts";
+
+/** Where the app layer's output goes (the engine fans it out to observers). */
+export interface AppLayerOutput {
+  /** A finished record. */
+  app(rec: AppRecord, ctx: AppContext): void;
+  /** In-order stream bytes (before the parser sees them). */
+  data?(
+    flow: Flow,
+    dir: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    streamOff: number,
+  ): void;
+  /** A hole in a stream. */
+  gap?(flow: Flow, dir: number, len: number): void;
+  /** A stream anomaly. */
+  anomaly?(flow: Flow, dir: number, event: StreamAnomaly): void;
+  /** No parser took the flow: its streams are of no further use to it. */
+  undetected?(flow: Flow): void;
+}
+
+/** Counters of the app layer. */
+export interface AppLayerCounters {
+  /** Connections detected, by protocol. */
+  detected: Record<string, number>;
+  /** Connections no parser took. */
+  undetected: number;
+  /** Records emitted, by kind. */
+  records: Record<string, number>;
+}
+
+/** HTTP ports where any printable first byte is taken as a request (as the policy's `malformed_http.ports`). */
+export const HTTP_PORTS: readonly number[] = [
+  80,
+  591,
+  3128,
+  8000,
+  8008,
+  8080,
+  8081,
+  8888,
+];
+
+const KNOWN_METHODS = new Set([
+  "GET",
+  "POST",
+  "HEAD",
+  "PUT",
+  "DELETE",
+  "OPTIONS",
+  "CONNECT",
+  "TRACE",
+  "PATCH",
+  "PROPFIND",
+  "PROPPATCH",
+  "MKCOL",
+  "COPY",
+  "MOVE",
+  "LOCK",
+  "UNLOCK",
+  "REPORT",
+  "SEARCH",
+  "M-SEARCH",
+  "NOTIFY",
+  "SUBSCRIBE",
+  "PURGE",
+]);
+
+/**
+ * HTTP/1.x: on its ports any printable first byte from the client; on any
+ * port a known method and a space from the client, or `HTTP/` from the
+ * server.
+ */
+export const HTTP_SPEC: ParserSpec = {
+  name: "http",
+  ports: HTTP_PORTS,
+  probe(dir, d, off, len, port) {
+    if (dir !== DIR_TO_SERVER) {
+      return looksLikeResponse(d, off, len) === 1
+        ? PROBE_YES
+        : looksLikeResponse(d, off, len) === 0
+        ? PROBE_NO
+        : PROBE_MORE;
+    }
+    const c0 = d[off]!;
+    if (HTTP_PORTS.includes(port)) {
+      return c0 >= 0x21 && c0 <= 0x7e ? PROBE_YES : PROBE_NO;
+    }
+    const r = looksLikeRequest(d, off, len);
+    if (r !== 1) return r === 0 ? PROBE_NO : PROBE_MORE;
+    let m = "";
+    for (let i = off; d[i] !== 0x20; i++) m += String.fromCharCode(d[i]!);
+    return KNOWN_METHODS.has(m) ? PROBE_YES : PROBE_NO;
+  },
+  create: () => new HttpParser(),
+};
+
+/** DNS ports (DNS, mDNS, LLMNR). */
+export const DNS_PORTS: readonly number[] = [53, 5353, 5355];
+
+/** DNS over TCP: on its ports, a length prefix and a plausible header. */
+export const DNS_TCP_SPEC: ParserSpec = {
+  name: "dns",
+  ports: DNS_PORTS,
+  probe(_dir, d, off, len, port) {
+    if (!DNS_PORTS.includes(port)) return PROBE_NO;
+    if (len < 14) return PROBE_MORE;
+    const mlen = (d[off]! << 8) | d[off + 1]!;
+    const qd = (d[off + 6]! << 8) | d[off + 7]!;
+    return mlen >= 12 && qd <= 64 ? PROBE_YES : PROBE_NO;
+  },
+  create: () => new DnsTcpParser(),
+};
+
+/** The parsers shipped, in probing order (the `tls` parser adds itself here). */
+export const DEFAULT_PARSERS: readonly ParserSpec[] = [HTTP_SPEC, DNS_TCP_SPEC];
+
+/** Per-flow app-layer state. */
+class FlowApp {
+  flowId = -1;
+  spec: ParserSpec | null = null;
+  parser: StreamParser | null = null;
+  failed = false;
+  /** Bytes each direction sent before detection (copied only when a probe wanted more). */
+  prefix: [Uint8Array | null, Uint8Array | null] = [null, null];
+  prefixLen = [0, 0];
+  /** Directions whose probes all said no. */
+  no = [false, false];
+  reset(): void {
+    this.flowId = -1;
+    this.spec = null;
+    this.parser = null;
+    this.failed = false;
+    this.prefix[0] = this.prefix[1] = null;
+    this.prefixLen[0] = this.prefixLen[1] = 0;
+    this.no[0] = this.no[1] = false;
+  }
+}
+
+/** The app layer of one pipeline. */
+export class AppLayer implements StreamSink {
+  readonly counters: AppLayerCounters = {
+    detected: {},
+    undetected: 0,
+    records: {},
+  };
+  /** Packet time of the packet being processed, µs (set by the engine). */
+  tsUs = 0;
+  #specs: readonly ParserSpec[];
+  #outSink: AppLayerOutput;
+  #bySlot: (FlowApp | null)[] = [];
+  #ctx: AppContext;
+  #flow: Flow | null = null;
+  #parserOut: ParserOutput;
+
+  /** An app layer probing `specs` in order and reporting to `out`. */
+  constructor(
+    out: AppLayerOutput,
+    specs: readonly ParserSpec[] = DEFAULT_PARSERS,
+  ) {
+    this.#specs = specs;
+    this.#outSink = out;
+    this.#ctx = {
+      flow: null as unknown as Flow,
+      dir: DIR_TO_SERVER,
+      tsUs: 0,
+      transport: "tcp",
+    };
+    this.#parserOut = {
+      emit: (rec, dir) => this.#emit(rec, this.#flow!, dir, "tcp"),
+    };
+  }
+
+  #emit(
+    rec: AppRecord,
+    flow: Flow,
+    dir: number,
+    transport: "tcp" | "udp",
+  ): void {
+    const ctx = this.#ctx;
+    ctx.flow = flow;
+    ctx.dir = dir;
+    ctx.tsUs = this.tsUs > flow.lastUs ? flow.lastUs : this.tsUs;
+    if (ctx.tsUs === 0) ctx.tsUs = flow.lastUs;
+    ctx.transport = transport;
+    const r = this.counters.records;
+    r[rec.kind] = (r[rec.kind] ?? 0) + 1;
+    this.#outSink.app(rec, ctx);
+  }
+
+  #state(flow: Flow, create: boolean): FlowApp | null {
+    const slot = flow.slot;
+    let s = slot < this.#bySlot.length ? this.#bySlot[slot]! : null;
+    if (s !== null && s.flowId === flow.id) return s;
+    if (!create) return null;
+    if (s === null) {
+      s = new FlowApp();
+      while (this.#bySlot.length <= slot) this.#bySlot.push(null);
+      this.#bySlot[slot] = s;
+    } else s.reset();
+    s.flowId = flow.id;
+    return s;
+  }
+
+  /** Reassembled bytes of one direction (the reassembler's sink). */
+  data(
+    flow: Flow,
+    dir: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    streamOff: number,
+  ): void {
+    this.#outSink.data?.(flow, dir, buf, off, len, streamOff);
+    const s = this.#state(flow, true)!;
+    if (s.parser !== null) {
+      this.#flow = flow;
+      s.parser.data(dir, buf, off, len, this.#parserOut);
+      return;
+    }
+    if (s.failed) return;
+    this.#probe(flow, s, dir, buf, off, len);
+  }
+
+  /** Probes a direction's first bytes; on a match, creates the parser and feeds it. */
+  #probe(
+    flow: Flow,
+    s: FlowApp,
+    dir: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+  ): void {
+    let d = buf, o = off, n = len;
+    const had = s.prefixLen[dir]!;
+    if (had > 0) {
+      // Earlier bytes of this direction wait in the prefix: probe them with these.
+      const p = s.prefix[dir]!;
+      const take = Math.min(len, PROBE_MAX - had);
+      p.set(buf.subarray(off, off + take), had);
+      s.prefixLen[dir] = had + take;
+      d = p;
+      o = 0;
+      n = had + take;
+    }
+    let more = false;
+    for (const spec of this.#specs) {
+      const r = spec.probe(dir, d, o, Math.min(n, PROBE_MAX), flow.dstPort);
+      if (r === PROBE_YES) {
+        this.#start(flow, s, spec, dir, buf, off, len, had);
+        return;
+      }
+      if (r === PROBE_MORE) more = true;
+    }
+    if (more && n < PROBE_MAX) {
+      if (had === 0) {
+        const p = s.prefix[dir] ?? new Uint8Array(PROBE_MAX);
+        p.set(buf.subarray(off, off + len));
+        s.prefix[dir] = p;
+        s.prefixLen[dir] = len;
+      }
+      return;
+    }
+    s.no[dir] = true;
+    s.prefix[dir] = null;
+    s.prefixLen[dir] = 0;
+    if (s.no[dir ^ 1] || s.prefixLen[dir ^ 1] === 0) this.#fail(flow, s);
+  }
+
+  #start(
+    flow: Flow,
+    s: FlowApp,
+    spec: ParserSpec,
+    dir: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    had: number,
+  ): void {
+    s.spec = spec;
+    const parser = spec.create();
+    s.parser = parser;
+    const c = this.counters.detected;
+    c[spec.name] = (c[spec.name] ?? 0) + 1;
+    if (flow.appProto === "") flow.appProto = spec.name;
+    this.#flow = flow;
+    const out = this.#parserOut;
+    // The other direction's waiting bytes first (they came earlier).
+    const other = dir ^ 1;
+    const op = s.prefix[other];
+    if (op != null && s.prefixLen[other]! > 0) {
+      parser.data(other, op, 0, s.prefixLen[other]!, out);
+    }
+    if (had > 0) parser.data(dir, s.prefix[dir]!, 0, had, out);
+    parser.data(dir, buf, off, len, out);
+    s.prefix[0] = s.prefix[1] = null;
+    s.prefixLen[0] = s.prefixLen[1] = 0;
+  }
+
+  #fail(flow: Flow, s: FlowApp): void {
+    s.failed = true;
+    s.prefix[0] = s.prefix[1] = null;
+    s.prefixLen[0] = s.prefixLen[1] = 0;
+    this.counters.undetected++;
+    this.#outSink.undetected?.(flow);
+  }
+
+  /** A hole in a stream (the reassembler's sink). */
+  gap(flow: Flow, dir: number, len: number): void {
+    this.#outSink.gap?.(flow, dir, len);
+    const s = this.#state(flow, false);
+    if (s === null) return;
+    if (s.parser !== null) {
+      this.#flow = flow;
+      s.parser.gap(dir, len, this.#parserOut);
+    } else if (!s.failed) this.#fail(flow, s);
+  }
+
+  /** A direction ended (the reassembler's sink). */
+  end(flow: Flow, dir: number, _reason: StreamEndReason): void {
+    const s = this.#state(flow, false);
+    if (s?.parser) {
+      this.#flow = flow;
+      s.parser.end(dir, this.#parserOut);
+    }
+  }
+
+  /** A stream anomaly (the reassembler's sink). */
+  anomaly(flow: Flow, dir: number, event: StreamAnomaly): void {
+    this.#outSink.anomaly?.(flow, dir, event);
+  }
+
+  /** The flow ended (after the reassembler flushed it): the parser emits what is pending. */
+  flowEnd(flow: Flow): void {
+    const s = this.#state(flow, false);
+    if (s === null) return;
+    if (s.parser !== null) {
+      this.#flow = flow;
+      s.parser.close(this.#parserOut);
+    }
+    s.reset();
+  }
+
+  /**
+   * A UDP datagram: DNS messages on the DNS ports (the decoder recognised
+   * the header) become records.
+   */
+  datagram(p: Packet, flow: Flow, dir: number): void {
+    if (p.app !== APP_DNS) return;
+    const m = parseDnsMessage(
+      p.data,
+      p.payloadOffset,
+      p.payloadOffset + p.payloadLen,
+    );
+    if (m === null) return;
+    if (flow.appProto === "") flow.appProto = "dns";
+    this.#emit(m, flow, dir, "udp");
+  }
+}

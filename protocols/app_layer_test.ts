@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { IPPROTO_TCP, newPacket } from "../decode/mod.ts";
+import {
+  DIR_TO_CLIENT,
+  DIR_TO_SERVER,
+  type Flow,
+  FlowTable,
+} from "../flows/mod.ts";
+import { AppLayer, type AppRecord } from "./mod.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+/** A flow to `port` from a real flow table. */
+function flowTo(port: number): Flow {
+  const p = newPacket();
+  p.ipVersion = 4;
+  p.proto = IPPROTO_TCP;
+  p.src[0] = 0x0a000001;
+  p.dst[0] = 0x0a000002;
+  p.srcPort = 40000;
+  p.dstPort = port;
+  p.tcpFlags = 2;
+  return new FlowTable(() => {}).update(p);
+}
+
+function layer() {
+  const recs: AppRecord[] = [];
+  const seen: string[] = [];
+  const undetected: Flow[] = [];
+  const app = new AppLayer({
+    app: (r) => {
+      recs.push(r);
+      seen.push(r.kind === "http" ? `${r.state} ${r.url} ${r.status}` : r.kind);
+    },
+    undetected: (f) => undetected.push(f),
+  });
+  return { app, recs, seen, undetected };
+}
+
+/** Feeds `s` one byte a call, as 1-byte segments arrive. */
+function bytewise(app: AppLayer, f: Flow, dir: number, s: string): void {
+  const b = enc(s);
+  for (let i = 0; i < b.length; i++) app.data(f, dir, b, i, 1, i);
+}
+
+Deno.test("AppLayer detects HTTP from 1-byte segments on any port by a known method", () => {
+  const { app, seen } = layer();
+  const f = flowTo(31337);
+  bytewise(app, f, DIR_TO_SERVER, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+  bytewise(app, f, DIR_TO_CLIENT, "HTTP/1.1 204 No Content\r\n\r\n");
+  app.flowEnd(f);
+  assert.equal(f.appProto, "http");
+  assert.deepEqual(seen, ["request /x 0", "complete /x 204"]);
+  assert.deepEqual(app.counters.detected, { http: 1 });
+});
+
+Deno.test("AppLayer takes any printable request on an HTTP port, and nothing binary", () => {
+  const { app, recs, undetected } = layer();
+  const f = flowTo(80);
+  bytewise(app, f, DIR_TO_SERVER, "get / http/1.1\r\n\r\n");
+  app.flowEnd(f);
+  assert.equal(recs.length, 2);
+  const g = flowTo(80);
+  app.data(g, DIR_TO_SERVER, new Uint8Array([0x16, 3, 1, 0, 5]), 0, 5, 0);
+  assert.deepEqual(undetected, [g]);
+  // SMTP-like commands on another port are not HTTP.
+  const h = flowTo(2525);
+  bytewise(app, h, DIR_TO_SERVER, "HELO x\r\n");
+  assert.equal(undetected.length, 2);
+  assert.equal(app.counters.undetected, 2);
+});
+
+Deno.test("AppLayer detects DNS over TCP on its port only", () => {
+  const { app, recs } = layer();
+  const msg = [
+    0x12,
+    0x34,
+    1,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    0x61,
+    0,
+    0,
+    1,
+    0,
+    1,
+  ];
+  const framed = new Uint8Array([0, msg.length, ...msg]);
+  const f = flowTo(53);
+  for (let i = 0; i < framed.length; i++) {
+    app.data(f, DIR_TO_SERVER, framed, i, 1, i);
+  }
+  assert.equal(f.appProto, "dns");
+  assert.equal(recs.length, 1);
+  assert.equal(recs[0]!.kind === "dns" && recs[0]!.queries[0]!.rrname, "a");
+  const g = flowTo(5000);
+  app.data(g, DIR_TO_SERVER, framed, 0, framed.length, 0);
+  assert.equal(g.appProto, "");
+});

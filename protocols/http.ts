@@ -1,0 +1,841 @@
+/**
+ * HTTP/1.x from reassembled streams (RFC 9112): every request and
+ * response of a connection (keep-alive and pipelining), paired in order,
+ * with `Content-Length` and chunked bodies, as {@link HttpTransaction}s.
+ *
+ * What is kept follows Suricata's HTTP parser (libhtp) where it matters
+ * to rules: the start line and header block as received (`http.start`,
+ * `http.header.raw`), each header field, and the first
+ * {@link HTTP_BODY_KEEP} bytes of each body after de-chunking, decoded from
+ * `gzip`/`deflate` up to {@link HTTP_BODY_INFLATE_MAX} bytes (a
+ * decompression bomb yields that much and stops; Suricata's
+ * `request-body-limit`/`response-body-limit`). Bodies themselves are not
+ * logged.
+ *
+ * Each transaction is emitted twice, the same object: with `state`
+ * "request" when the request (head and body) is complete, and with
+ * `state` "complete" when its response is (or the connection ended
+ * without one). Request buffers are final at the first emission, response
+ * buffers at the second.
+ *
+ * Framing: a request has a body only with `Transfer-Encoding: chunked`
+ * (the last coding) or `Content-Length`; a response to HEAD, a 1xx, 204
+ * or 304 has none, else chunked, `Content-Length`, or until the server
+ * closes. Interim 1xx responses are skipped; after `101 Switching
+ * Protocols` or a successful CONNECT the connection is no longer HTTP and
+ * parsing stops. A gap inside a body of known length shortens it; a gap
+ * anywhere else drops the message in progress, and the direction
+ * resynchronises at the next segment that starts like a message (a method
+ * and a space, or `HTTP/`). Heads longer than {@link HTTP_MAX_HEAD} are
+ * cut (and flagged `truncated`); at most {@link HTTP_MAX_PENDING}
+ * requests wait for responses.
+ *
+ * @module
+ */
+import zlib from "node:zlib";
+import { escapedText } from "../decode/mod.ts";
+import { DIR_TO_CLIENT, DIR_TO_SERVER } from "../flows/mod.ts";
+import type { ParserOutput, StreamParser } from "./stream_parser.ts";
+
+/** Longest message head (start line and headers) kept, bytes. */
+export const HTTP_MAX_HEAD = 64 * 1024;
+/** Header fields parsed per message at most (the raw head keeps all). */
+export const HTTP_MAX_HEADERS = 256;
+/** Body bytes kept per message (after de-chunking, before decoding). */
+export const HTTP_BODY_KEEP = 32 * 1024;
+/** Decoded (gzip/deflate) body bytes kept at most. */
+export const HTTP_BODY_INFLATE_MAX = 64 * 1024;
+/** Requests waiting for their responses at most. */
+export const HTTP_MAX_PENDING = 64;
+
+/** One header field as received. */
+export interface HttpHeader {
+  /** Name as sent. */
+  readonly name: Uint8Array;
+  /** Value without surrounding whitespace (folded lines joined by a space). */
+  readonly value: Uint8Array;
+  /** Name in lower case, as text, for lookups. */
+  readonly key: string;
+}
+
+/** A request or response head and body. */
+export interface HttpMessage {
+  /** The start line without its line ending (request line or status line). */
+  readonly line: Uint8Array;
+  /** Header fields in order (at most {@link HTTP_MAX_HEADERS}). */
+  readonly headers: readonly HttpHeader[];
+  /** The head as received: start line, header lines, the empty line (`http.start`). */
+  readonly raw: Uint8Array;
+  /** Offset in `raw` where the header lines start (after the start line). */
+  readonly headerStart: number;
+  /** True when the head passed {@link HTTP_MAX_HEAD} and was cut. */
+  readonly truncated: boolean;
+  /** The body's first bytes, de-chunked and decoded (see the module doc). */
+  body: Uint8Array;
+  /** Body length on the wire after de-chunking, bytes (what was seen). */
+  bodyLength: number;
+  /** True when bytes of the body were missing (a gap) or not all kept. */
+  bodyIncomplete: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+const TE = new TextEncoder();
+
+/** One HTTP request and its response. */
+export class HttpTransaction {
+  readonly kind = "http" as const;
+  /** "request" when the request is complete, "complete" with the response (or without at the end). */
+  state: "request" | "complete" = "request";
+  /** Position in its connection, from 0. */
+  readonly txId: number;
+  /** The request (null when the connection was picked up after it). */
+  request: HttpMessage | null = null;
+  /** The final response (null until it came, or when it never did). */
+  response: HttpMessage | null = null;
+  /** Byte ranges in `request.line`: method, target, protocol (-1 when absent). */
+  methodEnd = 0;
+  uriStart = 0;
+  uriEnd = 0;
+  /** Status code (0 before a response). */
+  status = 0;
+  /** True once emitted with state "request". */
+  requestEmitted = false;
+  /** Lazily built buffers (see `http_buffers.ts`). */
+  cache: Map<string, Uint8Array | null> | null = null;
+
+  /** A transaction numbered `txId` in its connection. */
+  constructor(txId: number) {
+    this.txId = txId;
+  }
+
+  /** The request method as text ("" without a request). */
+  get method(): string {
+    const r = this.request;
+    return r === null ? "" : escapedText(r.line, 0, this.methodEnd, 32);
+  }
+
+  /** The request target as sent (EVE `url`), printable (`\xNN` escapes). */
+  get url(): string {
+    const r = this.request;
+    return r === null
+      ? ""
+      : escapedText(r.line, this.uriStart, this.uriEnd, 2048);
+  }
+
+  /** The request's protocol ("HTTP/1.1"; "" for HTTP/0.9 or no request). */
+  get protocol(): string {
+    const r = this.request;
+    if (r === null || this.uriEnd + 1 >= r.line.length) return "";
+    return escapedText(r.line, this.uriEnd + 1, r.line.length, 16);
+  }
+
+  /** First value of request header `key` (lower-case name), or null. */
+  requestHeader(key: string): Uint8Array | null {
+    return headerOf(this.request, key);
+  }
+
+  /** First value of response header `key` (lower-case name), or null. */
+  responseHeader(key: string): Uint8Array | null {
+    return headerOf(this.response, key);
+  }
+
+  /** The Host header's value as text, lower case, without a port ("" when absent). */
+  get hostname(): string {
+    const h = this.requestHeader("host");
+    if (h === null) return "";
+    return escapedText(h, 0, hostEnd(h), 255).toLowerCase();
+  }
+}
+
+/** End of the host part of a Host value (before `:port`; IPv6 literals kept whole). */
+export function hostEnd(h: Uint8Array): number {
+  if (h[0] === 0x5b) {
+    const close = h.indexOf(0x5d);
+    return close < 0 ? h.length : close + 1;
+  }
+  const colon = h.indexOf(0x3a);
+  return colon < 0 ? h.length : colon;
+}
+
+function headerOf(m: HttpMessage | null, key: string): Uint8Array | null {
+  if (m === null) return null;
+  for (const h of m.headers) if (h.key === key) return h.value;
+  return null;
+}
+
+// Parser states of one direction.
+const M_START = 0, M_HEAD = 1, M_BODY = 2, M_CHUNK_SIZE = 3, M_CHUNK_DATA = 4;
+const M_CHUNK_END = 5, M_TRAILER = 6, M_CLOSE_BODY = 7, M_RESYNC = 8;
+const M_DEAD = 9;
+
+/** Reading state of one direction. */
+class Side {
+  mode = M_START;
+  head: Uint8Array = new Uint8Array(512);
+  headLen = 0;
+  headTrunc = false;
+  /** Non-CR bytes on the current head line. */
+  lineLen = 0;
+  remaining = 0;
+  /** Chunk-size line: value so far, digits seen, in extension, bytes. */
+  chunkVal = 0;
+  chunkDigits = 0;
+  chunkExt = false;
+  chunkLine = 0;
+  body: Uint8Array | null = null;
+  bodyKept = 0;
+  bodyLength = 0;
+  bodyIncomplete = false;
+  /** The message being read. */
+  msg: HttpMessage | null = null;
+  tx: HttpTransaction | null = null;
+  /** Content-Encoding of the message being read: 0 none, 1 gzip, 2 deflate. */
+  coding = 0;
+
+  resetMessage(): void {
+    this.headLen = 0;
+    this.headTrunc = false;
+    this.lineLen = 0;
+    this.remaining = 0;
+    this.body = null;
+    this.bodyKept = 0;
+    this.bodyLength = 0;
+    this.bodyIncomplete = false;
+    this.msg = null;
+    this.tx = null;
+    this.coding = 0;
+  }
+
+  pushHead(c: number): void {
+    if (this.headLen >= this.head.length) {
+      if (this.head.length >= HTTP_MAX_HEAD) {
+        this.headTrunc = true;
+        return;
+      }
+      const n = new Uint8Array(Math.min(HTTP_MAX_HEAD, this.head.length * 4));
+      n.set(this.head);
+      this.head = n;
+    }
+    this.head[this.headLen++] = c;
+  }
+
+  keepBody(buf: Uint8Array, off: number, len: number): void {
+    this.bodyLength += len;
+    if (this.bodyKept >= HTTP_BODY_KEEP) {
+      this.bodyIncomplete = true;
+      return;
+    }
+    const n = Math.min(len, HTTP_BODY_KEEP - this.bodyKept);
+    if (this.body === null) {
+      this.body = new Uint8Array(Math.min(HTTP_BODY_KEEP, Math.max(n, 1024)));
+    }
+    if (this.bodyKept + n > this.body.length) {
+      const b = new Uint8Array(
+        Math.min(
+          HTTP_BODY_KEEP,
+          Math.max(this.bodyKept + n, this.body.length * 2),
+        ),
+      );
+      b.set(this.body.subarray(0, this.bodyKept));
+      this.body = b;
+    }
+    this.body.set(buf.subarray(off, off + n), this.bodyKept);
+    this.bodyKept += n;
+    if (n < len) this.bodyIncomplete = true;
+  }
+}
+
+/** Token characters (RFC 9110 tchar). */
+const TCHAR = new Uint8Array(256);
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = TCHAR[c + 0x20] = 1;
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * True when `d[off, off + len)` starts like a request line: an upper-case
+ * token of at most 24 bytes and a space. Returns -1 when more bytes are
+ * needed to tell, else 1 or 0.
+ */
+export function looksLikeRequest(
+  d: Uint8Array,
+  off: number,
+  len: number,
+): number {
+  const end = off + len;
+  for (let i = off; i < end; i++) {
+    const c = d[i]!;
+    if (c === 0x20) return i > off ? 1 : 0;
+    if (i - off >= 24) return 0;
+    const upper = c >= 0x41 && c <= 0x5a;
+    if (i === off ? !upper : !(upper || c === 0x2d || c === 0x5f)) return 0;
+  }
+  return -1;
+}
+
+const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
+
+/** True when `d[off, off + len)` starts with "HTTP/"; -1 when too short to tell. */
+export function looksLikeResponse(
+  d: Uint8Array,
+  off: number,
+  len: number,
+): number {
+  const n = Math.min(len, 5);
+  for (let i = 0; i < n; i++) if (d[off + i] !== HTTP_SLASH[i]) return 0;
+  return len < 5 ? -1 : 1;
+}
+
+/** Parses a finished head into a message. */
+function parseHead(s: Side): HttpMessage {
+  const raw = s.head.slice(0, s.headLen);
+  let eol = raw.indexOf(0x0a);
+  if (eol < 0) eol = raw.length;
+  let le = eol;
+  if (le > 0 && raw[le - 1] === 0x0d) le--;
+  const headers: HttpHeader[] = [];
+  let pos = eol + 1;
+  while (pos < raw.length) {
+    let e = raw.indexOf(0x0a, pos);
+    if (e < 0) e = raw.length;
+    let he = e;
+    if (he > pos && raw[he - 1] === 0x0d) he--;
+    if (he === pos) break;
+    const c0 = raw[pos]!;
+    if ((c0 === 0x20 || c0 === 0x09) && headers.length > 0) {
+      // Obsolete line folding: joined to the previous value by a space.
+      const prev = headers[headers.length - 1]!;
+      const more = trim(raw, pos, he);
+      const v = new Uint8Array(prev.value.length + 1 + more.length);
+      v.set(prev.value);
+      v[prev.value.length] = 0x20;
+      v.set(more, prev.value.length + 1);
+      headers[headers.length - 1] = {
+        name: prev.name,
+        value: v,
+        key: prev.key,
+      };
+    } else if (headers.length < HTTP_MAX_HEADERS) {
+      const colon = raw.indexOf(0x3a, pos);
+      if (colon >= 0 && colon < he) {
+        let ne = colon;
+        while (ne > pos && (raw[ne - 1] === 0x20 || raw[ne - 1] === 0x09)) ne--;
+        const name = raw.subarray(pos, ne);
+        headers.push({
+          name,
+          value: trim(raw, colon + 1, he),
+          key: lowerText(name),
+        });
+      }
+    }
+    pos = e + 1;
+  }
+  return {
+    line: raw.subarray(0, le),
+    headers,
+    raw,
+    headerStart: Math.min(eol + 1, raw.length),
+    truncated: s.headTrunc,
+    body: EMPTY,
+    bodyLength: 0,
+    bodyIncomplete: false,
+  };
+}
+
+function trim(d: Uint8Array, s: number, e: number): Uint8Array {
+  while (s < e && (d[s] === 0x20 || d[s] === 0x09)) s++;
+  while (e > s && (d[e - 1] === 0x20 || d[e - 1] === 0x09)) e--;
+  return d.subarray(s, e);
+}
+
+function lowerText(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length && i < 64; i++) {
+    const c = b[i]!;
+    s += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+  }
+  return s;
+}
+
+function eqLower(b: Uint8Array | null, s: string): boolean {
+  if (b === null || b.length !== s.length) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = b[i]!;
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== s.charCodeAt(i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** True when the last coding of a Transfer-Encoding value is "chunked". */
+function lastCodingChunked(te: Uint8Array): boolean {
+  const comma = te.lastIndexOf(0x2c);
+  return eqLower(trim(te, comma + 1, te.length), "chunked");
+}
+
+/** A Content-Length value, or -1 when absent or not digits. */
+function contentLength(m: HttpMessage): number {
+  const v = headerOf(m, "content-length");
+  if (v === null || v.length === 0 || v.length > 15) return -1;
+  let n = 0;
+  for (const c of v) {
+    if (c < 0x30 || c > 0x39) return -1;
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
+}
+
+function codingOf(m: HttpMessage): number {
+  const v = headerOf(m, "content-encoding");
+  if (v === null) return 0;
+  const t = trim(v, v.lastIndexOf(0x2c) + 1, v.length);
+  if (eqLower(t, "gzip") || eqLower(t, "x-gzip")) return 1;
+  if (eqLower(t, "deflate")) return 2;
+  return 0;
+}
+
+/**
+ * Decodes a gzip or deflate body (possibly cut short) into at most
+ * {@link HTTP_BODY_INFLATE_MAX} bytes; returns the input when it does not
+ * decode. A body that would decode to more yields the first bytes that a
+ * shorter prefix of it decodes to.
+ */
+export function inflateBounded(body: Uint8Array, coding: number): Uint8Array {
+  if (coding === 0 || body.length === 0) return body;
+  const opts = {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    maxOutputLength: HTTP_BODY_INFLATE_MAX,
+  };
+  let n = body.length;
+  for (let tries = 0; tries < 12 && n > 0; tries++) {
+    const input = body.subarray(0, n);
+    try {
+      if (coding === 1) return new Uint8Array(zlib.gunzipSync(input, opts));
+      // "deflate" is zlib-wrapped per RFC 9110; some servers send raw deflate.
+      try {
+        return new Uint8Array(zlib.inflateSync(input, opts));
+      } catch (e) {
+        if (isTooLarge(e)) throw e;
+        return new Uint8Array(zlib.inflateRawSync(input, opts));
+      }
+    } catch (e) {
+      if (!isTooLarge(e)) return body;
+      n = Math.floor(n / 2);
+    }
+  }
+  return body;
+}
+
+function isTooLarge(e: unknown): boolean {
+  return e instanceof RangeError ||
+    (e instanceof Error && /larger than|too large/i.test(e.message));
+}
+
+/** The HTTP/1.x parser of one connection. */
+export class HttpParser implements StreamParser {
+  readonly #sides: [Side, Side] = [new Side(), new Side()];
+  /** Requests waiting for their responses, oldest first. */
+  #pending: HttpTransaction[] = [];
+  #nextTx = 0;
+  /** Set after 101 or a successful CONNECT: the rest is not HTTP. */
+  #upgraded = false;
+
+  data(
+    dir: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    out: ParserOutput,
+  ): void {
+    const s = this.#sides[dir]!;
+    const end = off + len;
+    let i = off;
+    while (i < end) {
+      switch (s.mode) {
+        case M_DEAD:
+          return;
+        case M_RESYNC: {
+          // Only at a segment boundary that starts like a message.
+          const ok = i === off &&
+            (dir === DIR_TO_SERVER
+              ? looksLikeRequest(buf, i, end - i) === 1
+              : looksLikeResponse(buf, i, end - i) === 1);
+          if (!ok) return;
+          s.resetMessage();
+          s.mode = M_START;
+          break;
+        }
+        case M_START: {
+          const c = buf[i]!;
+          if (c === 0x0d || c === 0x0a) {
+            i++;
+            break;
+          }
+          s.resetMessage();
+          s.mode = M_HEAD;
+          break;
+        }
+        case M_HEAD:
+          i = this.#head(dir, s, buf, i, end, out);
+          break;
+        case M_BODY: {
+          const n = Math.min(s.remaining, end - i);
+          s.keepBody(buf, i, n);
+          s.remaining -= n;
+          i += n;
+          if (s.remaining === 0) this.#messageDone(dir, s, out);
+          break;
+        }
+        case M_CHUNK_SIZE:
+          i = this.#chunkSize(dir, s, buf, i, end, out);
+          break;
+        case M_CHUNK_DATA: {
+          const n = Math.min(s.remaining, end - i);
+          s.keepBody(buf, i, n);
+          s.remaining -= n;
+          i += n;
+          if (s.remaining === 0) {
+            s.mode = M_CHUNK_END;
+            s.chunkLine = 0;
+          }
+          break;
+        }
+        case M_CHUNK_END: {
+          // The CRLF after a chunk's data.
+          const c = buf[i++]!;
+          if (c === 0x0a) {
+            s.mode = M_CHUNK_SIZE;
+            s.chunkVal = s.chunkDigits = s.chunkLine = 0;
+            s.chunkExt = false;
+          } else if (c !== 0x0d || ++s.chunkLine > 2) {
+            this.#lost(dir, s, out);
+          }
+          break;
+        }
+        case M_TRAILER: {
+          // Trailer lines until an empty one.
+          const c = buf[i++]!;
+          if (c === 0x0a) {
+            if (s.lineLen === 0) this.#messageDone(dir, s, out);
+            else s.lineLen = 0;
+          } else if (c !== 0x0d) s.lineLen++;
+          break;
+        }
+        case M_CLOSE_BODY: {
+          const n = end - i;
+          s.keepBody(buf, i, n);
+          i = end;
+          break;
+        }
+      }
+    }
+  }
+
+  /** Reads head bytes up to the empty line; returns where it stopped. */
+  #head(
+    dir: number,
+    s: Side,
+    buf: Uint8Array,
+    i: number,
+    end: number,
+    out: ParserOutput,
+  ): number {
+    while (i < end) {
+      const c = buf[i++]!;
+      s.pushHead(c);
+      if (c === 0x0a) {
+        if (s.lineLen === 0) {
+          this.#headDone(dir, s, out);
+          return i;
+        }
+        s.lineLen = 0;
+      } else if (c !== 0x0d) s.lineLen++;
+    }
+    return i;
+  }
+
+  #headDone(dir: number, s: Side, out: ParserOutput): void {
+    const m = parseHead(s);
+    s.msg = m;
+    s.coding = codingOf(m);
+    const te = headerOf(m, "transfer-encoding");
+    const chunked = te !== null && lastCodingChunked(te);
+    const cl = contentLength(m);
+    if (dir === DIR_TO_SERVER) {
+      const tx = new HttpTransaction(this.#nextTx++);
+      tx.request = m;
+      const line = m.line;
+      const sp1 = line.indexOf(0x20);
+      tx.methodEnd = sp1 < 0 ? line.length : sp1;
+      tx.uriStart = sp1 < 0 ? line.length : sp1 + 1;
+      const sp2 = line.lastIndexOf(0x20);
+      tx.uriEnd = sp2 > tx.uriStart &&
+          looksLikeResponse(line, sp2 + 1, line.length - sp2 - 1) === 1
+        ? sp2
+        : line.length;
+      s.tx = tx;
+      if (this.#pending.length >= HTTP_MAX_PENDING) {
+        this.#finish(this.#pending.shift()!, out);
+      }
+      this.#pending.push(tx);
+      this.#startBody(dir, s, chunked, chunked ? 0 : Math.max(0, cl), out);
+      return;
+    }
+    // A response: pair it with the oldest waiting request.
+    const status = statusOf(m.line);
+    if (status >= 100 && status < 200 && status !== 101) {
+      // Interim: skip it, the final response follows.
+      s.resetMessage();
+      s.mode = M_START;
+      return;
+    }
+    let tx = this.#pending[0];
+    if (tx === undefined) {
+      tx = new HttpTransaction(this.#nextTx++);
+      tx.requestEmitted = true; // nothing to emit on the request side
+      this.#pending.push(tx);
+    }
+    tx.status = status;
+    s.tx = tx;
+    const isHead = tx.request !== null && tx.methodEnd === 4 &&
+      eqLower(tx.request.line.subarray(0, 4), "head");
+    const isConnect = tx.request !== null && tx.methodEnd === 7 &&
+      eqLower(tx.request.line.subarray(0, 7), "connect");
+    if (status === 101 || (isConnect && status >= 200 && status < 300)) {
+      this.#upgraded = true;
+    }
+    if (
+      isHead || status === 204 || status === 304 || status === 101 ||
+      (isConnect && status >= 200 && status < 300)
+    ) {
+      this.#startBody(dir, s, false, 0, out);
+    } else if (chunked) this.#startBody(dir, s, true, 0, out);
+    else if (cl >= 0) this.#startBody(dir, s, false, cl, out);
+    else s.mode = M_CLOSE_BODY;
+  }
+
+  #startBody(
+    dir: number,
+    s: Side,
+    chunked: boolean,
+    len: number,
+    out: ParserOutput,
+  ): void {
+    if (chunked) {
+      s.mode = M_CHUNK_SIZE;
+      s.chunkVal = s.chunkDigits = s.chunkLine = 0;
+      s.chunkExt = false;
+    } else if (len > 0) {
+      s.mode = M_BODY;
+      s.remaining = len;
+    } else this.#messageDone(dir, s, out);
+  }
+
+  #chunkSize(
+    dir: number,
+    s: Side,
+    buf: Uint8Array,
+    i: number,
+    end: number,
+    out: ParserOutput,
+  ): number {
+    while (i < end) {
+      const c = buf[i++]!;
+      if (++s.chunkLine > 1024) {
+        this.#lost(dir, s, out);
+        return end;
+      }
+      if (c === 0x0a) {
+        if (s.chunkDigits === 0) {
+          if (s.chunkLine <= 2) continue; // a stray CRLF
+          this.#lost(dir, s, out);
+          return end;
+        }
+        if (s.chunkVal === 0) {
+          s.mode = M_TRAILER;
+          s.lineLen = 0;
+        } else {
+          s.mode = M_CHUNK_DATA;
+          s.remaining = s.chunkVal;
+        }
+        return i;
+      }
+      if (s.chunkExt || c === 0x0d) continue;
+      const v = c >= 0x30 && c <= 0x39
+        ? c - 0x30
+        : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66
+        ? (c | 0x20) - 0x57
+        : -1;
+      if (v >= 0 && s.chunkDigits < 12) {
+        s.chunkVal = s.chunkVal * 16 + v;
+        s.chunkDigits++;
+      } else if (c === 0x3b || c === 0x20 || c === 0x09) {
+        s.chunkExt = true;
+      } else {
+        this.#lost(dir, s, out);
+        return end;
+      }
+    }
+    return i;
+  }
+
+  /** The message of direction `dir` is complete. */
+  #messageDone(dir: number, s: Side, out: ParserOutput): void {
+    const m = s.msg;
+    const tx = s.tx;
+    if (m !== null) {
+      const kept = s.body === null ? EMPTY : s.body.subarray(0, s.bodyKept);
+      m.body = inflateBounded(kept, s.coding);
+      m.bodyLength = s.bodyLength;
+      m.bodyIncomplete = s.bodyIncomplete;
+    }
+    s.resetMessage();
+    s.mode = this.#upgraded ? M_DEAD : M_START;
+    if (tx === null || m === null) return;
+    if (dir === DIR_TO_SERVER) {
+      if (!tx.requestEmitted) {
+        tx.requestEmitted = true;
+        out.emit(tx, DIR_TO_SERVER);
+      }
+      return;
+    }
+    tx.response = m;
+    const k = this.#pending.indexOf(tx);
+    if (k >= 0) this.#pending.splice(k, 1);
+    this.#finish(tx, out);
+    if (this.#upgraded) this.#sides[DIR_TO_SERVER]!.mode = M_DEAD;
+  }
+
+  /** Emits `tx` as complete (its request first, when not yet emitted). */
+  #finish(tx: HttpTransaction, out: ParserOutput): void {
+    if (!tx.requestEmitted && tx.request !== null) {
+      tx.requestEmitted = true;
+      out.emit(tx, DIR_TO_SERVER);
+    }
+    tx.state = "complete";
+    out.emit(tx, DIR_TO_CLIENT);
+  }
+
+  /** The message in progress is lost: resynchronise at a later message start. */
+  #lost(dir: number, s: Side, out: ParserOutput): void {
+    const m = s.msg;
+    const tx = s.tx;
+    const bodyLength = s.bodyLength;
+    s.resetMessage();
+    s.mode = M_RESYNC;
+    if (m === null || tx === null) return;
+    // Keep what the head told; the body is incomplete.
+    m.bodyIncomplete = true;
+    m.bodyLength = bodyLength;
+    if (dir === DIR_TO_SERVER) {
+      if (!tx.requestEmitted) {
+        tx.requestEmitted = true;
+        out.emit(tx, DIR_TO_SERVER);
+      }
+      return;
+    }
+    tx.response = m;
+    const k = this.#pending.indexOf(tx);
+    if (k >= 0) this.#pending.splice(k, 1);
+    this.#finish(tx, out);
+  }
+
+  gap(dir: number, len: number, out: ParserOutput): void {
+    const s = this.#sides[dir]!;
+    switch (s.mode) {
+      case M_DEAD:
+      case M_RESYNC:
+        return;
+      case M_START:
+        s.mode = M_RESYNC;
+        return;
+      case M_BODY: {
+        const over = len > s.remaining;
+        s.bodyLength += Math.min(len, s.remaining);
+        s.bodyIncomplete = true;
+        if (len >= s.remaining) {
+          s.remaining = 0;
+          this.#messageDone(dir, s, out);
+          // The gap ran past the body: the next message start is lost too.
+          if (over && (s.mode as number) !== M_DEAD) s.mode = M_RESYNC;
+        } else s.remaining -= len;
+        return;
+      }
+      case M_CHUNK_DATA:
+        if (len < s.remaining) {
+          s.remaining -= len;
+          s.bodyLength += len;
+          s.bodyIncomplete = true;
+          return;
+        }
+        this.#lost(dir, s, out);
+        return;
+      case M_CLOSE_BODY:
+        s.bodyLength += len;
+        s.bodyIncomplete = true;
+        return;
+      case M_HEAD:
+        // A head cut short (by the capture's snap length, say): keep what
+        // came as a truncated message, then resynchronise.
+        if (s.headLen > 0) {
+          s.headTrunc = true;
+          this.#headDone(dir, s, out);
+          if (s.msg !== null) this.#lost(dir, s, out);
+          else s.mode = M_RESYNC;
+          return;
+        }
+        this.#lost(dir, s, out);
+        return;
+      default:
+        this.#lost(dir, s, out);
+    }
+  }
+
+  end(dir: number, out: ParserOutput): void {
+    const s = this.#sides[dir]!;
+    if (s.mode === M_CLOSE_BODY) this.#messageDone(dir, s, out);
+    else if (
+      s.mode === M_BODY || s.mode === M_CHUNK_DATA ||
+      s.mode === M_CHUNK_SIZE || s.mode === M_CHUNK_END ||
+      s.mode === M_TRAILER
+    ) {
+      s.bodyIncomplete = true;
+      this.#messageDone(dir, s, out);
+    }
+    s.mode = M_DEAD;
+  }
+
+  close(out: ParserOutput): void {
+    for (let dir = 0; dir < 2; dir++) {
+      if (this.#sides[dir]!.mode !== M_DEAD) this.end(dir, out);
+    }
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const tx of pending) {
+      if (tx.request !== null) this.#finish(tx, out);
+    }
+  }
+}
+
+/** The status code of a status line ("HTTP/1.1 200 OK" → 200; 0 when malformed). */
+function statusOf(line: Uint8Array): number {
+  const sp = line.indexOf(0x20);
+  if (sp < 0 || sp + 4 > line.length) return 0;
+  let n = 0;
+  for (let i = sp + 1; i < sp + 4; i++) {
+    const c = line[i]!;
+    if (c < 0x30 || c > 0x39) return 0;
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
+}
+
+/** Bytes of an ASCII string (for tests and buffers built from text). */
+export function asciiBytes(s: string): Uint8Array {
+  return TE.encode(s);
+}
+
+/** Whether `c` is an RFC 9110 token character. */
+export function isTokenChar(c: number): boolean {
+  return TCHAR[c] === 1;
+}

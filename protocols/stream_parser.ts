@@ -1,0 +1,74 @@
+/**
+ * The shape of a stream-fed application-layer parser, and how one is
+ * chosen for a connection. A parser is made per TCP flow once the
+ * protocol is detected; it sees both directions' reassembled bytes in
+ * order, gaps, and ends, and emits {@link AppRecord}s.
+ *
+ * Detection follows Suricata's app-layer protocol detection
+ * (https://docs.suricata.io/en/latest/rules/app-layer.html): each parser
+ * probes the first bytes a direction sent, by content on any port (HTTP
+ * methods and status lines, TLS record headers) or only on its ports where
+ * content alone is too weak (DNS over TCP). The first parser to say yes
+ * gets the flow; a direction whose first {@link PROBE_MAX} bytes no parser
+ * accepts leaves the flow undetected.
+ *
+ * @module
+ */
+import type { AppRecord } from "./app_record.ts";
+
+/** Where a parser sends its records. */
+export interface ParserOutput {
+  /** A finished record, completed by a message in direction `dir`. */
+  emit(rec: AppRecord, dir: number): void;
+}
+
+/** One connection's parser (both directions). */
+export interface StreamParser {
+  /** In-order bytes `buf[off, off + len)` of direction `dir` (transient: copy what you keep). */
+  data(
+    dir: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    out: ParserOutput,
+  ): void;
+  /** `len` bytes of direction `dir` are missing: resynchronise or give the direction up. */
+  gap(dir: number, len: number, out: ParserOutput): void;
+  /** No more bytes will come in direction `dir`. */
+  end(dir: number, out: ParserOutput): void;
+  /** The flow ended: emit whatever is pending. Called once, last. */
+  close(out: ParserOutput): void;
+}
+
+/** What a probe decided. */
+export const PROBE_NO = 0;
+/** The bytes are this protocol. */
+export const PROBE_YES = 1;
+/** Too few bytes to tell. */
+export const PROBE_MORE = 2;
+
+/** Bytes of each direction a flow's detection looks at, at most. */
+export const PROBE_MAX = 64;
+
+/** A protocol the app layer can detect and parse. */
+export interface ParserSpec {
+  /** The app-layer protocol name (EVE `app_proto`): "http", "dns", "tls". */
+  readonly name: string;
+  /** Server ports the protocol is expected on (probes may require them). */
+  readonly ports: readonly number[];
+  /**
+   * Looks at the first bytes direction `dir` sent (`data[off, off + len)`,
+   * everything so far, at most {@link PROBE_MAX}); `port` is the flow's
+   * server port. Returns {@link PROBE_YES}, {@link PROBE_NO} or
+   * {@link PROBE_MORE}.
+   */
+  probe(
+    dir: number,
+    data: Uint8Array,
+    off: number,
+    len: number,
+    port: number,
+  ): number;
+  /** A parser for one new connection. */
+  create(): StreamParser;
+}
