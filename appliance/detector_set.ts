@@ -14,15 +14,11 @@ import {
   TunnelScope,
 } from "../detect/mod.ts";
 import type { Packet } from "../decode/mod.ts";
-import type {
-  Flow,
-  FlowEndReason,
-  FlowObserver,
-  PacketContext,
-} from "../flows/mod.ts";
+import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
+import type { AppContext, AppObserver, AppRecord } from "../protocols/mod.ts";
 
 /** Every enabled detector behind one observer; see the module doc. */
-export class DetectorSet implements FlowObserver {
+export class DetectorSet implements AppObserver {
   #detectors: Detector[] = [];
   #withPacket: Detector[] = [];
   /** How many of the last detectors are extra ones (see {@link setExtra}). */
@@ -102,6 +98,12 @@ export class DetectorSet implements FlowObserver {
     this.#scope.current = ctx.flow.tunnel ?? ctx.tunnel;
     for (let i = 0; i < ds.length; i++) ds[i]!.onPacket!(p, ctx);
     this.#scope.current = null;
+  }
+
+  /** Forwards an app-layer record to the detectors that read them. */
+  onApp(rec: AppRecord, ctx: AppContext): void {
+    const ds = this.#detectors;
+    for (let i = 0; i < ds.length; i++) ds[i]!.onApp?.(rec, ctx);
   }
 
   /** Forwards a flow end. */

@@ -88,6 +88,8 @@ export class Traffic {
   tUs = Date.UTC(2026, 0, 1) * 1000;
   readonly frames: { bytes: Uint8Array; tsUs: number }[] = [];
   #seq = 1000;
+  /** Next sequence number of each direction of each connection, as TCP keeps it. */
+  #next = new Map<string, number>();
 
   /** Moves the clock forward by `s` seconds. */
   wait(s: number): this {
@@ -141,12 +143,29 @@ export class Traffic {
       : o.payload ?? new Uint8Array(0);
     const opt = [...(o.options ?? [])];
     while (opt.length % 4 !== 0) opt.push(1);
+    // Sequence and acknowledgement numbers as a real TCP keeps them: per
+    // direction, advanced by the payload, SYN and FIN.
+    const key = `${src}:${sport}>${dst}:${dport}`;
+    const back = `${dst}:${dport}>${src}:${sport}`;
+    let seq = this.#next.get(key);
+    if (seq === undefined || (flags & TCP_SYN) !== 0) {
+      this.#seq = (this.#seq + 100_003) >>> 0;
+      seq = this.#seq;
+    }
+    if (o.seq !== undefined) seq = o.seq;
+    this.#next.set(
+      key,
+      (seq + payload.length + ((flags & (TCP_SYN | TCP_FIN)) !== 0 ? 1 : 0)) >>>
+        0,
+    );
+    const ack = o.ack ??
+      ((flags & TCP_ACK) !== 0 ? this.#next.get(back) ?? 0 : 0);
     const off = (20 + opt.length) / 4;
     const l4 = [
       ...be16(sport),
       ...be16(dport),
-      ...be32(o.seq ?? this.#seq++),
-      ...be32(o.ack ?? 0),
+      ...be32(seq),
+      ...be32(ack),
       off << 4,
       flags,
       ...be16(o.window ?? 64240),

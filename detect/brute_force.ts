@@ -17,22 +17,25 @@
  *   methods, PK_OK a key), so a server segment of the accept's size minus
  *   16 means the login succeeded. A script's one-shot `ssh box cmd`
  *   commands then never look like guessing.
- * - HTTP basic auth: `http_401` answers "401" to one client from one server
- *   within the window.
+ * - HTTP authentication: `http_401` responses "401 Unauthorized" or "403
+ *   Forbidden" to one client from one server within the window, counted
+ *   per response over every request of a connection (keep-alive) and
+ *   across connections, from the reassembled HTTP transactions.
  * - HTTP forms: `http_posts` POSTs from one client to the same login-like
- *   path (policy `http_login_paths`) on one server within the window.
+ *   path (policy `http_login_paths`) on one server within the window, every
+ *   request of a connection counted.
  *
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
 import type { Policy } from "../alerts/policy.ts";
 import {
-  APP_HTTP,
   formatAddr,
   IPPROTO_TCP,
   type Packet,
   TCP_ACK,
 } from "../decode/mod.ts";
+import type { AppContext, AppRecord } from "../protocols/mod.ts";
 import {
   DIR_TO_CLIENT,
   DIR_TO_SERVER,
@@ -79,6 +82,9 @@ class Guesser {
   tag = 0;
   variant = "";
   path = "";
+  /** HTTP answers counted: 401 and 403. */
+  n401 = 0;
+  n403 = 0;
   recent: Recent;
   attempts = 0;
   reported = 0;
@@ -108,6 +114,7 @@ class Guesser {
     this.lastEmitUs = 0;
     this.dirty = this.due = false;
     this.path = "";
+    this.n401 = this.n403 = 0;
   }
 }
 
@@ -127,19 +134,6 @@ function isNewKeys(p: Packet): boolean {
   const d = p.data, o = p.payloadOffset;
   return d[o] === 0 && d[o + 1] === 0 && d[o + 2] === 0 && d[o + 3] === 12 &&
     d[o + 4] === 10 && d[o + 5] === 21;
-}
-
-const HTTP_401 = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e]; // "HTTP/1."
-
-/** True when the payload starts with an HTTP/1.x status line with code 401. */
-function is401(p: Packet): boolean {
-  if (p.payloadLen < 12) return false;
-  const d = p.data, o = p.payloadOffset;
-  for (let i = 0; i < HTTP_401.length; i++) {
-    if (d[o + i] !== HTTP_401[i]) return false;
-  }
-  return d[o + 8] === 0x20 && d[o + 9] === 0x34 && d[o + 10] === 0x30 &&
-    d[o + 11] === 0x31;
 }
 
 function hashText(s: string): number {
@@ -230,7 +224,9 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
       );
       what = `${g.attempts} short ${g.variant} login connections`;
     } else if (g.tag === TAG_401) {
-      what = `${g.attempts} HTTP 401 (authentication failed) answers`;
+      evidence.http_401 = g.n401;
+      evidence.http_403 = g.n403;
+      what = `${g.attempts} HTTP 401/403 (authentication failed) answers`;
     } else {
       evidence.path = g.path;
       what = `${g.attempts} POSTs to ${g.path}`;
@@ -273,6 +269,7 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
     }
     if (!g.alerted && g.attempts > 0 && tsUs - g.lastUs > windowUs) {
       g.recent.clear();
+      g.n401 = g.n403 = 0;
       g.attempts =
         g.reported =
         g.durSumUs =
@@ -319,40 +316,43 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
         sshPacket(p, f, ctx.dir);
         return;
       }
-      if (ctx.dir === DIR_TO_CLIENT) {
-        if (is401(p)) {
-          flush(
-            attempt(
-              TAG_401,
-              "http_auth",
-              f.version,
-              f.srcAddr,
-              f.dstAddr,
-              f.dstPort,
-              0,
-              p.tsUs,
-            ),
-          );
-        }
-      } else if (
-        ctx.dir === DIR_TO_SERVER && p.app === APP_HTTP &&
-        p.http.method === "POST"
-      ) {
-        const path = loginPath(p.http.uri);
-        if (path === "") return;
+    },
+    onApp(rec: AppRecord, ctx: AppContext): void {
+      if (rec.kind !== "http") return;
+      const f = ctx.flow;
+      if (rec.state === "complete") {
+        const st = rec.status;
+        if (st !== 401 && st !== 403) return;
         const g = attempt(
-          TAG_POST,
-          "http_post",
+          TAG_401,
+          "http_auth",
           f.version,
           f.srcAddr,
           f.dstAddr,
           f.dstPort,
-          hashText(path),
-          p.tsUs,
+          0,
+          ctx.tsUs,
         );
-        if (g.path === "") g.path = path.slice(0, 200);
+        if (st === 401) g.n401++;
+        else g.n403++;
         flush(g);
+        return;
       }
+      if (rec.method !== "POST") return;
+      const path = loginPath(rec.url);
+      if (path === "") return;
+      const g = attempt(
+        TAG_POST,
+        "http_post",
+        f.version,
+        f.srcAddr,
+        f.dstAddr,
+        f.dstPort,
+        hashText(path),
+        ctx.tsUs,
+      );
+      if (g.path === "") g.path = path.slice(0, 200);
+      flush(g);
     },
     onFlowEnd(f: Flow): void {
       if (f.proto !== IPPROTO_TCP) return;

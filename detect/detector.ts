@@ -3,7 +3,7 @@
  * building a {@link Detection} from the signature table and the policy, and
  * address tests that need no allocation.
  *
- * A detector is a {@link FlowObserver}: it sees every decoded packet with its
+ * A detector is an {@link AppObserver}: it sees every decoded packet with its
  * flow and hosts, every flow end, and a tick per batch, all in packet time.
  * It keeps bounded state (see `_table.ts`) and calls `emit` with a
  * Detection when it sees something; the alert pipeline (alerts/) aggregates,
@@ -14,7 +14,7 @@
 import type { AdmitCheck } from "../alerts/aggregator.ts";
 import type { AlertType, Detection } from "../alerts/alert.ts";
 import type { Policy } from "../alerts/policy.ts";
-import type { FlowObserver } from "../flows/mod.ts";
+import type { AppObserver } from "../protocols/mod.ts";
 import { signatureOf } from "./signatures.ts";
 
 /** Receives the detections of a detector. */
@@ -29,7 +29,7 @@ export type Emit = (d: Detection) => void;
  * new Pipeline({ observers: [d, aggregator.observer()] });
  * ```
  */
-export interface Detector extends FlowObserver {
+export interface Detector extends AppObserver {
   /** The alert type it emits. */
   readonly type: AlertType;
   /** Entries held in its bounded state (trackers), for metrics and tests. */
