@@ -329,6 +329,10 @@ export class Appliance {
     retrain?.onModelChange((m) => this.#detectors.setExtra(anomaly(m)));
     pipeline = new Pipeline({
       flows: { maxFlows: o.config.limits.max_flows },
+      stream: {
+        depth: o.config.stream.depth,
+        memcap: o.config.stream.memcap,
+      },
       maxHosts: o.config.limits.max_hosts,
       expireBudget: EXPIRE_BUDGET,
       defrag: defragConfig(o.config.defrag),
@@ -1096,6 +1100,8 @@ export class Appliance {
           ["max_open_alerts", this.#holder.current.aggregation.max_open],
           ["ws_buffer_bytes", this.#o.config.limits.ws_buffer_kb * 1024],
           ["ws_clients", this.#o.config.limits.ws_clients],
+          ["stream_depth", this.#o.config.stream.depth],
+          ["stream_memcap", this.#o.config.stream.memcap],
         ].map(([limit, value]) => ({
           labels: { limit: String(limit) },
           value: Number(value),

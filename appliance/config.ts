@@ -12,6 +12,7 @@ import { parsePolicy, type Policy } from "../alerts/mod.ts";
 import { ConfigError, UserError } from "../common/errors.ts";
 import {
   bool,
+  byteSize,
   duration,
   int,
   listenAddr,
@@ -24,6 +25,10 @@ import { type OpenEnricherOptions, parseEnrichConfig } from "../enrich/mod.ts";
 import { type NotifyConfig, parseNotifyConfig } from "../notify/mod.ts";
 import { type IntelConfig, parseIntelConfig } from "../intel/mod.ts";
 import { type BlockPolicy, parseBlockPolicy } from "../respond/mod.ts";
+import {
+  DEFAULT_STREAM_DEPTH,
+  DEFAULT_STREAM_MEMCAP,
+} from "../reassembly/mod.ts";
 
 /** Name of the config file in the data directory. */
 export const CONFIG_FILE = "config.json";
@@ -92,6 +97,13 @@ export interface AppConfig {
     max_fragments: number;
     max_datagrams: number;
   };
+  /** TCP reassembly bounds (see reassembly/). */
+  stream: {
+    /** Bytes reassembled per direction of a connection (0: no limit). */
+    depth: number;
+    /** Bytes of out-of-order segments held by all connections together. */
+    memcap: number;
+  };
   log_level: typeof LOG_LEVELS[number];
   /**
    * After the first start (no known hosts yet), hosts seen within this many
@@ -120,6 +132,7 @@ const TOP_KEYS = [
   "model",
   "limits",
   "defrag",
+  "stream",
   "log_level",
   "new_host_learning",
   "geoip",
@@ -163,6 +176,7 @@ export function parseConfig(input: unknown): AppConfig {
     "max_fragments",
     "max_datagrams",
   ]);
+  const strm = record(top.stream, "stream", ["depth", "memcap"]);
   const lim = record(top.limits, "limits", [
     "max_flows",
     "max_hosts",
@@ -274,6 +288,16 @@ export function parseConfig(input: unknown): AppConfig {
       max_datagrams: int(df.max_datagrams, "defrag.max_datagrams", 4096, {
         min: 16,
         max: 1_000_000,
+      }),
+    },
+    stream: {
+      depth: byteSize(strm.depth, "stream.depth", DEFAULT_STREAM_DEPTH, {
+        min: 0,
+        max: 1 << 30,
+      }),
+      memcap: byteSize(strm.memcap, "stream.memcap", DEFAULT_STREAM_MEMCAP, {
+        min: 1 << 20,
+        max: 4 * 2 ** 30,
       }),
     },
     log_level: oneOf(top.log_level, "log_level", LOG_LEVELS, "info"),

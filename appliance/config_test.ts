@@ -11,6 +11,7 @@ Deno.test("parseConfig gives the documented defaults for an empty document", () 
   assert.equal(c.storage.commit_interval_ms, 1000);
   assert.equal(c.eve.path, "eve.json");
   assert.equal(c.limits.max_flows, 200_000);
+  assert.deepEqual(c.stream, { depth: 1 << 20, memcap: 32 << 20 });
   assert.equal(c.log_level, "info");
   assert.equal(c.blocking.enabled, true);
   assert.ok(c.policy.detectors.port_scan.enabled);
@@ -39,6 +40,11 @@ Deno.test("parseConfig names the field of every invalid value", async (t) => {
     [{ defrag: { timeout: "1h" } }, "defrag.timeout"],
     [{ defrag: { enabled: "no" } }, "defrag.enabled"],
     [{ defrag: { max_fragmnets: 3 } }, "defrag.max_fragmnets"],
+    [{ stream: { depth: -1 } }, "stream.depth"],
+    [{ stream: { depth: "1 parsec" } }, "stream.depth"],
+    [{ stream: { memcap: "1kb" } }, "stream.memcap"],
+    [{ stream: { memcap: 1.5 } }, "stream.memcap"],
+    [{ stream: { window: 1 } }, "stream.window"],
     [{ log_level: "loud" }, "log_level"],
     [{ captur: {} }, "captur"],
     [{ capture: { snaplne: 100 } }, "capture.snaplne"],
@@ -59,6 +65,21 @@ Deno.test("parseConfig names the field of every invalid value", async (t) => {
       });
     });
   }
+});
+
+Deno.test("parseConfig reads stream sizes as bytes or with Suricata's units", () => {
+  assert.deepEqual(
+    parseConfig({ stream: { depth: "512kb", memcap: "64mb" } }).stream,
+    { depth: 512 * 1024, memcap: 64 << 20 },
+  );
+  assert.deepEqual(
+    parseConfig({ stream: { depth: 0, memcap: 2_000_000 } }).stream,
+    { depth: 0, memcap: 2_000_000 },
+  );
+  assert.equal(
+    parseConfig({ stream: { depth: "2 MiB" } }).stream.depth,
+    2 << 20,
+  );
 });
 
 Deno.test("parseConfig takes valid overrides", () => {

@@ -33,7 +33,11 @@ import {
   protocolEvents,
   type ProtocolEventType,
 } from "../events/mod.ts";
-import type { FlowObserver } from "../flows/mod.ts";
+import type { AppLayerCounters, AppObserver } from "../protocols/mod.ts";
+import type {
+  ReassemblyConfig,
+  ReassemblyCounters,
+} from "../reassembly/mod.ts";
 import {
   bool,
   type Command,
@@ -66,6 +70,44 @@ export interface FileStats {
   tunnels: Record<string, number>;
   /** What IP defragmentation did (fragments, reassembled, anomalies …). */
   defrag: DefragCounters;
+  /**
+   * TCP reassembly: bytes reassembled, held at most, dropped by depth and
+   * memcap, gaps, overlaps (differing ones), mid-stream pick-ups.
+   */
+  stream: StreamStats | null;
+  /** App layer: connections detected by protocol, records by kind. */
+  app: AppLayerCounters | null;
+}
+
+/** The `stream` entry of a file's statistics (Suricata's tcp.* names where they exist). */
+export interface StreamStats {
+  reassembled_bytes: number;
+  held_bytes_peak: number;
+  held_segments: number;
+  depth_dropped_bytes: number;
+  memcap_dropped_bytes: number;
+  gaps: number;
+  gap_bytes: number;
+  overlaps: number;
+  overlaps_differing: number;
+  midstream: number;
+  syn_data: number;
+}
+
+function streamStats(r: Readonly<ReassemblyCounters>): StreamStats {
+  return {
+    reassembled_bytes: r.bytes,
+    held_bytes_peak: r.heldPeak,
+    held_segments: r.segmentsHeld,
+    depth_dropped_bytes: r.depthDropped,
+    memcap_dropped_bytes: r.memcapDropped,
+    gaps: r.gaps,
+    gap_bytes: r.gapBytes,
+    overlaps: r.overlaps,
+    overlaps_differing: r.overlapsDiffering,
+    midstream: r.midstream,
+    syn_data: r.synData,
+  };
 }
 
 /** The `--stats-json` document. */
@@ -148,6 +190,8 @@ export interface AnalyzeOptions {
   detectors?: CreateDetectorsOptions;
   /** Enrichment applied to alerts before they are printed. */
   enrich?: (alert: Alert) => void;
+  /** Reassembly bounds (`stream.depth`, `stream.memcap`; default the shipped ones). */
+  stream?: Partial<ReassemblyConfig>;
 }
 
 /** An alert as an EVE record (the same object, typed for sinks). */
@@ -194,8 +238,10 @@ export async function analyzeFiles(
       alert_pipeline: null,
       tunnels: {},
       defrag: { ...new Defragmenter().counters },
+      stream: null,
+      app: null,
     };
-    const observers: FlowObserver[] = [];
+    const observers: AppObserver[] = [];
     if (protoKinds.size > 0) {
       observers.push(protocolEvents(protoKinds, opts.sink));
     }
@@ -224,7 +270,7 @@ export async function analyzeFiles(
       observers.push(agg.observer());
       aggregator = agg;
     }
-    const pipeline = new Pipeline({ observers });
+    const pipeline = new Pipeline({ observers, stream: opts.stream });
     try {
       const reader = readCaptureFile(file);
       let r = await reader.next();
@@ -243,6 +289,10 @@ export async function analyzeFiles(
     }
     pipeline.finish();
     fs.alert_pipeline = aggregator === null ? null : { ...aggregator.counters };
+    const rc = pipeline.reassembly;
+    fs.stream = rc === null ? null : streamStats(rc);
+    const ac = pipeline.appCounters;
+    fs.app = ac === null ? null : structuredClone(ac);
     fs.packets = pipeline.counters.packets;
     fs.bytes = pipeline.counters.bytes;
     fs.decode_errors = pipeline.counters.decodeErrors;
@@ -271,8 +321,16 @@ function tableLine(rec: EveRecord): string {
   const sub = rec[kind] as Record<string, unknown> | undefined;
   if (kind === "alert") return alertTableLine(rec as unknown as Alert);
   if (kind === "dns" && sub) {
-    what = `${sub.type} ${sub.rrtype} ${sub.rrname}` +
-      (sub.rcode ? ` ${sub.rcode}` : "");
+    const q = (sub.queries as Record<string, unknown>[] | undefined)?.[0];
+    const answers = (sub.answers as Record<string, unknown>[] | undefined) ??
+      [];
+    what = `${sub.type} ${q?.rrtype ?? ""} ${q?.rrname ?? ""}` +
+      (sub.rcode ? ` ${sub.rcode}` : "") +
+      answers.slice(0, 4).map((a) => ` ${a.rrtype}=${a.rdata ?? ""}`).join(
+        "",
+      );
+  } else if (kind === "anomaly" && sub) {
+    what = `${sub.type} ${sub.event}`;
   } else if (kind === "http" && sub) {
     what = `${sub.http_method} ${sub.hostname}${sub.url} ${sub.protocol}`;
   } else if (kind === "tls" && sub) {

@@ -142,12 +142,27 @@ Deno.test("analyze emits protocol events in EVE form with Suricata's field names
   const recs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
   const dns = recs.filter((x) => x.event_type === "dns");
   assert.equal(dns.length, 2);
-  assert.equal(dns[0].dns.type, "query");
-  assert.equal(dns[0].dns.rrname, "www.tcpdump.org");
-  assert.equal(dns[0].dns.rrtype, "A");
-  assert.equal(dns[0].dns.queries[0].rrname, "www.tcpdump.org");
-  assert.equal(dns[1].dns.type, "answer");
+  // Suricata's dns version 3 form: request/response, queries, answers.
+  assert.equal(dns[0].dns.version, 3);
+  assert.equal(dns[0].dns.type, "request");
+  assert.equal(dns[0].dns.rd, true);
+  assert.deepEqual(dns[0].dns.queries, [
+    { rrname: "www.tcpdump.org", rrtype: "A" },
+  ]);
+  assert.equal(dns[0].src_port, 43966);
+  assert.equal(dns[1].dns.type, "response");
   assert.equal(dns[1].dns.rcode, "NOERROR");
+  assert.equal(dns[1].src_port, 53);
+  assert.deepEqual(dns[1].dns.answers, [
+    { rrname: "www.tcpdump.org", rrtype: "A", ttl: 60, rdata: "192.139.46.66" },
+    {
+      rrname: "www.tcpdump.org",
+      rrtype: "A",
+      ttl: 60,
+      rdata: "198.199.88.104",
+    },
+  ]);
+  assert.equal(dns[1].dns.authorities[0].rrtype, "NS");
   const flow = recs.filter((x) => x.event_type === "flow");
   assert.equal(flow.length, 1);
   assert.equal(flow[0].flow.pkts_toserver, 1);

@@ -249,6 +249,48 @@ export function duration(
   return s;
 }
 
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1024,
+  kib: 1024,
+  mb: 1 << 20,
+  mib: 1 << 20,
+  gb: 1 << 30,
+  gib: 1 << 30,
+};
+
+/**
+ * A size in bytes, written as a number of bytes or as text with a unit as
+ * Suricata's config writes them ("1mb", "32 MiB", "512kb"; kb and mb are
+ * binary units there too); `fallback` when absent (required when there is
+ * none), within [min, max].
+ */
+export function byteSize(
+  v: unknown,
+  field: string,
+  fallback: number | undefined,
+  limits: Limits = {},
+): number {
+  if (v === undefined) return absent(fallback, field);
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = limits;
+  let n: number | null = null;
+  if (typeof v === "number" && Number.isInteger(v)) n = v;
+  else if (typeof v === "string") {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
+    const unit = SIZE_UNITS[(m?.[2] || "b").toLowerCase()];
+    if (m !== null && unit !== undefined) n = Math.round(Number(m[1]) * unit);
+  }
+  if (n === null || n < min || n > max) {
+    throw new ConfigError(
+      field,
+      `expected a size in bytes ${
+        range(min, max)
+      } (examples: 1048576, "1mb", "32mb", "512kb"), got ${show(v)}`,
+    );
+  }
+  return n;
+}
+
 const UNITS: Record<string, number> = {
   ms: 0.001,
   s: 1,

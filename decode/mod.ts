@@ -37,7 +37,6 @@ export {
   parseDns,
   readDnsName,
 } from "./dns.ts";
-export { escapedText } from "./_text.ts";
 export {
   HTTP_MAX_HOST,
   HTTP_MAX_METHOD,

@@ -1,8 +1,10 @@
 /**
  * The packet pipeline: decodes every frame of a batch into the one scratch
- * record, accounts it to its flow and hosts, and fans it out to observers.
- * Synchronous per batch; expiry runs once per batch in packet time, so a
- * capture file and live traffic behave alike.
+ * record, defragments, accounts it to its flow and hosts, fans it out to
+ * observers, then reassembles TCP streams (`reassembly/`) and parses them
+ * and UDP DNS (`protocols/`), handing stream bytes and app-layer records to
+ * the same observers. Synchronous per batch; expiry runs once per batch in
+ * packet time, so a capture file and live traffic behave alike.
  *
  * @module
  */
@@ -33,7 +35,6 @@ import {
   DIR_TO_SERVER,
   type Flow,
   type FlowEndReason,
-  type FlowObserver,
   FlowTable,
   type FlowTableConfig,
   type Host,
@@ -41,6 +42,18 @@ import {
   type PacketContext,
   TunnelCache,
 } from "../flows/mod.ts";
+import {
+  type ReassemblyConfig,
+  type ReassemblyCounters,
+  TcpReassembler,
+} from "../reassembly/mod.ts";
+import {
+  AppLayer,
+  type AppLayerCounters,
+  type AppObserver,
+  DEFAULT_PARSERS,
+  type ParserSpec,
+} from "../protocols/mod.ts";
 
 const APP_NAMES: Record<number, string> = {
   [APP_DNS]: "dns",
@@ -78,8 +91,17 @@ export interface PipelineOptions {
   flows?: Partial<FlowTableConfig>;
   /** Cap on tracked hosts. */
   maxHosts?: number;
-  /** Consumers of packets, flow ends and ticks, called in this order. */
-  observers?: FlowObserver[];
+  /** Consumers of packets, streams, app-layer records, flow ends and ticks, called in this order. */
+  observers?: AppObserver[];
+  /** Reassembly limits (`stream.depth`, `stream.memcap`). */
+  stream?: Partial<ReassemblyConfig>;
+  /**
+   * Reassemble TCP and parse app-layer protocols (default true). Off, the
+   * pipeline is the per-packet one (the bench's reference).
+   */
+  appLayer?: boolean;
+  /** App-layer parsers, in probing order (default: the shipped ones). */
+  parsers?: readonly ParserSpec[];
   /**
    * Most flows one {@link Pipeline.tick} ends by timeout (default: no
    * limit, as offline analysis wants). A live source sets it so that a
@@ -126,21 +148,62 @@ export class Pipeline {
   readonly defrag: Defragmenter | null;
   /** Newest packet time seen, µs (0 before the first packet). */
   nowUs = 0;
-  #observers: FlowObserver[];
-  #packetObs: FlowObserver[];
+  /** TCP reassembly (null when the app layer is off). */
+  readonly reassembler: TcpReassembler | null;
+  /** Protocol detection and parsers (null when off). */
+  readonly app: AppLayer | null;
+  #observers: AppObserver[] = [];
+  #packetObs: AppObserver[] = [];
+  #appObs: AppObserver[] = [];
+  #dataObs: AppObserver[] = [];
+  #gapObs: AppObserver[] = [];
+  #eventObs: AppObserver[] = [];
   #pkt: Packet = newPacket();
   /** The scratch record of reassembled packets. */
   #whole: Packet = newPacket();
-  #anomalyObs: FlowObserver[];
+  #anomalyObs: AppObserver[] = [];
   #ctx: PacketContext;
   #expireBudget: number;
   #tunnels = new TunnelCache();
 
   /** Builds a pipeline feeding `observers`. */
   constructor(opts: PipelineOptions = {}) {
-    this.#observers = [...(opts.observers ?? [])];
-    this.#packetObs = this.#observers.filter((o) => o.onPacket);
-    this.#anomalyObs = this.#observers.filter((o) => o.onAnomaly);
+    for (const o of opts.observers ?? []) this.addObserver(o);
+    if (opts.appLayer === false) {
+      this.app = null;
+      this.reassembler = null;
+    } else {
+      const app = new AppLayer({
+        app: (rec, ctx) => {
+          const obs = this.#appObs;
+          for (let i = 0; i < obs.length; i++) obs[i]!.onApp!(rec, ctx);
+        },
+        data: (flow, dir, buf, off, len, at) => {
+          const obs = this.#dataObs;
+          for (let i = 0; i < obs.length; i++) {
+            obs[i]!.onStreamData!(flow, dir, buf, off, len, at);
+          }
+        },
+        gap: (flow, dir, len) => {
+          const obs = this.#gapObs;
+          for (let i = 0; i < obs.length; i++) {
+            obs[i]!.onStreamGap!(flow, dir, len);
+          }
+        },
+        anomaly: (flow, dir, event) => {
+          const obs = this.#eventObs;
+          for (let i = 0; i < obs.length; i++) {
+            obs[i]!.onStreamEvent!(flow, dir, event, this.app!.tsUs);
+          }
+        },
+        // Nobody wants the bytes of a flow no parser took: stop reassembling it.
+        undetected: (flow) => {
+          if (this.#dataObs.length === 0) this.reassembler!.ignore(flow);
+        },
+      }, opts.parsers ?? DEFAULT_PARSERS);
+      this.app = app;
+      this.reassembler = new TcpReassembler(app, opts.stream ?? {});
+    }
     this.defrag = opts.defrag === false ? null : new Defragmenter(
       opts.defrag ?? {},
       (p, kind) => {
@@ -167,13 +230,30 @@ export class Pipeline {
   }
 
   /** Adds an observer after construction (for example the live hub). */
-  addObserver(o: FlowObserver): void {
+  addObserver(o: AppObserver): void {
     this.#observers.push(o);
     if (o.onPacket) this.#packetObs.push(o);
     if (o.onAnomaly) this.#anomalyObs.push(o);
+    if (o.onApp) this.#appObs.push(o);
+    if (o.onStreamData) this.#dataObs.push(o);
+    if (o.onStreamGap) this.#gapObs.push(o);
+    if (o.onStreamEvent) this.#eventObs.push(o);
+  }
+
+  /** Reassembly counters (null when the app layer is off). */
+  get reassembly(): Readonly<ReassemblyCounters> | null {
+    return this.reassembler?.counters ?? null;
+  }
+
+  /** App-layer counters (null when off). */
+  get appCounters(): Readonly<AppLayerCounters> | null {
+    return this.app?.counters ?? null;
   }
 
   #flowEnded(f: Flow, reason: FlowEndReason): void {
+    // Streams flush and parsers emit their last records while the flow lives.
+    if (f.proto === IPPROTO_TCP) this.reassembler?.flowEnd(f);
+    this.app?.flowEnd(f);
     const obs = this.#observers;
     for (let i = 0; i < obs.length; i++) obs[i]!.onFlowEnd?.(f, reason);
   }
@@ -295,6 +375,18 @@ export class Pipeline {
     ctx.newSrcHost = newSrc;
     const obs = this.#packetObs;
     for (let k = 0; k < obs.length; k++) obs[k]!.onPacket!(p, ctx);
+    const app = this.app;
+    if (app !== null) {
+      if (p.proto === IPPROTO_TCP) {
+        app.tsUs = p.tsUs;
+        this.reassembler!.segment(p, flow, ctx.dir);
+      } else if (
+        p.proto === IPPROTO_UDP && p.app === APP_DNS && this.#appObs.length > 0
+      ) {
+        app.tsUs = p.tsUs;
+        app.datagram(p, flow, ctx.dir);
+      }
+    }
   }
 
   /**

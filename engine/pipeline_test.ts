@@ -44,11 +44,14 @@ Deno.test("pipeline runs every tcpdump corpus capture end to end without an unca
   for (const row of rows) {
     const pipeline = new Pipeline({
       observers: [
-        protocolEvents(new Set(["dns", "http", "tls", "flow"]), (rec) => {
-          events++;
-          // Every record must serialise: no cycles, no BigInt, no undefined ports.
-          JSON.stringify(rec);
-        }),
+        protocolEvents(
+          new Set(["dns", "http", "tls", "flow", "anomaly"]),
+          (rec) => {
+            events++;
+            // Every record must serialise: no cycles, no BigInt, no undefined ports.
+            JSON.stringify(rec);
+          },
+        ),
       ],
     });
     const reader = readCaptureFile(`${PCAPS}tcpdump-tests/${row.file}`);
@@ -65,6 +68,11 @@ Deno.test("pipeline runs every tcpdump corpus capture end to end without an unca
       pipeline.flows.size,
       0,
       `${row.file}: flows left after finish`,
+    );
+    assert.equal(
+      pipeline.reassembler!.memUsed,
+      0,
+      `${row.file}: segments held after finish`,
     );
   }
   assert.deepEqual(mismatches, []);
@@ -297,4 +305,33 @@ Deno.test("EVE records of tunnelled traffic carry the tunnel object; anomalies a
     type: "decode",
     event: "decoder.ipv4.frag_tiny",
   });
+});
+
+Deno.test("pipeline hands observers reassembled stream bytes and app-layer records", async () => {
+  const data: number[] = [0, 0];
+  const kinds: string[] = [];
+  let dnsAnswers = 0;
+  const pipeline = new Pipeline({
+    observers: [{
+      onStreamData(_f, dir, _d, _off, len) {
+        data[dir]! += len;
+      },
+      onApp(rec) {
+        kinds.push(rec.kind === "http" ? `http ${rec.state}` : rec.kind);
+        if (rec.kind === "dns") dnsAnswers += rec.answers.length;
+      },
+    }],
+  });
+  for (const f of ["ipv4_tcp_http_xml.pcap", "dns_tcp.pcap", "dns_udp.pcap"]) {
+    for await (const b of readCaptureFile(`${PCAPS}tcpdump-tests/${f}`)) {
+      pipeline.processBatch(b);
+    }
+  }
+  pipeline.finish();
+  assert.ok(data[0]! > 0 && data[1]! > 0, `${data}`);
+  // The HTTP capture holds one response whose request was not captured.
+  assert.ok(kinds.includes("http complete"), kinds.join(","));
+  assert.equal(kinds.filter((k) => k === "dns").length, 4);
+  assert.equal(dnsAnswers, 4);
+  assert.equal(pipeline.reassembly!.bytes, data[0]! + data[1]!);
 });

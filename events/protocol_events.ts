@@ -1,21 +1,22 @@
 /**
  * Protocol events in EVE form, for users who want Suricata- or Zeek-style
- * logs of what crossed the wire: `dns` and `http` per message, `tls` per
- * connection's handshake (read from the TCP stream by `protocols/`), and
- * `flow` per finished flow. An observer of the pipeline; records go to a
- * sink.
+ * logs of what crossed the wire: `http` per transaction and `dns` per
+ * message (from the app-layer records of `protocols/`, over UDP and
+ * reassembled TCP alike), `tls` per connection's handshake (read from the
+ * TCP stream by `protocols/`), `anomaly` per decoding or stream event
+ * (Suricata's `anomaly` records of type `decode` and `stream`), and `flow`
+ * per finished flow. An observer of the pipeline; records go to a sink.
  * Records of tunnelled traffic carry Suricata's `tunnel` object (outer
- * addresses, protocol, depth; see flows/tunnel.ts): the packet's own for
- * `dns`/`http`, the connection's first packet's for `tls` and `flow`.
+ * addresses, protocol, depth; see flows/tunnel.ts): the connection's first
+ * packet's for `dns`, `http`, `tls` and `flow`.
  *
  * @module
  */
-import { APP_DNS, APP_HTTP, formatAddr, type Packet } from "../decode/mod.ts";
+import { escapedText, formatAddr, type Packet } from "../decode/mod.ts";
 import {
+  DIR_TO_SERVER,
   type Flow,
   type FlowEndReason,
-  type FlowObserver,
-  type PacketContext,
   TCP_STATE_NAMES,
 } from "../flows/mod.ts";
 import {
@@ -28,6 +29,13 @@ import {
   tlsVersionName,
 } from "./eve.ts";
 import {
+  type AppContext,
+  type AppObserver,
+  type AppRecord,
+  type DnsMessage,
+  type DnsRecord,
+  type HttpHeader,
+  type HttpTransaction,
   type TlsConnection,
   type TlsHandshake,
   tlsObserver,
@@ -51,29 +59,38 @@ export type EveRecord = Record<string, unknown>;
 export type EveSink = (rec: EveRecord) => void;
 
 /**
- * Builds the observer that turns DNS, HTTP and TLS facts and flow ends into
- * EVE records of the enabled kinds.
+ * Builds the observer that turns app-layer records, TLS handshakes,
+ * anomalies and flow ends into EVE records of the enabled kinds.
  */
 export function protocolEvents(
   enabled: ReadonlySet<ProtocolEventType>,
   sink: EveSink,
-): FlowObserver {
+): AppObserver {
   const dns = enabled.has("dns"), http = enabled.has("http");
   const tls = enabled.has("tls"), flow = enabled.has("flow");
-  const obs: FlowObserver = {};
+  const obs: AppObserver = {};
   const tlsObs = tls
     ? tlsObserver((hs, conn) => sink(tlsEvent(hs, conn)))
     : null;
-  if (dns || http || tlsObs !== null) {
-    obs.onPacket = (p: Packet, ctx: PacketContext) => {
-      let rec: EveRecord | null = null;
-      if (p.app === APP_DNS && dns) rec = dnsEvent(p, ctx.flow);
-      else if (p.app === APP_HTTP && http) rec = httpEvent(p, ctx.flow);
-      if (rec !== null) {
-        if (ctx.tunnel !== null) rec.tunnel = ctx.tunnel;
-        sink(rec);
+  if (tlsObs !== null) obs.onPacket = (p, ctx) => tlsObs.onPacket(p, ctx);
+  if (dns || http) {
+    obs.onApp = (rec: AppRecord, ctx: AppContext) => {
+      let out: EveRecord | null = null;
+      switch (rec.kind) {
+        case "http":
+          if (http && rec.state === "complete") out = httpEvent(rec, ctx);
+          break;
+        case "dns":
+          if (dns) out = dnsEvent(rec, ctx);
+          break;
+        default: {
+          const never: never = rec;
+          return never;
+        }
       }
-      tlsObs?.onPacket(p, ctx);
+      if (out === null) return;
+      if (ctx.flow.tunnel !== null) out.tunnel = ctx.flow.tunnel;
+      sink(out);
     };
   }
   if (flow || tlsObs !== null) {
@@ -86,57 +103,156 @@ export function protocolEvents(
   if (tlsObs !== null) obs.onFinish = () => tlsObs.onFinish();
   if (enabled.has("anomaly")) {
     obs.onAnomaly = (p, event) => sink(anomalyEvent(p, event));
+    obs.onStreamEvent = (f, dir, event, tsUs) =>
+      sink(streamAnomalyEvent(f, dir, event, tsUs));
   }
   return obs;
 }
 
-function packetTuple(p: Packet, f: Flow, eventType: string): EveRecord {
+/** The flow's tuple in the direction of `dir` (the sender first). */
+function dirTuple(
+  f: Flow,
+  dir: number,
+  tsUs: number,
+  eventType: string,
+): EveRecord {
+  const fwd = dir === DIR_TO_SERVER;
+  const src = formatAddr(f.version, f.srcAddr);
+  const dst = formatAddr(f.version, f.dstAddr);
   return {
-    timestamp: eveTimestamp(p.tsUs),
+    timestamp: eveTimestamp(tsUs),
     flow_id: f.id,
     event_type: eventType,
-    src_ip: formatAddr(p.ipVersion, p.src),
-    src_port: p.srcPort,
-    dest_ip: formatAddr(p.ipVersion, p.dst),
-    dest_port: p.dstPort,
-    proto: protoName(p.proto),
+    src_ip: fwd ? src : dst,
+    src_port: fwd ? f.srcPort : f.dstPort,
+    dest_ip: fwd ? dst : src,
+    dest_port: fwd ? f.dstPort : f.srcPort,
+    proto: protoName(f.proto),
   };
 }
 
-/** The EVE `dns` record of one DNS message (query or answer). */
-export function dnsEvent(p: Packet, f: Flow): EveRecord {
-  const d = p.dns;
-  const rrtype = rrtypeName(d.qtype);
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, "0");
+}
+
+function answerRecord(r: DnsRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    rrname: r.rrname,
+    rrtype: rrtypeName(r.rrtype),
+    ttl: r.ttl,
+  };
+  if (r.rdata !== "") out.rdata = r.rdata;
+  if (r.srv !== null) out.srv = { ...r.srv };
+  return out;
+}
+
+/**
+ * The EVE `dns` record of one DNS message, in Suricata's version 3 form:
+ * `type` "request" or "response", `id`, `flags` (hex), the set flag bits
+ * (`qr`, `aa`, `tc`, `rd`, `ra`), `opcode`, `rcode` (responses),
+ * `queries` [{`rrname`, `rrtype`}], `answers` and `authorities`
+ * [{`rrname`, `rrtype`, `ttl`, `rdata`, `srv`}].
+ */
+export function dnsEvent(m: DnsMessage, ctx: AppContext): EveRecord {
+  const f = m.flags;
   const body: Record<string, unknown> = {
     version: 3,
-    type: d.qr ? "answer" : "query",
-    id: d.id,
-    opcode: d.opcode,
-    rrname: d.qname,
-    rrtype,
+    type: m.qr ? "response" : "request",
+    id: m.id,
+    flags: hex4(f),
   };
-  if (d.qr) {
-    body.rcode = rcodeName(d.rcode);
-    body.answer_count = d.ancount;
+  if (m.qr) body.qr = true;
+  if (f & 0x0400) body.aa = true;
+  if (f & 0x0200) body.tc = true;
+  if (f & 0x0100) body.rd = true;
+  if (f & 0x0080) body.ra = true;
+  body.opcode = m.opcode;
+  if (m.qr) body.rcode = rcodeName(m.rcode);
+  if (m.queries.length > 0) {
+    body.queries = m.queries.map((q) => ({
+      rrname: q.rrname,
+      rrtype: rrtypeName(q.rrtype),
+    }));
   }
-  if (d.qdcount > 0) body.queries = [{ rrname: d.qname, rrtype }];
-  const rec = packetTuple(p, f, "dns");
+  if (m.answers.length > 0) body.answers = m.answers.map(answerRecord);
+  if (m.authorities.length > 0) {
+    body.authorities = m.authorities.map(answerRecord);
+  }
+  const rec = dirTuple(ctx.flow, ctx.dir, ctx.tsUs, "dns");
   rec.dns = body;
   return rec;
 }
 
-/** The EVE `http` record of one HTTP/1.x request. */
-export function httpEvent(p: Packet, f: Flow): EveRecord {
-  const h = p.http;
-  const rec = packetTuple(p, f, "http");
-  const body: Record<string, unknown> = {
-    hostname: h.host,
-    url: h.uri,
-    http_method: h.method,
-    protocol: h.version,
-  };
-  if (h.userAgent !== "") body.http_user_agent = h.userAgent;
+const MAX_LOGGED_HEADERS = 64;
+
+function headerList(hs: readonly HttpHeader[]): Record<string, string>[] {
+  const out: Record<string, string>[] = [];
+  for (const h of hs) {
+    if (out.length >= MAX_LOGGED_HEADERS) break;
+    out.push({
+      name: escapedText(h.name, 0, h.name.length, 256),
+      value: escapedText(h.value, 0, h.value.length, 1024),
+    });
+  }
+  return out;
+}
+
+function headerText(v: Uint8Array | null, cap: number): string | null {
+  return v === null ? null : escapedText(v, 0, v.length, cap);
+}
+
+/**
+ * The EVE `http` record of one HTTP transaction, with Suricata's field
+ * names: `hostname`, `url`, `http_user_agent`, `http_content_type`,
+ * `http_refer`, `http_method`, `protocol`, `status`, `redirect`, `length`
+ * (response body bytes), `request_headers`, `response_headers`.
+ */
+export function httpEvent(tx: HttpTransaction, ctx: AppContext): EveRecord {
+  const rec = dirTuple(ctx.flow, DIR_TO_SERVER, ctx.tsUs, "http");
+  rec.tx_id = tx.txId;
+  const body: Record<string, unknown> = {};
+  const host = tx.hostname;
+  if (host !== "") body.hostname = host;
+  if (tx.request !== null) body.url = tx.url;
+  const ua = headerText(tx.requestHeader("user-agent"), 512);
+  if (ua !== null) body.http_user_agent = ua;
+  const ct = headerText(tx.responseHeader("content-type"), 256);
+  if (ct !== null) body.http_content_type = ct;
+  const ref = headerText(tx.requestHeader("referer"), 2048);
+  if (ref !== null) body.http_refer = ref;
+  if (tx.request !== null) {
+    body.http_method = tx.method;
+    const proto = tx.protocol;
+    if (proto !== "") body.protocol = proto;
+  }
+  if (tx.response !== null) {
+    if (tx.status > 0) body.status = tx.status;
+    const loc = headerText(tx.responseHeader("location"), 2048);
+    if (loc !== null) body.redirect = loc;
+    body.length = tx.response.bodyLength;
+  }
+  if (tx.request !== null) {
+    body.request_headers = headerList(tx.request.headers);
+  }
+  if (tx.response !== null) {
+    body.response_headers = headerList(tx.response.headers);
+  }
   rec.http = body;
+  return rec;
+}
+
+/**
+ * The EVE `anomaly` record of a stream event, as Suricata writes it:
+ * `anomaly.type` "stream", `anomaly.event` the event name.
+ */
+export function streamAnomalyEvent(
+  f: Flow,
+  dir: number,
+  event: string,
+  tsUs: number,
+): EveRecord {
+  const rec = dirTuple(f, dir, tsUs, "anomaly");
+  rec.anomaly = { type: "stream", event };
   return rec;
 }
 

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { ReassemblyCounters } from "../reassembly/mod.ts";
+import type { AppLayerCounters } from "../protocols/mod.ts";
 import type { MetricFamily } from "./deps.ts";
 import { DEFRAG_ANOMALIES, type DefragCounters } from "../defrag/mod.ts";
 
@@ -85,6 +87,106 @@ const DEFRAG_COUNTS = [
   "truncated",
 ] as const;
 
+/**
+ * Reassembly and app-layer families: bytes reassembled, held (gauge, under
+ * `stream.memcap`), dropped by depth and memcap, gaps, overlaps (and those
+ * whose bytes differed), mid-stream pick-ups, connections detected by
+ * protocol and records by kind.
+ */
+export function streamMetrics(
+  r: Readonly<ReassemblyCounters> | null,
+  a: Readonly<AppLayerCounters> | null,
+): MetricFamily[] {
+  const out: MetricFamily[] = [];
+  if (r !== null) {
+    out.push(
+      metric(
+        "netsentinel_stream_reassembled_bytes_total",
+        "counter",
+        "TCP payload bytes handed to the protocol parsers in order",
+        r.bytes,
+      ),
+      metric(
+        "netsentinel_stream_held_bytes",
+        "gauge",
+        "Bytes of out-of-order TCP segments held now (at most stream.memcap)",
+        r.held,
+      ),
+      metric(
+        "netsentinel_stream_held_segments_total",
+        "counter",
+        "TCP segments that arrived out of order and were held",
+        r.segmentsHeld,
+      ),
+      {
+        name: "netsentinel_stream_dropped_bytes_total",
+        type: "counter",
+        help: "TCP payload bytes not reassembled, by reason (depth, memcap)",
+        samples: [
+          { labels: { reason: "depth" }, value: r.depthDropped },
+          { labels: { reason: "memcap" }, value: r.memcapDropped },
+        ],
+      },
+      metric(
+        "netsentinel_stream_gaps_total",
+        "counter",
+        "Holes in TCP streams given up (bytes never seen)",
+        r.gaps,
+      ),
+      metric(
+        "netsentinel_stream_gap_bytes_total",
+        "counter",
+        "Bytes missing in the holes given up",
+        r.gapBytes,
+      ),
+      metric(
+        "netsentinel_stream_overlaps_total",
+        "counter",
+        "TCP segments that overlapped bytes already seen",
+        r.overlaps,
+      ),
+      metric(
+        "netsentinel_stream_overlaps_differing_total",
+        "counter",
+        "Overlaps whose bytes differed from the first copy (kept; REASSEMBLY_OVERLAP_DIFFERENT_DATA)",
+        r.overlapsDiffering,
+      ),
+      metric(
+        "netsentinel_stream_midstream_total",
+        "counter",
+        "TCP stream directions picked up without their handshake",
+        r.midstream,
+      ),
+    );
+  }
+  if (a !== null) {
+    out.push(
+      {
+        name: "netsentinel_app_flows_total",
+        type: "counter",
+        help: "Connections by detected app-layer protocol",
+        samples: [
+          ...Object.entries(a.detected).map(([proto, value]) => ({
+            labels: { proto },
+            value,
+          })),
+          { labels: { proto: "unknown" }, value: a.undetected },
+        ],
+      },
+      {
+        name: "netsentinel_app_records_total",
+        type: "counter",
+        help: "App-layer records parsed, by kind",
+        samples: Object.entries(a.records).map(([kind, value]) => ({
+          labels: { kind },
+          value,
+        })),
+      },
+    );
+  }
+  return out;
+}
+
 /** What {@link applianceMetrics} reads (pass what exists). */
 export interface ApplianceMetricSources {
   /** The pipeline (`counters`, `decode`, `flows`, `hosts`). */
@@ -115,6 +217,10 @@ export interface ApplianceMetricSources {
       counters: { created: number; ended: number; evicted: number };
     };
     hosts: { size: number; evicted: number };
+    /** TCP reassembly counters (null when the app layer is off). */
+    reassembly?: Readonly<ReassemblyCounters> | null;
+    /** App-layer counters (null when off). */
+    appCounters?: Readonly<AppLayerCounters> | null;
   };
   /** Capture counters (the live source's `stats()`). */
   capture?: { recv: number; drop: number; ifdrop: number; overflow?: number };
@@ -212,6 +318,7 @@ export function applianceMetrics(s: ApplianceMetricSources): MetricFamily[] {
         "Hosts in the host table",
         p.hosts.size,
       ),
+      ...streamMetrics(p.reassembly ?? null, p.appCounters ?? null),
       metric(
         "netsentinel_hosts_evicted_total",
         "counter",
