@@ -103,7 +103,9 @@ export class DetectorSet implements AppObserver {
   /** Forwards an app-layer record to the detectors that read them. */
   onApp(rec: AppRecord, ctx: AppContext): void {
     const ds = this.#detectors;
+    this.#scope.current = ctx.flow.tunnel;
     for (let i = 0; i < ds.length; i++) ds[i]!.onApp?.(rec, ctx);
+    this.#scope.current = null;
   }
 
   /** Forwards a flow end. */

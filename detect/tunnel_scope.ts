@@ -1,6 +1,7 @@
 /**
  * Which tunnel the detectors are looking at: one observer in front of a
- * group of detectors that forwards packets and flow ends to them, and an
+ * group of detectors that forwards packets, app-layer records, stream
+ * events and flow ends to them, and an
  * emit wrapper that gives a detection emitted meanwhile the tunnel of that
  * packet's flow (as its first packet came through it, so oriented like the
  * flow, client to server), so the alert it opens carries Suricata's EVE
@@ -13,10 +14,10 @@ import type { Packet } from "../decode/mod.ts";
 import type {
   Flow,
   FlowEndReason,
-  FlowObserver,
   PacketContext,
   Tunnel,
 } from "../flows/mod.ts";
+import type { AppContext, AppObserver, AppRecord } from "../protocols/mod.ts";
 import type { Emit } from "./detector.ts";
 
 /**
@@ -44,9 +45,21 @@ export class TunnelScope {
   }
 
   /** One observer that forwards to `detectors` with the tunnel in scope. */
-  observe(detectors: readonly FlowObserver[]): FlowObserver {
+  observe(detectors: readonly AppObserver[]): AppObserver {
     const withPacket = detectors.filter((d) => d.onPacket);
+    const withApp = detectors.filter((d) => d.onApp);
+    const withEvent = detectors.filter((d) => d.onStreamEvent);
     return {
+      onApp: (rec: AppRecord, ctx: AppContext) => {
+        this.current = ctx.flow.tunnel;
+        for (let i = 0; i < withApp.length; i++) withApp[i]!.onApp!(rec, ctx);
+        this.current = null;
+      },
+      onStreamEvent: (f: Flow, dir: number, event: string, tsUs: number) => {
+        this.current = f.tunnel;
+        for (const d of withEvent) d.onStreamEvent!(f, dir, event, tsUs);
+        this.current = null;
+      },
       onPacket: (p: Packet, ctx: PacketContext) => {
         this.current = ctx.flow.tunnel ?? ctx.tunnel;
         for (let i = 0; i < withPacket.length; i++) {
