@@ -61,6 +61,7 @@ async function waitFor<T>(
   what: string,
   probe: () => T | null,
   deadlineMs: number,
+  seen: () => unknown = () => null,
 ): Promise<T> {
   const until = Date.now() + deadlineMs;
   let last: T | null = null;
@@ -69,7 +70,9 @@ async function waitFor<T>(
     if (last !== null) return last;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`Timed out waiting for ${what}`);
+  throw new Error(
+    `Timed out waiting for ${what}; last seen ${JSON.stringify(seen())}`,
+  );
 }
 
 Deno.test({
@@ -137,13 +140,18 @@ Deno.test({
         assert.ok(seen.has(seq), `datagram #${seq} missing`);
       }
 
+      // stats() is sent by the capture worker on its own schedule and may
+      // lag the batches already delivered (under load, by hundreds of
+      // frames): wait for the counters to catch up instead of reading
+      // them once.
       const stats = await waitFor(
-        `kernel counters to reach ${count}`,
+        `kernel and captured counters to reach ${count}`,
         () => {
           const s = src.stats();
-          return s.recv >= count ? s : null;
+          return s.recv >= count && s.captured >= count ? s : null;
         },
-        5000,
+        10_000,
+        () => src.stats(),
       );
       assert.equal(stats.drop, 0);
       assert.equal(stats.captured, count);
