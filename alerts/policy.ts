@@ -642,11 +642,31 @@ function parseWith(input: unknown, base: Policy | null): Policy {
   }
 
   let allowlist = base?.allowlist;
+  const blockableCidr = (v: unknown, field: string): Cidr => {
+    const c = cidr(v, field);
+    const widest = c.version === 4 ? 8 : 32;
+    if (c.bits < widest) {
+      throw new ConfigError(
+        field,
+        `"${c.text}" is too broad (at most /${widest} for ${
+          c.version === 4 ? "IPv4" : "IPv6"
+        }, as for blocks; add narrower prefixes)`,
+      );
+    }
+    return c;
+  };
   if (o.allowlist !== undefined) {
     const a = record(o.allowlist, "allowlist", ["sources", "destinations"]);
     const was = base?.allowlist;
     allowlist = {
-      sources: list(a.sources, "allowlist.sources", was?.sources ?? [], cidr),
+      // The sources are never blocked either (the blocker's allowlist):
+      // capped like blocks, so one policy edit cannot switch blocking off.
+      sources: list(
+        a.sources,
+        "allowlist.sources",
+        was?.sources ?? [],
+        blockableCidr,
+      ),
       destinations: list(
         a.destinations,
         "allowlist.destinations",

@@ -319,6 +319,22 @@ Deno.test("the allowlist refuses prefixes wider than /8 and /32, naming the fiel
     assert.equal(j.field, "cidr");
     assert.match(j.error, /too broad/);
   }
+  // Nor through the policy's allowlist, whose sources are never blocked.
+  const policy = await (await fetch(app.url + "/api/config", {
+    headers: { cookie },
+  })).json();
+  const put = await fetch(app.url + "/api/config", {
+    method: "PUT",
+    headers: { cookie, origin: app.url, "content-type": "application/json" },
+    body: JSON.stringify({
+      ...policy,
+      allowlist: { sources: ["0.0.0.0/0"], destinations: [] },
+    }),
+  });
+  assert.equal(put.status, 400);
+  const pj = await put.json();
+  assert.equal(pj.field, "allowlist.sources[0]");
+  assert.match(pj.error, /too broad/);
   const ok = await fetch(app.url + "/api/allowlist", {
     method: "POST",
     headers: { cookie, origin: app.url, "content-type": "application/json" },
