@@ -20,6 +20,7 @@ import { anomalyBench } from "./anomaly_score.ts";
 import { latencyBench } from "./latency.ts";
 import { liveBench } from "./live.ts";
 import { memoryBench } from "./memory.ts";
+import { notifyBench } from "./notify_cost.ts";
 import { startupBench } from "./startup.ts";
 import { tlsBench } from "./tls_handshake.ts";
 
@@ -224,6 +225,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     latency: latencyBench,
     startup: startupBench,
     tls: tlsBench,
+    notify: notifyBench,
   };
 
 const USAGE =

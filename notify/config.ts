@@ -517,9 +517,7 @@ export function parseNotifyConfig(input: unknown): NotifyConfig {
     seen.add(c.id);
   });
   return {
-    public_url: o.public_url === undefined || o.public_url === null
-      ? null
-      : httpUrl(o.public_url, "notify.public_url"),
+    public_url: publicUrl(o.public_url),
     disk_free_percent: int(
       o.disk_free_percent,
       "notify.disk_free_percent",
@@ -528,6 +526,19 @@ export function parseNotifyConfig(input: unknown): NotifyConfig {
     ),
     channels,
   };
+}
+
+/** The dashboard's public address: an http(s) URL without query or fragment. */
+function publicUrl(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  const u = httpUrl(v, "notify.public_url");
+  if (u.includes("?") || u.includes("#")) {
+    throw new ConfigError(
+      "notify.public_url",
+      'expected the dashboard\'s address such as "https://box:8080/", without ? or #',
+    );
+  }
+  return u;
 }
 
 /** The secrets of a channel as written (to redact from errors and logs). */

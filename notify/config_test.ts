@@ -101,6 +101,19 @@ Deno.test("bad channel values are refused naming the field", async (t) => {
   }
 });
 
+Deno.test("the public URL is an http(s) address without query or fragment", () => {
+  assert.equal(
+    parseNotifyConfig({ public_url: "https://box.lan:8080" }).public_url,
+    "https://box.lan:8080/",
+  );
+  for (const bad of ["ftp://box/", "https://box/?a=1", "https://box/#x", 5]) {
+    assert.equal(
+      configErrorField(() => parseNotifyConfig({ public_url: bad })),
+      "notify.public_url",
+    );
+  }
+});
+
 Deno.test("channel ids must be unique", () => {
   assert.equal(
     configErrorField(() =>

@@ -85,10 +85,10 @@ export function alertLink(
   publicUrl: string | null,
   id: string,
 ): string | undefined {
+  // publicUrl is a normalised URL (config); string joining keeps this cheap.
   if (publicUrl === null) return undefined;
-  return new URL(`alerts/${encodeURIComponent(id)}`, withSlash(publicUrl)).href;
+  return `${withSlash(publicUrl)}alerts/${encodeURIComponent(id)}`;
 }
-
 function withSlash(u: string): string {
   return u.endsWith("/") ? u : u + "/";
 }
