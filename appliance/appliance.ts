@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import {
   type Alert,
   AlertAggregator,
+  type AlertType,
   inHomeNet,
   type Policy,
   policyDocument,
@@ -32,7 +33,11 @@ import {
   feedUpdateFailed,
 } from "../common/appliance_event.ts";
 import type { Logger } from "../common/logger.ts";
-import { anomalyDetector, type Emit } from "../detect/mod.ts";
+import {
+  anomalyDetector,
+  type DetectorFactory,
+  type Emit,
+} from "../detect/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import type { DefragConfig } from "../defrag/mod.ts";
 import { type Enricher, openEnricher } from "../enrich/mod.ts";
@@ -100,6 +105,13 @@ import {
   lockDataDir,
   lockNftTable,
 } from "./instance_lock.ts";
+  loadRuleSet,
+  RULES_DIR,
+  type RuleSet,
+  signatureDetector,
+  UPDATE_STAMP,
+  updateRules,
+} from "../rules/mod.ts";
 import { ApplianceReplay, DEMO_CAPTURE_URL } from "./replay_control.ts";
 
 /** Where packets come from. */
@@ -201,6 +213,11 @@ export class Appliance {
   /** Periodic retraining (model.retrain); null when off. */
   readonly #retrain: ModelRetrainer | null;
   readonly #detectors: DetectorSet;
+  /** The extra detectors in force: the anomaly scorer and the signatures. */
+  #anomalyExtra: ReadonlyArray<readonly [AlertType, DetectorFactory]> = [];
+  #sigExtra: ReadonlyArray<readonly [AlertType, DetectorFactory]> = [];
+  /** The rule set in force (null: signatures off). */
+  #rules: RuleSet | null = null;
   readonly #holder: PolicyHolder;
   #capture: PartState = { state: "starting" };
   #live: LiveSource | null = null;
@@ -246,6 +263,7 @@ export class Appliance {
       learningUntil: number;
       blocker: Blocker;
       admins: { fn: () => string[] };
+      rules: RuleSet | null;
       notifier: Notifier;
       intel: IntelService;
     },
@@ -308,9 +326,14 @@ export class Appliance {
         ),
         intelEntry,
       ] as const;
-    const extra = this.#model === null
+    this.#anomalyExtra = this.#model === null
       ? [intelEntry]
       : anomaly(this.#model.model);
+    this.#rules = parts.rules;
+    this.#sigExtra = parts.rules === null
+      ? []
+      : [signatureDetector(parts.rules.engine)];
+    const extra = [...this.#anomalyExtra, ...this.#sigExtra];
     const emit = this.aggregator.emit;
     this.#detectors = new DetectorSet(
       this.#holder,
@@ -326,7 +349,10 @@ export class Appliance {
         admits: this.aggregator.admits,
       },
     );
-    retrain?.onModelChange((m) => this.#detectors.setExtra(anomaly(m)));
+    retrain?.onModelChange((m) => {
+      this.#anomalyExtra = anomaly(m);
+      this.#detectors.setExtra([...this.#anomalyExtra, ...this.#sigExtra]);
+    });
     pipeline = new Pipeline({
       flows: { maxFlows: o.config.limits.max_flows },
       stream: {
@@ -357,6 +383,24 @@ export class Appliance {
       onEnd: () => void this.#saveHosts(Date.now()),
       log: o.log,
     });
+  }
+
+  /** The rule set in force, or null when signatures are off. */
+  get rules(): RuleSet | null {
+    return this.#rules;
+  }
+
+  /**
+   * Loads the rule set again (after `rules update` or a config change) and
+   * swaps it in between two batches: no packet is dropped; flowbits and
+   * thresholds start over. The old set stays when loading fails.
+   */
+  async reloadRules(): Promise<RuleSet> {
+    const set = await loadApplianceRules(this.#o);
+    this.#rules = set;
+    this.#sigExtra = [signatureDetector(set.engine)];
+    this.#detectors.setExtra([...this.#anomalyExtra, ...this.#sigExtra]);
+    return set;
   }
 
   /** Builds every part and starts capture and the dashboard. */
@@ -485,6 +529,7 @@ export class Appliance {
       onFailure: (feed, error) => notifier.event(feedUpdateFailed(feed, error)),
     });
     await intel.load();
+    const rules = c.rules.enabled ? await loadApplianceRules(o) : null;
     const app = new Appliance(o, {
       store,
       writer,
@@ -499,6 +544,7 @@ export class Appliance {
       admins,
       notifier,
       intel,
+      rules,
     });
     summary.fn = (from, to) => app.#summaryFacts(from, to);
     holder.onChange(() =>
@@ -531,7 +577,59 @@ export class Appliance {
     app.#startSource();
     app.#timers.push(setInterval(() => app.#tick(), 1000));
     intel.start();
+    if (c.rules.enabled) {
+      app.#rulesStamp = await rulesStamp(o.dataDir);
+      app.#timers.push(
+        setInterval(() => void app.#watchRules(), RULES_WATCH_MS),
+      );
+      if (c.rules.update_interval_s > 0) {
+        app.#timers.push(
+          setInterval(
+            () => void app.#scheduledUpdate(),
+            c.rules.update_interval_s * 1000,
+          ),
+        );
+      }
+    }
     return app;
+  }
+
+  /** Stamp of the rules folder's last update, as last loaded. */
+  #rulesStamp = "";
+  #rulesBusy = false;
+
+  /** Reloads the rules when `rules update` (any process) changed the folder. */
+  async #watchRules(): Promise<void> {
+    if (this.#rulesBusy || this.#stopping) return;
+    this.#rulesBusy = true;
+    try {
+      const stamp = await rulesStamp(this.#o.dataDir);
+      if (stamp === this.#rulesStamp) return;
+      this.#rulesStamp = stamp;
+      await this.reloadRules();
+    } catch (e) {
+      this.#o.log.error("rules reload failed", { error: e });
+    } finally {
+      this.#rulesBusy = false;
+    }
+  }
+
+  /** The `rules.update_interval` download; the watcher then reloads. */
+  async #scheduledUpdate(): Promise<void> {
+    if (this.#rulesBusy || this.#stopping) return;
+    this.#rulesBusy = true;
+    try {
+      const r = await updateRules({
+        dir: join(this.#o.dataDir, RULES_DIR),
+        url: this.#o.config.rules.update_url,
+      });
+      this.#o.log.info("rules updated", { ...r });
+    } catch (e) {
+      this.#o.log.warn("rules update failed, previous set kept", { error: e });
+    } finally {
+      this.#rulesBusy = false;
+    }
+    await this.#watchRules();
   }
 
   #deps(auth: ReturnType<typeof kvAuth>): DashboardDeps {
@@ -1214,6 +1312,56 @@ function enrichMetrics(e: Enricher): MetricFamily[] {
  * (no known hosts) and kept in KV, so a restart during it continues it.
  * Returns 0 when not learning.
  */
+/** How often a running appliance looks for updated rules, ms. */
+const RULES_WATCH_MS = 30_000;
+
+/** The update stamp's text in the data directory's rules folder ("" when none). */
+async function rulesStamp(dataDir: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(join(dataDir, RULES_DIR, UPDATE_STAMP));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "";
+    throw e;
+  }
+}
+
+/**
+ * Loads the appliance's rule set: the shipped rules, the data directory's
+ * `rules/` (when present) and `rules.paths`, with `HOME_NET` from the
+ * policy and the config's variables, minus what the config disables.
+ * Counts go to the log; refused rules are listed by `rules check`.
+ */
+export async function loadApplianceRules(
+  o: Pick<ApplianceOptions, "config" | "dataDir" | "log">,
+): Promise<RuleSet> {
+  const c = o.config;
+  const dir = join(o.dataDir, RULES_DIR);
+  let hasDir = false;
+  try {
+    hasDir = (await Deno.stat(dir)).isDirectory;
+  } catch {
+    // No downloaded rules yet: the shipped set alone.
+  }
+  const set = await loadRuleSet({
+    paths: [...(hasDir ? [dir] : []), ...c.rules.paths],
+    homeNet: c.policy.home_net.map((x) => x.text),
+    vars: c.rules.vars,
+    disabledSids: c.rules.disabled_sids,
+    enabledSids: c.rules.enabled_sids,
+    disabledCategories: c.rules.disabled_categories,
+  });
+  for (const e of set.load.fileErrors) {
+    o.log.warn("rules file unreadable", { file: e.file, error: e.error });
+  }
+  o.log.info("rules loaded", {
+    loaded: set.engine.rules.length,
+    refused: set.load.refused.length,
+    disabled: set.disabledByConfig.length,
+    ms: Math.round(set.loadMs),
+  });
+  return set;
+}
+
 export async function learningPeriod(
   store: Store,
   knownHosts: number,

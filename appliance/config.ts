@@ -29,6 +29,7 @@ import {
   DEFAULT_STREAM_DEPTH,
   DEFAULT_STREAM_MEMCAP,
 } from "../reassembly/mod.ts";
+import { parseRulesConfig, type RulesConfig } from "../rules/mod.ts";
 
 /** Name of the config file in the data directory. */
 export const CONFIG_FILE = "config.json";
@@ -118,6 +119,8 @@ export interface AppConfig {
   notify: NotifyConfig;
   /** Threat-intelligence feeds (see intel/). */
   intel: IntelConfig;
+  /** Suricata-language signatures (see rules/). */
+  rules: RulesConfig;
   /** The detection policy (see alerts/policy.ts). */
   policy: Policy;
   /** The policy as written, to save it back with edits. */
@@ -140,6 +143,7 @@ const TOP_KEYS = [
   "blocking",
   "notify",
   "intel",
+  "rules",
   "policy",
 ] as const;
 
@@ -311,6 +315,7 @@ export function parseConfig(input: unknown): AppConfig {
     blocking: parseBlockPolicy(top.blocking, "blocking"),
     notify: parseNotifyConfig(top.notify),
     intel: parseIntelConfig(top.intel),
+    rules: parseRulesConfig(top.rules),
     policy: parsePolicy(top.policy ?? {}),
     policyInput: top.policy ?? {},
   };

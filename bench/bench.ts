@@ -4,7 +4,7 @@
  *
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
- * Sections: offline, anomaly, live, memory, latency, startup, tls. Big inputs
+ * Sections: offline, anomaly, live, memory, latency, startup, tls, rules. Big inputs
  * are generated once and cached in `.bench-cache/` (gitignored). The live,
  * memory, latency and startup sections run the appliance in network
  * namespaces they make and remove (tests/netns.ts), so they need root,
@@ -21,6 +21,7 @@ import { latencyBench } from "./latency.ts";
 import { liveBench } from "./live.ts";
 import { memoryBench } from "./memory.ts";
 import { notifyBench } from "./notify_cost.ts";
+import { rulesBench } from "./rules.ts";
 import { startupBench } from "./startup.ts";
 import { tlsBench } from "./tls_handshake.ts";
 
@@ -226,6 +227,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     startup: startupBench,
     tls: tlsBench,
     notify: notifyBench,
+    rules: rulesBench,
   };
 
 const USAGE =

@@ -16,7 +16,10 @@ import {
   SHIPPED_RULES_DIR,
 } from "../rules/mod.ts";
 import { join } from "node:path";
-import { bool, type Command, type Flags } from "./command.ts";
+import { defaultConfigPath, loadConfig } from "../appliance/config.ts";
+import { resolveDataDir } from "../common/data_dir.ts";
+import { RULES_DIR, updateRules } from "../rules/mod.ts";
+import { bool, type Command, type Flags, str } from "./command.ts";
 
 /** Output of a check, as `--json` prints it. */
 export interface RulesCheckReport {
@@ -65,22 +68,46 @@ export const rulesCommand: Command = {
   options: {
     list: { type: "boolean" },
     json: { type: "boolean" },
+    file: { type: "string" },
+    url: { type: "string" },
+    data: { type: "string" },
+    config: { type: "string" },
   },
-  help: `Usage: netsentinel rules check [options] FILE|DIR...
+  help: `Usage: netsentinel rules check [--list] [--json] FILE|DIR...
+       netsentinel rules update [--file TARBALL] [--url URL] [--data DIR]
 
 Loads rule files (a directory: its *.rules files) as the appliance does and
 prints how many rules loaded and how many were refused, by reason. A bad rule
 never stops the others. Rules commented out in the files count as disabled.
 
-Options:
-  --list        also list every refused rule: file:line, sid and reason
-  --json        print the report as JSON
-  -h, --help    show this help
+"rules update" downloads Emerging Threats Open for Suricata 7
+(rules.update_url in the config), checks its published MD5, unpacks its
+rules into the data directory's rules/ folder and keeps the previous set
+when anything fails. A running appliance loads the new set within a minute.
 
-Exit codes: 0 at least one rule loaded, 1 nothing loaded (or a path could
-not be read), 2 bad usage.`,
+Options:
+  --list           check: also list every refused rule (file:line, sid, reason)
+  --json           check: print the report as JSON
+  --file TARBALL   update: use this emerging.rules.tar.gz instead of
+                   downloading (TARBALL.md5 is checked when present)
+  --url URL        update: download from URL (and URL.md5)
+  --data DIR       update: data directory (default: /var/lib/netsentinel as
+                   root when writable, else ./netsentinel-data)
+  --config FILE    update: config file (default: config.json in the data
+                   directory)
+  -h, --help       show this help
+
+Exit codes: check: 0 at least one rule loaded, 1 nothing loaded (or a path
+could not be read); update: 0 updated, 1 failed (previous set kept);
+2 bad usage.`,
   async run(flags: Flags, positionals: string[]): Promise<number> {
     const [sub, ...paths] = positionals;
+    if (sub === "update") {
+      if (paths.length > 0) {
+        throw new UsageError(`rules update: unexpected argument "${paths[0]}"`);
+      }
+      return await runUpdate(flags);
+    }
     if (sub !== "check") {
       throw new UsageError(
         sub === undefined
@@ -116,3 +143,25 @@ not be read), 2 bad usage.`,
     return rep.loaded === 0 || rep.file_errors.length > 0 ? 1 : 0;
   },
 };
+
+async function runUpdate(flags: Flags): Promise<number> {
+  const dataDir = await resolveDataDir(str(flags, "data"));
+  const { config } = await loadConfig(
+    str(flags, "config") ?? defaultConfigPath(dataDir),
+  );
+  await Deno.mkdir(dataDir, { recursive: true });
+  const file = str(flags, "file");
+  const r = await updateRules({
+    dir: join(dataDir, RULES_DIR),
+    url: str(flags, "url") ?? config.rules.update_url,
+    ...(file !== undefined ? { file } : {}),
+  });
+  printOut(
+    `Updated ${join(dataDir, RULES_DIR)} from ${r.source}` +
+      (r.md5
+        ? ` (MD5 ${r.md5} checked)`
+        : " (no .md5 beside it: not checked)") +
+      `: ${r.loaded} rules load, ${r.refused} refused, in ${r.files} files`,
+  );
+  return 0;
+}

@@ -60,7 +60,21 @@ export {
 export {
   loadRuleSet,
   ruleCategories,
+  RULES_DIR,
   type RuleSet,
   type RuleSetOptions,
   SHIPPED_RULES_DIR,
 } from "./rule_set.ts";
+export {
+  ET_OPEN_URL,
+  parseRulesConfig,
+  type RulesConfig,
+} from "./rules_config.ts";
+export {
+  parseMd5File,
+  readTar,
+  UPDATE_STAMP,
+  type UpdateOptions,
+  type UpdateResult,
+  updateRules,
+} from "./update.ts";

@@ -25,6 +25,9 @@ export const SHIPPED_RULES_DIR: string = join(
   "rules",
 );
 
+/** The data directory's rule folder: `rules update` unpacks ET Open there. */
+export const RULES_DIR = "rules";
+
 /** Options of {@link loadRuleSet}. */
 export interface RuleSetOptions {
   /** Rule files and directories to load besides the shipped ones. */
