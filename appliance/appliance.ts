@@ -106,9 +106,15 @@ import {
   lockNftTable,
 } from "./instance_lock.ts";
   loadRuleSet,
+  parseRulesConfig,
+  parseRuleToggle,
   RULES_DIR,
+  type RulesConfig,
+  type RulesControl,
   type RuleSet,
+  rulesView,
   signatureDetector,
+  toggleRules,
   UPDATE_STAMP,
   updateRules,
 } from "../rules/mod.ts";
@@ -218,6 +224,8 @@ export class Appliance {
   #sigExtra: ReadonlyArray<readonly [AlertType, DetectorFactory]> = [];
   /** The rule set in force (null: signatures off). */
   #rules: RuleSet | null = null;
+  /** The config's `rules` section as in force (the dashboard edits it). */
+  #rulesConfig: RulesConfig;
   readonly #holder: PolicyHolder;
   #capture: PartState = { state: "starting" };
   #live: LiveSource | null = null;
@@ -330,6 +338,7 @@ export class Appliance {
       ? [intelEntry]
       : anomaly(this.#model.model);
     this.#rules = parts.rules;
+    this.#rulesConfig = o.config.rules;
     this.#sigExtra = parts.rules === null
       ? []
       : [signatureDetector(parts.rules.engine)];
@@ -396,7 +405,7 @@ export class Appliance {
    * thresholds start over. The old set stays when loading fails.
    */
   async reloadRules(): Promise<RuleSet> {
-    const set = await loadApplianceRules(this.#o);
+    const set = await loadApplianceRules(this.#o, this.#rulesConfig);
     this.#rules = set;
     this.#sigExtra = [signatureDetector(set.engine)];
     this.#detectors.setExtra([...this.#anomalyExtra, ...this.#sigExtra]);
@@ -645,6 +654,7 @@ export class Appliance {
         save: (raw) => saveConfig(this.#o.configPath, raw),
       }),
       policy: this.#policyControl(),
+      rules: this.#rulesControl(),
       auth,
       stats: this.stats,
       replay: this.replay,
@@ -773,6 +783,23 @@ export class Appliance {
   }
 
   /** Policy edits from the dashboard: validated, put in force, saved to the config file. */
+  #rulesControl(): RulesControl {
+    return {
+      view: () => rulesView(this.#rules, this.#rulesConfig),
+      toggle: async (body) => {
+        const t = parseRuleToggle(body);
+        const next = toggleRules(this.#o.rawConfig.rules, t);
+        const cfg = parseRulesConfig(next);
+        this.#o.rawConfig.rules = next;
+        await saveConfig(this.#o.configPath, this.#o.rawConfig);
+        this.#rulesConfig = cfg;
+        this.#o.log.info("rules toggled", { ...t });
+        if (cfg.enabled) await this.reloadRules();
+        return rulesView(this.#rules, this.#rulesConfig);
+      },
+    };
+  }
+
   #policyControl(): PolicyControl {
     return {
       // The policy in force as a full document: shipped defaults under the edits.
@@ -1333,8 +1360,9 @@ async function rulesStamp(dataDir: string): Promise<string> {
  */
 export async function loadApplianceRules(
   o: Pick<ApplianceOptions, "config" | "dataDir" | "log">,
+  rules: RulesConfig = o.config.rules,
 ): Promise<RuleSet> {
-  const c = o.config;
+  const c = { ...o.config, rules };
   const dir = join(o.dataDir, RULES_DIR);
   let hasDir = false;
   try {

@@ -14,6 +14,7 @@ import LiveOverview from "./live_overview.tsx";
 import NotifyChannels from "./notify_channels.tsx";
 import PolicyEditor from "./policy_editor.tsx";
 import ReplayPanel from "./replay_panel.tsx";
+import RuleToggle from "./rule_toggle.tsx";
 import TokenManager from "./token_manager.tsx";
 import { fmtTime } from "./_format.ts";
 
@@ -26,6 +27,7 @@ const ISLANDS: Record<string, ComponentType<any>> = {
   NotifyChannels,
   PolicyEditor,
   ReplayPanel,
+  RuleToggle,
   TokenManager,
 };
 

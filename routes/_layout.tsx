@@ -26,6 +26,7 @@ const NAV: [string, string][] = [
   ["/hosts", "Hosts"],
   ["/blocks", "Blocks"],
   ["/intel", "Intel"],
+  ["/rules", "Rules"],
   ["/replay", "Replay"],
   ["/settings", "Settings"],
 ];

@@ -78,3 +78,14 @@ export {
   type UpdateResult,
   updateRules,
 } from "./update.ts";
+export {
+  type FiringRuleView,
+  parseRuleToggle,
+  type RefusedRuleView,
+  type RuleCategoryView,
+  type RulesControl,
+  type RulesView,
+  rulesView,
+  type RuleToggle,
+  toggleRules,
+} from "./rules_control.ts";

@@ -702,6 +702,26 @@ async function deleteToken(ctx: RequestContext): Promise<Response> {
   return json({ deleted: id });
 }
 
+function rulesOf(ctx: RequestContext) {
+  const r = ctx.deps.rules;
+  if (!r) throw new HttpError(503, "Signature rules are not available");
+  return r;
+}
+
+function getRules(ctx: RequestContext): Response {
+  return json(rulesOf(ctx).view());
+}
+
+async function toggleRule(ctx: RequestContext): Promise<Response> {
+  const r = rulesOf(ctx);
+  const doc = await readJsonObject(ctx.req);
+  try {
+    return json(await r.toggle(doc));
+  } catch (e) {
+    throw fromConfigError(e);
+  }
+}
+
 function notifyOf(ctx: RequestContext) {
   const n = ctx.deps.notify;
   if (!n) throw new HttpError(503, "Notifications are not available");
@@ -811,5 +831,7 @@ export function addApiRoutes(router: Router<Handler>): void {
     .add("POST", "/api/notify/channels", addChannel)
     .add("PUT", "/api/notify/channels/:id", updateChannel)
     .add("DELETE", "/api/notify/channels/:id", removeChannel)
-    .add("POST", "/api/notify/channels/:id/test", testChannel);
+    .add("POST", "/api/notify/channels/:id/test", testChannel)
+    .add("GET", "/api/rules", getRules)
+    .add("POST", "/api/rules/toggle", toggleRule);
 }

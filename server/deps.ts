@@ -12,6 +12,7 @@ import type { FeedView, IntelHit } from "../intel/mod.ts";
 import type { Alert, AlertGeo } from "../alerts/alert.ts";
 import type { Logger } from "../common/logger.ts";
 import type { NotifyControl } from "../notify/mod.ts";
+import type { RulesControl } from "../rules/mod.ts";
 import type {
   HostRecord,
   SessionRecord,
@@ -334,6 +335,8 @@ export interface DashboardDeps {
   notify?: NotifyControl;
   /** Absent: the Intel page says there are no feeds, the API answers 503. */
   intel?: IntelSource;
+  /** Signature rules; absent: `/api/rules` answers 503. */
+  rules?: RulesControl;
   /** Capture, detector and other parts for `/health` (KV and blocker are added). */
   health(): Record<string, PartHealth>;
   /** Probes the database (a small read); rejects when it fails. */

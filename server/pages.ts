@@ -15,6 +15,7 @@ import * as hostsRoute from "../routes/hosts.tsx";
 import * as intelRoute from "../routes/intel.tsx";
 import * as overviewRoute from "../routes/overview.tsx";
 import * as replayRoute from "../routes/replay.tsx";
+import * as rulesRoute from "../routes/rules.tsx";
 import * as settingsRoute from "../routes/settings.tsx";
 import SignInPage, { type SignInProps } from "../routes/signin.tsx";
 import { Layout } from "../routes/_layout.tsx";
@@ -93,6 +94,7 @@ export function addPageRoutes(
     .add("GET", "/hosts/:ip", page(hostRoute))
     .add("GET", "/blocks", page(blocksRoute))
     .add("GET", "/intel", page(intelRoute))
+    .add("GET", "/rules", page(rulesRoute))
     .add("GET", "/replay", page(replayRoute))
     .add("GET", "/settings", page(settingsRoute));
 }
