@@ -105,6 +105,7 @@ import {
   lockDataDir,
   lockNftTable,
 } from "./instance_lock.ts";
+import {
   loadRuleSet,
   parseRulesConfig,
   parseRuleToggle,
