@@ -1,43 +1,46 @@
 /**
  * The one adapter between the pipeline's records and the rule engine's
- * named buffers. It fills an {@link Inspection} from each decoded packet
- * and its flow, and calls the engine's entry points:
+ * named buffers. It fills an {@link Inspection} and calls the engine's
+ * entry points:
  *
  * - per packet: `pkt_data` (the transport payload) and header keywords;
  * - per stream chunk: each TCP segment's payload as a chunk of `stream`
- *   (until reassembled data reaches observers);
- * - per transaction: an HTTP/1.x request or response head in the packet
- *   (method, URI raw and %-decoded, protocol, request line, headers and
- *   their names, Host lower-cased without port, User-Agent, Cookie,
- *   Referer, Content-Type, Content-Length, Location, Server, Accept*,
- *   Connection, status code and message, and the body bytes that follow
- *   the head in the same packet); a DNS query's name (`dns.query`, from the
- *   decoder); a TLS ClientHello's SNI (`tls.sni`, from the decoder).
+ *   (`only_stream` rules; 4 of ET Open's). Reassembled bytes are not
+ *   asked for: an observer of stream data makes the pipeline reassemble
+ *   every TCP flow, where today only flows a parser took are;
+ * - per transaction, from protocols/' records (reassembled streams): an
+ *   HTTP transaction on its request side when the request is complete and
+ *   on its response side when the response is, every sticky buffer built
+ *   by protocols/http_buffers.ts as libhtp shapes it (`pkt_data` is that
+ *   side's head, for rules mixing payload and HTTP keywords); each DNS
+ *   query name (`dns.query`); a ClientHello's SNI (`tls.sni`, from the
+ *   decoder, with its packet); each completed TLS handshake (protocols/'
+ *   TLS observer): JA3 and JA4 on the client's side, JA3S and the
+ *   certificate buffers (`tls.cert_subject`, `tls.cert_issuer`,
+ *   `tls.cert_serial`, `tls.cert_fingerprint`, `tls.certs` — the chain's
+ *   DER concatenated) on the server's.
  *
- * Buffers follow libhtp/Suricata's shapes: `http.header_names` is
- * `\r\nName1\r\nName2\r\n\r\n`, `http.header` the header lines each ending
- * in `\r\n`, `http.start` the head up to and including the blank line.
- * Completed TLS handshakes (read by protocols/' TLS observer) add the
- * certificate buffers (`tls.cert_subject`, `tls.cert_issuer`,
- * `tls.cert_serial`, `tls.cert_fingerprint`, `tls.certs` — the chain's DER
- * concatenated) and `ja3.hash`, `ja3s.hash`, `ja4.hash`.
+ * A flow's app-layer protocol is protocols/' (`Flow.appProto`), else TLS
+ * from the decoder, else a first-payload guess for SSH, SMB, DCERPC, FTP
+ * and SMTP, whose rules match the payload.
  *
  * @module
  */
 import { APP_DNS, APP_TLS, IPPROTO_TCP, type Packet } from "../decode/mod.ts";
-import type {
-  Flow,
-  FlowEndReason,
-  FlowObserver,
-  PacketContext,
-} from "../flows/mod.ts";
+import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
 import {
+  type AppContext,
+  type AppObserver,
+  type AppRecord,
+  httpBuffer,
+  type HttpBufferName,
+  type HttpTransaction,
   type TlsConnection,
   type TlsHandshake,
   type TlsObserver,
   tlsObserver,
 } from "../protocols/mod.ts";
-import { bufferId } from "./buffers.ts";
+import { bufferId, BUFFERS } from "./buffers.ts";
 import { type Inspection, newInspection, type RuleEngine } from "./engine.ts";
 
 const TCP_ESTABLISHED = 3;
@@ -46,33 +49,6 @@ const TCP_CLOSING = 4;
 const B = {
   pkt: bufferId("pkt_data"),
   stream: bufferId("stream"),
-  uri: bufferId("http.uri"),
-  uriRaw: bufferId("http.uri.raw"),
-  method: bufferId("http.method"),
-  host: bufferId("http.host"),
-  hostRaw: bufferId("http.host.raw"),
-  ua: bufferId("http.user_agent"),
-  header: bufferId("http.header"),
-  headerRaw: bufferId("http.header.raw"),
-  names: bufferId("http.header_names"),
-  reqLine: bufferId("http.request_line"),
-  cookie: bufferId("http.cookie"),
-  referer: bufferId("http.referer"),
-  ctype: bufferId("http.content_type"),
-  clen: bufferId("http.content_len"),
-  location: bufferId("http.location"),
-  accept: bufferId("http.accept"),
-  acceptEnc: bufferId("http.accept_enc"),
-  acceptLang: bufferId("http.accept_lang"),
-  connection: bufferId("http.connection"),
-  protocol: bufferId("http.protocol"),
-  start: bufferId("http.start"),
-  server: bufferId("http.server"),
-  stat: bufferId("http.stat_code"),
-  statMsg: bufferId("http.stat_msg"),
-  respLine: bufferId("http.response_line"),
-  reqBody: bufferId("http.request_body"),
-  respBody: bufferId("http.response_body"),
   dns: bufferId("dns.query"),
   sni: bufferId("tls.sni"),
   subject: bufferId("tls.cert_subject"),
@@ -85,31 +61,17 @@ const B = {
   ja4: bufferId("ja4.hash"),
 };
 
-/** Header names with their own buffer (lower case), and the buffer. */
-const NAMED_HEADERS: ReadonlyArray<readonly [Uint8Array, number]> = [
-  ["host", B.hostRaw],
-  ["user-agent", B.ua],
-  ["cookie", B.cookie],
-  ["referer", B.referer],
-  ["content-type", B.ctype],
-  ["content-length", B.clen],
-  ["location", B.location],
-  ["server", B.server],
-  ["accept", B.accept],
-  ["accept-encoding", B.acceptEnc],
-  ["accept-language", B.acceptLang],
-  ["connection", B.connection],
-].map(([n, b]) => [new TextEncoder().encode(n as string), b as number]);
-
 const MAX_FLOW_APPS = 1 << 18;
 
 /** Feeds a rule engine from the pipeline; see the module doc. */
-export class RuleAdapter implements FlowObserver {
+export class RuleAdapter implements AppObserver {
   #engine: RuleEngine;
   readonly #x: Inspection = newInspection();
   /** App-layer protocol per flow id, once identified. */
   readonly #apps = new Map<number, string>();
 
+  /** Inspection of app-layer records. */
+  readonly #txi: Inspection = newInspection();
   /** Inspection of completed TLS handshakes (certificates, JA3/JA4). */
   readonly #hs: Inspection = newInspection();
   readonly #tls: TlsObserver;
@@ -213,7 +175,7 @@ export class RuleAdapter implements FlowObserver {
     x.established = p.proto === IPPROTO_TCP
       ? f.tcpState === TCP_ESTABLISHED || f.tcpState === TCP_CLOSING
       : f.pktsToServer > 0 && f.pktsToClient > 0;
-    let app = this.#apps.get(f.id) ?? "";
+    let app = f.appProto !== "" ? f.appProto : this.#apps.get(f.id) ?? "";
     if (p.app === APP_DNS) app = "dns";
     else if (p.app === APP_TLS) app = "tls";
     const len = p.payloadLen;
@@ -223,19 +185,10 @@ export class RuleAdapter implements FlowObserver {
         app = guessApp(x.bufs[B.pkt]!.data, len, p.srcPort, p.dstPort);
       }
     }
-    // Transactions found in this packet.
+    // A ClientHello's SNI is a transaction of this packet; HTTP and DNS
+    // come as records (onApp).
     let tx = false;
-    if (len > 0 && (p.proto === IPPROTO_TCP)) {
-      const d = x.bufs[B.pkt]!.data;
-      if (parseHttpHead(x, d, len)) {
-        app = "http";
-        tx = true;
-      }
-    }
-    if (p.app === APP_DNS && !p.dns.qr && p.dns.qdcount > 0) {
-      putText(x, B.dns, p.dns.qname);
-      tx = true;
-    } else if (p.app === APP_TLS && p.tls.sni !== "") {
+    if (p.app === APP_TLS && p.tls.sni !== "") {
       putText(x, B.sni, p.tls.sni);
       tx = true;
     }
@@ -257,6 +210,75 @@ export class RuleAdapter implements FlowObserver {
     }
     if (tx) e.inspectTx(x);
     if (len > 0 && p.proto === IPPROTO_TCP) this.#tls.onPacket(p, ctx);
+  }
+
+  /**
+   * An app-layer record from protocols/: an HTTP transaction is inspected
+   * on its request side when the request is complete and on its response
+   * side when the response is; a DNS query once per question name.
+   */
+  onApp(rec: AppRecord, ctx: AppContext): void {
+    const x = this.#txi;
+    const f = ctx.flow;
+    x.filled.fill(0);
+    x.tsUs = ctx.tsUs;
+    x.version = f.version;
+    x.src.set(f.srcAddr);
+    x.dst.set(f.dstAddr);
+    x.srcPort = f.srcPort;
+    x.dstPort = f.dstPort;
+    x.proto = f.proto;
+    x.ttl = f.ttlToServer;
+    x.tcpFlags = 0;
+    x.icmpType = -1;
+    x.icmpCode = -1;
+    x.payloadLen = 0;
+    x.dir = 0;
+    x.flowId = f.id;
+    x.toServerBytes = f.payloadToServer;
+    x.toClientBytes = f.payloadToClient;
+    x.established = f.proto === IPPROTO_TCP
+      ? f.tcpState === TCP_ESTABLISHED || f.tcpState === TCP_CLOSING ||
+        f.pktsToClient > 0
+      : f.pktsToServer > 0 && f.pktsToClient > 0;
+    switch (rec.kind) {
+      case "http": {
+        x.app = "http";
+        const resp = rec.state === "complete";
+        if (resp && rec.response === null) return;
+        if (!resp && rec.request === null) return;
+        if (resp) {
+          // The server's side: addresses and ports from the server.
+          x.src.set(f.dstAddr);
+          x.dst.set(f.srcAddr);
+          x.srcPort = f.dstPort;
+          x.dstPort = f.srcPort;
+          x.dir = 1;
+        }
+        fillHttp(x, rec, resp ? 1 : 0);
+        this.#engine.inspectTx(x);
+        return;
+      }
+      case "dns": {
+        if (rec.qr) return;
+        x.app = "dns";
+        if (ctx.dir === 1) {
+          x.src.set(f.dstAddr);
+          x.dst.set(f.srcAddr);
+          x.srcPort = f.dstPort;
+          x.dstPort = f.srcPort;
+        }
+        for (const q of rec.queries) {
+          putText(x, B.dns, q.rrname);
+          this.#engine.inspectTx(x);
+        }
+        return;
+      }
+      default: {
+        const never: never = rec;
+        void never;
+      }
+    }
   }
 
   /** End of input: handshakes still open are inspected as they are. */
@@ -358,16 +380,6 @@ function append(
   b.len = n;
 }
 
-function appendByte(x: Inspection, id: number, c: number): void {
-  const b = x.bufs[id]!;
-  if (b.data.length < b.len + 1) {
-    const d = new Uint8Array((b.len + 1) * 2);
-    d.set(b.data.subarray(0, b.len));
-    b.data = d;
-  }
-  b.data[b.len++] = c;
-}
-
 function start(x: Inspection, id: number): void {
   const b = x.bufs[id]!;
   if (b.data.length < 256) b.data = new Uint8Array(2048);
@@ -376,168 +388,40 @@ function start(x: Inspection, id: number): void {
   x.filled[id] = 1;
 }
 
-function lineEnd(d: Uint8Array, from: number, len: number): number {
-  for (let i = from; i < len; i++) if (d[i] === 10) return i;
-  return -1;
-}
-
-function isUpper(c: number): boolean {
-  return c >= 65 && c <= 90;
-}
-
-function hexVal(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-function nameIs(
-  d: Uint8Array,
-  s: number,
-  e: number,
-  name: Uint8Array,
-): boolean {
-  if (e - s !== name.length) return false;
-  for (let i = 0; i < name.length; i++) {
-    let c = d[s + i]!;
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== name[i]) return false;
-  }
-  return true;
-}
+/** HTTP buffers by id with their protocols/ name. */
+const HTTP_IDS: ReadonlyArray<readonly [number, HttpBufferName, string]> =
+  BUFFERS.filter((b) => b.proto === "http").map((b) =>
+    [b.id, b.name as HttpBufferName, b.side] as const
+  );
 
 /**
- * Parses an HTTP/1.x request or response head at the start of `d` into
- * the HTTP buffers. Returns false (filling nothing) when `d` does not
- * start with one.
+ * Points the HTTP buffers at the transaction's (built once and cached on
+ * it by protocols/): request-side ones from the request, response-side
+ * ones from the response, headers from the side inspected. `pkt_data` is
+ * that side's head, for rules mixing payload and HTTP keywords.
  */
-function parseHttpHead(x: Inspection, d: Uint8Array, len: number): boolean {
-  let i = 0;
-  while (i < len && i < 20 && isUpper(d[i]!)) i++;
-  if (i === 0 || i >= len) return false;
-  const eol = lineEnd(d, 0, len);
-  const lineStop = eol < 0
-    ? len
-    : (eol > 0 && d[eol - 1] === 13 ? eol - 1 : eol);
-  let request: boolean;
-  if (d[i] === 32) request = true;
-  else if (
-    i === 4 && d[4] === 47 && d[0] === 72 && d[1] === 84 && d[2] === 84 &&
-    d[3] === 80
-  ) request = false;
-  else return false;
-  if (request) {
-    const sp1 = i;
-    let sp2 = -1;
-    for (let k = lineStop - 1; k > sp1; k--) {
-      if (d[k] === 32) {
-        sp2 = k;
-        break;
-      }
-    }
-    const uriEnd = sp2 < 0 ? lineStop : sp2;
-    if (uriEnd <= sp1 + 1) return false;
-    put(x, B.method, d, 0, sp1);
-    put(x, B.uriRaw, d, sp1 + 1, uriEnd);
-    // Normalised URI: %XX decoded.
-    start(x, B.uri);
-    for (let k = sp1 + 1; k < uriEnd; k++) {
-      const c = d[k]!;
-      if (c === 37 && k + 2 < uriEnd) {
-        const h = hexVal(d[k + 1]!), l = hexVal(d[k + 2]!);
-        if (h >= 0 && l >= 0) {
-          appendByte(x, B.uri, h * 16 + l);
-          k += 2;
-          continue;
-        }
-      }
-      appendByte(x, B.uri, c);
-    }
-    if (sp2 >= 0) put(x, B.protocol, d, sp2 + 1, lineStop);
-    put(x, B.reqLine, d, 0, lineStop);
-  } else {
-    // HTTP/1.1 200 OK
-    let sp1 = -1;
-    for (let k = 5; k < lineStop; k++) {
-      if (d[k] === 32) {
-        sp1 = k;
-        break;
-      }
-    }
-    if (sp1 < 0 || sp1 + 4 > lineStop + 1) return false;
-    put(x, B.protocol, d, 0, sp1);
-    let sp2 = sp1 + 1;
-    while (sp2 < lineStop && d[sp2] !== 32) sp2++;
-    put(x, B.stat, d, sp1 + 1, sp2);
-    if (sp2 < lineStop) put(x, B.statMsg, d, sp2 + 1, lineStop);
-    put(x, B.respLine, d, 0, lineStop);
+function fillHttp(x: Inspection, tx: HttpTransaction, dir: number): void {
+  for (const [id, name, side] of HTTP_IDS) {
+    if (side === "resp" && dir === 0) continue;
+    const v = httpBuffer(
+      tx,
+      name,
+      side === "both" ? dir : side === "resp" ? 1 : 0,
+    );
+    if (v === null) continue;
+    const b = x.bufs[id]!;
+    b.data = v;
+    b.len = v.length;
+    b.text = null;
+    x.filled[id] = 1;
   }
-  if (eol < 0) return true;
-  // Headers.
-  start(x, B.header);
-  start(x, B.names);
-  appendByte(x, B.names, 13);
-  appendByte(x, B.names, 10);
-  let pos = eol + 1;
-  let headEnd = -1;
-  while (pos < len) {
-    const e = lineEnd(d, pos, len);
-    const stop = e < 0 ? len : (e > pos && d[e - 1] === 13 ? e - 1 : e);
-    if (stop === pos) {
-      headEnd = e < 0 ? len : e + 1;
-      break;
-    }
-    let colon = pos;
-    while (colon < stop && d[colon] !== 58) colon++;
-    if (colon < stop) {
-      append(x, B.names, d, pos, colon);
-      appendByte(x, B.names, 13);
-      appendByte(x, B.names, 10);
-      let vs = colon + 1;
-      while (vs < stop && (d[vs] === 32 || d[vs] === 9)) vs++;
-      let ve = stop;
-      while (ve > vs && (d[ve - 1] === 32 || d[ve - 1] === 9)) ve--;
-      for (const [name, id] of NAMED_HEADERS) {
-        if (nameIs(d, pos, colon, name)) {
-          put(x, id, d, vs, ve);
-          break;
-        }
-      }
-    }
-    append(x, B.header, d, pos, stop);
-    appendByte(x, B.header, 13);
-    appendByte(x, B.header, 10);
-    if (e < 0) break;
-    pos = e + 1;
+  const head = dir === 0 ? tx.request?.raw : tx.response?.raw;
+  if (head !== undefined) {
+    const b = x.bufs[B.pkt]!;
+    b.data = head;
+    b.len = head.length;
+    b.text = null;
+    x.filled[B.pkt] = 1;
+    x.payloadLen = head.length;
   }
-  appendByte(x, B.names, 13);
-  appendByte(x, B.names, 10);
-  const hb = x.bufs[B.header]!;
-  put(x, B.headerRaw, hb.data, 0, hb.len);
-  if (x.filled[B.hostRaw] === 1) {
-    // http.host: lower case, without the port.
-    const raw = x.bufs[B.hostRaw]!;
-    start(x, B.host);
-    let end = raw.len;
-    if (raw.data[0] !== 91) {
-      for (let k = 0; k < raw.len; k++) {
-        if (raw.data[k] === 58) {
-          end = k;
-          break;
-        }
-      }
-    }
-    for (let k = 0; k < end; k++) {
-      const c = raw.data[k]!;
-      appendByte(x, B.host, c >= 65 && c <= 90 ? c + 32 : c);
-    }
-  }
-  if (headEnd >= 0) {
-    put(x, B.start, d, 0, headEnd);
-    if (headEnd < len) {
-      put(x, request ? B.reqBody : B.respBody, d, headEnd, len);
-    }
-  }
-  return true;
 }

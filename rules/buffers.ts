@@ -25,7 +25,41 @@ export interface BufferInfo {
   readonly scope: BufferScope;
   /** The app-layer protocol it belongs to ("" for payload buffers). */
   readonly proto: "" | "http" | "dns" | "tls";
+  /**
+   * Which side of a transaction fills it: "req" the client's (request,
+   * query, ClientHello), "resp" the server's (response, certificate),
+   * "both" the side being inspected (headers of the request or response).
+   */
+  readonly side: "req" | "resp" | "both";
 }
+
+const RESP = new Set([
+  "http.stat_code",
+  "http.stat_msg",
+  "http.response_line",
+  "http.server",
+  "http.location",
+  "http.response_body",
+  "tls.cert_subject",
+  "tls.cert_issuer",
+  "tls.cert_serial",
+  "tls.cert_fingerprint",
+  "tls.certs",
+  "ja3s.hash",
+]);
+const BOTH = new Set([
+  "pkt_data",
+  "stream",
+  "http.header",
+  "http.header.raw",
+  "http.header_names",
+  "http.cookie",
+  "http.content_type",
+  "http.content_len",
+  "http.connection",
+  "http.protocol",
+  "http.start",
+]);
 
 const DEFS: ReadonlyArray<
   [string, string[], string | null, BufferScope, BufferInfo["proto"]]
@@ -87,7 +121,15 @@ const DEFS: ReadonlyArray<
 export const BUFFERS: readonly BufferInfo[] = DEFS.map((
   [name, aliases, modifier, scope, proto],
   id,
-) => ({ id, name, aliases, modifier, scope, proto }));
+) => ({
+  id,
+  name,
+  aliases,
+  modifier,
+  scope,
+  proto,
+  side: RESP.has(name) ? "resp" : BOTH.has(name) ? "both" : "req",
+}));
 
 /** Buffer ids by sticky keyword (names and aliases). */
 export const BUFFER_BY_KEYWORD: ReadonlyMap<string, number> = new Map(

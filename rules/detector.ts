@@ -77,6 +77,7 @@ export function signatureDetector(
       adapter,
       stateSize: () => adapter.engine.rules.length,
       onPacket: (p, ctx) => adapter.onPacket(p, ctx),
+      onApp: (rec, ctx) => adapter.onApp(rec, ctx),
       onFlowEnd: (f, reason) => adapter.onFlowEnd(f, reason),
       onFinish: () => adapter.onFinish(),
     };

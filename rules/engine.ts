@@ -100,8 +100,8 @@ export interface EngineCounters {
   thresholded: number;
 }
 
-const SCOPES = ["packet", "stream", "tx"] as const;
-const S_PACKET = 0, S_STREAM = 1, S_TX = 2;
+const SCOPES = ["packet", "stream", "tx_request", "tx_response"] as const;
+const S_PACKET = 0, S_STREAM = 1, S_TX_REQ = 2, S_TX_RESP = 3;
 
 interface ScopeGroup {
   /** Prefilter per inspection buffer (index = ib). */
@@ -233,9 +233,14 @@ export class RuleEngine {
     this.#inspect(insp, S_STREAM);
   }
 
-  /** Per-transaction inspection: HTTP, DNS and TLS buffers. */
+  /**
+   * Per-transaction inspection: HTTP, DNS and TLS buffers. With `dir` 0
+   * the client's side (request, query, ClientHello: rules on request-side
+   * buffers), with 1 the server's (response, certificate: rules using a
+   * response-side buffer, or a to_client rule on headers).
+   */
   inspectTx(insp: Inspection): void {
-    this.#inspect(insp, S_TX);
+    this.#inspect(insp, insp.dir === 1 ? S_TX_RESP : S_TX_REQ);
   }
 
   /** Clears per-run state (flowbits, thresholds, hits, counters). */
@@ -472,9 +477,19 @@ export class RuleEngine {
   }
 }
 
-/** 0 packet, 1 stream, 2 transaction: where a rule is inspected. */
+/**
+ * Where a rule is inspected: 0 per packet, 1 per stream chunk, 2 on the
+ * client's side of a transaction, 3 on the server's.
+ */
 export function scopeOf(r: Rule): number {
-  if (r.tx) return S_TX;
+  if (r.tx) {
+    let resp = false;
+    for (const l of r.lists) {
+      const side = BUFFERS[l.buf]!.side;
+      if (side === "resp" || (side === "both" && r.flowDir === 1)) resp = true;
+    }
+    return resp ? S_TX_RESP : S_TX_REQ;
+  }
   if (r.streamMode === 1) return S_STREAM;
   return S_PACKET;
 }
