@@ -37,8 +37,8 @@ import {
   type HttpHeader,
   type HttpTransaction,
   type TlsConnection,
+  tlsConnectionOf,
   type TlsHandshake,
-  tlsObserver,
 } from "../protocols/mod.ts";
 
 /** Protocol event kinds `--events` accepts besides `alert`. */
@@ -59,8 +59,9 @@ export type EveRecord = Record<string, unknown>;
 export type EveSink = (rec: EveRecord) => void;
 
 /**
- * Builds the observer that turns app-layer records, TLS handshakes,
- * anomalies and flow ends into EVE records of the enabled kinds.
+ * Builds the observer that turns app-layer records (HTTP transactions, DNS
+ * messages, TLS handshakes), anomalies and flow ends into EVE records of
+ * the enabled kinds.
  */
 export function protocolEvents(
   enabled: ReadonlySet<ProtocolEventType>,
@@ -69,11 +70,7 @@ export function protocolEvents(
   const dns = enabled.has("dns"), http = enabled.has("http");
   const tls = enabled.has("tls"), flow = enabled.has("flow");
   const obs: AppObserver = {};
-  const tlsObs = tls
-    ? tlsObserver((hs, conn) => sink(tlsEvent(hs, conn)))
-    : null;
-  if (tlsObs !== null) obs.onPacket = (p, ctx) => tlsObs.onPacket(p, ctx);
-  if (dns || http) {
+  if (dns || http || tls) {
     obs.onApp = (rec: AppRecord, ctx: AppContext) => {
       let out: EveRecord | null = null;
       switch (rec.kind) {
@@ -82,6 +79,9 @@ export function protocolEvents(
           break;
         case "dns":
           if (dns) out = dnsEvent(rec, ctx);
+          break;
+        case "tls":
+          if (tls) out = tlsEvent(rec.handshake, tlsConnectionOf(rec, ctx));
           break;
         default: {
           const never: never = rec;
@@ -93,14 +93,7 @@ export function protocolEvents(
       sink(out);
     };
   }
-  if (flow || tlsObs !== null) {
-    // A handshake cut short is reported before its flow's record.
-    obs.onFlowEnd = (f, reason) => {
-      tlsObs?.onFlowEnd(f);
-      if (flow) sink(flowEvent(f, reason));
-    };
-  }
-  if (tlsObs !== null) obs.onFinish = () => tlsObs.onFinish();
+  if (flow) obs.onFlowEnd = (f, reason) => sink(flowEvent(f, reason));
   if (enabled.has("anomaly")) {
     obs.onAnomaly = (p, event) => sink(anomalyEvent(p, event));
     obs.onStreamEvent = (f, dir, event, tsUs) =>

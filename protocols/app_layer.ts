@@ -17,6 +17,7 @@ import type {
 import type { AppContext, AppRecord } from "./app_record.ts";
 import { DnsTcpParser, parseDnsMessage } from "./dns.ts";
 import { HttpParser, looksLikeRequest, looksLikeResponse } from "./http.ts";
+import { TLS_SPEC } from "./tls_parser.ts";
 import {
   type ParserOutput,
   type ParserSpec,
@@ -141,8 +142,12 @@ export const DNS_TCP_SPEC: ParserSpec = {
   create: () => new DnsTcpParser(),
 };
 
-/** The parsers shipped, in probing order (the `tls` parser adds itself here). */
-export const DEFAULT_PARSERS: readonly ParserSpec[] = [HTTP_SPEC, DNS_TCP_SPEC];
+/** The parsers shipped, in probing order. */
+export const DEFAULT_PARSERS: readonly ParserSpec[] = [
+  HTTP_SPEC,
+  TLS_SPEC,
+  DNS_TCP_SPEC,
+];
 
 /** Per-flow app-layer state. */
 class FlowApp {

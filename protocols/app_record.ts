@@ -13,9 +13,10 @@
 import type { Flow, FlowObserver } from "../flows/mod.ts";
 import type { DnsMessage } from "./dns.ts";
 import type { HttpTransaction } from "./http.ts";
+import type { TlsRecord } from "./tls_parser.ts";
 
-/** One parsed application-layer record. The `tls` parser adds its kind here. */
-export type AppRecord = HttpTransaction | DnsMessage;
+/** One parsed application-layer record. */
+export type AppRecord = HttpTransaction | DnsMessage | TlsRecord;
 
 /** Where and when a record was completed. Reused between calls: copy what you keep. */
 export interface AppContext {

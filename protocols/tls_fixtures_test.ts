@@ -10,7 +10,12 @@ import assert from "node:assert/strict";
 import { readCaptureFile } from "../capture/mod.ts";
 import { formatAddr } from "../decode/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
-import { type TlsHandshake, tlsObserver } from "./mod.ts";
+import {
+  type AppRecord,
+  tlsConnectionOf,
+  type TlsHandshake,
+  tlsObserver,
+} from "./mod.ts";
 
 const DIR = new URL("../tests/fixtures/tls/", import.meta.url);
 const REFERENCE =
@@ -33,6 +38,26 @@ export async function handshakesOf(
     out.set(`${formatAddr(c.ipVersion, c.clientAddr)}:${c.clientPort}`, hs);
   });
   const pipeline = new Pipeline({ observers: [obs] });
+  for await (const batch of readCaptureFile(path)) pipeline.processBatch(batch);
+  pipeline.finish();
+  return out;
+}
+
+/** Every tls record the pipeline's app layer emits, by "client_ip:client_port". */
+async function appRecordsOf(path: string): Promise<Map<string, TlsHandshake>> {
+  const out = new Map<string, TlsHandshake>();
+  const pipeline = new Pipeline({
+    observers: [{
+      onApp(rec: AppRecord, ctx) {
+        if (rec.kind !== "tls") return;
+        const c = tlsConnectionOf(rec, ctx);
+        out.set(
+          `${formatAddr(c.ipVersion, c.clientAddr)}:${c.clientPort}`,
+          rec.handshake,
+        );
+      },
+    }],
+  });
   for await (const batch of readCaptureFile(path)) pipeline.processBatch(batch);
   pipeline.finish();
   return out;
@@ -85,6 +110,27 @@ Deno.test("the lab's TLS captures give the certificate tests/lab/tls_certs.sh ma
     assert.equal(hs.sni, "secure.lab.test");
     assert.equal(hs.cert, null); // encrypted in TLS 1.3
     assert.match(hs.ja4, /^t13d/);
+  }
+});
+
+Deno.test("the app layer's tls records (reassembled streams) equal the TLS observer's on every capture", async (t) => {
+  for (const file of [...Object.keys(EXPECTED.captures), ...LAB]) {
+    await t.step(file, async () => {
+      const path = new URL(file, DIR).pathname;
+      const app = await appRecordsOf(path);
+      const obs = await handshakesOf(path);
+      assert.deepEqual([...app.keys()].sort(), [...obs.keys()].sort());
+      for (const [client, hs] of obs) {
+        const a = app.get(client)!;
+        assert.equal(a.ja4, hs.ja4, client);
+        assert.deepEqual(a.ja3, hs.ja3, client);
+        assert.deepEqual(a.ja3s, hs.ja3s, client);
+        assert.equal(a.version, hs.version, client);
+        assert.equal(a.sni, hs.sni, client);
+        assert.deepEqual(a.cert, hs.cert, client);
+        assert.deepEqual(a.certs, hs.certs, client);
+      }
+    });
   }
 });
 

@@ -6,8 +6,10 @@
  * sequence number is tracked: a segment that starts there is fed, the new
  * tail of a retransmission that overlaps it is fed, and a segment beyond it
  * (a hole) gives that direction up (`tls_gap`). This is the in-order part
- * of TCP reassembly only, enough for the handshakes of ordinary captures;
- * the `reassembly/` stage replaces it once it is in.
+ * of TCP reassembly only, enough for the handshakes of ordinary captures.
+ * The pipeline's own way is the app layer (`reassembly/` then
+ * `tls_parser.ts`, records through `onApp`); this observer is for consumers
+ * that take handshakes outside it, and parses them again.
  *
  * Bounded: at most `maxConnections` handshakes are followed at once (more
  * are counted and skipped); a connection's state goes when its handshake is
