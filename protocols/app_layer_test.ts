@@ -61,7 +61,8 @@ Deno.test("AppLayer takes any printable request on an HTTP port, and nothing bin
   app.flowEnd(f);
   assert.equal(recs.length, 2);
   const g = flowTo(80);
-  app.data(g, DIR_TO_SERVER, new Uint8Array([0x16, 3, 1, 0, 5]), 0, 5, 0);
+  // Binary that is no protocol here (a TLS record header would be TLS).
+  app.data(g, DIR_TO_SERVER, new Uint8Array([0x00, 5, 0xff, 0x10, 2]), 0, 5, 0);
   assert.deepEqual(undetected, [g]);
   // SMTP-like commands on another port are not HTTP.
   const h = flowTo(2525);
