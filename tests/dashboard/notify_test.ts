@@ -577,3 +577,66 @@ Deno.test({
     }
   },
 });
+
+Deno.test("new devices seen on the wire and blocks made by hand reach a channel as events", async () => {
+  await using rx = httpReceiver();
+  const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
+  try {
+    await writeDashboardCapture(join(caps, "home.pcap"), {
+      startUs: (Date.now() - 30_000) * 1000,
+      seconds: 4,
+      scanAtS: -1,
+    });
+    await using app = await startAppliance({
+      capturesDir: caps,
+      config: {
+        notify: {
+          channels: [{
+            id: "home",
+            kind: "webhook",
+            url: rx.url + "home",
+            digest: 0,
+            rate_limit: { messages: 100, per: "1m" },
+            route: {
+              types: ["port_scan"],
+              events: ["new_device", "block_made"],
+            },
+          }],
+        },
+      },
+    });
+    const cookie = await signIn(app.url);
+    const r = await call(app.url, cookie, "POST", "/api/replay/start", {
+      file: "home.pcap",
+      speed: 0,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+    const items = () =>
+      rx.got.flatMap((g) => (JSON.parse(g.body).netsentinel as Message).items);
+    const dev = await waitFor(
+      "a new device",
+      () => items().find((i) => i.type === "new_device") ?? null,
+      (i) => i !== null,
+    );
+    assert.match(dev!.title, /^New device \d+\.\d+\.\d+\.\d+$/);
+    const b = await call(app.url, cookie, "POST", "/api/blocks", {
+      target: "203.0.113.50",
+      duration: "1h",
+      reason: "seen in the logs",
+    });
+    assert.equal(b.status, 201, JSON.stringify(b.data));
+    const made = await waitFor(
+      "the block",
+      () => items().find((i) => i.type === "block_made") ?? null,
+      (i) => i !== null,
+    );
+    assert.equal(made!.src, "203.0.113.50");
+    assert.match(made!.title, /^Blocked 203\.0\.113\.50 by hand$/);
+    assert.match(
+      made!.detail,
+      /admin blocked 203\.0\.113\.50 until .*: seen in the logs/,
+    );
+  } finally {
+    await Deno.remove(caps, { recursive: true });
+  }
+});
