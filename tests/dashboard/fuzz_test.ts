@@ -406,6 +406,60 @@ function makeBody(
   }
 }
 
+/**
+ * A copy of `doc` with one random leaf (or a key) replaced by hostile
+ * JSON: bodies that get past the first checks of a handler.
+ */
+function mutate(f: Fuzzer, doc: unknown, depth = 0): unknown {
+  if (depth > 6 || f.chance(0.15)) return f.json();
+  if (Array.isArray(doc)) {
+    if (doc.length === 0) return [f.json()];
+    const out = [...doc];
+    const i = f.int(out.length);
+    out[i] = mutate(f, out[i], depth + 1);
+    return out;
+  }
+  if (typeof doc === "object" && doc !== null) {
+    const out: Record<string, unknown> = { ...doc };
+    const keys = Object.keys(out);
+    if (keys.length === 0 || f.chance(0.1)) {
+      Object.defineProperty(out, f.chance(0.5) ? f.hostile() : "__proto__", {
+        value: f.json(),
+        enumerable: true,
+        writable: true,
+      });
+      return out;
+    }
+    const k = f.pick(keys);
+    if (f.chance(0.1)) delete out[k];
+    else out[k] = mutate(f, out[k], depth + 1);
+    return out;
+  }
+  return f.json();
+}
+
+/** A flow description `POST /api/detect` accepts. */
+const DETECT_FLOW = {
+  flow: {
+    proto: "tcp",
+    dest_port: 22,
+    app_proto: "none",
+    duration_s: 0,
+    pkts_toserver: 1,
+    pkts_toclient: 0,
+    bytes_toserver: 60,
+    bytes_toclient: 0,
+    syn: true,
+    tcp_state: "syn_sent",
+    dns_query: "example.com",
+    dns_qtype: 1,
+    src_ports_10s: 500,
+    src_hosts_10s: 1,
+    src_flows_10s: 500,
+    src_failed_10s: 500,
+  },
+};
+
 /** Raw requests `fetch` cannot make; resolves to the status (0: no answer). */
 async function rawRequest(port: number, bytes: Uint8Array): Promise<number> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -517,6 +571,45 @@ Deno.test("fuzzed requests at every route never crash the appliance or answer 50
       creds = { cookie: c2, token: t2, url: app.url };
     }
   }
+
+  // Valid documents with one hostile part: the policy (PUT /api/config),
+  // a flow to score, a block, an allowlist entry, a suppression.
+  const policy = await (await fetch(app.url + "/api/config", {
+    headers: { cookie: creds.cookie },
+  })).json();
+  const documents: [string, string, unknown][] = [
+    ["PUT", "/api/config", policy],
+    ["POST", "/api/detect", DETECT_FLOW],
+    ["POST", "/api/blocks", {
+      target: "203.0.113.9",
+      duration: "1h",
+      reason: "fuzz",
+    }],
+    ["POST", "/api/allowlist", { cidr: "198.51.100.0/24", note: "fuzz" }],
+    ["POST", "/api/suppressions", { signature_id: 1000100, ip: "203.0.113.9" }],
+    ["POST", "/api/replay/start", { file: "demo.pcap", speed: 0 }],
+  ];
+  for (let i = 0; i < 600 && Date.now() < deadline + 30_000; i++) {
+    const [method, path, doc] = f.pick(documents);
+    const body = JSON.stringify(mutate(f, doc));
+    const res = await fetch(app.url + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${creds.token}`,
+        "content-type": "application/json",
+      },
+      body,
+    });
+    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    if (res.status === 500) {
+      failures.push(`${method} ${path} ${body.slice(0, 300)} → 500`);
+    }
+    await res.body?.cancel();
+  }
+  await fetch(app.url + "/api/replay/stop", {
+    method: "POST",
+    headers: { authorization: `Bearer ${creds.token}` },
+  }).then((r) => r.body?.cancel());
 
   // What fetch will not send, on a raw socket.
   const port = Number(new URL(app.url).port);
