@@ -36,9 +36,8 @@ import {
   type HttpBufferName,
   type HttpTransaction,
   type TlsConnection,
+  tlsConnectionOf,
   type TlsHandshake,
-  type TlsObserver,
-  tlsObserver,
 } from "../protocols/mod.ts";
 import { bufferId, BUFFERS } from "./buffers.ts";
 import { type Inspection, newInspection, type RuleEngine } from "./engine.ts";
@@ -74,16 +73,14 @@ export class RuleAdapter implements AppObserver {
   readonly #txi: Inspection = newInspection();
   /** Inspection of completed TLS handshakes (certificates, JA3/JA4). */
   readonly #hs: Inspection = newInspection();
-  readonly #tls: TlsObserver;
 
   /** Feeds `engine`; {@link setEngine} swaps it between packets. */
   constructor(engine: RuleEngine) {
     this.#engine = engine;
-    this.#tls = tlsObserver((hs, conn) => this.#handshake(hs, conn));
   }
 
   /**
-   * A completed TLS handshake (from protocols/): the client's side (JA3,
+   * A completed TLS handshake (the app layer's `tls` record): the client's side (JA3,
    * JA4) inspected as a to_server transaction, the server's (JA3S, the
    * certificates) as a to_client one. The SNI was inspected with the
    * ClientHello's packet.
@@ -209,7 +206,6 @@ export class RuleAdapter implements AppObserver {
       e.inspectStream(x);
     }
     if (tx) e.inspectTx(x);
-    if (len > 0 && p.proto === IPPROTO_TCP) this.#tls.onPacket(p, ctx);
   }
 
   /**
@@ -274,6 +270,9 @@ export class RuleAdapter implements AppObserver {
         }
         return;
       }
+      case "tls":
+        this.#handshake(rec.handshake, tlsConnectionOf(rec, ctx));
+        return;
       default: {
         const never: never = rec;
         void never;
@@ -281,14 +280,14 @@ export class RuleAdapter implements AppObserver {
     }
   }
 
-  /** End of input: handshakes still open are inspected as they are. */
-  onFinish(): void {
-    this.#tls.onFinish();
-  }
+  /**
+   * End of input. Nothing waits here: a handshake cut short comes as the
+   * app layer's `tls` record when its flow ends, before this.
+   */
+  onFinish(): void {}
 
   /** Forgets a flow's app protocol and flowbits. */
   onFlowEnd(f: Flow, _reason?: FlowEndReason): void {
-    this.#tls.onFlowEnd(f);
     this.#apps.delete(f.id);
     this.#engine.flowEnded(f.id);
   }
