@@ -4,7 +4,7 @@
  *
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
- * Sections: offline, anomaly, live, memory, latency, startup, tls, rules. Big inputs
+ * Sections: offline, anomaly, live, memory, latency, startup, tls, rules, defrag. Big inputs
  * are generated once and cached in `.bench-cache/` (gitignored). The live,
  * memory, latency and startup sections run the appliance in network
  * namespaces they make and remove (tests/netns.ts), so they need root,
@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { writeMixedCapture } from "./_traffic.ts";
 import { anomalyBench } from "./anomaly_score.ts";
+import { defragBench } from "./defrag_tunnels.ts";
 import { latencyBench } from "./latency.ts";
 import { liveBench } from "./live.ts";
 import { memoryBench } from "./memory.ts";
@@ -228,6 +229,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     tls: tlsBench,
     notify: notifyBench,
     rules: rulesBench,
+    defrag: defragBench,
   };
 
 const USAGE =

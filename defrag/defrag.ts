@@ -28,8 +28,9 @@
  * and a fragment that is not the last but whose length is not a multiple of
  * 8, or data past the last fragment's end (`*.frag_invalid_length`).
  *
- * Bounds: `memcapBytes` for everything held (fragment bytes plus a fixed
- * overhead per fragment and datagram); `maxDatagrams` in progress; the
+ * Bounds: `memcapBytes` for everything held (fragment bytes, in chunks of
+ * 512 bytes of one arena of that size, plus a fixed overhead per fragment
+ * and datagram); `maxDatagrams` in progress; the
  * oldest datagrams are evicted to make room (as Linux's
  * `ipfrag_high_thresh`), and a datagram is dropped `timeoutUs` after its
  * first fragment (packet time, as Linux's `ipfrag_time` and Suricata's
@@ -106,10 +107,74 @@ const DATAGRAM_OVERHEAD = 384;
 /** Largest reassembled packet: a 65,535-byte IPv4 packet, or IPv6 headers plus 65,535. */
 const OUT_MAX = 65_535 + 40 + 2048;
 
+/**
+ * Fragment bytes live in one arena of fixed chunks, allocated on the first
+ * fragment and sized to the memcap: a typed array per fragment would cost
+ * an ArrayBuffer and a backing store each (about 1 µs and GC work).
+ */
+const CHUNK = 512;
+
+class Arena {
+  readonly chunks: number;
+  #bytes: Uint8Array | null = null;
+  #free: Int32Array;
+  #top: number;
+
+  constructor(capBytes: number) {
+    this.chunks = Math.max(1, Math.floor(capBytes / CHUNK));
+    this.#free = new Int32Array(this.chunks);
+    for (let i = 0; i < this.chunks; i++) this.#free[i] = this.chunks - 1 - i;
+    this.#top = this.chunks;
+  }
+
+  /** Chunks needed for `len` bytes. */
+  static count(len: number): number {
+    return Math.ceil(len / CHUNK);
+  }
+
+  /** Copies `src[at, at + len)` into free chunks (the caller made room). */
+  store(src: Uint8Array, at: number, len: number): number[] {
+    this.#bytes ??= new Uint8Array(this.chunks * CHUNK);
+    const out: number[] = [];
+    for (let o = 0; o < len; o += CHUNK) {
+      const c = this.#free[--this.#top]!;
+      const n = len - o < CHUNK ? len - o : CHUNK;
+      this.#bytes.set(src.subarray(at + o, at + o + n), c * CHUNK);
+      out.push(c);
+    }
+    return out;
+  }
+
+  /** Copies `len` bytes held in `chunks` to `dst` at `to`. */
+  copyOut(chunks: number[], len: number, dst: Uint8Array, to: number): void {
+    const b = this.#bytes!;
+    for (let k = 0, o = 0; o < len; k++, o += CHUNK) {
+      const n = len - o < CHUNK ? len - o : CHUNK;
+      const c = chunks[k]! * CHUNK;
+      dst.set(b.subarray(c, c + n), to + o);
+    }
+  }
+
+  /** True when the `len` bytes in `chunks` equal `src[at, at + len)`. */
+  equals(chunks: number[], len: number, src: Uint8Array, at: number): boolean {
+    const b = this.#bytes!;
+    for (let i = 0; i < len; i++) {
+      if (b[chunks[(i / CHUNK) | 0]! * CHUNK + (i % CHUNK)] !== src[at + i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  release(chunks: number[]): void {
+    for (const c of chunks) this.#free[this.#top++] = c;
+  }
+}
+
 interface Frag {
   off: number;
   end: number;
-  data: Uint8Array;
+  chunks: number[];
 }
 
 interface Datagram {
@@ -122,8 +187,9 @@ interface Datagram {
   total: number;
   /** Data bytes held. */
   have: number;
-  /** First fragment's header (IPv4 header; IPv6 unfragmentable part). */
-  header: Uint8Array | null;
+  /** First fragment's header (IPv4 header; IPv6 unfragmentable part), in arena chunks. */
+  header: number[] | null;
+  headerLen: number;
   /** IPv6: offset in `header` of the next-header byte naming the fragment header. */
   nhAt: number;
   /** Protocol of the payload. */
@@ -132,6 +198,8 @@ interface Datagram {
   dead: boolean;
   /** Bytes charged to the memcap. */
   mem: number;
+  /** Removed from the table (still in the age queue until it reaches the head). */
+  gone: boolean;
 }
 
 /**
@@ -169,6 +237,14 @@ export class Defragmenter {
    */
   readonly output: Uint8Array = new Uint8Array(OUT_MAX);
   #datagrams = new Map<string, Datagram>();
+  /**
+   * Datagrams by age (creation order), oldest at `#head`: expiry and
+   * eviction take from the front. (Iterating the Map from its start costs
+   * the deleted entries V8 keeps there.)
+   */
+  #age: Datagram[] = [];
+  #arena: Arena;
+  #head = 0;
   #mem = 0;
   #onAnomaly: DefragAnomalySink | null;
 
@@ -178,6 +254,7 @@ export class Defragmenter {
     onAnomaly: DefragAnomalySink | null = null,
   ) {
     this.config = { ...DEFRAG_DEFAULTS, ...config };
+    this.#arena = new Arena(this.config.memcapBytes);
     this.#onAnomaly = onAnomaly;
   }
 
@@ -241,12 +318,15 @@ export class Defragmenter {
         total: -1,
         have: 0,
         header: null,
+        headerLen: 0,
         nhAt: 0,
         proto: p.fragProto,
         dead: false,
         mem: DATAGRAM_OVERHEAD,
+        gone: false,
       };
       this.#datagrams.set(key, dg);
+      this.#age.push(dg);
       this.#mem += DATAGRAM_OVERHEAD;
     }
     // Where it goes, and what it overlaps.
@@ -257,7 +337,7 @@ export class Defragmenter {
     const next = i < frags.length ? frags[i]! : null;
     if (next !== null && next.off === off && next.end === end) {
       // An exact repeat: the first copy stays.
-      if (sameBytes(next.data, p.data, at)) c.duplicates++;
+      if (this.#arena.equals(next.chunks, len, p.data, at)) c.duplicates++;
       else this.#anomaly(p, "frag_overlap");
       return 0;
     }
@@ -285,18 +365,21 @@ export class Defragmenter {
       this.#anomaly(p, "frag_too_many");
       return this.#refuse(dg);
     }
-    const need = FRAG_OVERHEAD + len + (off === 0 ? hdrLen : 0);
+    const need = FRAG_OVERHEAD +
+      (Arena.count(len) + (off === 0 ? Arena.count(hdrLen) : 0)) * CHUNK;
     if (!this.#makeRoom(need, dg)) {
       c.dropped++;
       return 0;
     }
-    frags.splice(i, 0, { off, end, data: p.data.slice(at, at + len) });
+    const arena = this.#arena;
+    frags.splice(i, 0, { off, end, chunks: arena.store(p.data, at, len) });
     dg.have += len;
     dg.mem += need;
     this.#mem += need;
     if (off === 0) {
       const h = p.l3Offset;
-      dg.header = p.data.slice(h, h + hdrLen);
+      dg.header = arena.store(p.data, h, hdrLen);
+      dg.headerLen = hdrLen;
       dg.nhAt = p.fragNhOffset - h;
       dg.proto = p.fragProto;
     }
@@ -310,20 +393,38 @@ export class Defragmenter {
   /** Drops datagrams whose timeout passed at packet time `nowUs`. */
   expire(nowUs: number): void {
     const limit = nowUs - this.config.timeoutUs;
-    for (const dg of this.#datagrams.values()) {
+    for (let dg = this.#oldest(); dg !== null; dg = this.#oldest()) {
       if (dg.firstUs >= limit) break;
       if (!dg.dead) this.counters.timeouts++;
       this.#remove(dg);
     }
   }
 
+  /** The oldest datagram still in the table, or null. */
+  #oldest(): Datagram | null {
+    const age = this.#age;
+    while (this.#head < age.length && age[this.#head]!.gone) this.#head++;
+    if (this.#head >= age.length) {
+      age.length = 0;
+      this.#head = 0;
+      return null;
+    }
+    if (this.#head > 1024 && this.#head * 2 > age.length) {
+      age.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return age[this.#head]!;
+  }
+
   /** Writes the whole datagram into {@link output}; returns its length. */
   #build(dg: Datagram): number {
     const out = this.output;
-    const h = dg.header!;
-    out.set(h, 0);
-    const hl = h.length;
-    for (const f of dg.frags) out.set(f.data, hl + f.off);
+    const arena = this.#arena;
+    const hl = dg.headerLen;
+    arena.copyOut(dg.header!, hl, out, 0);
+    for (const f of dg.frags) {
+      arena.copyOut(f.chunks, f.end - f.off, out, hl + f.off);
+    }
     const n = hl + dg.total;
     if (dg.version === 4) {
       out[2] = n >> 8;
@@ -362,15 +463,25 @@ export class Defragmenter {
   /** Frees a datagram's fragments; later ones are dropped until its timeout. */
   #kill(dg: Datagram): void {
     dg.dead = true;
-    dg.frags = [];
-    dg.header = null;
+    this.#release(dg);
     this.#mem -= dg.mem - DATAGRAM_OVERHEAD;
     dg.mem = DATAGRAM_OVERHEAD;
   }
 
+  /** Gives the datagram's chunks back to the arena. */
+  #release(dg: Datagram): void {
+    const arena = this.#arena;
+    for (const f of dg.frags) arena.release(f.chunks);
+    if (dg.header !== null) arena.release(dg.header);
+    dg.frags = [];
+    dg.header = null;
+  }
+
   #remove(dg: Datagram): void {
+    this.#release(dg);
     this.#datagrams.delete(dg.key);
     this.#mem -= dg.mem;
+    dg.gone = true;
   }
 
   /**
@@ -381,16 +492,29 @@ export class Defragmenter {
     const cap = this.config.memcapBytes;
     const max = this.config.maxDatagrams;
     if (need > cap) return false;
-    for (const dg of this.#datagrams.values()) {
-      const full = this.#mem + need > cap ||
-        (keep === null && this.#datagrams.size >= max);
-      if (!full) return true;
-      if (dg === keep) continue;
+    const full = () =>
+      this.#mem + need > cap ||
+      (keep === null && this.#datagrams.size >= max);
+    while (full()) {
+      const dg = this.#oldest();
+      if (dg === null) break;
+      if (dg === keep) {
+        // Only the datagram being added is older: nothing else can go.
+        if (this.#datagrams.size === 1) return false;
+        // Evict the next oldest instead: keep stays at the head.
+        const age = this.#age;
+        let k = this.#head + 1;
+        while (k < age.length && age[k]!.gone) k++;
+        if (k >= age.length) return false;
+        const other = age[k]!;
+        if (!other.dead) this.counters.evicted++;
+        this.#remove(other);
+        continue;
+      }
       if (!dg.dead) this.counters.evicted++;
       this.#remove(dg);
     }
-    return this.#mem + need <= cap &&
-      (keep !== null || this.#datagrams.size < max);
+    return !full();
   }
 }
 
@@ -422,9 +546,4 @@ function tooTiny(p: Packet): boolean {
     default:
       return false;
   }
-}
-
-function sameBytes(a: Uint8Array, d: Uint8Array, at: number): boolean {
-  for (let k = 0; k < a.length; k++) if (a[k] !== d[at + k]) return false;
-  return true;
 }

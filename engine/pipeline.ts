@@ -40,6 +40,7 @@ import {
   type Host,
   HostTable,
   type PacketContext,
+  type Tunnel,
   TunnelCache,
 } from "../flows/mod.ts";
 import {
@@ -165,6 +166,8 @@ export class Pipeline {
   #ctx: PacketContext;
   #expireBudget: number;
   #tunnels = new TunnelCache();
+  /** The packet being handed to observers (what `ctx.tunnel` describes). */
+  #current: Packet;
 
   /** Builds a pipeline feeding `observers`. */
   constructor(opts: PipelineOptions = {}) {
@@ -218,6 +221,9 @@ export class Pipeline {
     );
     this.hosts = new HostTable(opts.maxHosts ?? 65_536);
     this.#expireBudget = opts.expireBudget ?? Infinity;
+    this.#current = this.#pkt;
+    // deno-lint-ignore no-this-alias
+    const self = this;
     this.#ctx = {
       flow: null as unknown as Flow,
       dir: DIR_TO_SERVER,
@@ -225,7 +231,12 @@ export class Pipeline {
       srcHost: null as unknown as Host,
       dstHost: null as unknown as Host,
       newSrcHost: false,
-      tunnel: null,
+      // Built when read: most observers never ask, and a VXLAN's outer
+      // source port changes per inner flow (no cache would hold them all).
+      get tunnel(): Tunnel | null {
+        const p = self.#current;
+        return p.tunnelDepth === 0 ? null : self.#tunnels.of(p);
+      },
     };
   }
 
@@ -358,10 +369,9 @@ export class Pipeline {
     const created = flows.counters.created;
     const flow = flows.update(p);
     ctx.newFlow = flows.counters.created !== created;
-    const tunnel = p.tunnelDepth === 0 ? null : this.#tunnels.of(p);
-    ctx.tunnel = tunnel;
+    this.#current = p;
     if (ctx.newFlow) {
-      flow.tunnel = tunnel;
+      if (p.tunnelDepth !== 0) flow.tunnel = this.#tunnels.of(p);
       if (flows.lastDir === DIR_TO_SERVER) src.flowsStarted++;
       else dst.flowsStarted++;
     }

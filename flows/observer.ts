@@ -25,9 +25,10 @@ export interface PacketContext {
   newSrcHost: boolean;
   /**
    * The tunnel this packet came through (its own outer tuple, which for a
-   * reply is the reverse of the flow's), or null. Shared: do not change.
+   * reply is the reverse of the flow's), or null. Built when read (read it
+   * only when needed; `flow.tunnel` is at hand). Shared: do not change.
    */
-  tunnel: Tunnel | null;
+  readonly tunnel: Tunnel | null;
 }
 
 /**
