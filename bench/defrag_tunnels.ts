@@ -14,8 +14,9 @@
  * - memory under a flood of fragments: 1,000,000 first fragments (1,480
  *   bytes) of datagrams that never complete, from 65,536 sources, through
  *   the pipeline with the default limits; the defragmenter's bytes held at
- *   their peak beside its memcap, and the growth of the process's resident
- *   memory.
+ *   their peak beside its memcap, and the peak resident memory of a process
+ *   doing that under the appliance's V8 heap cap beside one given as many
+ *   whole datagrams.
  *
  *   deno run -A bench/defrag_tunnels.ts [--quick]   (or: deno task bench --only defrag)
  *
@@ -42,7 +43,7 @@ import {
   udpDatagram,
   vxlan,
 } from "../tests/tunnel_frames.ts";
-import { type BenchRow, largeCapture } from "./bench.ts";
+import { type BenchRow, largeCapture, timed } from "./bench.ts";
 
 interface Frame {
   tsUs: number;
@@ -156,8 +157,27 @@ function wrapped(frames: Frame[], how: "vxlan" | "gre"): Frame[] {
   });
 }
 
+/**
+ * Peak resident memory (VmHWM) of a child process running {@link flood}
+ * under the heap flags the appliance runs with (packaging/compile.ts), or
+ * the same count of whole datagrams (the reference).
+ */
+async function floodChild(n: number, whole: boolean): Promise<number> {
+  const r = await timed(Deno.execPath(), [
+    "run",
+    "-A",
+    "--v8-flags=--max-old-space-size=320,--max-semi-space-size=8",
+    new URL(import.meta.url).pathname,
+    "--flood",
+    String(n),
+    ...(whole ? ["--whole"] : []),
+  ]);
+  if (r.code !== 0) throw new Error(`flood child failed (${r.code})`);
+  return r.rssBytes;
+}
+
 /** Fragment flood: peak defrag bytes and RSS growth. */
-function flood(n: number): {
+function flood(n: number, whole = false): {
   peak: number;
   rssMiB: number;
   evicted: number;
@@ -172,7 +192,15 @@ function flood(n: number): {
       { src: "10.77.0.0", dst: "10.99.0.10", proto: 17, id: 0 },
       new Uint8Array(0),
     );
-    const f = ethernet(0x0800, ipv4Fragment(hdr, 0, body, true));
+    const f = ethernet(
+      0x0800,
+      whole
+        ? ipv4Packet(
+          { src: "10.77.0.0", dst: "10.99.0.10", proto: 17, id: 0 },
+          udpDatagram(5000, 7000, body.subarray(8)),
+        )
+        : ipv4Fragment(hdr, 0, body, true),
+    );
     b.push(f, 0, f.length, f.length, 0, 1);
   }
   const batch = b.take()!;
@@ -195,6 +223,7 @@ function flood(n: number): {
     ms += performance.now() - t0;
     peak = Math.max(peak, pl.defrag!.memoryBytes);
   }
+  pl.finish();
   const rssMiB = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
   return {
     peak,
@@ -206,26 +235,45 @@ function flood(n: number): {
 
 /** The defrag section's rows. */
 export async function defragBench(quick: boolean): Promise<BenchRow[]> {
-  const runs = quick ? 1 : 3;
+  const runs = quick ? 2 : 4;
   const { path } = await largeCapture(quick ? 200_000 : 1_000_000);
   const frames = await loadFrames(path, quick ? 100_000 : 300_000);
-  const plain = batchesOf(frames);
-  rate(plain, frames.length, 1); // warm-up: the first pass compiles
-  const off = rate(plain, frames.length, runs, false);
-  const on = rate(plain, frames.length, runs, true);
-
   const full = whole(frames);
-  const fullRate = rate(batchesOf(full), full.length, runs);
   const frag = fragmented(full);
-  const fragRate = rate(batchesOf(frag), frag.length, runs);
+  // Every variant once a round, rounds repeated, the best of each kept: a
+  // busy machine slows whichever runs at the wrong moment, not one variant.
+  const variants = {
+    off: [batchesOf(frames), frames.length, false],
+    on: [batchesOf(frames), frames.length, true],
+    full: [batchesOf(full), full.length, true],
+    frag: [batchesOf(frag), frag.length, true],
+    vx: [batchesOf(wrapped(frames, "vxlan")), frames.length, true],
+    gr: [batchesOf(wrapped(frames, "gre")), frames.length, true],
+  } as const;
+  type Name = keyof typeof variants;
+  const best = {} as Record<
+    Name,
+    { pps: number; ms: number; reassembled: number }
+  >;
+  for (let r = 0; r <= runs; r++) {
+    for (const name of Object.keys(variants) as Name[]) {
+      const [batches, n, defrag] = variants[name];
+      const got = rate(batches as FrameBatch[], n, 1, defrag);
+      // Round 0 only warms up (compiles) every path.
+      if (r > 0 && (best[name] === undefined || got.ms < best[name].ms)) {
+        best[name] = got;
+      }
+    }
+  }
+  const { off, on, full: fullRate, frag: fragRate, vx, gr } = best;
   const perDatagram = fragRate.reassembled > 0
     ? ((fragRate.ms - fullRate.ms) * 1000) / fragRate.reassembled
     : NaN;
 
-  const vx = rate(batchesOf(wrapped(frames, "vxlan")), frames.length, runs);
-  const gr = rate(batchesOf(wrapped(frames, "gre")), frames.length, runs);
-
-  const fl = flood(quick ? 200_000 : 1_000_000);
+  const floodN = quick ? 200_000 : 1_000_000;
+  const fl = flood(floodN);
+  const rssFrag = await floodChild(floodN, false);
+  const rssWhole = await floodChild(floodN, true);
   const rows: BenchRow[] = [
     {
       section: "defrag",
@@ -279,9 +327,13 @@ export async function defragBench(quick: boolean): Promise<BenchRow[]> {
     },
     {
       section: "defrag",
-      metric: "fragment flood: resident memory growth",
-      value: fl.rssMiB,
+      metric:
+        "fragment flood: peak RSS of a process with the appliance's heap cap",
+      value: rssFrag / 2 ** 20,
       unit: "MiB",
+      reference: "as many whole 1480 B datagrams",
+      referenceValue: rssWhole / 2 ** 20,
+      note: "--max-old-space-size=320 --max-semi-space-size=8",
     },
   ];
   return rows;
@@ -291,7 +343,9 @@ function fmtRate(pps: number): string {
   return `${(pps / 1000).toFixed(0)} k fragments/s`;
 }
 
-if (import.meta.main) {
+if (import.meta.main && Deno.args[0] === "--flood") {
+  flood(Number(Deno.args[1]), Deno.args.includes("--whole"));
+} else if (import.meta.main) {
   const { formatTable } = await import("./bench.ts");
   const rows = await defragBench(Deno.args.includes("--quick"));
   Deno.stdout.writeSync(new TextEncoder().encode(formatTable(rows) + "\n"));
