@@ -50,7 +50,7 @@ import {
   IntelService,
   matchTlsHandshake,
 } from "../intel/mod.ts";
-import { tlsObserver } from "../protocols/mod.ts";
+import { tlsConnectionOf } from "../protocols/mod.ts";
 import {
   type AnomalyModel,
   holdForPolicy,
@@ -374,12 +374,22 @@ export class Appliance {
       defrag: defragConfig(o.config.defrag),
       observers: [
         this.#detectors,
-        // JA3, JA4 and certificate SHA-1 for the threat feeds.
-        tlsObserver((hs, conn) => {
-          if (
-            matcher !== null && this.#holder.current.detectors.intel.enabled
-          ) matchTlsHandshake(matcher, hs, conn);
-        }),
+        // JA3, JA4 and certificate SHA-1 for the threat feeds, from the
+        // app layer's tls records.
+        {
+          onApp: (rec, ctx) => {
+            if (
+              rec.kind === "tls" && matcher !== null &&
+              this.#holder.current.detectors.intel.enabled
+            ) {
+              matchTlsHandshake(
+                matcher,
+                rec.handshake,
+                tlsConnectionOf(rec, ctx),
+              );
+            }
+          },
+        },
         this.aggregator.observer(),
         this.stats,
         ...(retrain ? [retrain.observer] : []),
