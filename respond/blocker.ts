@@ -66,6 +66,7 @@ import {
 export type SkipReason =
   | "disabled"
   | "type"
+  | "category"
   | "severity"
   | "already_blocked"
   | "no_target";
@@ -534,7 +535,17 @@ export class Blocker implements AsyncDisposable {
     if (!p.enabled) {
       return { outcome: "skipped", target: ip, reason: "disabled" };
     }
-    if (!p.types.includes(alert.netsentinel.type)) {
+    if (alert.netsentinel.type === "signature") {
+      // A signature blocks only when the policy lists its category.
+      const cls = alert.netsentinel.evidence.classtype;
+      const cats = p.signature_categories;
+      if (
+        !cats.includes(alert.alert.category) &&
+        !(typeof cls === "string" && cats.includes(cls))
+      ) {
+        return { outcome: "skipped", target: ip, reason: "category" };
+      }
+    } else if (!p.types.includes(alert.netsentinel.type)) {
       return { outcome: "skipped", target: ip, reason: "type" };
     }
     if (!p.severities.includes(alert.alert.severity)) {

@@ -111,3 +111,47 @@ Deno.test("isConfirmedSource() trusts the detector's field, else treats flood ty
     "only booleans count",
   );
 });
+
+Deno.test("a signature alert blocks only when blocking.signature_categories lists its category", async () => {
+  await using ts = await tempStore();
+  await using writer = new StoreWriter(ts.store);
+  await using blocker = new Blocker(ts.store, {
+    nftCommand: ["/nonexistent/nft"],
+    systemFacts: noFacts,
+    writer,
+    policy: parseBlockPolicy({ dry_run: true }),
+  });
+  await blocker.start();
+  const sig = (n: number, src: string) => {
+    const a = makeAlert(n, { src, type: "signature", severity: 1 });
+    a.alert.category = "A Network Trojan was detected";
+    a.netsentinel.evidence = { classtype: "trojan-activity" };
+    return a;
+  };
+  const none = blocker.onAlert(sig(1, "192.0.2.21"), true);
+  assert.equal(none.outcome === "skipped" && none.reason, "category");
+  blocker.setPolicy(
+    parseBlockPolicy({
+      dry_run: true,
+      signature_categories: ["trojan-activity"],
+    }),
+  );
+  assert.equal(
+    blocker.onAlert(sig(2, "192.0.2.22"), true).outcome,
+    "would_block",
+  );
+  blocker.setPolicy(
+    parseBlockPolicy({
+      dry_run: true,
+      signature_categories: ["A Network Trojan was detected"],
+    }),
+  );
+  assert.equal(
+    blocker.onAlert(sig(3, "192.0.2.23"), true).outcome,
+    "would_block",
+  );
+  assert.throws(
+    () => parseBlockPolicy({ signature_categories: [7] }),
+    /blocking\.signature_categories\[0\]/,
+  );
+});

@@ -42,6 +42,7 @@ import {
   oneOf,
   record,
   show,
+  text,
 } from "../common/validate.ts";
 import { parseTarget } from "../store/mod.ts";
 
@@ -55,6 +56,12 @@ export interface BlockPolicy {
   readonly types: readonly AlertType[];
   /** Severities that block (1 high … 4 informational). */
   readonly severities: readonly Severity[];
+  /**
+   * Categories whose `signature` alerts block: classtype short names
+   * (`trojan-activity`) or descriptions (`A Network Trojan was detected`);
+   * none by default (a signature alone never blocks).
+   */
+  readonly signature_categories: readonly string[];
   /** Block durations by offence within the repeat window (escalation); the last repeats. */
   readonly durations: readonly number[];
   /** How long earlier blocks count for escalation, seconds. */
@@ -88,6 +95,7 @@ export const DEFAULT_BLOCK_POLICY: BlockPolicy = Object.freeze({
     "intel",
   ] as AlertType[]),
   severities: Object.freeze([1, 2] as Severity[]),
+  signature_categories: Object.freeze([] as string[]),
   durations: Object.freeze([3600, 4 * 3600, 24 * 3600]),
   repeat_window: 7 * 86400,
   max_blocks_per_minute: 20,
@@ -138,6 +146,11 @@ export function parseBlockPolicy(
     dry_run: bool(o.dry_run, f("dry_run"), d.dry_run),
     types: frozen("types", d.types, alertType),
     severities: frozen("severities", d.severities, parseSeverity),
+    signature_categories: frozen(
+      "signature_categories",
+      d.signature_categories,
+      (v, p) => text(v, p, undefined, 128),
+    ),
     durations,
     repeat_window: seconds(
       o.repeat_window,
