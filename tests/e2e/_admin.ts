@@ -27,7 +27,12 @@ export interface ApiAlert {
   src_ip: string;
   dest_ip?: string;
   dest_port?: number;
-  alert: { action: string; signature: string; severity: number };
+  alert: {
+    action: string;
+    signature: string;
+    severity: number;
+    signature_id?: number;
+  };
   netsentinel: {
     id: string;
     type: string;

@@ -4,14 +4,17 @@
  * attacker), NetSentinel's `run` capturing on the victim's interface and
  * blocking with nftables in the victim's namespace, the admin signed in to
  * the dashboard from a headless Chromium running in the admin's namespace.
- * Real tools attack: nmap, hydra, iodine. Each step prints its timing;
+ * Real tools attack: nmap, hydra, iodine, and curl with Nmap NSE's user
+ * agent, which Emerging Threats Open rules (the committed subset, loaded
+ * with `rules.paths`) raise as `signature` alerts. Each step prints its timing;
  * nothing asserts on time beyond generous deadlines. A webhook receiver in
  * the victim's namespace gets NetSentinel's notifications: the attacker's
  * scan is one message with the alert, its link and the block.
  *
- * One attacker address runs three attacks, and a block cuts its traffic
+ * One attacker address runs four attacks, and a block cuts its traffic
  * off, so the order matters: the DNS tunnel and the ssh brute force come
- * first, and only port scans block (`blocking.types`), so the closing scan
+ * first, signatures never block here (`blocking.signature_categories` is
+ * empty), and only port scans do (`blocking.types`), so the closing scan
  * is what blocks the attacker. Block duration 40 s.
  *
  * Puppeteer keeps a child process and pipes of its own: Deno's resource
@@ -40,6 +43,8 @@ import {
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = join(ROOT, "main.ts");
 const WORDLIST = join(ROOT, "tests/lab/wordlist.txt");
+/** The committed Emerging Threats Open subset (scan, user_agents, dns, ftp). */
+const ET_SUBSET = join(ROOT, "rules/testdata/etopen");
 const inCi = Deno.env.get("CI") === "true";
 const PASSWORD = "e2e admin password 7";
 const PORT = 8080;
@@ -302,6 +307,7 @@ Deno.test({
           rdns: { server: `${victim.ip}:53`, lookup_private: true },
           blocking: { durations: [`${BLOCK_S}s`], types: ["port_scan"] },
           policy: { home_net: [lab.subnet] },
+          rules: { paths: [ET_SUBSET], update_interval: 0 },
           notify: {
             public_url: `http://${victim.ip}:${PORT}/`,
             channels: [{
@@ -574,7 +580,41 @@ Deno.test({
     clock.note("the attacker is not blocked yet (only scans block here)");
     clock.end();
 
-    clock.start("step 3d: the attacker's SYN scan gets it blocked");
+    clock.start("step 3d: an Nmap NSE request matches ET Open rules");
+    const nse = await lab.exec("attacker", [
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "--max-time",
+      "5",
+      "-A",
+      "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
+      `${web}cgi-bin/test.cgi`,
+    ]);
+    assert.ok(nse.success, nse.stderr);
+    const sig = await waitAlert("signature", attacker.ip);
+    const sigs = await poll(
+      "the ET rule's signature alert",
+      async () => {
+        const all = (await con.alerts()).filter((x) =>
+          x.netsentinel.type === "signature" && x.src_ip === attacker.ip
+        );
+        return all.some((x) => x.alert.signature_id === 2024364) ? all : null;
+      },
+      { timeoutMs: 30_000, everyMs: 250 },
+    );
+    clock.note(
+      `signature alerts: ${
+        sigs.map((x) => `${x.alert.signature_id} "${x.alert.signature}"`).join(
+          ", ",
+        )
+      } (first on the page: ${sig.alert.signature_id})`,
+    );
+    assert.notEqual(sig.alert.action, "blocked");
+    clock.end();
+
+    clock.start("step 3e: the attacker's SYN scan gets it blocked");
     const scan = await lab.exec("attacker", [
       "nmap",
       "-sS",
