@@ -136,8 +136,18 @@ export interface ReassemblyCounters {
 /** One held out-of-order segment (stream offsets). */
 interface Seg {
   rel: number;
+  /** The bytes (empty for a known-missing range). */
   data: Uint8Array;
+  /** Length of a range the capture cut off (snap length), else 0. */
+  miss: number;
   next: Seg | null;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** Stream bytes a held segment covers. */
+function segLen(g: Seg): number {
+  return g.miss > 0 ? g.miss : g.data.length;
 }
 
 const S_NONE = 0, S_OPEN = 1, S_DONE = 2;
@@ -344,10 +354,8 @@ export class TcpReassembler {
         : -1;
       this.#data(flow, dir, d, p.data, p.payloadOffset, len, rel, ackRel);
     }
-    if (wire > len && d.state === S_OPEN && d.next === rel + len) {
-      if (d.head === null || d.head.rel >= rel + wire) {
-        this.#gap(flow, dir, d, wire - len);
-      } else this.#giveUpHole(flow, dir, d);
+    if (wire > len && d.state === S_OPEN) {
+      this.#missing(flow, dir, d, rel + len, wire - len);
     }
     if ((flags & TCP_RST) !== 0) {
       this.#endBoth(flow, s, "rst");
@@ -356,6 +364,29 @@ export class TcpReassembler {
     if (d.state === S_OPEN && d.fin >= 0 && d.next >= d.fin) {
       this.#flush(flow, dir, d);
       this.#end(flow, dir, d, "fin");
+    }
+  }
+
+  /**
+   * Bytes `[rel, rel + n)` were sent but the capture cut them off (snap
+   * length): a known hole, signalled as a gap when the stream reaches it.
+   */
+  #missing(flow: Flow, dir: number, d: DirState, rel: number, n: number): void {
+    const depth = this.config.depth;
+    if (depth > 0 && rel + n > depth) n = depth - rel;
+    if (rel < d.next) {
+      n -= d.next - rel;
+      rel = d.next;
+    }
+    if (n <= 0) return;
+    if (rel === d.next && (d.head === null || d.head.rel >= rel + n)) {
+      this.#gap(flow, dir, d, n);
+      if (d.head !== null && d.state === S_OPEN) this.#drain(flow, dir, d);
+      return;
+    }
+    this.#hold(flow, dir, d, null, 0, n, rel);
+    if (d.state === S_OPEN && d.head !== null && d.head.rel <= d.next) {
+      this.#drain(flow, dir, d);
     }
   }
 
@@ -416,12 +447,13 @@ export class TcpReassembler {
   /**
    * Holds the parts of `buf[off, off + len)` (at `rel`) that no held
    * segment covers; compares the parts that one does (first data wins).
+   * With `buf` null the range is a known-missing one (no bytes).
    */
   #hold(
     flow: Flow,
     dir: number,
     d: DirState,
-    buf: Uint8Array,
+    buf: Uint8Array | null,
     off: number,
     len: number,
     rel: number,
@@ -435,19 +467,21 @@ export class TcpReassembler {
     let differs = false;
     while (pos < end) {
       // Skip held segments that end before pos.
-      while (g !== null && g.rel + g.data.length <= pos) {
+      while (g !== null && g.rel + segLen(g) <= pos) {
         prev = g;
         g = g.next;
       }
       if (g !== null && g.rel <= pos) {
         // pos is inside g: compare the covered bytes.
-        overlapped = true;
-        const stop = Math.min(end, g.rel + g.data.length);
-        const gd = g.data;
-        for (let k = pos; k < stop; k++) {
-          if (gd[k - g.rel] !== buf[off + (k - rel)]) {
-            differs = true;
-            break;
+        const stop = Math.min(end, g.rel + segLen(g));
+        if (buf !== null && g.miss === 0) {
+          overlapped = true;
+          const gd = g.data;
+          for (let k = pos; k < stop; k++) {
+            if (gd[k - g.rel] !== buf[off + (k - rel)]) {
+              differs = true;
+              break;
+            }
           }
         }
         pos = stop;
@@ -455,7 +489,7 @@ export class TcpReassembler {
       }
       // A piece before the next held segment (or the end).
       const stop = g === null ? end : Math.min(end, g.rel);
-      const n = stop - pos;
+      const n = buf === null ? 0 : stop - pos;
       if (this.#memUsed + n + SEGMENT_OVERHEAD > this.config.memcap) {
         c.memcapDropped += end - pos;
         // Free memory: this direction gives up its holes.
@@ -464,7 +498,10 @@ export class TcpReassembler {
       }
       const piece: Seg = {
         rel: pos,
-        data: buf.slice(off + (pos - rel), off + (stop - rel)),
+        data: buf === null
+          ? NO_BYTES
+          : buf.slice(off + (pos - rel), off + (stop - rel)),
+        miss: buf === null ? stop - pos : 0,
         next: g,
       };
       if (prev === null) d.head = piece;
@@ -491,11 +528,14 @@ export class TcpReassembler {
   #drain(flow: Flow, dir: number, d: DirState): void {
     let g = d.head;
     while (g !== null && g.rel <= d.next && d.state === S_OPEN) {
-      const n = g.data.length;
+      const n = segLen(g);
       d.head = g.next;
-      this.#free(d, n);
+      this.#free(d, g.data.length);
       const skip = d.next - g.rel;
-      if (skip < n) this.#deliver(flow, dir, d, g.data, skip, n - skip);
+      if (skip < n) {
+        if (g.miss > 0) this.#gap(flow, dir, d, n - skip);
+        else this.#deliver(flow, dir, d, g.data, skip, n - skip);
+      }
       g = d.head;
     }
   }

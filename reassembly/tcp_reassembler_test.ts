@@ -74,6 +74,7 @@ class Conn {
     seq: number,
     payload: string | Uint8Array = "",
     ack = 0,
+    wireLen = -1,
   ): void {
     const p = this.p;
     const bytes = typeof payload === "string"
@@ -84,7 +85,7 @@ class Conn {
     p.data = buf;
     p.payloadOffset = 8;
     p.payloadLen = bytes.length;
-    p.payloadWireLen = bytes.length;
+    p.payloadWireLen = wireLen < 0 ? bytes.length : wireLen;
     p.ipVersion = 4;
     p.proto = IPPROTO_TCP;
     const c = 0x0a000001, s = 0x0a000002;
@@ -356,4 +357,22 @@ Deno.test("reassembler survives hostile segments: random sequence numbers, flags
     assert.equal(k.r.memUsed, 0, `seed ${seed}`);
     assert.equal(k.r.counters.held, 0, `seed ${seed}`);
   }
+});
+
+Deno.test("reassembler signals bytes the capture cut off (snap length) as a gap where they belong, even out of order", () => {
+  const k = new Conn();
+  k.handshake();
+  // 10 bytes sent at offset 4, only 2 captured; it arrives before offset 0.
+  k.send(DIR_TO_SERVER, TCP_ACK, CLIENT_ISN + 1 + 4, "EF", SERVER_ISN + 1, 10);
+  k.c(14, "OP");
+  assert.equal(k.rec.text(DIR_TO_SERVER), "");
+  k.c(0, "ABCD");
+  assert.equal(k.rec.text(DIR_TO_SERVER), "ABCDEFOP");
+  assert.deepEqual(k.rec.gaps[DIR_TO_SERVER], [8]);
+  assert.equal(k.r.memUsed, 0);
+  // In order, the cut is a gap at once.
+  k.send(DIR_TO_SERVER, TCP_ACK, CLIENT_ISN + 1 + 16, "QR", SERVER_ISN + 1, 5);
+  assert.deepEqual(k.rec.gaps[DIR_TO_SERVER], [8, 3]);
+  k.c(21, "V");
+  assert.equal(k.rec.text(DIR_TO_SERVER), "ABCDEFOPQRV");
 });
