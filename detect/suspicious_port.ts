@@ -2,8 +2,9 @@
  * `suspicious_port`: traffic to or from a port on the policy's list
  * (telnet, backdoor and trojan ports, IRC, Tor defaults …), with the reason
  * in the evidence. It fires once per flow whose server port is listed, when
- * the flow carries real traffic: a TCP payload after the handshake, or a
- * UDP answer. A scan that merely touches the port (refused, unanswered, or
+ * the flow carries real traffic: a TCP payload once both sides have spoken
+ * (however the data is segmented: data on the SYN or a payload split across
+ * segments counts once), or a UDP answer. A scan that merely touches the port (refused, unanswered, or
  * half-open) is the port-scan detector's business, not this one's.
  *
  * @module
@@ -36,6 +37,8 @@ export function suspiciousPort(policy: Policy, emit: Emit): Detector {
     }
   }
 
+  /** Per flow slot, the id of the flow already reported there (+1; 0: none). */
+  let fired = new Float64Array(1024);
   return {
     type: TYPE,
     stateSize: () => 0,
@@ -45,9 +48,16 @@ export function suspiciousPort(policy: Policy, emit: Emit): Detector {
       if (p.proto === IPPROTO_TCP) {
         idx = tcp[f.dstPort]!;
         if (idx < 0 || p.payloadWireLen === 0) return;
-        // The flow's first payload, once both sides have spoken.
-        if (f.payloadToServer + f.payloadToClient !== p.payloadWireLen) return;
+        // A payload once both sides have spoken, once per flow.
         if (f.pktsToServer === 0 || f.pktsToClient === 0) return;
+        const slot = f.slot;
+        if (slot >= fired.length) {
+          const n = new Float64Array(Math.max(slot + 1, fired.length * 2));
+          n.set(fired);
+          fired = n;
+        }
+        if (fired[slot] === f.id + 1) return;
+        fired[slot] = f.id + 1;
       } else if (p.proto === IPPROTO_UDP) {
         idx = udp[f.dstPort]!;
         if (idx < 0 || ctx.dir !== DIR_TO_CLIENT || f.pktsToClient !== 1) {
