@@ -59,7 +59,8 @@ UPSTREAM_DNS=198.51.100.54
 ALL_SCENARIOS=(benign benign_holdout scan_syn scan_frag scan_connect scan_fin scan_xmas
   scan_null scan_udp scan_ack scan_slow sweep_icmp sweep_tcp flood_syn
   flood_udp flood_icmp brute_ssh brute_http dns_tunnel dns_exfil
-  malformed_http suspicious_ports external_inbound mixed tls12 tls13)
+  malformed_http suspicious_ports external_inbound mixed tls12 tls13
+  http_keepalive dns_tcp)
 
 # name | addresses (first is primary) | route prefixes reached on-link
 HOSTS=(
@@ -265,6 +266,8 @@ host-record=client2.lab.test,$CLIENT2
 host-record=admin.lab.test,$ADMIN
 mx-host=lab.test,mail.lab.test,10
 txt-record=lab.test,"v=spf1 mx -all"
+srv-host=_sip._tcp.lab.test,mail.lab.test,5060,10,5
+cname=docs.lab.test,wiki.lab.test
 server=/tun.test/$TUNNEL_SERVER
 server=$UPSTREAM_DNS
 cache-size=500
@@ -848,6 +851,38 @@ tls_scenario() {
 
 scn_tls12() { tls_scenario tls12 -tls1_2 --tlsv1.2 --tls-max 1.2; }
 scn_tls13() { tls_scenario tls13 -tls1_3 --tlsv1.3; }
+
+# http_keepalive: full frames; curl fetching several pages and assets over
+# one kept-alive connection (then again asking for compressed bodies), and
+# netcat sending two requests in one segment (pipelining).
+scn_http_keepalive() {
+  local u="http://www.lab.test"
+  start_capture http_keepalive 0
+  nsx client curl -s --max-time 15 -A "$UA" -o /dev/null "$u/page/${PAGES[0]}.html" \
+    -o /dev/null "$u/static/style.css" -o /dev/null "$u/static/app.js" \
+    -o /dev/null "$u/img/7.png" -o /dev/null "$u/page/no-such-page.html" ||
+    die "curl keep-alive failed"
+  nsx client2 curl -s --compressed --max-time 15 -A "$UA" -o /dev/null \
+    "http://wiki.lab.test/page/${PAGES[1]}.html" -o /dev/null \
+    "http://wiki.lab.test/static/app.js" || die "curl --compressed failed"
+  printf 'GET /static/style.css HTTP/1.1\r\nHost: www.lab.test\r\nUser-Agent: pipeline\r\n\r\nGET /page/%s.html HTTP/1.1\r\nHost: www.lab.test\r\nUser-Agent: pipeline\r\nConnection: close\r\n\r\n' \
+    "${PAGES[2]}" | nsx client3 nc -N -w 3 "$VICTIM" 80 >/dev/null 2>&1 || true
+  stop_capture
+}
+
+# dns_tcp: full frames; dig over TCP to the lab resolver, several questions
+# on one kept-open connection (A, AAAA, MX, TXT, SRV, CNAME, PTR, NXDOMAIN),
+# and a single one.
+scn_dns_tcp() {
+  start_capture dns_tcp 0
+  nsx client dig +tcp +keepopen +tries=1 +time=3 @"$VICTIM" www.lab.test A \
+    lab.test MX lab.test TXT _sip._tcp.lab.test SRV docs.lab.test A \
+    20.0.99.10.in-addr.arpa PTR nothing.lab.test A www.example.com AAAA \
+    >/dev/null || die "dig +tcp failed"
+  nsx client2 dig +tcp +tries=1 +time=3 @"$VICTIM" example.com MX >/dev/null ||
+    die "dig +tcp failed"
+  stop_capture
+}
 
 # ---------------------------------------------------------------- main
 
