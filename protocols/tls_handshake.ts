@@ -7,6 +7,10 @@
  * ALPN RFC 7301 §3.1, supported_versions RFC 8446 §4.2.1), and the TLS ≤ 1.2
  * Certificate message (RFC 5246 §7.4.2: the chain's DER certificates).
  *
+ * Each parser reads its own copy of the message, and the fields it returns
+ * are views into that copy; a caller that gives up the message (`owned`:
+ * nothing changes those bytes afterwards) saves the copy.
+ *
  * The bytes are hostile: every length is checked against the structure that
  * encloses it, and a message whose lengths do not add up comes back as a
  * {@link TlsFault} (a string), never as an exception or a partial record.
@@ -153,9 +157,12 @@ function readList(
  * if (!isTlsFault(ch)) console.log(ch.sni, ch.cipherSuites.length);
  * ```
  */
-export function parseClientHello(msg: Uint8Array): ClientHello | TlsFault {
+export function parseClientHello(
+  msg: Uint8Array,
+  owned = false,
+): ClientHello | TlsFault {
   // One copy of the message: the fields kept are views into it.
-  const body = msg.slice();
+  const body = owned ? msg : msg.slice();
   const r = new Reader(body, 0, body.length);
   if (!r.has(2 + 32 + 1)) return "tls_hs_short";
   const version = r.u16();
@@ -281,8 +288,11 @@ function readAlpnList(e: Reader): Uint8Array[] | null {
 }
 
 /** Parses a ServerHello body (TLS 1.3's HelloRetryRequest reads as one too). */
-export function parseServerHello(msg: Uint8Array): ServerHello | TlsFault {
-  const body = msg.slice();
+export function parseServerHello(
+  msg: Uint8Array,
+  owned = false,
+): ServerHello | TlsFault {
+  const body = owned ? msg : msg.slice();
   const r = new Reader(body, 0, body.length);
   if (!r.has(2 + 32 + 1)) return "tls_hs_short";
   const version = r.u16();
@@ -338,8 +348,11 @@ export function parseServerHello(msg: Uint8Array): ServerHello | TlsFault {
  * checked and dropped). TLS 1.3 Certificate messages (with a request
  * context and per-entry extensions) are encrypted and never reach this.
  */
-export function parseCertificate(msg: Uint8Array): Uint8Array[] | TlsFault {
-  const body = msg.slice();
+export function parseCertificate(
+  msg: Uint8Array,
+  owned = false,
+): Uint8Array[] | TlsFault {
+  const body = owned ? msg : msg.slice();
   const r = new Reader(body, 0, body.length);
   if (!r.has(3)) return "tls_hs_short";
   const listLen = r.u24();

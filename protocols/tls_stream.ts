@@ -262,7 +262,7 @@ export class TlsStreamParser {
       const type = src[start]!;
       const body = src.subarray(start + 4, start + 4 + len);
       start += 4 + len;
-      if (!this.#message(d, dir, type, body)) return false;
+      if (!this.#message(d, dir, type, body, src === d.hs)) return false;
     }
     // Keep the incomplete rest for the next record or chunk.
     const rest = end - start;
@@ -286,15 +286,21 @@ export class TlsStreamParser {
     return 4 + ((buf[1]! << 16) | (buf[2]! << 8) | buf[3]!);
   }
 
-  /** Handles one whole handshake message; false when the direction stops. */
+  /**
+   * Handles one whole handshake message; false when the direction stops.
+   * `inBuffer`: the message lies in the direction's own buffer, which a
+   * parsed message then keeps (the buffer is let go, not reused).
+   */
   #message(
     d: Direction,
     dir: number,
     type: number,
     body: Uint8Array,
+    inBuffer: boolean,
   ): boolean {
     if (dir === 0 && type === HS_CLIENT_HELLO && this.#clientHello === null) {
-      const ch = parseClientHello(body);
+      const ch = parseClientHello(body, inBuffer);
+      if (inBuffer) d.hs = null;
       if (isTlsFault(ch)) {
         this.#stop(d, ch);
         return false;
@@ -303,7 +309,8 @@ export class TlsStreamParser {
     } else if (
       dir === 1 && type === HS_SERVER_HELLO && this.#serverHello === null
     ) {
-      const sh = parseServerHello(body);
+      const sh = parseServerHello(body, inBuffer);
+      if (inBuffer) d.hs = null;
       if (isTlsFault(sh)) {
         this.#stop(d, sh);
         return false;
@@ -312,7 +319,8 @@ export class TlsStreamParser {
     } else if (
       dir === 1 && type === HS_CERTIFICATE && this.#certs.length === 0
     ) {
-      const chain = parseCertificate(body);
+      const chain = parseCertificate(body, inBuffer);
+      if (inBuffer) d.hs = null;
       if (isTlsFault(chain)) {
         this.#stop(d, chain);
         return false;
