@@ -594,6 +594,8 @@ export class Appliance {
     (app as { server: DashboardServer }).server = server;
     (app as { generatedPassword: string | null }).generatedPassword =
       admin.generatedPassword;
+    const stale = await app.replay.removeStaleUploads();
+    if (stale > 0) o.log.info("removed stale uploads", { files: stale });
     app.#startSource();
     app.#timers.push(setInterval(() => app.#tick(), 1000));
     intel.start();

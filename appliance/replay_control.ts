@@ -65,6 +65,26 @@ export class ApplianceReplay implements ReplayControl {
     this.#o = opts;
   }
 
+  /**
+   * Removes uploads a previous run left behind (it ended while one
+   * played); resolves to how many. Call at start, with the data directory
+   * locked, before anything plays.
+   */
+  async removeStaleUploads(): Promise<number> {
+    let n = 0;
+    try {
+      for await (const e of Deno.readDir(this.#o.dir)) {
+        if (e.isFile && /^\.upload-[\w-]+\.pcap$/.test(e.name)) {
+          await removeFile(join(this.#o.dir, e.name));
+          n++;
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    return n;
+  }
+
   /** The demo capture and the files of the captures directory. */
   async captures(): Promise<CaptureFile[]> {
     const out: CaptureFile[] = [];
