@@ -7,8 +7,18 @@
  * reassembles.
  */
 import assert from "node:assert/strict";
-import { readCaptureFile } from "../capture/mod.ts";
-import { formatAddr } from "../decode/mod.ts";
+import {
+  BatchBuilder,
+  type FrameBatch,
+  readCaptureFile,
+} from "../capture/mod.ts";
+import {
+  decodeFrame,
+  formatAddr,
+  IPPROTO_TCP,
+  newPacket,
+} from "../decode/mod.ts";
+import { protocolEvents } from "../events/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import {
   type AppRecord,
@@ -197,4 +207,117 @@ Deno.test({
       });
     }
   },
+});
+
+/**
+ * The capture's frames with every TCP payload cut into pieces (`mode`:
+ * single bytes, or random sizes with the pieces of a segment after its
+ * first reordered and some sent twice), each piece a frame of its own with its sequence number,
+ * IP length and flags (FIN only on the last piece) set, at the time of the
+ * segment it came from.
+ */
+async function recut(
+  path: string,
+  mode: "bytes" | "random",
+  seed: number,
+): Promise<FrameBatch[]> {
+  let x = seed;
+  const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const out: FrameBatch[] = [];
+  let b = new BatchBuilder(4096, 16 << 20);
+  const push = (bytes: Uint8Array, ts: number, lt: number) => {
+    if (b.full) {
+      out.push(b.take()!);
+      b = new BatchBuilder(4096, 16 << 20);
+    }
+    b.push(bytes, 0, bytes.length, bytes.length, ts, lt);
+  };
+  const p = newPacket();
+  for await (const batch of readCaptureFile(path)) {
+    for (let i = 0; i < batch.count; i++) {
+      const off = batch.offsets[i]!, cap = batch.caplens[i]!;
+      const ts = batch.tsUs[i]!, lt = batch.linktypes[i]!;
+      const frame = batch.data.subarray(off, off + cap);
+      if (
+        decodeFrame(p, batch, i) !== null || p.proto !== IPPROTO_TCP ||
+        p.payloadLen === 0 || p.fragment
+      ) {
+        push(frame, ts, lt);
+        continue;
+      }
+      const head = frame.slice(0, p.payloadOffset - p.frameOffset);
+      const payload = frame.subarray(head.length, head.length + p.payloadLen);
+      const l3 = p.l3Offset - p.frameOffset, l4 = p.l4Offset - p.frameOffset;
+      const pieces: [number, number][] = [];
+      for (let o = 0; o < payload.length;) {
+        const n = mode === "bytes" ? 1 : 1 + Math.floor(rnd() * 300);
+        pieces.push([o, Math.min(payload.length, o + n)]);
+        o += n;
+      }
+      if (mode === "random") {
+        // The first piece stays first: a connection picked up mid-way (no
+        // SYN in the capture) starts where its first segment starts.
+        for (let k = pieces.length - 1; k > 1; k--) {
+          const j = 1 + Math.floor(rnd() * k);
+          [pieces[k], pieces[j]] = [pieces[j]!, pieces[k]!];
+        }
+        const dups = pieces.filter(() => rnd() < 0.2);
+        pieces.push(...dups);
+      }
+      const lastEnd = payload.length;
+      for (const [s, e] of pieces) {
+        const f = new Uint8Array(head.length + (e - s));
+        f.set(head);
+        f.set(payload.subarray(s, e), head.length);
+        const v = new DataView(f.buffer);
+        if (p.ipVersion === 4) v.setUint16(l3 + 2, f.length - l3);
+        else v.setUint16(l3 + 4, f.length - l3 - 40);
+        v.setUint32(l4 + 4, (p.tcpSeq + s) >>> 0);
+        if (e !== lastEnd) f[l4 + 13] = f[l4 + 13]! & ~0x01; // FIN on the last piece only
+        push(f, ts, lt);
+      }
+    }
+  }
+  const last = b.take();
+  if (last) out.push(last);
+  return out;
+}
+
+/** The EVE tls records analyze's pipeline makes of `batches`. */
+function tlsEvents(batches: FrameBatch[]): string[] {
+  const recs: string[] = [];
+  const pipeline = new Pipeline({
+    observers: [protocolEvents(new Set(["tls"]), (r) => {
+      recs.push(
+        JSON.stringify([r.src_ip, r.src_port, r.dest_ip, r.dest_port, r.tls]),
+      );
+    })],
+  });
+  for (const b of batches) pipeline.processBatch(b);
+  pipeline.finish();
+  return recs.sort();
+}
+
+Deno.test("tls records are the same when every TCP segment of the captures is re-cut: single bytes, random sizes reordered and duplicated", async (t) => {
+  for (const file of [...Object.keys(EXPECTED.captures), ...LAB]) {
+    await t.step(file, async () => {
+      const path = new URL(file, DIR).pathname;
+      const original: FrameBatch[] = [];
+      for await (const b of readCaptureFile(path)) original.push(b);
+      const want = tlsEvents(original);
+      assert.ok(want.length > 0);
+      assert.deepEqual(
+        tlsEvents(await recut(path, "bytes", 1)),
+        want,
+        "1-byte segments",
+      );
+      for (const seed of [2, 3]) {
+        assert.deepEqual(
+          tlsEvents(await recut(path, "random", seed)),
+          want,
+          `random cut, seed ${seed}`,
+        );
+      }
+    });
+  }
 });
