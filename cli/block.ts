@@ -10,7 +10,12 @@
  */
 import { UsageError, UserError } from "../common/errors.ts";
 import { printErr, printOut } from "../common/output.ts";
-import { formatDuration, Nft, NftError } from "../respond/mod.ts";
+import {
+  allowWidthError,
+  formatDuration,
+  Nft,
+  NftError,
+} from "../respond/mod.ts";
 import {
   deleteAllow,
   listAllow,
@@ -240,6 +245,9 @@ ${DATA_HELP}
   -h, --help             show this help`,
   async run(flags: Flags, positionals: string[]): Promise<number> {
     const cidr = onePositional("allow", positionals, "address or CIDR");
+    // Refused before anything is opened (nftables is not touched).
+    const wide = allowWidthError(parseTarget(cidr)!);
+    if (wide !== null) throw new UserError(`Cannot allowlist: ${wide}`);
     const forText = str(flags, "for");
     const seconds = forText === undefined
       ? undefined

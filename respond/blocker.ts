@@ -224,6 +224,20 @@ function percentile(sorted: readonly number[], q: number): number | null {
 }
 
 /**
+ * Why `t` is too broad for the allowlist, or null: an entry may be as
+ * wide as a block and no wider (/8 for IPv4, /32 for IPv6), so one entry
+ * cannot switch all blocking off (`0.0.0.0/0` would refuse every block
+ * and lift all).
+ */
+export function allowWidthError(t: Target): string | null {
+  const widest = t.cidr.version === 4 ? 8 : 32;
+  if (t.cidr.bits >= widest) return null;
+  return `"${t.text}" is too broad (at most /${widest} for ${
+    t.cidr.version === 4 ? "IPv4" : "IPv6"
+  }, as for blocks; add narrower prefixes)`;
+}
+
+/**
  * The blocker. `start()` for the appliance (re-creates the table from KV,
  * re-syncs on an interval); `connect()` for one-shot use by the CLI.
  *
@@ -994,18 +1008,8 @@ export class Blocker implements AsyncDisposable {
         error: `"${text}" is not an address or CIDR`,
       };
     }
-    // As wide as a block may be and no wider: one entry must not switch
-    // all blocking off (0.0.0.0/0 would refuse every block and lift all).
-    const widest = t.cidr.version === 4 ? 8 : 32;
-    if (t.cidr.bits < widest) {
-      return {
-        record: null,
-        lifted: [],
-        error: `"${text}" is too broad (at most /${widest} for ${
-          t.cidr.version === 4 ? "IPv4" : "IPv6"
-        }, as for blocks; add narrower prefixes)`,
-      };
-    }
+    const wide = allowWidthError(t);
+    if (wide !== null) return { record: null, lifted: [], error: wide };
     const now = Date.now();
     const rec: AllowRecord = {
       cidr: t.text,
