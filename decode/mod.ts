@@ -1,7 +1,9 @@
 /**
  * Decode: turns raw frames into one reusable packet record (addresses,
  * ports, protocol, TCP flags, lengths, fragments) plus application facts
- * (DNS question, HTTP request line and Host, TLS SNI). Packet bytes are
+ * (DNS question, HTTP request line and Host, TLS SNI). Tunnels (GRE,
+ * ERSPAN, VXLAN, Geneve, Teredo, IP in IP; `_tunnel.ts`) are unwrapped: the
+ * record describes the inner packet, `tunnel*` fields the outer one. Packet bytes are
  * hostile: every read is bounds-checked, and a malformed frame comes back as
  * a {@link FrameFault} to count, never as an exception.
  *
