@@ -40,6 +40,11 @@ export interface PortScanPolicy extends DetectorPolicy {
   ports: number;
   /** Sliding window the ports are counted over, seconds (Zeek: 5 min). */
   window_s: number;
+  /**
+   * Distinct sources that, probing `ports` distinct ports of one target
+   * together within the window, raise a distributed scan about the target.
+   */
+  sources: number;
   /** Cap on tracked (source, target) pairs; least recently used evicted. */
   max_trackers: number;
 }
@@ -50,6 +55,11 @@ export interface HostSweepPolicy extends DetectorPolicy {
   hosts: number;
   /** Distinct target hosts outside home_net that raise the alert (Zeek: 25). */
   hosts_external: number;
+  /**
+   * Distinct sources that, probing as many hosts on one port together
+   * within the window, raise a distributed sweep.
+   */
+  sources: number;
   /** Window the counts are kept over, seconds. */
   window_s: number;
   /** Cap on tracked keys; least recently used evicted. */
@@ -164,6 +174,68 @@ export interface AnomalyPolicy extends DetectorPolicy {
   max_sources: number;
 }
 
+/** `arp_spoof`, `nd_spoof`: IP-to-MAC bindings learned from ARP or neighbour discovery. */
+export interface SpoofPolicy extends DetectorPolicy {
+  /**
+   * Addresses whose claim by another MAC than the one first seen always
+   * alerts, and whose unsolicited replies are checked: the gateway's and
+   * the appliance's. Routers seen forwarding outside traffic are added.
+   */
+  protected: readonly Cidr[];
+  /** A MAC counts as alive when it sent a frame within this many seconds. */
+  alive_s: number;
+  /** Addresses bound to one MAC at once that raise the alert. */
+  max_addresses: number;
+  /** ARP (or ND) frames per second on the segment that count as a flood… */
+  flood_pps: number;
+  /** …for this many seconds in a row. */
+  flood_seconds: number;
+  /** Cap on remembered bindings and MACs; least recently used evicted. */
+  max_bindings: number;
+}
+
+/** `rogue_ra`: IPv6 router advertisements from routers not known. */
+export interface RogueRaPolicy extends DetectorPolicy {
+  /** The routers (link-local addresses); empty: the first router seen is learned. */
+  routers: readonly Cidr[];
+}
+
+/** `rogue_dhcp`: DHCP offers and acks from servers not known. */
+export interface RogueDhcpPolicy extends DetectorPolicy {
+  /** The DHCP servers (addresses); empty: the first server seen is learned. */
+  servers: readonly Cidr[];
+}
+
+/** `beacon`: periodic connections from an inside host to one outside address. */
+export interface BeaconPolicy extends DetectorPolicy {
+  /** Connections in a series before it is scored. */
+  min_connections: number;
+  /** Score (0–1, RITA's mean of timing and size scores) that raises the alert. */
+  threshold: number;
+  /** Series whose median interval is shorter (seconds) are not beacons (bursts). */
+  min_interval_s: number;
+  /** …or longer. */
+  max_interval_s: number;
+  /** Destination ports never scored (DNS, NTP, push services). */
+  allow_ports: readonly number[];
+  /** Domains (TLS SNI, HTTP Host) whose series are never scored. */
+  allow_domains: readonly string[];
+  /** Cap on tracked (inside host, outside address, port) series. */
+  max_trackers: number;
+}
+
+/** `exfiltration`: uploads far above an inside host's usual to a new destination. */
+export interface ExfiltrationPolicy extends DetectorPolicy {
+  /** Bytes sent in one connection below which nothing is reported. */
+  min_bytes: number;
+  /** The upload must be this many times the host's usual upload. */
+  factor: number;
+  /** Earlier connections to the destination at most this many (0: never used). */
+  rare_flows: number;
+  /** Cap on tracked inside hosts and (host, destination) pairs. */
+  max_trackers: number;
+}
+
 /** Per-detector policies, by alert type. */
 export interface DetectorPolicies {
   /** Port scans. */
@@ -188,6 +260,18 @@ export interface DetectorPolicies {
   external_inbound: ExternalInboundPolicy;
   /** New hosts on home_net. */
   new_host: NewHostPolicy;
+  /** ARP spoofing and floods. */
+  arp_spoof: SpoofPolicy;
+  /** IPv6 neighbour spoofing and floods. */
+  nd_spoof: SpoofPolicy;
+  /** Router advertisements from unknown routers. */
+  rogue_ra: RogueRaPolicy;
+  /** DHCP servers not known. */
+  rogue_dhcp: RogueDhcpPolicy;
+  /** Periodic connections to one outside address. */
+  beacon: BeaconPolicy;
+  /** Outsized uploads to new destinations. */
+  exfiltration: ExfiltrationPolicy;
   /** The Isolation Forest (ml/). */
   anomaly: AnomalyPolicy;
   /** Suricata-language rules (rules/): severity is each rule's priority. */
@@ -333,6 +417,7 @@ type FieldSpec =
   | { kind: "ports" }
   | { kind: "strings"; maxItems: number }
   | { kind: "domains"; maxItems: number }
+  | { kind: "cidrs"; maxItems: number }
   | { kind: "services" };
 
 const BASE: Record<string, FieldSpec> = {
@@ -359,17 +444,29 @@ const FLOOD: Record<string, FieldSpec> = {
   max_targets: TRACKERS,
 };
 
+const SPOOF: Record<string, FieldSpec> = {
+  ...BASE,
+  protected: { kind: "cidrs", maxItems: 1024 },
+  alive_s: whole(1, 86400),
+  max_addresses: whole(2, 65536),
+  flood_pps: whole(1, 10_000_000),
+  flood_seconds: whole(1, 3600),
+  max_bindings: TRACKERS,
+};
+
 const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
   port_scan: {
     ...BASE,
     ports: whole(2, 4096),
     window_s: WINDOW,
+    sources: whole(2, 64),
     max_trackers: TRACKERS,
   },
   host_sweep: {
     ...BASE,
     hosts: whole(2, 4096),
     hosts_external: whole(2, 4096),
+    sources: whole(2, 64),
     window_s: WINDOW,
     max_trackers: TRACKERS,
   },
@@ -411,6 +508,27 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
   suspicious_port: BASE,
   external_inbound: { ...BASE, require_accepted: { kind: "bool" } },
   new_host: { ...BASE, max_hosts: whole(1, 100_000_000) },
+  arp_spoof: SPOOF,
+  nd_spoof: SPOOF,
+  rogue_ra: { ...BASE, routers: { kind: "cidrs", maxItems: 1024 } },
+  rogue_dhcp: { ...BASE, servers: { kind: "cidrs", maxItems: 1024 } },
+  beacon: {
+    ...BASE,
+    min_connections: whole(4, 64),
+    threshold: real(0, 1),
+    min_interval_s: real(0.1, 86400),
+    max_interval_s: real(1, 86400),
+    allow_ports: { kind: "ports" },
+    allow_domains: { kind: "domains", maxItems: 10_000 },
+    max_trackers: TRACKERS,
+  },
+  exfiltration: {
+    ...BASE,
+    min_bytes: whole(1024, 1e13),
+    factor: real(1, 1e6),
+    rare_flows: whole(0, 1_000_000),
+    max_trackers: TRACKERS,
+  },
   anomaly: {
     ...BASE,
     min_flows: whole(1, 10_000),
@@ -464,6 +582,8 @@ function field(spec: FieldSpec, v: unknown, path: string): unknown {
       );
     case "domains":
       return list(v, path, undefined, parseDomain, spec.maxItems);
+    case "cidrs":
+      return list(v, path, undefined, cidr, spec.maxItems);
     case "services": {
       if (!isRecord(v)) {
         throw new ConfigError(path, `expected an object, got ${show(v)}`);

@@ -23,6 +23,7 @@ import {
   LINKTYPE_RAW_14,
 } from "./linktype.ts";
 import type { Packet } from "./packet.ts";
+import { readMac } from "./l2.ts";
 
 /** EtherTypes the decoder acts on. */
 export const ETH_IPV4 = 0x0800;
@@ -52,15 +53,21 @@ export function readLink(p: Packet, end: number): FrameFault | null {
   switch (p.linktype) {
     case LINKTYPE_ETHERNET:
       if (o + 14 > end) return "eth_short";
+      p.ethDst = readMac(d, o);
+      p.ethSrc = readMac(d, o + 6);
       return readEtherType(p, o + 14, end, (d[o + 12]! << 8) | d[o + 13]!);
     case LINKTYPE_LINUX_SLL: {
       if (o + 16 > end) return "sll_short";
       const hatype = (d[o + 2]! << 8) | d[o + 3]!;
+      if (hatype === 1 && d[o + 4] === 0 && d[o + 5] === 6) {
+        p.ethSrc = readMac(d, o + 6);
+      }
       return readCooked(p, o + 16, end, hatype, (d[o + 14]! << 8) | d[o + 15]!);
     }
     case LINKTYPE_LINUX_SLL2: {
       if (o + 20 > end) return "sll_short";
       const hatype = (d[o + 8]! << 8) | d[o + 9]!;
+      if (hatype === 1 && d[o + 11] === 6) p.ethSrc = readMac(d, o + 12);
       return readCooked(p, o + 20, end, hatype, (d[o]! << 8) | d[o + 1]!);
     }
     case LINKTYPE_RAW:

@@ -11,10 +11,12 @@
 import type { FrameBatch } from "../capture/mod.ts";
 import type { DecodeCounters, FrameFault } from "./faults.ts";
 import {
+  APP_DHCP,
   APP_DNS,
   APP_HTTP,
   APP_NONE,
   APP_TLS,
+  IPPROTO_ICMPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
   MAX_TUNNEL_DEPTH,
@@ -25,6 +27,8 @@ import {
 import { clearDns, readDns } from "./dns.ts";
 import { clearHttp, readHttpRequest } from "./http.ts";
 import { clearTls, isClientHelloStart, readClientHello } from "./tls.ts";
+import { clearDhcp, readDhcp } from "./dhcp.ts";
+import { clearArp, clearNd, NO_MAC, readArp, readNd } from "./l2.ts";
 import {
   ETH_ARP,
   ETH_IPV4,
@@ -166,6 +170,10 @@ const INNER: InnerStart = { at: 0, type: 0 };
 function decodeLoaded(p: Packet): FrameFault | null {
   if (p.app !== APP_NONE) clearApp(p);
   p.appFault = null;
+  if (p.arpMsg.op !== 0) clearArp(p.arpMsg);
+  if (p.nd.type !== 0 || p.nd.lla !== NO_MAC) clearNd(p.nd);
+  p.ethSrc = NO_MAC;
+  p.ethDst = NO_MAC;
   p.vlan = -1;
   p.etherType = 0;
   p.l3Offset = -1;
@@ -219,9 +227,15 @@ function readNetwork(p: Packet, end: number): FrameFault | null {
       return readIpv4(p, p.l3Offset, end);
     case ETH_IPV6:
       return readIpv6(p, p.l3Offset, end);
-    case ETH_ARP:
+    case ETH_ARP: {
       p.arp = true;
+      const f = readArp(p.data, p.l3Offset, end, p.arpMsg);
+      if (f !== null) {
+        clearArp(p.arpMsg);
+        p.appFault = f;
+      }
       return null;
+    }
     default:
       return null;
   }
@@ -290,6 +304,23 @@ function readApp(p: Packet): void {
   const end = start + p.payloadLen;
   const cut = p.payloadLen < p.payloadWireLen;
   const d = p.data;
+  if (proto === IPPROTO_ICMPV6) {
+    const t = p.icmpType;
+    if (t >= 133 && t <= 137) {
+      const f = readNd(d, p.l4Offset, end, p.ttl, p.nd);
+      if (f !== null && !(cut && f === "nd_short")) p.appFault = f;
+    }
+    return;
+  }
+  if (
+    proto === IPPROTO_UDP && (p.srcPort === 67 || p.srcPort === 68) &&
+    (p.dstPort === 67 || p.dstPort === 68)
+  ) {
+    const f = readDhcp(d, start, end, p.dhcp);
+    if (f === null) p.app = APP_DHCP;
+    else if (!(cut && f === "dhcp_short")) p.appFault = f;
+    return;
+  }
   if (isDnsPort(p.srcPort) || isDnsPort(p.dstPort)) {
     let s = start, e = end, more = cut;
     if (proto === IPPROTO_TCP) {
@@ -332,5 +363,6 @@ function clearApp(p: Packet): void {
   if (p.app === APP_DNS) clearDns(p.dns);
   else if (p.app === APP_HTTP) clearHttp(p.http);
   else if (p.app === APP_TLS) clearTls(p.tls);
+  else if (p.app === APP_DHCP) clearDhcp(p.dhcp);
   p.app = APP_NONE;
 }

@@ -100,6 +100,16 @@ export const APP_FAULTS = [
   "tls_short",
   /** A TLS ClientHello length field overruns its enclosing structure. */
   "tls_bad_len",
+  /** Ethernet/IPv4 ARP message shorter than its 28 bytes. */
+  "arp_short",
+  /** Neighbour-discovery message shorter than its fixed part. */
+  "nd_short",
+  /** Neighbour-discovery option of length 0 (RFC 4861 §4.6: drop the message). */
+  "nd_bad_option",
+  /** DHCP message without the BOOTP header, magic cookie or message type. */
+  "dhcp_short",
+  /** DHCP option running past the message before the message type. */
+  "dhcp_bad_option",
 ] as const;
 
 /** A reason a frame was rejected. */

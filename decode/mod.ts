@@ -1,9 +1,10 @@
 /**
  * Decode: turns raw frames into one reusable packet record (addresses,
  * ports, protocol, TCP flags, lengths, fragments) plus application facts
- * (DNS question, HTTP request line and Host, TLS SNI). Tunnels (GRE,
- * ERSPAN, VXLAN, Geneve, Teredo, IP in IP; `_tunnel.ts`) are unwrapped: the
- * record describes the inner packet, `tunnel*` fields the outer one. Packet bytes are
+ * (DNS question, HTTP request line and Host, TLS SNI, DHCP) and layer-2
+ * facts (MACs, ARP, IPv6 neighbour discovery). Tunnels (GRE, ERSPAN, VXLAN,
+ * Geneve, Teredo, IP in IP; `_tunnel.ts`) are unwrapped: the record
+ * describes the inner packet, `tunnel*` fields the outer one. Packet bytes are
  * hostile: every read is bounds-checked, and a malformed frame comes back as
  * a {@link FrameFault} to count, never as an exception.
  *
@@ -49,3 +50,27 @@ export {
 } from "./http.ts";
 export { parseClientHello, TLS_MAX_SNI } from "./tls.ts";
 export { escapedText } from "./_text.ts";
+export {
+  ARP_REPLY,
+  ARP_REQUEST,
+  formatMac,
+  isGroupMac,
+  NA_OVERRIDE,
+  NA_ROUTER,
+  NA_SOLICITED,
+  ND_NEIGHBOR_ADVERT,
+  ND_NEIGHBOR_SOLICIT,
+  ND_REDIRECT,
+  ND_ROUTER_ADVERT,
+  ND_ROUTER_SOLICIT,
+  NO_MAC,
+  readMac,
+} from "./l2.ts";
+export {
+  DHCP_ACK,
+  DHCP_DISCOVER,
+  DHCP_MAX_DNS,
+  DHCP_NAK,
+  DHCP_OFFER,
+  DHCP_REQUEST,
+} from "./dhcp.ts";

@@ -105,6 +105,8 @@ export const APP_DNS = 1;
 export const APP_HTTP = 2;
 /** A TLS ClientHello. */
 export const APP_TLS = 3;
+/** A DHCPv4 message (UDP between ports 67 and 68). */
+export const APP_DHCP = 4;
 
 /** DNS facts of one message: the first question and the header counts. */
 export interface DnsFacts {
@@ -162,6 +164,61 @@ export interface TlsFacts {
 }
 
 /**
+ * An ARP message (Ethernet/IPv4 only; `op` 0 when the frame is not ARP or
+ * not Ethernet/IPv4 ARP). MACs are 48-bit numbers (-1: none).
+ */
+export interface ArpFacts {
+  /** 1 request, 2 reply. */
+  op: number;
+  /** Sender hardware and protocol address. */
+  sha: number;
+  spa: number;
+  /** Target hardware and protocol address. */
+  tha: number;
+  tpa: number;
+}
+
+/**
+ * An IPv6 neighbour-discovery message (RFC 4861; `type` 0 when none or
+ * invalid: code not 0, hop limit not 255).
+ */
+export interface NdFacts {
+  /** ICMPv6 type: 133 RS, 134 RA, 135 NS, 136 NA, 137 redirect. */
+  type: number;
+  /** Target address of NS, NA and redirect (four words). */
+  target: Uint32Array;
+  /** Source (RS, RA, NS) or target (NA, redirect) link-layer address, -1 when absent. */
+  lla: number;
+  /** NA: R/S/O flags byte; RA: the M/O flags byte. */
+  flags: number;
+  /** RA: router lifetime, seconds (0: not a default router). */
+  routerLifetime: number;
+}
+
+/** DHCPv4 facts of one message (RFC 2131, 2132). */
+export interface DhcpFacts {
+  /** BOOTP op: 1 request (client), 2 reply (server). */
+  op: number;
+  /** Option 53: 1 discover, 2 offer, 3 request, 5 ack, 6 nak … */
+  msgType: number;
+  xid: number;
+  /** Client hardware address (Ethernet), -1 when not 6-byte Ethernet. */
+  chaddr: number;
+  /** Client's current address and the address offered (uint32). */
+  ciaddr: number;
+  yiaddr: number;
+  /** Option 54, the server identifier (0 when absent). */
+  serverId: number;
+  /** Option 3, the first router (0 when absent). */
+  router: number;
+  /** Option 6, the first DHCP_MAX_DNS servers. */
+  dns: Uint32Array;
+  dnsCount: number;
+  /** Option 51, lease time in seconds (0 when absent). */
+  leaseS: number;
+}
+
+/**
  * The per-packet scratch record. Addresses are 32-bit words: for IPv4 the
  * address is in `src[0]`/`dst[0]` (host byte order as a uint32, e.g.
  * 10.0.0.1 = 0x0a000001) and words 1..3 are 0; for IPv6 all four words hold
@@ -195,8 +252,18 @@ export interface Packet {
 
   /** 4 or 6 when an IP header was decoded, else 0. */
   ipVersion: 0 | 4 | 6;
-  /** True for ARP frames (counted, not decoded further). */
+  /**
+   * Ethernet source and destination MACs as 48-bit numbers (-1 when the
+   * link layer has none; Linux cooked captures give the source only).
+   */
+  ethSrc: number;
+  ethDst: number;
+  /** True for ARP frames (facts in `arpMsg` for Ethernet/IPv4 ARP). */
   arp: boolean;
+  /** The ARP message (op 0 when none). */
+  arpMsg: ArpFacts;
+  /** Neighbour discovery facts of an ICMPv6 ND message (type 0 when none). */
+  nd: NdFacts;
   src: Uint32Array;
   dst: Uint32Array;
   /** IP protocol / IPv6 next header of the transport layer. */
@@ -281,7 +348,7 @@ export interface Packet {
   tunnelSrcPort: number;
   tunnelDstPort: number;
 
-  /** Which of dns/http/tls is valid for this packet. */
+  /** Which of dns/http/tls/dhcp is valid for this packet. */
   app: number;
   /**
    * Why the payload of a packet that qualified for DNS or TLS could not be
@@ -292,6 +359,7 @@ export interface Packet {
   dns: DnsFacts;
   http: HttpFacts;
   tls: TlsFacts;
+  dhcp: DhcpFacts;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -312,7 +380,17 @@ export function newPacket(): Packet {
     l3Offset: -1,
     l4Offset: -1,
     ipVersion: 0,
+    ethSrc: -1,
+    ethDst: -1,
     arp: false,
+    arpMsg: { op: 0, sha: -1, spa: 0, tha: -1, tpa: 0 },
+    nd: {
+      type: 0,
+      target: new Uint32Array(4),
+      lla: -1,
+      flags: 0,
+      routerLifetime: 0,
+    },
     src: new Uint32Array(4),
     dst: new Uint32Array(4),
     proto: 0,
@@ -363,5 +441,18 @@ export function newPacket(): Packet {
     },
     http: { method: "", uri: "", version: "", host: "", userAgent: "" },
     tls: { sni: "", version: 0 },
+    dhcp: {
+      op: 0,
+      msgType: 0,
+      xid: 0,
+      chaddr: -1,
+      ciaddr: 0,
+      yiaddr: 0,
+      serverId: 0,
+      router: 0,
+      dns: new Uint32Array(4),
+      dnsCount: 0,
+      leaseS: 0,
+    },
   };
 }

@@ -12,6 +12,12 @@
  * IPv6 fail towards many outside hosts on one port. UDP counts only inside
  * targets: unanswered UDP to many outside peers is what DHT clients do.
  *
+ * Distributed sweeps: probes of inside targets are also counted per
+ * (protocol, port) over all sources (`_spread.ts`); `hosts` distinct
+ * targets probed by at least `sources` distinct sources within the window
+ * raise a `distributed` sweep naming the sources, unconfirmed (never
+ * blocks). The per-source alerts stay.
+ *
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
@@ -28,6 +34,7 @@ import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
 import { KeyedTable } from "./_table.ts";
 import { DistinctRing } from "./_ring.ts";
 import { Slab } from "./_slab.ts";
+import { SpreadTracker } from "./_spread.ts";
 import {
   newProbe,
   P_KINDS,
@@ -53,6 +60,10 @@ const MAX_RING = 4096;
 const TAG_TCP = 1, TAG_UDP = 2, TAG_ICMP = 3;
 /** Tag offset for trackers of outside targets. */
 const TAG_OUTSIDE = 8;
+/** Tag offset for per-port (distributed sweep) trackers. */
+const TAG_SPREAD = 16;
+/** Cap on per-port (distributed sweep) trackers. */
+const MAX_SPREAD = 4096;
 
 const ICMP4_REQUESTS = new Set([8, 13, 15, 17]);
 const ICMP6_ECHO = 128;
@@ -136,6 +147,93 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
   );
   const probe = newProbe();
   const icmpTarget = new Uint32Array(4);
+  const spreading = new Set<SpreadTracker>();
+  const ports = new KeyedTable<SpreadTracker>(
+    Math.min(cfg.max_trackers, MAX_SPREAD),
+    () => new SpreadTracker(inside, slab),
+    (t) => {
+      spreading.delete(t);
+      t.reset();
+    },
+    (t) => {
+      if (t.alerted && t.dirty) reportSpread(t, t.lastUs);
+    },
+  );
+  const none = new Uint32Array(4);
+
+  function reportSpread(t: SpreadTracker, nowUs: number): void {
+    t.lastEmitUs = nowUs;
+    t.dirty = false;
+    const count = t.probes - t.reported;
+    t.reported = t.probes;
+    const sources = t.sourceList();
+    const icmp = t.proto === IPPROTO_ICMP || t.proto === IPPROTO_ICMPV6;
+    const variant = icmp ? "ICMP" : t.proto === IPPROTO_UDP ? "UDP" : "TCP";
+    const what = icmp ? `ICMP type ${t.port}` : `${variant} port ${t.port}`;
+    const durUs = t.lastUs - t.firstUs;
+    emit(detection(policy, TYPE, "distributed", {
+      tsUs: t.lastUs,
+      count,
+      firstUs: t.firstUs,
+      src: sources[0] ?? "0.0.0.0",
+      destPort: icmp ? undefined : t.port,
+      proto: icmp ? (t.version === 6 ? "IPv6-ICMP" : "ICMP") : variant,
+      key: `distributed>${variant}/${t.port}`,
+      evidence: {
+        proto: variant,
+        [icmp ? "icmp_type" : "port"]: t.port,
+        distinct_hosts: t.nItems,
+        distinct_sources: t.nSources,
+        sources: sources.slice(0, 20),
+        probes: t.probes,
+        duration_s: seconds(durUs),
+        window_s: cfg.window_s,
+        threshold: inside,
+        min_sources: cfg.sources,
+        confirmed_source: false,
+      },
+      explanation: `${t.nSources} sources (${sources.slice(0, 5).join(", ")}${
+        t.nSources > 5 ? ", …" : ""
+      }) touched ${t.nItems} distinct hosts inside the home network on ${what} in ${
+        seconds(durUs)
+      } s: one sweep spread over several sources`,
+    }));
+  }
+
+  function onSpread(
+    version: 4 | 6,
+    scanner: Uint32Array,
+    target: Uint32Array,
+    proto: number,
+    port: number,
+    tsUs: number,
+  ): void {
+    ports.setKey(TAG_SPREAD, version, none, null, (proto << 16) | port);
+    const t = ports.upsert(tsUs);
+    if (ports.lastCreated) {
+      t.version = version;
+      t.proto = proto;
+      t.port = port;
+    }
+    if (
+      t.add(
+        scanner,
+        target[0]!,
+        target[1]!,
+        target[2]!,
+        target[3]!,
+        tsUs,
+        windowUs,
+        inside,
+        cfg.sources,
+      )
+    ) {
+      spreading.add(t);
+      reportSpread(t, tsUs);
+    } else if (t.alerted && t.dirty && tsUs - t.lastEmitUs >= UPDATE_US) {
+      reportSpread(t, tsUs);
+    }
+  }
 
   function report(t: SweepTracker): void {
     t.lastEmitUs = t.lastUs;
@@ -193,6 +291,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
   ): void {
     const out = !anyCidrContains(policy.home_net, version, target);
     if (out && tag === TAG_UDP) return;
+    if (!out) onSpread(version, scanner, target, proto, port, tsUs);
     table.setKey(tag + (out ? TAG_OUTSIDE : 0), version, scanner, null, port);
     const t = table.upsert(tsUs);
     if (table.lastCreated) {
@@ -265,7 +364,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
 
   return {
     type: TYPE,
-    stateSize: () => table.size,
+    stateSize: () => table.size + ports.size,
     onPacket(p: Packet, ctx: PacketContext): void {
       if (p.proto === IPPROTO_ICMP || p.proto === IPPROTO_ICMPV6) {
         const req = p.proto === IPPROTO_ICMP
@@ -292,6 +391,16 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
       if (probeAtEnd(f, reason, probe)) onProbe(probe);
     },
     onTick(nowUs: number): void {
+      for (const t of spreading) {
+        if (t.dirty && nowUs - t.lastEmitUs >= UPDATE_US) {
+          reportSpread(t, nowUs);
+        }
+        if (nowUs - t.lastUs > windowUs) {
+          if (t.dirty) reportSpread(t, nowUs);
+          spreading.delete(t);
+          t.reset();
+        }
+      }
       if (alerting.size === 0) return;
       for (const t of alerting) {
         if (t.dirty && nowUs - t.lastEmitUs >= UPDATE_US) report(t);
@@ -304,6 +413,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
     },
     onFinish(): void {
       for (const t of alerting) if (t.dirty) report(t);
+      for (const t of spreading) if (t.dirty) reportSpread(t, t.lastUs);
     },
   };
 }

@@ -3,8 +3,9 @@
  * decoded packets, flow ends and ticks in packet time, keep bounded state,
  * and emit {@link Detection}s for the alert pipeline (alerts/). One module a
  * detector: port scans, host sweeps, SYN/UDP/ICMP floods, brute force, DNS
- * tunnels, malformed HTTP, suspicious ports, external-inbound connections
- * and new hosts; the Isolation Forest scorer (ml/) plugs in through
+ * tunnels, malformed HTTP, suspicious ports, external-inbound connections,
+ * new hosts, ARP and neighbour spoofing, rogue router advertisements and
+ * DHCP servers, beaconing and exfiltration; the Isolation Forest scorer (ml/) plugs in through
  * {@link CreateDetectorsOptions.extra}. Thresholds come from the policy;
  * detect/README.md explains the defaults.
  *
@@ -21,15 +22,21 @@
 import type { AdmitCheck } from "../alerts/aggregator.ts";
 import type { AlertType } from "../alerts/alert.ts";
 import type { Policy } from "../alerts/policy.ts";
+import { arpSpoof } from "./arp_spoof.ts";
+import { beacon } from "./beacon.ts";
 import { bruteForce } from "./brute_force.ts";
 import type { Detector, DetectorFactory, Emit } from "./detector.ts";
 import { dnsTunnel } from "./dns_tunnel.ts";
+import { exfiltration } from "./exfiltration.ts";
 import { externalInbound } from "./external_inbound.ts";
 import { icmpFlood, synFlood, udpFlood } from "./flood.ts";
 import { hostSweep } from "./host_sweep.ts";
 import { malformedHttp } from "./malformed_http.ts";
+import { ndSpoof } from "./nd_spoof.ts";
 import { newHost } from "./new_host.ts";
 import { portScan } from "./port_scan.ts";
+import { rogueDhcp } from "./rogue_dhcp.ts";
+import { rogueRa } from "./rogue_ra.ts";
 import { suspiciousPort } from "./suspicious_port.ts";
 
 export type {
@@ -46,14 +53,20 @@ export {
   SIGNATURES,
 } from "./signatures.ts";
 export { anomalyDetector, type AnomalyDetectorOptions } from "./anomaly.ts";
+export { arpSpoof } from "./arp_spoof.ts";
+export { beacon, dispersionScores, type SampleScores } from "./beacon.ts";
 export { bruteForce } from "./brute_force.ts";
 export { dnsTunnel } from "./dns_tunnel.ts";
+export { exfiltration } from "./exfiltration.ts";
 export { externalInbound } from "./external_inbound.ts";
 export { icmpFlood, synFlood, udpFlood } from "./flood.ts";
 export { hostSweep } from "./host_sweep.ts";
 export { malformedHttp } from "./malformed_http.ts";
+export { ndSpoof } from "./nd_spoof.ts";
 export { newHost, type NewHostOptions } from "./new_host.ts";
 export { portScan } from "./port_scan.ts";
+export { rogueDhcp } from "./rogue_dhcp.ts";
+export { rogueRa } from "./rogue_ra.ts";
 export { suspiciousPort } from "./suspicious_port.ts";
 
 /** The rule detectors by alert type, in the order they run. */
@@ -71,6 +84,12 @@ export const RULE_DETECTORS: ReadonlyArray<
   ["suspicious_port", suspiciousPort],
   ["external_inbound", externalInbound],
   ["new_host", (policy, emit) => newHost(policy, emit)],
+  ["arp_spoof", arpSpoof],
+  ["nd_spoof", ndSpoof],
+  ["rogue_ra", rogueRa],
+  ["rogue_dhcp", rogueDhcp],
+  ["beacon", beacon],
+  ["exfiltration", exfiltration],
 ];
 
 /** Options of {@link createDetectors}. */

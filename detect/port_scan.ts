@@ -12,6 +12,13 @@
  * tell half-open from connect; the SYN's shape decides (nmap and hping3
  * craft SYNs with at most an MSS option, operating systems send several).
  *
+ * Distributed scans: the same probes are also counted per target over all
+ * sources (`_spread.ts`); `ports` distinct ports probed by at least
+ * `sources` distinct sources within the window raise a `distributed` scan
+ * about the target naming the sources (decoys of `nmap -D`, or a scan
+ * split between machines). Its source is the first prober seen and it is
+ * marked unconfirmed (decoys are spoofed), so it never blocks.
+ *
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
@@ -21,6 +28,7 @@ import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
 import { KeyedTable } from "./_table.ts";
 import { DistinctRing, PortBitset } from "./_ring.ts";
 import { Slab } from "./_slab.ts";
+import { SpreadTracker } from "./_spread.ts";
 import {
   isCraftedSyn,
   newProbe,
@@ -46,6 +54,9 @@ const TYPE: AlertType = "port_scan";
 /** Tag of pair keys in the tracker table. */
 const TAG_PAIR = 1;
 const TAG_CRAFTED = 2;
+const TAG_TARGET = 3;
+/** Cap on per-target (distributed scan) trackers. */
+const MAX_TARGETS = 4096;
 /** Updates of an alerting tracker are emitted at most this often (µs). */
 const UPDATE_US = 5e6;
 /** Ports listed in evidence. */
@@ -128,6 +139,72 @@ export function portScan(policy: Policy, emit: Emit): Detector {
     },
   );
   const probe = newProbe();
+  const spreading = new Set<SpreadTracker>();
+  const targets = new KeyedTable<SpreadTracker>(
+    Math.min(cfg.max_trackers, MAX_TARGETS),
+    () => new SpreadTracker(threshold, slab),
+    (t) => {
+      spreading.delete(t);
+      t.reset();
+    },
+    (t) => {
+      if (t.alerted && t.dirty) reportSpread(t, t.lastUs);
+    },
+  );
+
+  function reportSpread(t: SpreadTracker, nowUs: number): void {
+    t.lastEmitUs = nowUs;
+    t.dirty = false;
+    const count = t.probes - t.reported;
+    t.reported = t.probes;
+    const sources = t.sourceList();
+    const dst = formatAddr(t.version, t.target);
+    const durUs = t.lastUs - t.firstUs;
+    emit(detection(policy, TYPE, "distributed", {
+      tsUs: t.lastUs,
+      count,
+      firstUs: t.firstUs,
+      src: sources[0] ?? dst,
+      dest: dst,
+      proto: "TCP",
+      key: `distributed>${dst}`,
+      evidence: {
+        distinct_ports: t.nItems,
+        distinct_sources: t.nSources,
+        sources: sources.slice(0, 20),
+        probes: t.probes,
+        duration_s: seconds(durUs),
+        window_s: cfg.window_s,
+        threshold,
+        min_sources: cfg.sources,
+        confirmed_source: false,
+      },
+      explanation: `${t.nSources} sources (${sources.slice(0, 5).join(", ")}${
+        t.nSources > 5 ? ", …" : ""
+      }) probed ${t.nItems} distinct ports of ${dst} in ${
+        seconds(durUs)
+      } s: one scan spread over several sources, or hidden among decoys`,
+    }));
+  }
+
+  function onSpread(pr: ProbeOut, kind: number): void {
+    targets.setKey(TAG_TARGET, pr.version, pr.target, null, 0);
+    const t = targets.upsert(pr.tsUs);
+    if (targets.lastCreated) {
+      t.version = pr.version;
+      t.target.set(pr.target);
+    }
+    const key = pr.port | (kind === P_UDP ? 0x10000 : 0);
+    const now = pr.tsUs;
+    if (
+      t.add(pr.scanner, key, 0, 0, 0, now, windowUs, threshold, cfg.sources)
+    ) {
+      spreading.add(t);
+      reportSpread(t, now);
+    } else if (t.alerted && t.dirty && now - t.lastEmitUs >= UPDATE_US) {
+      reportSpread(t, now);
+    }
+  }
 
   function kindOf(pr: ProbeOut): number {
     if (pr.kind !== P_SYN_REFUSED) return pr.kind;
@@ -191,6 +268,7 @@ export function portScan(policy: Policy, emit: Emit): Detector {
 
   function onProbe(pr: ProbeOut): void {
     const kind = kindOf(pr);
+    onSpread(pr, kind);
     pairs.setKey(TAG_PAIR, pr.version, pr.scanner, pr.target, 0);
     const t = pairs.upsert(pr.tsUs);
     if (pairs.lastCreated) {
@@ -236,7 +314,7 @@ export function portScan(policy: Policy, emit: Emit): Detector {
 
   return {
     type: TYPE,
-    stateSize: () => pairs.size,
+    stateSize: () => pairs.size + targets.size,
     onPacket(p: Packet, ctx: PacketContext): void {
       if (p.tcpFlags !== 0 && isCraftedSyn(p)) {
         crafted.setKey(TAG_CRAFTED, p.ipVersion, p.src, null, 0);
@@ -248,6 +326,16 @@ export function portScan(policy: Policy, emit: Emit): Detector {
       if (probeAtEnd(f, reason, probe)) onProbe(probe);
     },
     onTick(nowUs: number): void {
+      for (const t of spreading) {
+        if (t.dirty && nowUs - t.lastEmitUs >= UPDATE_US) {
+          reportSpread(t, nowUs);
+        }
+        if (nowUs - t.lastUs > windowUs) {
+          if (t.dirty) reportSpread(t, nowUs);
+          spreading.delete(t);
+          t.reset();
+        }
+      }
       if (alerting.size === 0) return;
       for (const t of alerting) {
         if (t.dirty && nowUs - t.lastEmitUs >= UPDATE_US) report(t, nowUs);
@@ -261,6 +349,7 @@ export function portScan(policy: Policy, emit: Emit): Detector {
     },
     onFinish(): void {
       for (const t of alerting) if (t.dirty) report(t, t.lastUs);
+      for (const t of spreading) if (t.dirty) reportSpread(t, t.lastUs);
     },
   };
 }

@@ -31,6 +31,7 @@ const DECODE = "Generic Protocol Command Decode";
 const INFO = "Not Suspicious Traffic";
 const TROJAN = "A Network Trojan was detected";
 const MISC = "Misc Attack";
+const SPOOF = "Attempted Information Leak";
 
 function row(
   id: number,
@@ -170,6 +171,92 @@ const ROWS: readonly SignatureInfo[] = [
     "",
     "Anomalous traffic (Isolation Forest)",
     "Unusual Traffic",
+  ),
+  row(
+    1001001,
+    "port_scan",
+    "distributed",
+    "Distributed port scan: many sources probing one host",
+    RECON,
+  ),
+  row(
+    1001002,
+    "host_sweep",
+    "distributed",
+    "Distributed host sweep: many sources probing one port across hosts",
+    RECON,
+  ),
+  row(
+    1001101,
+    "arp_spoof",
+    "changed",
+    "ARP spoofing: an address taken over while its owner is still active",
+    SPOOF,
+  ),
+  row(
+    1001102,
+    "arp_spoof",
+    "gateway",
+    "ARP spoofing: unsolicited reply claiming the gateway's address",
+    SPOOF,
+  ),
+  row(
+    1001103,
+    "arp_spoof",
+    "many",
+    "ARP: one MAC claiming many addresses",
+    SPOOF,
+  ),
+  row(1001104, "arp_spoof", "flood", "ARP flood", DOS),
+  row(
+    1001201,
+    "nd_spoof",
+    "changed",
+    "IPv6 neighbour spoofing: an address taken over while its owner is still active",
+    SPOOF,
+  ),
+  row(
+    1001202,
+    "nd_spoof",
+    "gateway",
+    "IPv6 neighbour spoofing: unsolicited advertisement claiming a router's address",
+    SPOOF,
+  ),
+  row(
+    1001203,
+    "nd_spoof",
+    "many",
+    "IPv6 neighbour discovery: one MAC claiming many addresses",
+    SPOOF,
+  ),
+  row(1001204, "nd_spoof", "flood", "IPv6 neighbour discovery flood", DOS),
+  row(
+    1001301,
+    "rogue_ra",
+    "",
+    "IPv6 router advertisement from an unknown router",
+    SPOOF,
+  ),
+  row(
+    1001401,
+    "rogue_dhcp",
+    "",
+    "DHCP offer or ack from an unknown server",
+    SPOOF,
+  ),
+  row(
+    1001501,
+    "beacon",
+    "",
+    "Beaconing: periodic connections to one outside address",
+    TROJAN,
+  ),
+  row(
+    1001601,
+    "exfiltration",
+    "",
+    "Exfiltration: an upload far above the host's usual to a new destination",
+    POLICY,
   ),
   row(
     1002001,

@@ -159,6 +159,7 @@ export class Pipeline {
   #dataObs: AppObserver[] = [];
   #gapObs: AppObserver[] = [];
   #eventObs: AppObserver[] = [];
+  #linkObs: AppObserver[] = [];
   #pkt: Packet = newPacket();
   /** The scratch record of reassembled packets. */
   #whole: Packet = newPacket();
@@ -246,6 +247,7 @@ export class Pipeline {
     if (o.onPacket) this.#packetObs.push(o);
     if (o.onAnomaly) this.#anomalyObs.push(o);
     if (o.onApp) this.#appObs.push(o);
+    if (o.onLinkFrame) this.#linkObs.push(o);
     if (o.onStreamData) this.#dataObs.push(o);
     if (o.onStreamGap) this.#gapObs.push(o);
     if (o.onStreamEvent) this.#eventObs.push(o);
@@ -288,6 +290,8 @@ export class Pipeline {
       if (p.ipVersion === 0) {
         if (p.arp) c.arp++;
         else c.nonIp++;
+        const link = this.#linkObs;
+        for (let k = 0; k < link.length; k++) link[k]!.onLinkFrame!(p);
         continue;
       }
       switch (p.proto) {

@@ -49,6 +49,11 @@ export interface FlowObserver {
    * name them. `p` is the packet that showed it.
    */
   onAnomaly?(p: Packet, event: string): void;
+  /**
+   * Every decoded frame that is not IP (ARP and other link-layer frames):
+   * the record's link-layer facts (`ethSrc`, `ethDst`, `arpMsg`) only.
+   */
+  onLinkFrame?(p: Packet): void;
   /** A flow ended; the flow is recycled when this returns. */
   onFlowEnd?(f: Flow, reason: FlowEndReason): void;
   /** After every batch, with the newest packet time in µs. */

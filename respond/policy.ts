@@ -81,6 +81,18 @@ export interface BlockPolicy {
   readonly ssh_ports: readonly number[];
 }
 
+/**
+ * Alert types that never block, whatever `types` says: their source is an
+ * address a MAC claimed (spoofing) or a server that handed out addresses,
+ * so blocking it would cut off the victim or the clients it configured.
+ */
+export const NEVER_BLOCK_TYPES: readonly AlertType[] = Object.freeze([
+  "arp_spoof",
+  "nd_spoof",
+  "rogue_ra",
+  "rogue_dhcp",
+] as AlertType[]);
+
 /** The defaults, used for every key the policy leaves out. */
 export const DEFAULT_BLOCK_POLICY: BlockPolicy = Object.freeze({
   enabled: true,
@@ -133,6 +145,16 @@ export function parseBlockPolicy(
     item: (v: unknown, field: string) => T,
   ): readonly T[] => Object.freeze(list(o[k], f(k), fallback, item));
   const alertType = (v: unknown, p: string) => oneOf(v, p, ALERT_TYPES);
+  const blockType = (v: unknown, p: string) => {
+    const t = alertType(v, p);
+    if (NEVER_BLOCK_TYPES.includes(t)) {
+      throw new ConfigError(
+        p,
+        `"${t}" alerts never block: their address is one a MAC claimed or a server handed out, and blocking it would cut off the victim (remove it from the list)`,
+      );
+    }
+    return t;
+  };
   const durations = frozen(
     "durations",
     d.durations,
@@ -144,7 +166,7 @@ export function parseBlockPolicy(
   return Object.freeze({
     enabled: bool(o.enabled, f("enabled"), d.enabled),
     dry_run: bool(o.dry_run, f("dry_run"), d.dry_run),
-    types: frozen("types", d.types, alertType),
+    types: frozen("types", d.types, blockType),
     severities: frozen("severities", d.severities, parseSeverity),
     signature_categories: frozen(
       "signature_categories",

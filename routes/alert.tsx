@@ -5,7 +5,7 @@
  * @module
  */
 import type { VNode } from "preact";
-import type { Alert, AlertGeo } from "../alerts/alert.ts";
+import type { Alert, AlertGeo, AlertType } from "../alerts/alert.ts";
 import type { RequestContext } from "../server/context.ts";
 import { Island } from "../islands/_island.tsx";
 import AlertActions from "../islands/alert_actions.tsx";
@@ -19,6 +19,26 @@ import { Time } from "./_layout.tsx";
 
 /** Page title. */
 export const title = "Alert";
+
+/**
+ * What an alert of the layer-2, DHCP, beacon and exfiltration watches
+ * means and what to do, shown under the explanation. These alerts never
+ * block automatically (spoofing and rogue servers name claimed addresses).
+ */
+export const ABOUT: Partial<Record<AlertType, string>> = {
+  arp_spoof:
+    "Two machines answer for one IPv4 address, or one machine claims the gateway's address without being asked: the classic way a neighbour becomes a man in the middle (arpspoof, ettercap, Bettercap). The attacker is the MAC named in the evidence, not the claimed address, so nothing is blocked automatically. Find the device with that MAC (your router's client list, the switch's MAC table) and unplug it; static ARP entries for the gateway protect the clients meanwhile. A flood or one MAC holding many addresses can also be a router doing proxy ARP: check the MAC.",
+  nd_spoof:
+    "The IPv6 twin of ARP spoofing: a MAC advertises an IPv6 address another live machine holds, or claims a router's address unasked. The claimed address is the victim's, so nothing is blocked automatically. Find the device with the MAC named in the evidence; RA Guard and ND inspection on a managed switch stop it.",
+  rogue_ra:
+    "A machine that is not your router sends IPv6 router advertisements: hosts may take it as their IPv6 gateway (a man in the middle for all IPv6 traffic) or, with lifetime 0, drop the real router. Find the MAC in the evidence; a phone sharing its connection or a misconfigured box does this too. If it is legitimate, list its address in the policy's rogue_ra.routers.",
+  rogue_dhcp:
+    "A DHCP server that is not yours answered a client: a client that takes its offer uses the router and DNS servers it named (evidence), so its traffic goes where that server says. Blocking the server's address could cut off the clients it configured, so nothing is blocked automatically. Find the device with the server's MAC and switch off its DHCP service (often a second router plugged in by its LAN port); if it is legitimate, list it in rogue_dhcp.servers.",
+  beacon:
+    "An inside host connects to the same outside address at regular intervals with requests of the same size, as malware checking in with its command-and-control server does (RITA's beacon analysis). Update checks and telemetry can look alike: see the interval, jitter and destination in the evidence. If the service is known, add its domain to beacon.allow_domains or its port to beacon.allow_ports; if not, look at the host's processes.",
+  exfiltration:
+    "An inside host sent far more than it usually uploads, in one connection, to an outside address it had never (or rarely) used: what data theft looks like, but also a first cloud backup or a large e-mail attachment. Check with the device's owner what was sent to the destination in the evidence.",
+};
 
 /** Props of the alert page. */
 export interface AlertPageProps {
@@ -142,6 +162,9 @@ export default function AlertPage(p: AlertPageProps): VNode {
         {a.alert.signature}
       </h1>
       <p class="explanation" data-testid="explanation">{n.explanation}</p>
+      {ABOUT[n.type] !== undefined
+        ? <p class="about" data-testid="about">{ABOUT[n.type]}</p>
+        : null}
       <Island name="AlertActions" props={actions}>
         <AlertActions {...actions} />
       </Island>
