@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { writeMixedCapture } from "./_traffic.ts";
 import { anomalyBench } from "./anomaly_score.ts";
 import { defragBench } from "./defrag_tunnels.ts";
+import { watchersBench } from "./watchers.ts";
 import { latencyBench } from "./latency.ts";
 import { liveBench } from "./live.ts";
 import { memoryBench } from "./memory.ts";
@@ -231,6 +232,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     notify: notifyBench,
     rules: rulesBench,
     defrag: defragBench,
+    watchers: watchersBench,
   };
 
 const USAGE =

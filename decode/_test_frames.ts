@@ -309,3 +309,104 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** The 6 bytes of a MAC written as text ("02:99:0a:63:00:42"). */
+export function macBytes(text: string): number[] {
+  return text.split(":").map((h) => parseInt(h, 16));
+}
+
+/** An Ethernet frame with the given MACs and EtherType. */
+export function ethMacs(
+  dst: string,
+  src: string,
+  type: number,
+  payload: Uint8Array,
+): Uint8Array {
+  return cat(macBytes(dst), macBytes(src), u16(type), payload);
+}
+
+/** An Ethernet/IPv4 ARP message (op 1 request, 2 reply). */
+export function arpMessage(
+  o: { op: number; sha: string; spa: string; tha?: string; tpa: string },
+): Uint8Array {
+  return cat(
+    u16(1),
+    u16(0x0800),
+    [6, 4],
+    u16(o.op),
+    macBytes(o.sha),
+    addrBytes(o.spa),
+    macBytes(o.tha ?? "00:00:00:00:00:00"),
+    addrBytes(o.tpa),
+  );
+}
+
+/**
+ * An ICMPv6 neighbour-discovery message body (type, code, checksum, the
+ * type's fixed part, then a link-layer address option when `lla` is given).
+ */
+export function ndMessage(
+  o: {
+    type: number;
+    code?: number;
+    target?: string;
+    flags?: number;
+    lifetime?: number;
+    lla?: string;
+    /** Raw option bytes appended after the link-layer option. */
+    options?: number[];
+  },
+): Uint8Array {
+  const fixed: number[] = [];
+  if (o.type === 133) fixed.push(0, 0, 0, 0);
+  else if (o.type === 134) {
+    fixed.push(64, o.flags ?? 0, ...u16(o.lifetime ?? 1800), ...u32(0));
+    fixed.push(...u32(0));
+  } else {
+    fixed.push(o.flags ?? 0, 0, 0, 0, ...addrBytes(o.target ?? "::"));
+    if (o.type === 137) fixed.push(...addrBytes("::"));
+  }
+  const optType = o.type === 136 || o.type === 137 ? 2 : 1;
+  const opt = o.lla !== undefined ? [optType, 1, ...macBytes(o.lla)] : [];
+  return cat([o.type, o.code ?? 0, 0, 0], fixed, opt, o.options ?? []);
+}
+
+/** A DHCP message (BOOTP header, magic cookie, options, end). */
+export function dhcpMessage(
+  o: {
+    op: number;
+    type: number;
+    chaddr: string;
+    yiaddr?: string;
+    serverId?: string;
+    router?: string;
+    dns?: string[];
+    lease?: number;
+    /** Raw option bytes placed before the message type. */
+    before?: number[];
+    /** Leave out the end option. */
+    noEnd?: boolean;
+  },
+): Uint8Array {
+  const opts: number[] = [...(o.before ?? []), 53, 1, o.type];
+  if (o.serverId) opts.push(54, 4, ...addrBytes(o.serverId));
+  if (o.router) opts.push(3, 4, ...addrBytes(o.router));
+  if (o.dns) opts.push(6, 4 * o.dns.length, ...o.dns.flatMap(addrBytes));
+  if (o.lease !== undefined) opts.push(51, 4, ...u32(o.lease));
+  if (!o.noEnd) opts.push(255);
+  const chaddr = [...macBytes(o.chaddr), ...new Array(10).fill(0)];
+  return cat(
+    [o.op, 1, 6, 0],
+    u32(0x3903f326),
+    u16(0),
+    u16(0x8000),
+    u32(0),
+    addrBytes(o.yiaddr ?? "0.0.0.0"),
+    u32(0),
+    u32(0),
+    chaddr,
+    new Array(192).fill(0),
+    [99, 130, 83, 99],
+    opts,
+  );
+}

@@ -824,10 +824,13 @@ Deno.test("decodeFrame() resets every field a previous frame set", () => {
   const fresh = newPacket();
   for (const key of Object.keys(fresh) as (keyof Packet)[]) {
     const meta = ["data", "view", "tsUs", "caplen", "wirelen", "linktype"];
-    if ([...meta, "etherType", "arp", "l3Offset"].includes(key)) continue;
+    const link = ["etherType", "arp", "l3Offset", "ethSrc", "ethDst"];
+    if ([...meta, ...link].includes(key)) continue;
     assert.deepEqual(p[key], fresh[key], `field ${key}`);
   }
   assert.equal(p.arp, true);
+  assert.equal(p.ethDst, 0x000102030405);
+  assert.equal(p.ethSrc, 0x060708090a0b);
   assert.equal(p.payloadOffset, 0);
   // A faulty frame after an HTTP request leaves no stale facts either.
   const http = eth(

@@ -8,11 +8,11 @@
  *   machines answer for one address, the mark of a poisoner (arpwatch's
  *   "changed ethernet address" and "flip flop", kept only while the old
  *   owner lives, so a replaced device or a new DHCP lease stays quiet);
- * - **gateway**: an unsolicited or gratuitous reply claiming a protected
- *   address (the policy's `protected`, and routers: MACs seen forwarding
- *   traffic from outside home_net, and IPv6 routers) from a MAC other than
- *   the one holding it, even when that one is quiet (ArpON's and
- *   Firewalla's gateway check);
+ * - **gateway**: the same about a protected address (the policy's
+ *   `protected`, and routers: MACs seen forwarding traffic from outside
+ *   home_net, and IPv6 routers), and also an unsolicited or gratuitous
+ *   reply claiming one from another MAC while its holder is quiet (ArpON's
+ *   and Firewalla's gateway check);
  * - **many**: one MAC holding `max_addresses` addresses at once;
  * - **flood**: `flood_pps` ARP/ND messages a second on the segment for
  *   `flood_seconds` seconds in a row.
@@ -341,7 +341,7 @@ export class BindingWatch {
     b.rivalClaims++;
     if (tsUs - b.lastEmitUs < UPDATE_US) return;
     b.lastEmitUs = tsUs;
-    const variant = guarded && unsolicited ? "gateway" : "changed";
+    const variant = guarded ? "gateway" : "changed";
     const claimed = formatAddr(v, addr);
     const src = m.ownVersion !== 0 ? formatAddr(m.ownVersion, m.own) : claimed;
     const role = this.#routers.has(b.mac)

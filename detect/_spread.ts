@@ -17,6 +17,10 @@ import type { Slab } from "./_slab.ts";
 
 /** Sources a tracker remembers (and names). */
 export const SPREAD_SOURCES = 64;
+/** Items (ports, hosts) a tracker holds before it alerts, at least. */
+export const SPREAD_ITEMS = 64;
+/** Distinct items counted exactly once alerting. */
+const MAX_SEEN = 65536;
 
 /** Probes of many sources against one target. */
 export class SpreadTracker {
@@ -38,10 +42,12 @@ export class SpreadTracker {
   /** Distinct items and sources when last counted. */
   nItems = 0;
   nSources = 0;
+  /** Every distinct item once alerting (exact counts; bounded). */
+  seen: Set<string> | null = null;
 
   constructor(items: number, slab: Slab) {
     this.target = slab.u32(4);
-    this.items = new DistinctRing(items, slab);
+    this.items = new DistinctRing(Math.max(items, SPREAD_ITEMS), slab);
     this.sources = new DistinctRing(SPREAD_SOURCES, slab);
   }
 
@@ -54,6 +60,7 @@ export class SpreadTracker {
     this.lastEmitUs = 0;
     this.dirty = false;
     this.nItems = this.nSources = 0;
+    this.seen = null;
   }
 
   /**
@@ -84,7 +91,11 @@ export class SpreadTracker {
     const newSource = this.sources.add(src[0]!, src[1]!, src[2]!, src[3]!, tUs);
     if (this.alerted) {
       this.dirty = true;
-      if (newItem) this.nItems++;
+      const seen = this.seen!;
+      if (newItem && seen.size < MAX_SEEN) {
+        seen.add(`${a},${b},${c},${d}`);
+        this.nItems = seen.size;
+      }
       if (newSource) this.nSources = this.sources.size;
       return false;
     }
@@ -95,6 +106,12 @@ export class SpreadTracker {
     this.nSources = this.sources.countSince(since);
     if (this.nSources < sources) return false;
     this.alerted = true;
+    const seen = new Set<string>();
+    this.items.forEach((a, b, c, d) => {
+      seen.add(`${a},${b},${c},${d}`);
+    });
+    this.seen = seen;
+    this.nItems = seen.size;
     return true;
   }
 

@@ -82,14 +82,32 @@ function addrBytes(text: string): { v: 4 | 6; b: number[] } {
   return { v: 6, b };
 }
 
+const DEFAULT_MAC = [2, 0x99, 0, 0, 0, 1];
+
+function macOf(text: string): number[] {
+  const b = text.split(":").map((h) => parseInt(h, 16));
+  if (b.length !== 6 || b.some((x) => !(x >= 0 && x <= 255))) {
+    throw new TypeError(`Bad test MAC "${text}"`);
+  }
+  return b;
+}
+
 /** A scripted capture: frames with timestamps, built in order. */
 export class Traffic {
   /** Current packet time in µs (starts at 2026-01-01T00:00:00Z). */
   tUs = Date.UTC(2026, 0, 1) * 1000;
   readonly frames: { bytes: Uint8Array; tsUs: number }[] = [];
+  /** MAC of each address (text); others get 02:99:00:00:00:01. */
+  readonly macs = new Map<string, number[]>();
   #seq = 1000;
   /** Next sequence number of each direction of each connection, as TCP keeps it. */
   #next = new Map<string, number>();
+
+  /** Gives `ip` the MAC `mac` ("02:99:0a:63:00:42") in later frames. */
+  mac(ip: string, mac: string): this {
+    this.macs.set(ip, macOf(mac));
+    return this;
+  }
 
   /** Moves the clock forward by `s` seconds. */
   wait(s: number): this {
@@ -97,9 +115,18 @@ export class Traffic {
     return this;
   }
 
-  #ip(src: string, dst: string, proto: number, l4: number[]): number[] {
+  #ip(
+    src: string,
+    dst: string,
+    proto: number,
+    l4: number[],
+    hlim = 64,
+  ): number[] {
     const s = addrBytes(src), d = addrBytes(dst);
-    const mac = [2, 0x99, 0, 0, 0, 1];
+    const mac = [
+      ...(this.macs.get(dst) ?? DEFAULT_MAC),
+      ...(this.macs.get(src) ?? DEFAULT_MAC),
+    ];
     if (s.v === 4) {
       const total = 20 + l4.length;
       const ip = [
@@ -117,10 +144,133 @@ export class Traffic {
         ...s.b,
         ...d.b,
       ];
-      return [...mac, ...mac, 8, 0, ...ip, ...l4];
+      return [...mac, 8, 0, ...ip, ...l4];
     }
-    const ip = [0x60, 0, 0, 0, ...be16(l4.length), proto, 64, ...s.b, ...d.b];
-    return [...mac, ...mac, 0x86, 0xdd, ...ip, ...l4];
+    const ip = [0x60, 0, 0, 0, ...be16(l4.length), proto, hlim, ...s.b, ...d.b];
+    return [...mac, 0x86, 0xdd, ...ip, ...l4];
+  }
+
+  /**
+   * One ARP message from the frame source `from` (MAC text): sender `sha`
+   * claims `spa`; the target fields as given (a request's tha is zero).
+   */
+  arp(
+    op: number,
+    from: string,
+    o: { sha?: string; spa: string; tha?: string; tpa: string; to?: string },
+  ): this {
+    const to = o.to ??
+      (op === 1 ? "ff:ff:ff:ff:ff:ff" : o.tha ?? "ff:ff:ff:ff:ff:ff");
+    return this.#push([
+      ...macOf(to),
+      ...macOf(from),
+      8,
+      6,
+      0,
+      1,
+      8,
+      0,
+      6,
+      4,
+      0,
+      op,
+      ...macOf(o.sha ?? from),
+      ...addrBytes(o.spa).b,
+      ...macOf(o.tha ?? "00:00:00:00:00:00"),
+      ...addrBytes(o.tpa).b,
+    ]);
+  }
+
+  /**
+   * One IPv6 neighbour-discovery message (hop limit 255) from `src`:
+   * type 134 (RA), 135 (NS) or 136 (NA), with a link-layer option `lla`.
+   */
+  nd(
+    src: string,
+    dst: string,
+    type: number,
+    o: { target?: string; flags?: number; lla?: string; lifetime?: number } =
+      {},
+  ): this {
+    let body: number[];
+    if (type === 134) {
+      body = [
+        64,
+        o.flags ?? 0,
+        ...be16(o.lifetime ?? 1800),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+      ];
+    } else {
+      body = [o.flags ?? 0, 0, 0, 0, ...addrBytes(o.target ?? "::").b];
+    }
+    const opt = o.lla === undefined
+      ? []
+      : [type === 136 ? 2 : 1, 1, ...macOf(o.lla)];
+    return this.#push(
+      this.#ip(src, dst, 58, [type, 0, 0, 0, ...body, ...opt], 255),
+    );
+  }
+
+  /** One DHCP message between ports 67 and 68 (BOOTP, cookie, options). */
+  dhcp(
+    src: string,
+    dst: string,
+    o: {
+      op: number;
+      type: number;
+      chaddr: string;
+      yiaddr?: string;
+      serverId?: string;
+      router?: string;
+      dns?: string[];
+      lease?: number;
+    },
+  ): this {
+    const opts: number[] = [53, 1, o.type];
+    if (o.serverId) opts.push(54, 4, ...addrBytes(o.serverId).b);
+    if (o.router) opts.push(3, 4, ...addrBytes(o.router).b);
+    if (o.dns) {
+      opts.push(
+        6,
+        4 * o.dns.length,
+        ...o.dns.flatMap((d) => addrBytes(d).b),
+      );
+    }
+    if (o.lease !== undefined) opts.push(51, 4, ...be32(o.lease));
+    opts.push(255);
+    const msg = [
+      o.op,
+      1,
+      6,
+      0,
+      ...be32(0x1234),
+      0,
+      0,
+      0x80,
+      0,
+      0,
+      0,
+      0,
+      0,
+      ...addrBytes(o.yiaddr ?? "0.0.0.0").b,
+      ...new Array(8).fill(0),
+      ...macOf(o.chaddr),
+      ...new Array(10 + 192).fill(0),
+      99,
+      130,
+      83,
+      99,
+      ...opts,
+    ];
+    const sport = o.op === 2 ? 67 : 68, dport = o.op === 2 ? 68 : 67;
+    return this.udp(src, sport, dst, dport, Uint8Array.from(msg));
   }
 
   #push(bytes: number[]): this {

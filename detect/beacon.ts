@@ -65,6 +65,9 @@ class Series {
   reported = 0;
   allowed = false;
   alerted = false;
+  /** Connections since the last detection of an alerting series. */
+  dirty = false;
+  lastUs = 0;
   lastEmitUs = -Infinity;
 
   constructor(slab: Slab) {
@@ -76,7 +79,8 @@ class Series {
 
   reset(): void {
     this.n = this.reported = 0;
-    this.allowed = this.alerted = false;
+    this.allowed = this.alerted = this.dirty = false;
+    this.lastUs = 0;
     this.lastEmitUs = -Infinity;
   }
 }
@@ -132,10 +136,14 @@ export function beacon(policy: Policy, emit: Emit): Detector {
   const allowPorts = new Set(cfg.allow_ports);
   const allowDomains = cfg.allow_domains;
   const slab = new Slab();
+  const alerting = new Set<Series>();
   const table = new KeyedTable<Series>(
     cfg.max_trackers,
     () => new Series(slab),
-    (s) => s.reset(),
+    (s) => {
+      alerting.delete(s);
+      s.reset();
+    },
   );
   const times = new Float64Array(SERIES);
   const gaps = new Float64Array(SERIES);
@@ -166,7 +174,7 @@ export function beacon(policy: Policy, emit: Emit): Detector {
       !anyCidrContains(policy.home_net, version, dst);
   }
 
-  function score(s: Series, nowUs: number): void {
+  function score(s: Series, nowUs: number, force = false): void {
     const k = Math.min(s.n, SERIES);
     for (let i = 0; i < k; i++) times[i] = s.starts[i]!;
     const t = times.subarray(0, k).sort();
@@ -182,8 +190,13 @@ export function beacon(policy: Policy, emit: Emit): Detector {
     const size = (ds.skew + ds.madm) / 2;
     const total = (timing + size) / 2;
     if (total < cfg.threshold) return;
-    if (s.alerted && nowUs - s.lastEmitUs < UPDATE_US) return;
+    if (s.alerted && !force && nowUs - s.lastEmitUs < UPDATE_US) {
+      s.dirty = true;
+      return;
+    }
     s.alerted = true;
+    s.dirty = false;
+    alerting.add(s);
     s.lastEmitUs = nowUs;
     const src = formatAddr(s.version, s.src);
     const dst = formatAddr(s.version, s.dst);
@@ -276,7 +289,17 @@ export function beacon(policy: Policy, emit: Emit): Detector {
       s.starts[i] = f.firstUs;
       s.sizes[i] = f.payloadToServer;
       s.n++;
+      if (f.lastUs > s.lastUs) s.lastUs = f.lastUs;
       if (s.n >= cfg.min_connections) score(s, f.lastUs);
+    },
+    onTick(nowUs: number): void {
+      if (alerting.size === 0) return;
+      for (const s of alerting) {
+        if (s.dirty && nowUs - s.lastEmitUs >= UPDATE_US) score(s, nowUs, true);
+      }
+    },
+    onFinish(): void {
+      for (const s of alerting) if (s.dirty) score(s, s.lastUs, true);
     },
   };
 }

@@ -82,3 +82,25 @@ Deno.test("host sweep: failures toward outside hosts need the higher external th
   assert.equal(a?.netsentinel.evidence.targets, "outside home_net");
   void TCP_ACK;
 });
+
+Deno.test("host sweep: four sources splitting a sweep of port 22 raise one distributed sweep naming them", () => {
+  const t = new Traffic();
+  let h = 0;
+  for (let s = 1; s <= 4; s++) {
+    const src = `10.99.0.${70 + s}`;
+    for (let k = 0; k < 3; k++, h++) {
+      const v = `10.99.0.${100 + h}`;
+      t.craftedSyn(src, 50000 + h, v, 22);
+      t.tcp(v, 22, src, 50000 + h, TCP_RST | TCP_ACK);
+    }
+  }
+  const sw = ofType(run(t).alerts, "host_sweep");
+  assert.equal(sw.length, 1, "no source reached 8 hosts alone");
+  assert.equal(sw[0]!.alert.signature_id, 1001002);
+  assert.equal(sw[0]!.dest_port, 22);
+  const e = sw[0]!.netsentinel.evidence;
+  assert.equal(e.distinct_hosts, 12);
+  assert.equal(e.distinct_sources, 4);
+  assert.equal((e.sources as string[]).length, 4);
+  assert.equal(e.confirmed_source, false);
+});

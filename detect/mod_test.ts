@@ -40,8 +40,21 @@ Deno.test("every detector's state stays within its cap under a flood of spoofed 
       brute_force: { max_trackers: cap },
       dns_tunnel: { max_trackers: cap },
       new_host: { max_hosts: cap },
+      arp_spoof: { max_bindings: cap },
+      nd_spoof: { max_bindings: cap },
+      beacon: { max_trackers: cap },
+      exfiltration: { max_trackers: cap },
     },
   });
+  // Detectors with two tables, each under the cap: per source and per
+  // target (distributed scans), bindings and MACs, hosts and pairs.
+  const tables: Record<string, number> = {
+    port_scan: 2,
+    host_sweep: 2,
+    arp_spoof: 2,
+    nd_spoof: 2,
+    exfiltration: 2,
+  };
   const t = new Traffic();
   const dns = Uint8Array.from([
     0,
@@ -78,9 +91,18 @@ Deno.test("every detector's state stays within its cap under a flood of spoofed 
     t.udp(s, 2000, d, 53, dns);
     t.icmp(s, d, 8);
     t.connection(s, 3000, d, 22, { request: "x", answer: "y" });
+    t.connection(s, 3001, `203.0.${(i >> 8) & 255}.${i & 255}`, 443, {
+      request: "x",
+    });
+    const hex = (x: number) => (x & 255).toString(16);
+    t.arp(2, `02:00:00:${hex(i >> 16)}:${hex(i >> 8)}:${hex(i)}`, {
+      spa: s,
+      tpa: d,
+    });
   }
   const r = run(t, { policy, batchSize: 1024 });
   for (const d of r.detectors) {
-    assert.ok(d.stateSize() <= cap, `${d.type}: ${d.stateSize()}`);
+    const max = cap * (tables[d.type] ?? 1);
+    assert.ok(d.stateSize() <= max, `${d.type}: ${d.stateSize()}`);
   }
 });

@@ -221,6 +221,48 @@ Deno.test("port scan: state stays bounded under a flood of spoofed sources", () 
     only: ["port_scan"],
   });
   const ps = r.detectors.find((d) => d.type === "port_scan")!;
-  assert.ok(ps.stateSize() <= 100, `state ${ps.stateSize()}`);
+  // Pair trackers and per-target trackers, each table capped at 100.
+  assert.ok(ps.stateSize() <= 200, `state ${ps.stateSize()}`);
   assert.equal(r.alerts.length, 0);
+});
+
+Deno.test("port scan: five sources splitting 50 ports raise one distributed scan about the target naming them", () => {
+  const t = new Traffic();
+  let sp = 30000;
+  for (let s = 1; s <= 5; s++) {
+    for (let p = s * 10 - 9; p <= s * 10; p++) {
+      const src = `10.99.0.${70 + s}`;
+      t.craftedSyn(src, sp, V, p);
+      t.tcp(V, p, src, sp++, TCP_RST | TCP_ACK);
+    }
+  }
+  const r = run(t);
+  const scans = ofType(r.alerts, "port_scan");
+  assert.equal(scans.length, 1, "no source reached 15 ports alone");
+  const a = scans[0]!;
+  assert.equal(a.alert.signature_id, 1001001);
+  assert.equal(a.dest_ip, V);
+  const e = a.netsentinel.evidence;
+  assert.deepEqual(e.sources, [1, 2, 3, 4, 5].map((s) => `10.99.0.${70 + s}`));
+  assert.equal(e.distinct_sources, 5);
+  assert.equal(e.distinct_ports, 50);
+  assert.equal(e.confirmed_source, false);
+  assert.equal(a.netsentinel.count, 50);
+});
+
+Deno.test("port scan: two sources or a busy server raise no distributed scan", () => {
+  const t = new Traffic();
+  let sp = 30000;
+  for (let s = 1; s <= 2; s++) {
+    for (let p = s * 10 - 9; p <= s * 10; p++) {
+      const src = `10.99.0.${70 + s}`;
+      t.craftedSyn(src, sp, V, p);
+      t.tcp(V, p, src, sp++, TCP_RST | TCP_ACK);
+    }
+  }
+  // Forty clients each reaching the web server: no probes at all.
+  for (let c = 0; c < 40; c++) {
+    t.connection(`10.99.0.${100 + c}`, 40000 + c, V, 80, { request: "GET /" });
+  }
+  assert.deepEqual(ofType(run(t).alerts, "port_scan"), []);
 });

@@ -197,7 +197,7 @@ const ROWS: readonly SignatureInfo[] = [
     1001102,
     "arp_spoof",
     "gateway",
-    "ARP spoofing: unsolicited reply claiming the gateway's address",
+    "ARP spoofing: the gateway's (or a protected) address claimed by another MAC",
     SPOOF,
   ),
   row(
@@ -219,7 +219,7 @@ const ROWS: readonly SignatureInfo[] = [
     1001202,
     "nd_spoof",
     "gateway",
-    "IPv6 neighbour spoofing: unsolicited advertisement claiming a router's address",
+    "IPv6 neighbour spoofing: a router's (or a protected) address claimed by another MAC",
     SPOOF,
   ),
   row(
