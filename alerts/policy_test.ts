@@ -163,6 +163,41 @@ Deno.test("policy: invalid documents are rejected naming the field", async (t) =
       { detectors: { dns_tunnel: { allow_domains: ["a..example.com"] } } },
       "detectors.dns_tunnel.allow_domains[0]",
     ],
+    [
+      "protected address that is no address",
+      { detectors: { arp_spoof: { protected: ["10.0.0.1", "gateway"] } } },
+      "detectors.arp_spoof.protected[1]",
+    ],
+    [
+      "flood rate of zero",
+      { detectors: { nd_spoof: { flood_pps: 0 } } },
+      "detectors.nd_spoof.flood_pps",
+    ],
+    [
+      "rogue DHCP server list that is a string",
+      { detectors: { rogue_dhcp: { servers: "10.0.0.1" } } },
+      "detectors.rogue_dhcp.servers",
+    ],
+    [
+      "beacon score above 1",
+      { detectors: { beacon: { threshold: 1.5 } } },
+      "detectors.beacon.threshold",
+    ],
+    [
+      "beacon series too short to score",
+      { detectors: { beacon: { min_connections: 3 } } },
+      "detectors.beacon.min_connections",
+    ],
+    [
+      "exfiltration below a kilobyte",
+      { detectors: { exfiltration: { min_bytes: 10 } } },
+      "detectors.exfiltration.min_bytes",
+    ],
+    [
+      "distributed scan with one source",
+      { detectors: { port_scan: { sources: 1 } } },
+      "detectors.port_scan.sources",
+    ],
   ];
   for (const [name, input, field] of cases) {
     await t.step(

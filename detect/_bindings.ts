@@ -19,8 +19,9 @@
  *
  * A conflicting claim never rewrites the binding (the attacker does not get
  * to redefine the truth); the alert names the claiming MAC's own address
- * (the first one it claimed without conflict) as the source and the
- * claimed address as the target. Bindings and MACs live in bounded LRU
+ * (the first one it claimed without conflict; the unspecified address when
+ * it has none, never the claimed one, which is the victim's) as the source,
+ * the MAC in evidence, and the claimed address as the target. Bindings and MACs live in bounded LRU
  * tables (`max_bindings` each), so a flood of spoofed ARP costs a fixed
  * amount of memory.
  *
@@ -343,7 +344,13 @@ export class BindingWatch {
     b.lastEmitUs = tsUs;
     const variant = guarded ? "gateway" : "changed";
     const claimed = formatAddr(v, addr);
-    const src = m.ownVersion !== 0 ? formatAddr(m.ownVersion, m.own) : claimed;
+    // Never the claimed address as the source: that is the victim's. A MAC
+    // that never claimed an address of its own is named by its MAC alone.
+    const src = m.ownVersion !== 0
+      ? formatAddr(m.ownVersion, m.own)
+      : v === 4
+      ? "0.0.0.0"
+      : "::";
     const role = this.#routers.has(b.mac)
       ? "router"
       : guarded

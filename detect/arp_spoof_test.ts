@@ -128,3 +128,18 @@ Deno.test("arp_spoof ignores hostile ARP: zero, broadcast and group addresses", 
   const { alerts } = run(t, { only: ["arp_spoof"] });
   assert.deepEqual(ofType(alerts, "arp_spoof"), []);
 });
+
+Deno.test("arp_spoof never names the claimed address as the source when the attacker has none of its own", () => {
+  const t = new Traffic().mac(GW, GW_MAC).mac(CLIENT, CLIENT_MAC);
+  t.arp(1, CLIENT_MAC, { spa: CLIENT, tpa: GW });
+  t.arp(2, GW_MAC, { spa: GW, tha: CLIENT_MAC, tpa: CLIENT });
+  t.wait(3);
+  t.arp(2, NEW_MAC, { spa: CLIENT, tha: GW_MAC, tpa: GW });
+  const { alerts } = run(t, { only: ["arp_spoof"] });
+  const a = ofType(alerts, "arp_spoof");
+  assert.equal(a.length, 1);
+  assert.equal(a[0]!.src_ip, "0.0.0.0");
+  assert.equal(a[0]!.dest_ip, CLIENT);
+  assert.equal(a[0]!.netsentinel.evidence.attacker_mac, NEW_MAC);
+  assert.equal(a[0]!.netsentinel.evidence.attacker_ip, null);
+});

@@ -3,6 +3,7 @@ import { configErrorField } from "../common/_testing.ts";
 import {
   DEFAULT_BLOCK_POLICY,
   escalatedDuration,
+  NEVER_BLOCK_TYPES,
   parseBlockPolicy,
 } from "./policy.ts";
 
@@ -64,6 +65,26 @@ Deno.test("parseBlockPolicy() names the bad field", async (t) => {
     await t.step(field, () => {
       assert.equal(configErrorField(() => parseBlockPolicy(input)), field);
     });
+  }
+});
+
+Deno.test("parseBlockPolicy() refuses spoofing and rogue-server types: blocking them would block the victim", () => {
+  for (const t of NEVER_BLOCK_TYPES) {
+    assert.throws(
+      () => parseBlockPolicy({ types: ["port_scan", t] }),
+      (e: Error) =>
+        e.message.includes("blocking.types[1]") &&
+        e.message.includes("never block"),
+    );
+  }
+  assert.deepEqual(NEVER_BLOCK_TYPES, [
+    "arp_spoof",
+    "nd_spoof",
+    "rogue_ra",
+    "rogue_dhcp",
+  ]);
+  for (const t of NEVER_BLOCK_TYPES) {
+    assert.ok(!DEFAULT_BLOCK_POLICY.types.includes(t));
   }
 });
 

@@ -437,3 +437,62 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "an ARP spoofing alert's page says what it means and names the attacker's MAC",
+  ...opts,
+  async fn() {
+    assert.equal(missing, null, missing ?? "");
+    await using app = await startAppliance({});
+    const ts = new Date().toISOString();
+    app.writer.queueAlert({
+      timestamp: ts,
+      event_type: "alert",
+      src_ip: "192.168.1.66",
+      dest_ip: "192.168.1.1",
+      proto: "ARP",
+      alert: {
+        action: "allowed",
+        signature_id: 1001102,
+        rev: 1,
+        signature:
+          "ARP spoofing: the gateway's (or a protected) address claimed by another MAC",
+        category: "Attempted Information Leak",
+        severity: 1,
+      },
+      netsentinel: {
+        id: "01JARPSPOOF000000000000001",
+        type: "arp_spoof",
+        count: 7,
+        first_seen: ts,
+        last_seen: ts,
+        evidence: {
+          attacker_mac: "02:99:0a:63:00:42",
+          claimed_ip: "192.168.1.1",
+          owner_mac: "02:99:0a:63:00:01",
+          owner_role: "router",
+        },
+        explanation:
+          "02:99:0a:63:00:42 (192.168.1.66) claims 192.168.1.1, which 02:99:0a:63:00:01 (the router) holds and still uses",
+      },
+    }, true);
+    await app.writer.flush();
+    await using b = await launchBrowser();
+    const { page, errors, cspViolations } = await b.page({});
+    await signInPage(page, app.url);
+    await page.goto(`${app.url}/alerts/01JARPSPOOF000000000000001`);
+    const about = await waitInPage(
+      page,
+      "the explanation of the alert type",
+      () => document.querySelector("[data-testid=about]")?.textContent ?? "",
+    );
+    assert.match(about, /man in the middle/);
+    assert.match(about, /nothing is blocked automatically/);
+    const body = await page.evaluate(() => document.body.innerText);
+    assert.ok(body.includes("02:99:0a:63:00:42"), "the attacker's MAC");
+    await screenshot(page, "alert-arp-spoof");
+    assert.deepEqual(errors, []);
+    assert.deepEqual(cspViolations, []);
+  },
+});
