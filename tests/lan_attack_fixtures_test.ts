@@ -151,3 +151,15 @@ Deno.test("exfil_upload.pcap: a 12 MB TLS upload to a new address raises exfiltr
   assert.equal(e.prior_connections, 0);
   assert.equal(e.destination, "192.0.2.99:443");
 });
+
+for (const file of ["benign_lan.pcap", "benign_lan_holdout.pcap"]) {
+  Deno.test(`${file}: mDNS, SSDP, IGMP, DHCP renewals, NTP and interactive ssh raise no rule alert`, async () => {
+    const alerts = await alertsOf(file);
+    // The anomaly model is judged on its own (ml/model_fixtures_test.ts).
+    const rules = alerts.filter((a) =>
+      a.netsentinel.type !== "new_host" && a.netsentinel.type !== "anomaly"
+    );
+    assert.deepEqual(rules, [], summary(rules));
+    assert.ok(ofType(alerts, "new_host").length > 5);
+  });
+}

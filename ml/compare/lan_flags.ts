@@ -1,8 +1,9 @@
 /**
  * How many flows of each kind of LAN traffic a model flags: IGMP, mDNS,
- * SSDP, DHCP, NTP, ssh, DNS, web and the rest, per capture. The
- * measurement behind ml/README.md's table of LAN protocols (before and
- * after a model change).
+ * SSDP, DHCP, NTP, ssh, DNS, web and the rest, per capture, and how many
+ * flows of the lab's attackers (clients other than its well-behaved hosts)
+ * against the others. The measurement behind ml/README.md's tables (before
+ * and after a model change).
  *
  *   deno run -A ml/compare/lan_flags.ts [--model data/model.json] \
  *     tests/fixtures/benign_lan_holdout.pcap tests/fixtures/benign_holdout.pcap
@@ -13,8 +14,16 @@ import { parseArgs } from "node:util";
 import { readCaptureFile } from "../../capture/mod.ts";
 import { Pipeline } from "../../engine/mod.ts";
 import type { Flow } from "../../flows/mod.ts";
+import { formatAddr } from "../../decode/mod.ts";
 import { readModelFile, SHIPPED_MODEL_URL } from "../model.ts";
 import { createAnomalyScorer } from "../scorer.ts";
+
+/** Lab hosts that only ever behave (tests/lab/make_fixtures.sh, lab 1). */
+export function isLabHost(ip: string): boolean {
+  if (ip.startsWith("198.51.100.")) return true;
+  const m = /^10\.99\.0\.(\d+)$/.exec(ip);
+  return m !== null && Number(m[1]) !== 66;
+}
 
 /** The kind of LAN traffic a flow is, by protocol and port. */
 export function lanKind(f: Flow): string {
@@ -50,6 +59,7 @@ if (import.meta.main) {
   );
   for (const path of positionals) {
     const counts = new Map<string, [number, number]>();
+    const attack = [0, 0], other = [0, 0];
     const scorer = createAnomalyScorer(model, () => {});
     const pipeline = new Pipeline({
       observers: [{
@@ -57,10 +67,16 @@ if (import.meta.main) {
         onFlowEnd(f, reason) {
           const before = scorer.counters.flagged;
           scorer.onFlowEnd!(f, reason);
+          const hit = scorer.counters.flagged > before ? 1 : 0;
           const c = counts.get(lanKind(f)) ?? [0, 0];
           c[0]++;
-          if (scorer.counters.flagged > before) c[1]++;
+          c[1] += hit;
           counts.set(lanKind(f), c);
+          const who = isLabHost(formatAddr(f.version, f.srcAddr))
+            ? other
+            : attack;
+          who[0]!++;
+          who[1]! += hit;
         },
       }],
     });
@@ -80,7 +96,9 @@ if (import.meta.main) {
     }
     Deno.stdout.writeSync(
       new TextEncoder().encode(
-        `${path}: ${hit}/${n} flagged; ${parts.join(", ")}\n`,
+        `${path}: ${hit}/${n} flagged (attack ${attack[1]}/${
+          attack[0]
+        }, other ${other[1]}/${other[0]}); ${parts.join(", ")}\n`,
       ),
     );
   }

