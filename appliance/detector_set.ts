@@ -21,6 +21,7 @@ import type { AppContext, AppObserver, AppRecord } from "../protocols/mod.ts";
 export class DetectorSet implements AppObserver {
   #detectors: Detector[] = [];
   #withPacket: Detector[] = [];
+  #withLink: Detector[] = [];
   /** How many of the last detectors are extra ones (see {@link setExtra}). */
   #extras = 0;
   #nowUs = 0;
@@ -61,6 +62,7 @@ export class DetectorSet implements AppObserver {
     this.#extras = (this.#opts.extra ?? [])
       .filter(([type]) => policy.detectors[type].enabled).length;
     this.#withPacket = this.#detectors.filter((d) => d.onPacket);
+    this.#withLink = this.#detectors.filter((d) => d.onLinkFrame);
   }
 
   /**
@@ -84,6 +86,7 @@ export class DetectorSet implements AppObserver {
     this.#detectors = [...this.#detectors.slice(0, keep), ...fresh];
     this.#extras = fresh.length;
     this.#withPacket = this.#detectors.filter((d) => d.onPacket);
+    this.#withLink = this.#detectors.filter((d) => d.onLinkFrame);
     for (const d of old) d.onFinish?.(this.#nowUs);
   }
 
@@ -106,6 +109,12 @@ export class DetectorSet implements AppObserver {
     this.#scope.current = ctx.flow.tunnel;
     for (let i = 0; i < ds.length; i++) ds[i]!.onApp?.(rec, ctx);
     this.#scope.current = null;
+  }
+
+  /** Forwards a non-IP frame (ARP) to the detectors that watch layer 2. */
+  onLinkFrame(p: Packet): void {
+    const ds = this.#withLink;
+    for (let i = 0; i < ds.length; i++) ds[i]!.onLinkFrame!(p);
   }
 
   /** Forwards a flow end. */

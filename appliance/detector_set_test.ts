@@ -223,3 +223,13 @@ Deno.test("with a model that flags nothing, the port_scan alert still keeps the 
   }
   assert.ok(scans >= 900, `${scans} scan flows`);
 });
+
+Deno.test("DetectorSet hands ARP frames to the layer-2 watch: arpspoof in the lab capture is seen as the appliance runs", async () => {
+  const out: Detection[] = [];
+  const set = new DetectorSet(new PolicyHolder(), (d) => out.push(d));
+  await play("arp_spoof.pcap", [set], { batchFrames: 16 });
+  const spoof = ofType(out, "arp_spoof");
+  assert.ok(spoof.length > 0, out.map((d) => d.type).join());
+  assert.ok(spoof.every((d) => d.src === "10.99.0.66"));
+  assert.ok(spoof.some((d) => d.dest === "10.99.0.1"));
+});

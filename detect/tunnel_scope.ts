@@ -49,7 +49,11 @@ export class TunnelScope {
     const withPacket = detectors.filter((d) => d.onPacket);
     const withApp = detectors.filter((d) => d.onApp);
     const withEvent = detectors.filter((d) => d.onStreamEvent);
+    const withLink = detectors.filter((d) => d.onLinkFrame);
     return {
+      onLinkFrame: (p: Packet) => {
+        for (let i = 0; i < withLink.length; i++) withLink[i]!.onLinkFrame!(p);
+      },
       onApp: (rec: AppRecord, ctx: AppContext) => {
         this.current = ctx.flow.tunnel;
         for (let i = 0; i < withApp.length; i++) withApp[i]!.onApp!(rec, ctx);

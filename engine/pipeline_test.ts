@@ -335,3 +335,33 @@ Deno.test("pipeline hands observers reassembled stream bytes and app-layer recor
   assert.equal(dnsAnswers, 4);
   assert.equal(pipeline.reassembly!.bytes, data[0]! + data[1]!);
 });
+
+Deno.test("pipeline hands ARP frames to onLinkFrame with their MACs and IP packets to onPacket only", () => {
+  const arp = new Uint8Array([
+    ...[0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    ...[0x02, 0x99, 0x0a, 0x63, 0x00, 0x42],
+    0x08,
+    0x06,
+    ...[0, 1, 8, 0, 6, 4, 0, 1],
+    ...[0x02, 0x99, 0x0a, 0x63, 0x00, 0x42, 10, 99, 0, 66],
+    ...[0, 0, 0, 0, 0, 0, 10, 99, 0, 1],
+  ]);
+  const ip = ipv4Packet(
+    { src: "10.0.0.1", dst: "10.0.0.2", proto: IPPROTO_UDP, id: 1 },
+    new Uint8Array([0, 53, 0, 53, 0, 8, 0, 0]),
+  );
+  const b = new BatchBuilder(4, 4096);
+  b.push(arp, 0, arp.length, arp.length, 1_000_000, 1);
+  b.push(ip, 0, ip.length, ip.length, 1_000_100, LINKTYPE_RAW);
+  const seen: string[] = [];
+  const pipeline = new Pipeline({
+    observers: [{
+      onLinkFrame: (p: Packet) =>
+        seen.push(`link ${p.arpMsg.op} ${p.ethSrc.toString(16)}`),
+      onPacket: (p: Packet) => seen.push(`ip ${p.ipVersion}`),
+    }],
+  });
+  pipeline.processBatch(b.take()!);
+  assert.deepEqual(seen, ["link 1 2990a630042", "ip 4"]);
+  assert.equal(pipeline.counters.arp, 1);
+});
