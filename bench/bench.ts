@@ -5,7 +5,8 @@
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
  * Sections: offline, anomaly, live, memory, latency, startup, tls, notify,
- * rules, defrag. Big inputs are generated once and cached in `.bench-cache/`
+ * rules, defrag, watchers. Big inputs are generated once and cached in
+ * `.bench-cache/`
  * (gitignored). The live,
  * memory, latency and startup sections run the appliance in network
  * namespaces they make and remove (tests/netns.ts), so they need root,
