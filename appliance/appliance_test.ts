@@ -97,3 +97,72 @@ Deno.test("with model.retrain on, a replay feeds the retraining sample and /heal
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("defrag.* config reaches the pipeline: a replayed nmap -f scan is reassembled, alerted and counted on /metrics", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ns-defrag-app-" });
+  let ended!: () => void;
+  const replayed = new Promise<void>((r) => (ended = r));
+  const app = await Appliance.start({
+    dataDir: dir,
+    configPath: `${dir}/config.json`,
+    config: parseConfig({
+      dashboard: { listen: "127.0.0.1:0" },
+      new_host_learning: 0,
+      defrag: { memcap_mb: 2, timeout: "10s", max_datagrams: 64 },
+    }),
+    rawConfig: {},
+    source: {
+      kind: "replay",
+      path: new URL("../tests/fixtures/scan_frag.pcap", import.meta.url)
+        .pathname,
+      speed: 0,
+      loop: false,
+    },
+    log: silentLogger,
+    initialPassword: "defrag test password 42",
+    nftCommand: ["/nonexistent/nft"],
+    onReplayEnd: () => ended(),
+    passwordIterations: 1000,
+  });
+  try {
+    await replayed;
+    const defrag = app.pipeline.defrag!;
+    assert.equal(defrag.config.memcapBytes, 2 * 1024 * 1024);
+    assert.equal(defrag.config.timeoutUs, 10_000_000);
+    assert.equal(defrag.config.maxDatagrams, 64);
+    const { token } = await app.server.dashboard.sessions.createToken(
+      "test",
+      "test",
+    );
+    const auth = { headers: { authorization: `Bearer ${token}` } };
+    const metrics = await (await fetch(`${app.server.url}/metrics`, auth))
+      .text();
+    for (
+      const line of [
+        'netsentinel_defrag_total{what="fragments"} 3000',
+        'netsentinel_defrag_total{what="reassembled"} 1000',
+        'netsentinel_defrag_anomalies_total{anomaly="frag_tiny"} 1000',
+        'netsentinel_tunnel_packets_total{type="vxlan"} 0',
+      ]
+    ) assert.ok(metrics.includes(line + "\n"), line);
+    // The scan only the reassembled SYNs show.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const res = await fetch(
+        `${app.server.url}/api/alerts?type=port_scan`,
+        auth,
+      );
+      const body = await res.json();
+      const scans = body.alerts as { src_ip: string }[];
+      if (scans.length > 0) {
+        assert.equal(scans[0]!.src_ip, "10.99.0.66");
+        break;
+      }
+      assert.ok(Date.now() < deadline, `no port_scan: ${JSON.stringify(body)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await app.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
