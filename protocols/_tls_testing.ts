@@ -204,6 +204,8 @@ export interface Segment {
   payload?: Uint8Array;
   /** Client port (default 40000). */
   clientPort?: number;
+  /** Acknowledgment number (default 0, ACK flag as `flags` says). */
+  ack?: number;
 }
 
 /** An Ethernet + IPv4 + TCP frame (checksums left zero: not checked). */
@@ -231,6 +233,7 @@ export function tcpFrame(s: Segment): Uint8Array {
     ...dst,
   ];
   const seq = s.seq >>> 0;
+  const ack = (s.ack ?? 0) >>> 0;
   const tcp = [
     ...u16(sport),
     ...u16(dport),
@@ -238,10 +241,10 @@ export function tcpFrame(s: Segment): Uint8Array {
     (seq >>> 16) & 255,
     (seq >>> 8) & 255,
     seq & 255,
-    0,
-    0,
-    0,
-    0,
+    ack >>> 24,
+    (ack >>> 16) & 255,
+    (ack >>> 8) & 255,
+    ack & 255,
     0x50,
     s.flags ?? 0x18,
     ...u16(65535),

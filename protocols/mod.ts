@@ -42,5 +42,4 @@ export * from "./ja3.ts";
 export * from "./ja4.ts";
 export * from "./x509.ts";
 export * from "./tls_stream.ts";
-export * from "./tls_observer.ts";
 export * from "./tls_parser.ts";

@@ -1,6 +1,6 @@
 /**
  * TLS fingerprints of real captures through the real path (capture file →
- * pipeline → TLS observer), checked against published values (FoxIO's JA4
+ * pipeline: reassembly, app layer, TLS parser), checked against published values (FoxIO's JA4
  * test data for its own captures) and against a second implementation run
  * here: tshark's JA3/JA3S and tests/reference/tls_fingerprints.py, which
  * computes JA3, JA3S and JA4 from the specifications over the hellos tshark
@@ -20,12 +20,7 @@ import {
 } from "../decode/mod.ts";
 import { protocolEvents } from "../events/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
-import {
-  type AppRecord,
-  tlsConnectionOf,
-  type TlsHandshake,
-  tlsObserver,
-} from "./mod.ts";
+import { type AppRecord, tlsConnectionOf, type TlsHandshake } from "./mod.ts";
 
 const DIR = new URL("../tests/fixtures/tls/", import.meta.url);
 const REFERENCE =
@@ -39,22 +34,13 @@ const EXPECTED = JSON.parse(
   await Deno.readTextFile(new URL("foxio-expected.json", DIR)),
 ) as Expected;
 
-/** Every handshake of a capture, by "client_ip:client_port". */
+/**
+ * Every tls record the pipeline (reassembly, app layer) makes of a capture,
+ * by "client_ip:client_port".
+ */
 export async function handshakesOf(
   path: string,
 ): Promise<Map<string, TlsHandshake>> {
-  const out = new Map<string, TlsHandshake>();
-  const obs = tlsObserver((hs, c) => {
-    out.set(`${formatAddr(c.ipVersion, c.clientAddr)}:${c.clientPort}`, hs);
-  });
-  const pipeline = new Pipeline({ observers: [obs] });
-  for await (const batch of readCaptureFile(path)) pipeline.processBatch(batch);
-  pipeline.finish();
-  return out;
-}
-
-/** Every tls record the pipeline's app layer emits, by "client_ip:client_port". */
-async function appRecordsOf(path: string): Promise<Map<string, TlsHandshake>> {
   const out = new Map<string, TlsHandshake>();
   const pipeline = new Pipeline({
     observers: [{
@@ -120,27 +106,6 @@ Deno.test("the lab's TLS captures give the certificate tests/lab/tls_certs.sh ma
     assert.equal(hs.sni, "secure.lab.test");
     assert.equal(hs.cert, null); // encrypted in TLS 1.3
     assert.match(hs.ja4, /^t13d/);
-  }
-});
-
-Deno.test("the app layer's tls records (reassembled streams) equal the TLS observer's on every capture", async (t) => {
-  for (const file of [...Object.keys(EXPECTED.captures), ...LAB]) {
-    await t.step(file, async () => {
-      const path = new URL(file, DIR).pathname;
-      const app = await appRecordsOf(path);
-      const obs = await handshakesOf(path);
-      assert.deepEqual([...app.keys()].sort(), [...obs.keys()].sort());
-      for (const [client, hs] of obs) {
-        const a = app.get(client)!;
-        assert.equal(a.ja4, hs.ja4, client);
-        assert.deepEqual(a.ja3, hs.ja3, client);
-        assert.deepEqual(a.ja3s, hs.ja3s, client);
-        assert.equal(a.version, hs.version, client);
-        assert.equal(a.sni, hs.sni, client);
-        assert.deepEqual(a.cert, hs.cert, client);
-        assert.deepEqual(a.certs, hs.certs, client);
-      }
-    });
   }
 });
 

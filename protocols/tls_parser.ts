@@ -11,7 +11,12 @@
  *
  * @module
  */
-import { DIR_TO_CLIENT, DIR_TO_SERVER, type Flow } from "../flows/mod.ts";
+import {
+  DIR_TO_CLIENT,
+  DIR_TO_SERVER,
+  type Flow,
+  type Tunnel,
+} from "../flows/mod.ts";
 import {
   type ParserOutput,
   type ParserSpec,
@@ -22,7 +27,21 @@ import {
 } from "./stream_parser.ts";
 import { HS_CLIENT_HELLO, HS_SERVER_HELLO } from "./tls_handshake.ts";
 import { type TlsHandshake, TlsStreamParser } from "./tls_stream.ts";
-import type { TlsConnection } from "./tls_observer.ts";
+
+/** Where a handshake came from: the connection, client first. */
+export interface TlsConnection {
+  readonly flowId: number;
+  /** Packet time (µs) of the segment that completed the handshake. */
+  readonly tsUs: number;
+  readonly ipVersion: 4 | 6;
+  /** Client and server address words (copies). */
+  readonly clientAddr: Uint32Array;
+  readonly serverAddr: Uint32Array;
+  readonly clientPort: number;
+  readonly serverPort: number;
+  /** The tunnel the connection came through (EVE `tunnel`), or null. */
+  readonly tunnel: Tunnel | null;
+}
 
 /** The app-layer record of one connection's TLS handshake. */
 export interface TlsRecord {
