@@ -4,7 +4,9 @@
  * our own: subject and issuer as Suricata writes them (`subject`,
  * `issuerdn`: its x509-parser's form, RDNs joined by ", ", the attributes
  * of a multi-valued RDN by " + ", `C`, `ST`, `L`, `O`, `OU`, `CN`, `DC`,
- * `Email` abbreviated, e.g. "C=US, O=Let's Encrypt, CN=R3"), the SHA-1
+ * `Email` abbreviated, other attributes by their OID registry short name
+ * or as `OID(1.2.3)`, values that are not strings as upper-case hex, e.g.
+ * "C=US, O=Let's Encrypt, CN=R3"), the SHA-1
  * `fingerprint` of the whole DER (colon-separated lower-case hex), the
  * `serial` (the INTEGER's content bytes as colon-separated upper-case hex,
  * a leading 00 kept, as Suricata's `raw_serial`), and validity as
@@ -17,6 +19,11 @@
  * nesting costs nothing. A certificate that breaks any of this comes back
  * as an {@link X509Error} (a `SyntaxError`), never as a partial record.
  * Bad bytes inside a name's strings are kept as U+FFFD, not refused.
+ *
+ * A reader of our own rather than an npm package (pkijs, @peculiar/x509,
+ * node-forge): those decode the whole certificate into object trees and
+ * bring dependencies, where five fields are wanted once per handshake, with
+ * the exact text forms of Suricata that they do not produce anyway.
  *
  * Reference: Suricata `rust/src/x509/mod.rs`, `src/output-json-tls.c`,
  * `src/app-layer-ssl.c` (fingerprint, serial), and `rusticata/x509-parser`
