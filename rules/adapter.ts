@@ -13,9 +13,9 @@
  *   on its response side when the response is, every sticky buffer built
  *   by protocols/http_buffers.ts as libhtp shapes it (`pkt_data` is that
  *   side's head, for rules mixing payload and HTTP keywords); each DNS
- *   query name (`dns.query`); a ClientHello's SNI (`tls.sni`, from the
- *   decoder, with its packet); each completed TLS handshake (protocols/'
- *   TLS observer): JA3 and JA4 on the client's side, JA3S and the
+ *   query name (`dns.query`); each completed TLS handshake (protocols/'
+ *   `tls` record): the SNI (`tls.sni`), JA3 and JA4 on the client's side,
+ *   JA3S and the
  *   certificate buffers (`tls.cert_subject`, `tls.cert_issuer`,
  *   `tls.cert_serial`, `tls.cert_fingerprint`, `tls.certs` — the chain's
  *   DER concatenated) on the server's.
@@ -80,10 +80,10 @@ export class RuleAdapter implements AppObserver {
   }
 
   /**
-   * A completed TLS handshake (the app layer's `tls` record): the client's side (JA3,
-   * JA4) inspected as a to_server transaction, the server's (JA3S, the
-   * certificates) as a to_client one. The SNI was inspected with the
-   * ClientHello's packet.
+   * A completed TLS handshake (the app layer's `tls` record, from the
+   * reassembled streams): the client's side (SNI, JA3, JA4) inspected as a
+   * to_server transaction, the server's (JA3S, the certificates) as a
+   * to_client one.
    */
   #handshake(hs: TlsHandshake, c: TlsConnection): void {
     const x = this.#hs;
@@ -102,9 +102,12 @@ export class RuleAdapter implements AppObserver {
     x.app = "tls";
     x.toServerBytes = pk.toServerBytes;
     x.toClientBytes = pk.toClientBytes;
+    if (hs.sni !== "") putText(x, B.sni, hs.sni);
     if (hs.ja3 !== null) putText(x, B.ja3, hs.ja3.hash);
     if (hs.ja4 !== "") putText(x, B.ja4, hs.ja4);
-    if (x.filled[B.ja3] === 1 || x.filled[B.ja4] === 1) {
+    if (
+      x.filled[B.sni] === 1 || x.filled[B.ja3] === 1 || x.filled[B.ja4] === 1
+    ) {
       x.src.set(c.clientAddr);
       x.dst.set(c.serverAddr);
       x.srcPort = c.clientPort;
@@ -182,13 +185,7 @@ export class RuleAdapter implements AppObserver {
         app = guessApp(x.bufs[B.pkt]!.data, len, p.srcPort, p.dstPort);
       }
     }
-    // A ClientHello's SNI is a transaction of this packet; HTTP and DNS
-    // come as records (onApp).
-    let tx = false;
-    if (p.app === APP_TLS && p.tls.sni !== "") {
-      putText(x, B.sni, p.tls.sni);
-      tx = true;
-    }
+    // HTTP, DNS and TLS transactions come as records (onApp).
     if (app !== "" && this.#apps.get(f.id) !== app) {
       if (this.#apps.size >= MAX_FLOW_APPS) this.#apps.clear();
       this.#apps.set(f.id, app);
@@ -205,7 +202,6 @@ export class RuleAdapter implements AppObserver {
       x.filled[B.stream] = 1;
       e.inspectStream(x);
     }
-    if (tx) e.inspectTx(x);
   }
 
   /**
