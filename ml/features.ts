@@ -812,6 +812,31 @@ export type FeatureHandler = (
 /** Options of {@link FeatureExtractor}. */
 export type FeatureExtractorOptions = HostWindowOptions;
 
+/**
+ * True for a flow of the local network's control plane, which the model
+ * neither learns nor scores: IGMP, IPv6 neighbour discovery and MLD, DHCP
+ * (UDP between ports 67 and 68), mDNS and LLMNR (UDP port 5353 or 5355,
+ * unicast answers too), and anything sent to a multicast or the limited
+ * broadcast address (SSDP, NetBIOS and WS-Discovery announcements). Their normal shape is rare per network (a few joins, a
+ * renewal a minute), so an Isolation Forest isolates them however much of
+ * them it saw, and they never leave the segment; the layer-2 and DHCP
+ * watches of detect/ look after them instead.
+ */
+export function isLocalControl(f: Flow): boolean {
+  if (f.proto === 2) return true; // IGMP
+  if (f.proto === 58 && f.icmpType >= 130 && f.icmpType <= 143) return true;
+  if (f.proto === 17) {
+    const s = f.srcPort, d = f.dstPort;
+    if ((s === 67 || s === 68) && (d === 67 || d === 68)) return true;
+    // mDNS and LLMNR are link-local by definition (RFC 6762, 4795), their
+    // answers to legacy queries unicast from the well-known port included.
+    if (s === 5353 || d === 5353 || s === 5355 || d === 5355) return true;
+  }
+  const d = f.dstAddr[0]! >>> 0;
+  if (f.version === 4) return d >= 0xe0000000; // multicast, class E, broadcast
+  return (d >>> 24) === 0xff;
+}
+
 /** Per-flow context fields, by flow slot (see {@link FeatureExtractor}). */
 const C_DNS_LEN = 0, C_DNS_TYPE = 1, C_DNS_ENT = 2, C_PORTS = 3;
 const C_HOSTS = 4, C_FLOWS = 5, C_FAILED = 6, C_FIELDS = 7;
@@ -894,7 +919,10 @@ export class FeatureExtractor implements FlowObserver {
     }
   }
 
-  /** Computes the flow's features and hands them on. */
+  /** Flows of the local control plane passed over ({@link isLocalControl}). */
+  skipped = 0;
+
+  /** Computes the flow's features and hands them on (not for local control traffic). */
   onFlowEnd(f: Flow, reason: FlowEndReason): void {
     const o = this.#at(f);
     if (isFailedConnection(f)) {
@@ -915,6 +943,10 @@ export class FeatureExtractor implements FlowObserver {
       if (c[o + C_FLOWS]! > e.flows) e.flows = c[o + C_FLOWS]!;
       if (c[o + C_FAILED]! > e.failed) e.failed = c[o + C_FAILED]!;
       this.#ids[f.slot] = -1;
+    }
+    if (isLocalControl(f)) {
+      this.skipped++;
+      return;
     }
     flowFeatures(f, e, this.#vec);
     this.#onFeatures(f, this.#vec, reason);

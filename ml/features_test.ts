@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseAddr } from "../decode/mod.ts";
+import type { Flow } from "../flows/mod.ts";
 import {
   dnsTunnel,
   featureRows,
@@ -16,6 +17,7 @@ import {
   FEATURES,
   fromModelSpace,
   HostWindows,
+  isLocalControl,
   nameEntropy,
   newFlowContext,
   portClass,
@@ -259,4 +261,48 @@ Deno.test("FeatureExtractor marks one-way UDP and ICMP flows", () => {
   assert.equal(col(ping.rows, 0, "proto_class"), 2);
   assert.equal(col(ping.rows, 0, "icmp_type"), 8);
   assert.equal(col(ping.rows, 0, "port_class"), 0);
+});
+
+Deno.test("isLocalControl() passes over IGMP, ND, DHCP, mDNS, LLMNR and multicast or broadcast flows, not unicast ones", () => {
+  const flow = (o: {
+    v?: 4 | 6;
+    proto: number;
+    dst: number[];
+    sport?: number;
+    dport?: number;
+    icmp?: number;
+  }) =>
+    ({
+      version: o.v ?? 4,
+      proto: o.proto,
+      dstAddr: Uint32Array.from(o.dst),
+      srcPort: o.sport ?? 0,
+      dstPort: o.dport ?? 0,
+      icmpType: o.icmp ?? -1,
+    }) as unknown as Flow;
+  const ip = (
+    a: number,
+    b: number,
+    c: number,
+    d: number,
+  ) => [((a << 24) | (b << 16) | (c << 8) | d) >>> 0, 0, 0, 0];
+  const yes = [
+    flow({ proto: 2, dst: ip(224, 0, 0, 22) }),
+    flow({ proto: 17, dst: ip(224, 0, 0, 251), sport: 5353, dport: 5353 }),
+    flow({ proto: 17, dst: ip(10, 0, 0, 2), sport: 5353, dport: 40000 }),
+    flow({ proto: 17, dst: ip(239, 255, 255, 250), sport: 40000, dport: 1900 }),
+    flow({ proto: 17, dst: ip(255, 255, 255, 255), sport: 68, dport: 67 }),
+    flow({ proto: 17, dst: ip(10, 0, 0, 150), sport: 67, dport: 68 }),
+    flow({ v: 6, proto: 58, dst: [0xfe800000, 0, 0, 1], icmp: 135 }),
+    flow({ v: 6, proto: 17, dst: [0xff020000, 0, 0, 0xfb], dport: 5353 }),
+  ];
+  const no = [
+    flow({ proto: 6, dst: ip(10, 0, 0, 10), sport: 40000, dport: 22 }),
+    flow({ proto: 17, dst: ip(10, 0, 0, 10), sport: 40000, dport: 123 }),
+    flow({ proto: 17, dst: ip(10, 0, 0, 10), sport: 40000, dport: 67 }),
+    flow({ proto: 1, dst: ip(10, 0, 0, 10), icmp: 8 }),
+    flow({ v: 6, proto: 58, dst: [0x20010db8, 0, 0, 1], icmp: 128 }),
+  ];
+  for (const f of yes) assert.equal(isLocalControl(f), true, JSON.stringify(f));
+  for (const f of no) assert.equal(isLocalControl(f), false, JSON.stringify(f));
 });

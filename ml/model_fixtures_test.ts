@@ -120,3 +120,30 @@ Deno.test("the shipped model leaves held-out benign traffic mostly alone", async
   // The threshold targets 1% false positives; allow for a small sample.
   assert.ok(hit / n <= 0.04, `${hit} of ${n} held-out benign flows flagged`);
 });
+
+Deno.test("the model neither learns nor flags the LAN's control traffic: IGMP, mDNS, SSDP, DHCP of the held-out LAN capture", async () => {
+  const flagged = new Map<string, number>();
+  let control = 0, scored = 0;
+  const scorer = createAnomalyScorer(shipped, () => {});
+  const counting: FlowObserver = {
+    onPacket: (p, ctx) => scorer.onPacket!(p, ctx),
+    onFlowEnd(f, reason) {
+      const before = scorer.counters.flagged;
+      const seen = scorer.counters.scored;
+      scorer.onFlowEnd!(f, reason);
+      if (scorer.counters.scored === seen) control++;
+      else scored++;
+      if (scorer.counters.flagged > before) {
+        const k = `${f.proto}/${Math.min(f.srcPort, f.dstPort)}`;
+        flagged.set(k, (flagged.get(k) ?? 0) + 1);
+      }
+    },
+  };
+  await run("benign_lan_holdout.pcap", new Pipeline({ observers: [counting] }));
+  // IGMP joins, mDNS, SSDP and DHCP flows are passed over, not scored.
+  assert.ok(control >= 50, `${control} control flows`);
+  for (const k of ["2/0", "17/5353", "17/1900", "17/67"]) {
+    assert.equal(flagged.get(k) ?? 0, 0, `${k}: ${[...flagged]}`);
+  }
+  assert.ok(scored > 800, `${scored} flows scored`);
+});
