@@ -26,7 +26,11 @@ import {
   type StreamParser,
 } from "./stream_parser.ts";
 import { HS_CLIENT_HELLO, HS_SERVER_HELLO } from "./tls_handshake.ts";
-import { type TlsHandshake, TlsStreamParser } from "./tls_stream.ts";
+import {
+  TlsBufferBudget,
+  type TlsHandshake,
+  TlsStreamParser,
+} from "./tls_stream.ts";
 
 /** Where a handshake came from: the connection, client first. */
 export interface TlsConnection {
@@ -101,24 +105,43 @@ function looksLikeTls(d: Uint8Array, off: number, len: number): number {
   return t === HS_CLIENT_HELLO || t === HS_SERVER_HELLO ? 0 : 1;
 }
 
-/** TLS: a handshake record with a hello, from either side, on any port. */
-export const TLS_SPEC: ParserSpec = {
-  name: "tls",
-  ports: TLS_PORTS,
-  probe(_dir, d, off, len) {
-    const r = looksLikeTls(d, off, len);
-    return r === 0 ? PROBE_YES : r === 1 ? PROBE_NO : PROBE_MORE;
-  },
-  create: () => new TlsAppParser(),
-};
+/**
+ * The TLS protocol of the app layer: a handshake record with a hello, from
+ * either side, on any port. Its parsers share `budget` for the handshake
+ * messages they hold.
+ */
+export function tlsSpec(budget: TlsBufferBudget): ParserSpec {
+  return {
+    name: "tls",
+    ports: TLS_PORTS,
+    probe(_dir, d, off, len) {
+      const r = looksLikeTls(d, off, len);
+      return r === 0 ? PROBE_YES : r === 1 ? PROBE_NO : PROBE_MORE;
+    },
+    create: () => new TlsAppParser(budget),
+  };
+}
+
+/**
+ * The shipped TLS spec (in `DEFAULT_PARSERS`), with a budget of
+ * `TLS_BUFFER_MEMCAP` (32 MiB) for the handshake buffers of all its
+ * connections.
+ */
+export const TLS_SPEC: ParserSpec = tlsSpec(new TlsBufferBudget());
 
 /** One connection's TLS parser for the app layer. */
 export class TlsAppParser implements StreamParser {
+  readonly #budget: TlsBufferBudget;
   #tls: TlsStreamParser | null = null;
   /** The flow direction of the TLS client, once known. */
   #clientDir = -1;
   #out: ParserOutput | null = null;
   #dir = DIR_TO_SERVER;
+
+  /** A parser whose handshake buffers count in `budget`. */
+  constructor(budget: TlsBufferBudget = new TlsBufferBudget()) {
+    this.#budget = budget;
+  }
 
   #parser(): TlsStreamParser {
     return this.#tls ??= new TlsStreamParser((handshake: TlsHandshake) => {
@@ -128,7 +151,7 @@ export class TlsAppParser implements StreamParser {
         clientDir: this.#clientDir < 0 ? DIR_TO_SERVER : this.#clientDir,
       };
       this.#out?.emit(rec, this.#dir);
-    });
+    }, this.#budget);
   }
 
   data(

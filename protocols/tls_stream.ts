@@ -46,9 +46,29 @@ const CT_HEARTBEAT = 24;
 const HS_SERVER_HELLO_DONE = 14;
 const HS_FINISHED = 20;
 
+/** Default cap on the handshake buffers of all connections together. */
+export const TLS_BUFFER_MEMCAP = 32 * 1024 * 1024;
+
+/**
+ * The bytes that handshake messages spanning records or segments may hold
+ * in all the parsers sharing this budget (one per app layer's TLS spec):
+ * an attacker who opens many connections and sends the start of big
+ * messages gets each direction given up (`tls_memcap`) once the budget is
+ * spent, not memory.
+ */
+export class TlsBufferBudget {
+  /** Bytes held now. */
+  used = 0;
+  /** Directions given up because the budget was spent. */
+  refused = 0;
+  /** A budget of `limit` bytes. */
+  constructor(readonly limit: number = TLS_BUFFER_MEMCAP) {}
+}
+
 /** Why a direction of a TLS stream stopped being read before its end. */
 export type TlsStreamFault =
   | TlsFault
+  | "tls_memcap"
   | "tls_not_tls"
   | "tls_record_too_long"
   | "tls_handshake_too_long"
@@ -122,8 +142,37 @@ export class TlsStreamParser {
   /** The server's handshake flight is over (ServerHelloDone, CCS, data). */
   #serverOver = false;
 
-  constructor(sink: TlsSink) {
+  readonly #budget: TlsBufferBudget;
+
+  /** A parser reporting to `sink`, its buffers counted in `budget`. */
+  constructor(sink: TlsSink, budget: TlsBufferBudget = new TlsBufferBudget()) {
     this.#sink = sink;
+    this.#budget = budget;
+  }
+
+  /**
+   * Gives direction `d` a buffer of `size` bytes holding its first `keep`
+   * bytes; false (and the direction given up) when the budget is spent.
+   */
+  #resize(d: Direction, size: number, keep: number): boolean {
+    const b = this.#budget;
+    const old = d.hs === null ? 0 : d.hs.length;
+    if (b.used - old + size > b.limit) {
+      b.refused++;
+      this.#stop(d, "tls_memcap");
+      return false;
+    }
+    const next = new Uint8Array(size);
+    if (keep > 0) next.set(d.hs!.subarray(0, keep));
+    b.used += size - old;
+    d.hs = next;
+    return true;
+  }
+
+  /** Lets direction `d`'s buffer go (given to a record, or dropped). */
+  #release(d: Direction): void {
+    if (d.hs !== null) this.#budget.used -= d.hs.length;
+    d.hs = null;
   }
 
   /** True when both directions are done: no more bytes are wanted. */
@@ -218,14 +267,15 @@ export class TlsStreamParser {
   #stop(d: Direction, fault: TlsStreamFault | null): void {
     d.done = true;
     d.fault = fault;
-    d.hs = null;
+    this.#release(d);
     d.hsN = 0;
   }
 
   /**
    * Appends handshake-record bytes; parses every whole message. Bytes are
-   * copied only when a message spans records or chunks, into a buffer sized
-   * for that message (its declared length, once its header is in).
+   * copied only when a message spans records or chunks, into a buffer that
+   * grows with what arrived (at most twice that, and never past the
+   * message's declared length or the cap), counted in the budget.
    */
   #handshakeBytes(d: Direction, dir: number, chunk: Uint8Array): boolean {
     let src = chunk;
@@ -233,19 +283,19 @@ export class TlsStreamParser {
     let end = chunk.length;
     if (d.hsN > 0) {
       const need = d.hsN + chunk.length;
-      let hs = d.hs!;
-      if (need > hs.length) {
+      if (need > d.hs!.length) {
         if (need > TLS_MAX_HANDSHAKE + 4) {
           this.#stop(d, "tls_handshake_too_long");
           return false;
         }
-        const grown = new Uint8Array(Math.min(
+        const wanted = this.#wanted(d.hs!, d.hsN);
+        const size = Math.min(
           TLS_MAX_HANDSHAKE + 4,
-          Math.max(need, this.#wanted(hs, d.hsN), hs.length * 2),
-        ));
-        grown.set(hs.subarray(0, d.hsN));
-        d.hs = hs = grown;
+          Math.max(need, Math.min(d.hs!.length * 2, wanted)),
+        );
+        if (!this.#resize(d, size, d.hsN)) return false;
       }
+      const hs = d.hs!;
       hs.set(chunk, d.hsN);
       d.hsN = need;
       src = hs;
@@ -272,9 +322,16 @@ export class TlsStreamParser {
       if (start > 0) d.hs.copyWithin(0, start, end);
       d.hsN = rest;
     } else {
-      const size = Math.max(rest, this.#wanted(src.subarray(start, end), rest));
-      if (d.hs === null || d.hs.length < size) d.hs = new Uint8Array(size);
-      d.hs.set(src.subarray(start, end), 0);
+      const piece = src.subarray(start, end);
+      const size = Math.max(
+        rest,
+        Math.min(this.#wanted(piece, rest), Math.max(2 * rest, 256)),
+      );
+      if (d.hs === null || d.hs.length < size) {
+        this.#release(d);
+        if (!this.#resize(d, size, 0)) return false;
+      }
+      d.hs!.set(piece, 0);
       d.hsN = rest;
     }
     return true;
@@ -300,7 +357,7 @@ export class TlsStreamParser {
   ): boolean {
     if (dir === 0 && type === HS_CLIENT_HELLO && this.#clientHello === null) {
       const ch = parseClientHello(body, inBuffer);
-      if (inBuffer) d.hs = null;
+      if (inBuffer) this.#release(d);
       if (isTlsFault(ch)) {
         this.#stop(d, ch);
         return false;
@@ -310,7 +367,7 @@ export class TlsStreamParser {
       dir === 1 && type === HS_SERVER_HELLO && this.#serverHello === null
     ) {
       const sh = parseServerHello(body, inBuffer);
-      if (inBuffer) d.hs = null;
+      if (inBuffer) this.#release(d);
       if (isTlsFault(sh)) {
         this.#stop(d, sh);
         return false;
@@ -320,7 +377,7 @@ export class TlsStreamParser {
       dir === 1 && type === HS_CERTIFICATE && this.#certs.length === 0
     ) {
       const chain = parseCertificate(body, inBuffer);
-      if (inBuffer) d.hs = null;
+      if (inBuffer) this.#release(d);
       if (isTlsFault(chain)) {
         this.#stop(d, chain);
         return false;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   TLS_MAX_HANDSHAKE,
+  TlsBufferBudget,
   type TlsHandshake,
   TlsStreamParser,
 } from "./tls_stream.ts";
@@ -194,4 +195,61 @@ Deno.test("TlsStreamParser survives random and mutated streams (fuzz)", () => {
     reported += got.length;
   }
   assert.ok(reported > 0);
+});
+
+Deno.test("TlsStreamParser holds about what arrived of a big message, not what its header claims", () => {
+  const budget = new TlsBufferBudget();
+  const got: TlsHandshake[] = [];
+  const p = new TlsStreamParser((hs) => got.push(hs), budget);
+  p.data(0, CLIENT);
+  // A Certificate header claiming 128 KiB, then 10 bytes of it.
+  const n = TLS_MAX_HANDSHAKE;
+  p.data(
+    1,
+    records(
+      22,
+      new Uint8Array([
+        11,
+        n >> 16,
+        (n >> 8) & 255,
+        n & 255,
+        ...new Array(10).fill(1),
+      ]),
+    ),
+  );
+  assert.ok(
+    budget.used > 0 && budget.used <= 256,
+    `holds ${budget.used} bytes`,
+  );
+  p.end();
+  assert.equal(budget.used, 0);
+  assert.equal(got.length, 1);
+});
+
+Deno.test("TlsStreamParser gives directions up once the shared budget is spent, and frees it all at the end", () => {
+  const budget = new TlsBufferBudget(64 * 1024);
+  const parsers: TlsStreamParser[] = [];
+  const faults: string[] = [];
+  // 300 connections each holding 1 KiB of an unfinished message.
+  for (let i = 0; i < 300; i++) {
+    const p = new TlsStreamParser((hs) => faults.push(...hs.faults), budget);
+    p.data(0, CLIENT);
+    const n = 100_000;
+    p.data(
+      1,
+      records(
+        22,
+        concat(
+          new Uint8Array([11, n >> 16, (n >> 8) & 255, n & 255]),
+          new Uint8Array(1020),
+        ),
+      ),
+    );
+    assert.ok(budget.used <= budget.limit);
+    parsers.push(p);
+  }
+  assert.ok(budget.refused > 0);
+  for (const p of parsers) p.end();
+  assert.equal(budget.used, 0);
+  assert.equal(faults.filter((f) => f === "tls_memcap").length, budget.refused);
 });
