@@ -19,8 +19,10 @@ import {
   BUFFERS,
 } from "./buffers.ts";
 import {
+  type AddrExpr,
   parseAddr,
   parsePorts,
+  type PortExpr,
   type RawRule,
   RuleError,
   unquote,
@@ -49,9 +51,74 @@ export interface CompileContext {
   readonly classes: ReadonlyMap<string, ClassType>;
   /** Flowbit name → id, shared by every rule of an engine. */
   readonly flowbitIds: Map<string, number>;
+  /**
+   * Shared by the rules of one load: header expressions and pattern bytes
+   * compiled once for every rule that writes them the same way (ET Open
+   * repeats `$HOME_NET`, `any`, "GET" … thousands of times).
+   */
+  readonly cache?: CompileCache;
   readonly file: string;
   readonly line: number;
 }
+
+/** See {@link CompileContext.cache}. */
+export interface CompileCache {
+  readonly addr: Map<string, AddrExpr>;
+  readonly ports: Map<string, PortExpr>;
+  readonly bytes: Map<string, Uint8Array>;
+  readonly strings: Map<string, string>;
+}
+
+/** A fresh {@link CompileCache}. */
+export function newCompileCache(): CompileCache {
+  return {
+    addr: new Map(),
+    ports: new Map(),
+    bytes: new Map(),
+    strings: new Map(),
+  };
+}
+
+function internBytes(
+  cache: CompileCache | undefined,
+  b: Uint8Array,
+): Uint8Array {
+  if (cache === undefined || b.length > 256) return b;
+  let k = "";
+  for (let i = 0; i < b.length; i++) k += String.fromCharCode(b[i]!);
+  const hit = cache.bytes.get(k);
+  if (hit !== undefined) return hit;
+  cache.bytes.set(k, b);
+  return b;
+}
+
+function internString(cache: CompileCache | undefined, s: string): string {
+  if (cache === undefined) return s;
+  const hit = cache.strings.get(s);
+  if (hit !== undefined) return hit;
+  cache.strings.set(s, s);
+  return s;
+}
+
+/**
+ * The metadata of a rule as `key → values` (`metadata:created_at
+ * 2010_07_30, tool nmap;` → `{created_at: ["2010_07_30"], tool: ["nmap"]}`),
+ * parsed from the text kept on the rule (only alerts need it).
+ */
+export function parseMetadata(text: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const raw of text.split(META_SPLIT)) {
+    const part = raw.trim();
+    if (part === "") continue;
+    const sp = part.indexOf(" ");
+    const mk = sp < 0 ? part : part.slice(0, sp);
+    const mv = sp < 0 ? "" : part.slice(sp + 1).trim();
+    (out[mk] ??= []).push(mv);
+  }
+  return out;
+}
+
+const NO_FLOWBITS: readonly FlowbitOp[] = Object.freeze([]);
 
 /** Parses `classification.config` text into classtypes. */
 export function parseClassifications(text: string): Map<string, ClassType> {
@@ -338,7 +405,8 @@ const META_SPLIT = /\s*,\s*/;
  */
 export function compileRule(raw: RawRule, ctx: CompileContext): Rule {
   let sid = -1, gid = 1, rev = 1, msg = "", classtype = "", priority = -1;
-  const metadata: Record<string, string[]> = {};
+  const metadata: string[] = [];
+  const cache = ctx.cache;
   const lists: BufferList[] = [];
   const listFor = (buf: number, fresh: boolean): BufferList => {
     if (!fresh) {
@@ -403,7 +471,8 @@ export function compileRule(raw: RawRule, ctx: CompileContext): Rule {
     const key = k.toLowerCase();
     switch (key) {
       case "msg":
-        msg = unquote(v ?? "");
+        // A copy, not a slice: a slice would keep the whole line alive.
+        msg = JSON.parse(JSON.stringify(unquote(v ?? ""))) as string;
         break;
       case "sid":
         sid = uint(v, key, 1);
@@ -424,18 +493,15 @@ export function compileRule(raw: RawRule, ctx: CompileContext): Rule {
         priority = uint(v, key, 1, 255);
         break;
       case "metadata":
-        for (const part of (v ?? "").split(META_SPLIT)) {
-          const sp = part.trim().indexOf(" ");
-          if (part.trim() === "") continue;
-          const mk = sp < 0 ? part.trim() : part.trim().slice(0, sp);
-          const mv = sp < 0 ? "" : part.trim().slice(sp + 1).trim();
-          (metadata[mk] ??= []).push(mv);
-        }
+        metadata.push((v ?? "").trim());
         break;
       case "content": {
         const value = (v ?? "").trim();
         const negated = value.startsWith("!");
-        const pat = contentBytes(negated ? value.slice(1) : value);
+        const pat = internBytes(
+          cache,
+          contentBytes(negated ? value.slice(1) : value),
+        );
         const c: ContentMatch = {
           k: "content",
           pat,
@@ -462,7 +528,7 @@ export function compileRule(raw: RawRule, ctx: CompileContext): Rule {
       case "nocase": {
         const c = needContent(key);
         c.nocase = true;
-        c.folded = foldBytes(c.pat);
+        c.folded = internBytes(cache, foldBytes(c.pat));
         break;
       }
       case "depth":
@@ -839,7 +905,7 @@ export function compileRule(raw: RawRule, ctx: CompileContext): Rule {
   }
 
   const cls = ctx.classes.get(classtype);
-  const fast = pickFast(kept);
+  const fast = pickFast(kept, cache);
   const gm = /^(?:ET|GPL|ETPRO)\s+([A-Z_0-9]+)/.exec(msg);
   return {
     idx: -1,
@@ -848,13 +914,14 @@ export function compileRule(raw: RawRule, ctx: CompileContext): Rule {
     gid,
     rev,
     msg,
-    classtype,
+    classtype: internString(cache, classtype),
     category: cls?.description ?? "",
     priority: Math.min(
       4,
       Math.max(1, priority > 0 ? priority : cls?.priority ?? 3),
     ),
-    metadata,
+    // Copied: a slice of the line would keep the whole line alive.
+    metadataText: JSON.parse(JSON.stringify(metadata.join(", "))) as string,
     file: ctx.file,
     line: ctx.line,
     group: gm
@@ -863,15 +930,15 @@ export function compileRule(raw: RawRule, ctx: CompileContext): Rule {
     ipProto: ipProto!,
     app,
     appNegated,
-    src: parseAddr(raw.src, ctx.vars),
-    srcPorts: parsePorts(raw.srcPorts, ctx.vars),
-    dst: parseAddr(raw.dst, ctx.vars),
-    dstPorts: parsePorts(raw.dstPorts, ctx.vars),
+    src: addrOf(raw.src, ctx),
+    srcPorts: portsOf(raw.srcPorts, ctx),
+    dst: addrOf(raw.dst, ctx),
+    dstPorts: portsOf(raw.dstPorts, ctx),
     bidir: raw.dir === "<>",
     flowDir,
     established,
     streamMode,
-    flowbits,
+    flowbits: flowbits.length === 0 ? NO_FLOWBITS : flowbits,
     setsBits: flowbits.some((f) =>
       f.op === "set" || f.op === "unset" || f.op === "toggle"
     ),
@@ -891,24 +958,58 @@ export function compileRule(raw: RawRule, ctx: CompileContext): Rule {
   };
 }
 
+function addrOf(text: string, ctx: CompileContext): AddrExpr {
+  const c = ctx.cache;
+  let e = c?.addr.get(text);
+  if (e === undefined) {
+    e = parseAddr(text, ctx.vars);
+    c?.addr.set(text, e);
+  }
+  return e;
+}
+
+function portsOf(text: string, ctx: CompileContext): PortExpr {
+  const c = ctx.cache;
+  let e = c?.ports.get(text);
+  if (e === undefined) {
+    e = parsePorts(text, ctx.vars);
+    c?.ports.set(text, e);
+  }
+  return e;
+}
+
 /**
  * The prefilter pattern: the content marked `fast_pattern`, else the
  * longest positive content (Suricata prefers the longest too). Negated
  * contents never prefilter.
  */
-function pickFast(lists: BufferList[]): Rule["fast"] {
-  let best: { list: BufferList; bytes: Uint8Array } | null = null;
-  for (const l of lists) {
+function pickFast(
+  lists: BufferList[],
+  cache: CompileCache | undefined,
+): Rule["fast"] {
+  let best: ContentMatch | null = null;
+  let bestList: BufferList | null = null;
+  const size = (m: ContentMatch) => m.fastChop ? m.fastChop[1] : m.pat.length;
+  outer: for (const l of lists) {
     for (const m of l.matches) {
       if (m.k !== "content" || m.negated) continue;
-      const bytes = m.fastChop
-        ? m.folded.subarray(m.fastChop[0], m.fastChop[0] + m.fastChop[1])
-        : m.folded;
-      if (m.fast) return { list: l, bytes: foldBytes(bytes) };
-      if (best === null || bytes.length > best.bytes.length) {
-        best = { list: l, bytes: foldBytes(bytes) };
+      if (m.fast) {
+        best = m;
+        bestList = l;
+        break outer;
+      }
+      if (best === null || size(m) > size(best)) {
+        best = m;
+        bestList = l;
       }
     }
   }
-  return best;
+  if (best === null) return null;
+  const bytes = best.fastChop
+    ? best.folded.subarray(
+      best.fastChop[0],
+      best.fastChop[0] + best.fastChop[1],
+    )
+    : best.folded;
+  return { list: bestList!, bytes: internBytes(cache, foldBytes(bytes)) };
 }

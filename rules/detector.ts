@@ -14,6 +14,7 @@ import type { Detector, DetectorFactory } from "../detect/mod.ts";
 import { protoName } from "../events/mod.ts";
 import { RuleAdapter } from "./adapter.ts";
 import type { Inspection, RuleEngine } from "./engine.ts";
+import { parseMetadata } from "./compile.ts";
 import type { Rule } from "./rule.ts";
 
 /** The Detection of a rule match. */
@@ -34,7 +35,7 @@ export function ruleDetection(r: Rule, x: Inspection): Detection {
     signatureId: r.sid,
     rev: r.rev,
     gid: r.gid,
-    metadata: r.metadata,
+    metadata: parseMetadata(r.metadataText),
     category: r.category,
     severity: r.priority as Severity,
     evidence: {

@@ -17,10 +17,11 @@
  *
  * @module
  */
+import { AddrIndex, plainAddrs } from "./addr_index.ts";
 import { BUFFER_COUNT, BUFFERS } from "./buffers.ts";
 import { cmpMatches } from "./compile.ts";
 import { type MatchBuffer, matchList } from "./match.ts";
-import { addrMatches, portMatches } from "./parse.ts";
+import { type AddrExpr, addrMatches, portMatches } from "./parse.ts";
 import { Prefilter } from "./prefilter.ts";
 import type { Rule } from "./rule.ts";
 import { ACTIONS } from "./parse.ts";
@@ -104,6 +105,10 @@ const SCOPES = ["packet", "stream", "tx_request", "tx_response"] as const;
 const S_PACKET = 0, S_STREAM = 1, S_TX_REQ = 2, S_TX_RESP = 3;
 
 interface ScopeGroup {
+  /** Rules without a pattern indexed by the IPv4 addresses they name. */
+  addr: AddrIndex;
+  /** Rules without a pattern naming IPv6 addresses: for IPv6 packets. */
+  alwaysV6: Int32Array;
   /** Prefilter per inspection buffer (index = ib). */
   pf: Array<Prefilter | null>;
   /** Inspection buffers with a prefilter. */
@@ -145,6 +150,12 @@ export class RuleEngine {
   onMatch: OnMatch;
   readonly #hit: (r: number) => void;
   readonly #flowbits = new Map<number, Set<number>>();
+  /** Per rule: ids of its source and destination expressions. */
+  readonly #srcAddr: Int32Array;
+  readonly #dstAddr: Int32Array;
+  /** Memo of expression results per inspection (index id * 2 + side). */
+  readonly #addrStamp: Uint32Array;
+  readonly #addrVal: Uint8Array;
   readonly #rates = new Map<string, { start: number; count: number }>();
 
   /** Builds the engine over compiled rules; `onMatch` receives alerts. */
@@ -160,6 +171,16 @@ export class RuleEngine {
     this.rules = sorted;
     this.hits = new Uint32Array(sorted.length);
     this.#mark = new Uint32Array(sorted.length);
+    const exprIds = new Map<AddrExpr, number>();
+    const idOf = (e: AddrExpr) => {
+      let id = exprIds.get(e);
+      if (id === undefined) exprIds.set(e, id = exprIds.size);
+      return id;
+    };
+    this.#srcAddr = Int32Array.from(sorted, (r) => idOf(r.src));
+    this.#dstAddr = Int32Array.from(sorted, (r) => idOf(r.dst));
+    this.#addrStamp = new Uint32Array(exprIds.size * 2);
+    this.#addrVal = new Uint8Array(exprIds.size * 2);
     this.#cand = new Int32Array(sorted.length);
     this.onMatch = onMatch;
     // Inspection buffers: one per buffer and transform chain.
@@ -196,10 +217,22 @@ export class RuleEngine {
   #buildGroup(rules: readonly Rule[], scope: number): ScopeGroup {
     const entries = new Map<number, Array<[Uint8Array, number]>>();
     const always: number[] = [];
+    const addr = new AddrIndex();
+    const alwaysV6: number[] = [];
     for (const r of rules) {
       if (scopeOf(r) !== scope) continue;
       if (r.fast === null) {
-        always.push(r.idx);
+        // A rule naming addresses: indexed by them (either side, so a <>
+        // rule or a reply is found too; evaluation decides).
+        const named = plainAddrs(r.src) ?? plainAddrs(r.dst);
+        if (named === null) always.push(r.idx);
+        else {
+          if (named.v4.length > 0 && !addr.add(r.idx, named.v4)) {
+            always.push(r.idx);
+            continue;
+          }
+          if (named.v6) alwaysV6.push(r.idx);
+        }
         continue;
       }
       const ib = r.fast.list.ib;
@@ -210,9 +243,11 @@ export class RuleEngine {
     const pf: Array<Prefilter | null> = this.#ibs.map(() => null);
     for (const [ib, e] of entries) pf[ib] = new Prefilter(e);
     return {
+      addr,
       pf,
       pfIbs: [...entries.keys()].sort((a, b) => a - b),
       always: Int32Array.from(always),
+      alwaysV6: Int32Array.from(alwaysV6),
     };
   }
 
@@ -271,6 +306,15 @@ export class RuleEngine {
     }
     const always = g.always;
     for (let k = 0; k < always.length; k++) this.#hit(always[k]!);
+    if (insp.version === 4) {
+      if (g.addr.size > 0) {
+        g.addr.lookup(insp.src[0]! >>> 0, this.#hit);
+        g.addr.lookup(insp.dst[0]! >>> 0, this.#hit);
+      }
+    } else {
+      const v6 = g.alwaysV6;
+      for (let k = 0; k < v6.length; k++) this.#hit(v6[k]!);
+    }
     const n = this.#ncand;
     if (n === 0) return;
     this.counters.candidates += n;
@@ -327,22 +371,21 @@ export class RuleEngine {
       const same = x.app === r.app;
       if (r.appNegated ? same || x.app === "" : !same) return false;
     }
-    const fwd = addrMatches(r.src, x.version, x.src) &&
-      portMatches(r.srcPorts, x.srcPort) &&
-      addrMatches(r.dst, x.version, x.dst) &&
-      portMatches(r.dstPorts, x.dstPort);
-    if (!fwd) {
-      if (!r.bidir) return false;
-      if (
-        !(addrMatches(r.src, x.version, x.dst) &&
-          portMatches(r.srcPorts, x.dstPort) &&
-          addrMatches(r.dst, x.version, x.src) &&
-          portMatches(r.dstPorts, x.srcPort))
-      ) return false;
-    }
     if (r.flowDir >= 0 && x.dir !== r.flowDir) return false;
     if (r.established === 1 && !x.established) return false;
     if (r.established === 0 && x.established) return false;
+    const sa = this.#srcAddr[r.idx]!, da = this.#dstAddr[r.idx]!;
+    const fwd = portMatches(r.srcPorts, x.srcPort) &&
+      portMatches(r.dstPorts, x.dstPort) &&
+      this.#addrIs(sa, r.src, x, 0) && this.#addrIs(da, r.dst, x, 1);
+    if (!fwd) {
+      if (!r.bidir) return false;
+      if (
+        !(portMatches(r.srcPorts, x.dstPort) &&
+          portMatches(r.dstPorts, x.srcPort) &&
+          this.#addrIs(sa, r.src, x, 1) && this.#addrIs(da, r.dst, x, 0))
+      ) return false;
+    }
     if (r.dsize !== null && !cmpMatches(r.dsize, x.payloadLen)) return false;
     if (r.ttl !== null && !cmpMatches(r.ttl, x.ttl)) return false;
     if (
@@ -399,6 +442,20 @@ export class RuleEngine {
       if (l.matches.length > 0 && !matchList(l.matches, mb)) return false;
     }
     return true;
+  }
+
+  /**
+   * Whether address expression `e` (id `id`) holds for the inspection's
+   * source (`which` 0) or destination (1), memoised per inspection: rules
+   * share a few expressions ($HOME_NET, $EXTERNAL_NET, any).
+   */
+  #addrIs(id: number, e: AddrExpr, x: Inspection, which: number): boolean {
+    const k = id * 2 + which;
+    if (this.#addrStamp[k] === this.#stamp) return this.#addrVal[k] === 1;
+    const v = addrMatches(e, x.version, which === 0 ? x.src : x.dst);
+    this.#addrStamp[k] = this.#stamp;
+    this.#addrVal[k] = v ? 1 : 0;
+    return v;
   }
 
   #flowbitsHold(r: Rule, x: Inspection): boolean {

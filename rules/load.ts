@@ -9,7 +9,9 @@
 import { join } from "node:path";
 import {
   type ClassType,
+  type CompileCache,
   compileRule,
+  newCompileCache,
   parseClassifications,
 } from "./compile.ts";
 import { RuleError, splitRule, type VarLookup } from "./parse.ts";
@@ -47,10 +49,17 @@ export interface LoadOptions {
   readonly classes: ReadonlyMap<string, ClassType>;
   /** Shared flowbit ids (one map per engine). */
   readonly flowbitIds?: Map<string, number>;
+  /** Shared compiled expressions and patterns (one per load). */
+  readonly cache?: CompileCache;
 }
 
 const RULE_START = /^(alert|drop|pass|reject|rejectsrc|rejectdst|rejectboth)\s/;
 const COMMENTED = /^#+\s*(alert|drop|pass|reject)\s.*\bsid\s*:/;
+
+/** A flat copy of a string (never a slice that keeps its parent alive). */
+function flat(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
+}
 
 /** An empty result to fill. */
 export function emptyLoadResult(): LoadResult {
@@ -65,6 +74,7 @@ export function loadRuleText(
   out: LoadResult = emptyLoadResult(),
 ): LoadResult {
   const flowbitIds = opts.flowbitIds ?? new Map<string, number>();
+  const cache = opts.cache ?? newCompileCache();
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const start = i + 1;
@@ -80,9 +90,12 @@ export function loadRuleText(
     const sidM = /[(;]\s*sid\s*:\s*(\d+)\s*;/.exec(line);
     const sid = sidM ? Number(sidM[1]) : null;
     const msgM = /msg\s*:\s*"((?:ET|GPL|ETPRO)\s+[A-Z_0-9]+)/.exec(line);
-    const group = msgM
-      ? msgM[1]!.split(/\s+/)[1]!
-      : file.replace(/^.*[\\/]/, "").replace(/\.rules$/, "");
+    // Copied, not sliced: a slice keeps the whole file's text alive.
+    const group = flat(
+      msgM
+        ? msgM[1]!.split(/\s+/)[1]!
+        : file.replace(/^.*[\\/]/, "").replace(/\.rules$/, ""),
+    );
     try {
       if (!RULE_START.test(line)) {
         throw new RuleError("bad rule", "does not start with an action");
@@ -91,6 +104,7 @@ export function loadRuleText(
         vars: opts.vars,
         classes: opts.classes,
         flowbitIds,
+        cache,
         file,
         line: start,
       });
@@ -104,7 +118,7 @@ export function loadRuleText(
           line: start,
           sid,
           reason: "internal error",
-          detail: String(e),
+          detail: flat(String(e)),
           group,
         });
         continue;
@@ -113,8 +127,10 @@ export function loadRuleText(
         file,
         line: start,
         sid,
-        reason: e.reason.startsWith("unsupported") ? e.message : e.reason,
-        detail: e.message,
+        reason: flat(
+          e.reason.startsWith("unsupported") ? e.message : e.reason,
+        ),
+        detail: flat(e.message),
         group,
       });
     }
@@ -141,7 +157,11 @@ export async function loadRulePaths(
   opts: LoadOptions,
   out: LoadResult = emptyLoadResult(),
 ): Promise<LoadResult> {
-  const o = { ...opts, flowbitIds: opts.flowbitIds ?? new Map() };
+  const o = {
+    ...opts,
+    flowbitIds: opts.flowbitIds ?? new Map(),
+    cache: opts.cache ?? newCompileCache(),
+  };
   for (const p of paths) {
     let files: string[];
     try {

@@ -4,7 +4,7 @@
  * load; hostile rule text never throws past the loader.
  */
 import assert from "node:assert/strict";
-import { contentBytes } from "./compile.ts";
+import { contentBytes, parseMetadata } from "./compile.ts";
 import { parsePcre } from "./_pcre.ts";
 import {
   addrMatches,
@@ -110,7 +110,7 @@ Deno.test("meta keywords fill the alert fields; classtype gives category and pri
   assert.equal(a!.priority, 2);
   assert.equal(a!.rev, 3);
   assert.equal(a!.group, "SCAN");
-  assert.deepEqual(a!.metadata, {
+  assert.deepEqual(parseMetadata(a!.metadataText), {
     created_at: ["2020_01_01"],
     tool: ["nmap", "other"],
   });

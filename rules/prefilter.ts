@@ -13,6 +13,9 @@ import { FOLD } from "./match.ts";
 /** A built automaton. */
 export class Prefilter {
   readonly #root: Int32Array;
+  readonly #rowOf: Int32Array;
+  readonly #outLink: Int32Array;
+  readonly #dense: Int32Array;
   readonly #edgeStart: Int32Array;
   readonly #edgeByte: Uint8Array;
   readonly #edgeTo: Int32Array;
@@ -75,6 +78,24 @@ export class Prefilter {
     }
     const root = new Int32Array(256);
     for (const [c, t] of kids[0]!) root[c] = t;
+    // Dense rows (a full DFA) for the root and the states one byte deep:
+    // most payload bytes start or break a match there.
+    const rowOf = new Int32Array(n).fill(-1);
+    rowOf[0] = 0;
+    let rows = 1;
+    for (const [, t] of kids[0]!) rowOf[t] = rows++;
+    // Rows are indexed by the raw byte: case folding is built in.
+    const dense = new Int32Array(rows * 256);
+    const rowFor = (st: number, base: number) => {
+      for (let b = 0; b < 256; b++) {
+        const c = FOLD[b]!;
+        // A depth-1 state fails to the root: a missing edge goes where the
+        // root's would.
+        dense[base + b] = kids[st]!.get(c) ?? (st === 0 ? 0 : root[c]!);
+      }
+    };
+    rowFor(0, 0);
+    for (const [, t] of kids[0]!) rowFor(t, rowOf[t]! * 256);
     // Failure links, breadth first.
     const fail = new Int32Array(n);
     const dict = new Int32Array(n);
@@ -111,6 +132,8 @@ export class Prefilter {
       for (const r of rulesAt[s]!) outRules[o++] = r;
     }
     this.#root = root;
+    this.#rowOf = rowOf;
+    this.#dense = dense;
     this.#edgeStart = edgeStart;
     this.#edgeByte = edgeByte;
     this.#edgeTo = edgeTo;
@@ -118,6 +141,12 @@ export class Prefilter {
     this.#dict = dict;
     this.#outStart = outStart;
     this.#outRules = outRules;
+    // The first state with outputs on each state's dictionary chain (0: none).
+    const outLink = new Int32Array(n);
+    for (let st = 1; st < n; st++) {
+      outLink[st] = outStart[st + 1]! > outStart[st]! ? st : dict[st]!;
+    }
+    this.#outLink = outLink;
   }
 
   #edge(
@@ -143,37 +172,44 @@ export class Prefilter {
    * pattern occurs (a rule may be reported more than once).
    */
   scan(data: Uint8Array, len: number, hit: (rule: number) => void): void {
-    const root = this.#root, start = this.#edgeStart, bytes = this.#edgeByte;
+    const rowOf = this.#rowOf, dense = this.#dense;
+    const start = this.#edgeStart, bytes = this.#edgeByte;
     const to = this.#edgeTo, fail = this.#fail, dict = this.#dict;
     const outStart = this.#outStart, outRules = this.#outRules;
+    const outLink = this.#outLink;
     let s = 0;
     for (let i = 0; i < len; i++) {
-      const c = FOLD[data[i]!]!;
-      for (;;) {
-        if (s === 0) {
-          s = root[c]!;
-          break;
-        }
-        // Sparse edge lookup (binary search over the sorted bytes).
-        let lo = start[s]!, hi = start[s + 1]! - 1, t = -1;
-        while (lo <= hi) {
-          const mid = (lo + hi) >> 1;
-          const b = bytes[mid]!;
-          if (b === c) {
-            t = to[mid]!;
+      const raw = data[i]!;
+      const row = rowOf[s]!;
+      if (row >= 0) s = dense[row * 256 + raw]!;
+      else {
+        const c = FOLD[raw]!;
+        for (;;) {
+          const r2 = rowOf[s]!;
+          if (r2 >= 0) {
+            s = dense[r2 * 256 + c]!;
             break;
           }
-          if (b < c) lo = mid + 1;
-          else hi = mid - 1;
+          // Sparse edge lookup (binary search over the sorted bytes).
+          let lo = start[s]!, hi = start[s + 1]! - 1, t = -1;
+          while (lo <= hi) {
+            const mid = (lo + hi) >> 1;
+            const b = bytes[mid]!;
+            if (b === c) {
+              t = to[mid]!;
+              break;
+            }
+            if (b < c) lo = mid + 1;
+            else hi = mid - 1;
+          }
+          if (t >= 0) {
+            s = t;
+            break;
+          }
+          s = fail[s]!;
         }
-        if (t >= 0) {
-          s = t;
-          break;
-        }
-        s = fail[s]!;
       }
-      if (s === 0) continue;
-      let o = outStart[s + 1]! > outStart[s]! ? s : dict[s]!;
+      let o = outLink[s]!;
       while (o !== 0) {
         for (let k = outStart[o]!, e = outStart[o + 1]!; k < e; k++) {
           hit(outRules[k]!);

@@ -138,7 +138,8 @@ export interface Rule {
   readonly category: string;
   /** 1 (high) … 4; from `priority`, else the classtype's. */
   readonly priority: number;
-  readonly metadata: Readonly<Record<string, string[]>>;
+  /** The `metadata` options' text, joined by ", " (see `parseMetadata`). */
+  readonly metadataText: string;
   /** Source file and line, for messages and the dashboard. */
   readonly file: string;
   readonly line: number;
