@@ -24,9 +24,11 @@ const stats = await analyzeFiles(args, {
   detectors: { extra: set ? [signatureDetector(set.engine)] : [] },
 });
 const seconds = (performance.now() - t0) / 1000;
-Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify({
-  packets: stats.total.packets,
-  seconds,
-  alerts,
-  rss: Deno.memoryUsage().rss,
-}) + "\n"));
+Deno.stdout.writeSync(new TextEncoder().encode(
+  JSON.stringify({
+    packets: stats.total.packets,
+    seconds,
+    alerts,
+    rss: Deno.memoryUsage().rss,
+  }) + "\n",
+));
