@@ -247,7 +247,7 @@ export class RuleAdapter implements AppObserver {
           x.dstPort = f.srcPort;
           x.dir = 1;
         }
-        fillHttp(x, rec, resp ? 1 : 0);
+        fillHttp(x, rec, resp ? 1 : 0, this.#engine.usedBuffers);
         this.#engine.inspectTx(x);
         return;
       }
@@ -391,13 +391,21 @@ const HTTP_IDS: ReadonlyArray<readonly [number, HttpBufferName, string]> =
 
 /**
  * Points the HTTP buffers at the transaction's (built once and cached on
- * it by protocols/): request-side ones from the request, response-side
- * ones from the response, headers from the side inspected. `pkt_data` is
+ * it by protocols/) that some rule reads: request-side ones from the
+ * request, response-side ones from the response, headers from the side
+ * inspected. `pkt_data` is
  * that side's head, for rules mixing payload and HTTP keywords.
  */
-function fillHttp(x: Inspection, tx: HttpTransaction, dir: number): void {
+function fillHttp(
+  x: Inspection,
+  tx: HttpTransaction,
+  dir: number,
+  used: Uint8Array,
+): void {
   for (const [id, name, side] of HTTP_IDS) {
     if (side === "resp" && dir === 0) continue;
+    // Built only when a rule reads it (building costs allocations).
+    if (used[id] !== 1) continue;
     const v = httpBuffer(
       tx,
       name,

@@ -109,10 +109,10 @@ interface ScopeGroup {
   addr: AddrIndex;
   /** Rules without a pattern naming IPv6 addresses: for IPv6 packets. */
   alwaysV6: Int32Array;
-  /** Prefilter per inspection buffer (index = ib). */
-  pf: Array<Prefilter | null>;
-  /** Inspection buffers with a prefilter. */
-  pfIbs: number[];
+  /** Prefilter per direction and inspection buffer (`pf[dir][ib]`). */
+  pf: Array<Array<Prefilter | null>>;
+  /** Inspection buffers with a prefilter, per direction. */
+  pfIbs: number[][];
   /** Rules without a prefilter pattern, in order. */
   always: Int32Array;
 }
@@ -130,6 +130,8 @@ export class RuleEngine {
   readonly rules: readonly Rule[];
   /** Matches per rule (by idx). */
   readonly hits: Uint32Array;
+  /** 1 for each buffer id some rule inspects (others need not be filled). */
+  readonly usedBuffers: Uint8Array = new Uint8Array(BUFFER_COUNT);
   readonly counters: EngineCounters = {
     inspections: 0,
     candidates: 0,
@@ -191,6 +193,7 @@ export class RuleEngine {
     }
     for (const r of sorted) {
       for (const l of r.lists) {
+        this.usedBuffers[l.buf] = 1;
         const k = `${l.buf}|${l.transforms.join(",")}`;
         let ib = ibKey.get(k);
         if (ib === undefined) {
@@ -215,6 +218,7 @@ export class RuleEngine {
   }
 
   #buildGroup(rules: readonly Rule[], scope: number): ScopeGroup {
+    const split = scope === S_PACKET || scope === S_STREAM;
     const entries = new Map<number, Array<[Uint8Array, number]>>();
     const always: number[] = [];
     const addr = new AddrIndex();
@@ -235,17 +239,38 @@ export class RuleEngine {
         }
         continue;
       }
+      // Packet and stream rules are grouped by direction (a to_server
+      // rule's pattern is not looked for in what the server sends);
+      // transaction scopes are one direction already.
       const ib = r.fast.list.ib;
-      let e = entries.get(ib);
-      if (e === undefined) entries.set(ib, e = []);
-      e.push([r.fast.bytes, r.idx]);
+      const dirs = split ? (r.flowDir < 0 ? [0, 1] : [r.flowDir]) : [0];
+      for (const d of dirs) {
+        const key = ib * 2 + d;
+        let e = entries.get(key);
+        if (e === undefined) entries.set(key, e = []);
+        e.push([r.fast.bytes, r.idx]);
+      }
     }
-    const pf: Array<Prefilter | null> = this.#ibs.map(() => null);
-    for (const [ib, e] of entries) pf[ib] = new Prefilter(e);
+    const pf: Array<Array<Prefilter | null>> = [
+      this.#ibs.map(() => null),
+      this.#ibs.map(() => null),
+    ];
+    const pfIbs: number[][] = [[], []];
+    for (const [key, e] of entries) {
+      const p = new Prefilter(e);
+      const ib = key >> 1, d = key & 1;
+      pf[d]![ib] = p;
+      pfIbs[d]!.push(ib);
+      if (!split) {
+        pf[1]![ib] = p;
+        pfIbs[1]!.push(ib);
+      }
+    }
+    for (const l of pfIbs) l.sort((a, b) => a - b);
     return {
       addr,
       pf,
-      pfIbs: [...entries.keys()].sort((a, b) => a - b),
+      pfIbs,
       always: Int32Array.from(always),
       alwaysV6: Int32Array.from(alwaysV6),
     };
@@ -254,7 +279,13 @@ export class RuleEngine {
   /** Number of automaton states over every prefilter (a size figure). */
   get prefilterStates(): number {
     let n = 0;
-    for (const g of this.#groups) for (const p of g.pf) n += p?.states ?? 0;
+    for (const g of this.#groups) {
+      const seen = new Set<Prefilter>();
+      for (const row of g.pf) {
+        for (const p of row) if (p !== null) seen.add(p);
+      }
+      for (const p of seen) n += p.states;
+    }
     return n;
   }
 
@@ -298,11 +329,13 @@ export class RuleEngine {
     this.counters.inspections++;
     this.#stamp = (this.#stamp + 1) >>> 0 || 1;
     this.#ncand = 0;
-    for (let k = 0; k < g.pfIbs.length; k++) {
-      const ib = g.pfIbs[k]!;
+    const d = insp.dir === 1 ? 1 : 0;
+    const ibs = g.pfIbs[d]!, pfs = g.pf[d]!;
+    for (let k = 0; k < ibs.length; k++) {
+      const ib = ibs[k]!;
       const mb = this.#ibData(insp, ib);
       if (mb === null || mb.len === 0) continue;
-      g.pf[ib]!.scan(mb.data, mb.len, this.#hit);
+      pfs[ib]!.scan(mb.data, mb.len, this.#hit);
     }
     const always = g.always;
     for (let k = 0; k < always.length; k++) this.#hit(always[k]!);
