@@ -14,7 +14,16 @@ import { runCli } from "../cli/_testing.ts";
 import { mustRun, poll, recordCapture, runCommand } from "./e2e/_lab.ts";
 import { createVethPair } from "./netns.ts";
 
-const TOOLS = ["ip", "tcpdump", "openssl", "curl", "tshark", "python3", "ss"];
+const TOOLS = [
+  "ip",
+  "tcpdump",
+  "openssl",
+  "curl",
+  "tshark",
+  "python3",
+  "ss",
+  "ethtool",
+];
 const CERTS_SH = new URL("./lab/tls_certs.sh", import.meta.url).pathname;
 const REFERENCE = new URL("./reference/tls_fingerprints.py", import.meta.url)
   .pathname;
@@ -227,6 +236,153 @@ Deno.test({
       assert.match(recs[3].tls.ja4, /^t13d/);
       // openssl and curl are different clients.
       assert.notEqual(recs[0].tls.ja3.hash, recs[2].tls.ja3.hash);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a ClientHello the kernel cuts into many segments (MTU 120) still gives its SNI, JA3 and JA4, and tls.sni and ja3.hash rules fire on it" +
+    (ignore ? ` (skipped: ${why})` : ""),
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ns-tls-" });
+    try {
+      await mustRun(["bash", CERTS_SH, dir, NAME]);
+      await using pair = await createVethPair();
+      const server = pair.a, client = pair.b;
+      for (const end of [server, client]) {
+        await mustRun([
+          "ip",
+          "-n",
+          end.ns,
+          "link",
+          "set",
+          end.iface,
+          "mtu",
+          "120",
+        ]);
+        // Segments as they go on the wire: no TSO/GSO on send, no GRO.
+        await mustRun([
+          "ip",
+          "netns",
+          "exec",
+          end.ns,
+          "ethtool",
+          "-K",
+          end.iface,
+          "tso",
+          "off",
+          "gso",
+          "off",
+          "gro",
+          "off",
+        ]);
+      }
+      const inNs = (
+        ns: string,
+        cmd: string[],
+      ) => ["ip", "netns", "exec", ns, ...cmd];
+      const pcap = join(dir, "small_mtu.pcap");
+      const stop = await recordCapture(server.ns, server.iface, pcap);
+      const s = new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          server.ns,
+          "openssl",
+          "s_server",
+          "-accept",
+          `${server.ip}:${PORT}`,
+          "-cert",
+          join(dir, "server.pem"),
+          "-key",
+          join(dir, "server.key"),
+          "-www",
+          "-quiet",
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        await poll("openssl s_server to listen", async () => {
+          const out = await mustRun(
+            inNs(server.ns, ["ss", "-Hltn", `sport = :${PORT}`]),
+          );
+          return out.trim() !== "" ? true : null;
+        }, { timeoutMs: 10_000, everyMs: 50 });
+        const r = await runCommand(
+          inNs(client.ns, [
+            "openssl",
+            "s_client",
+            "-connect",
+            `${server.ip}:${PORT}`,
+            "-servername",
+            NAME,
+            "-tls1_2",
+            "-ign_eof",
+          ]),
+          { stdin: "GET / HTTP/1.0\r\n\r\n", timeoutMs: 20_000 },
+        );
+        assert.ok(r.success, r.stderr);
+      } finally {
+        s.kill("SIGTERM");
+        await s.status;
+        await stop();
+      }
+      // The ClientHello really is in several segments (68 bytes at most).
+      const dump = await mustRun([
+        "tcpdump",
+        "-nr",
+        pcap,
+        `tcp and src host ${client.ip}`,
+      ]);
+      const sizes = [...dump.matchAll(/length (\d+)/g)]
+        .map((m) => Number(m[1])).filter((n) => n > 0);
+      assert.ok(sizes.length >= 5 && Math.max(...sizes) <= 80, dump);
+
+      const ev = await runCli(["analyze", "--events", "tls", pcap]);
+      assert.equal(ev.code, 0, ev.stderr);
+      const recs = ev.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      assert.equal(recs.length, 1, ev.stdout);
+      const tls = recs[0].tls;
+      assert.equal(tls.sni, NAME);
+      assert.equal(tls.version, "TLS 1.2");
+      assert.equal(
+        tls.issuerdn,
+        "C=US, O=NetSentinel Lab, CN=NetSentinel Lab CA",
+      );
+      const ref = JSON.parse(
+        await mustRun(["python3", REFERENCE, pcap]),
+      ) as Record<
+        string,
+        Record<string, string>
+      >;
+      const x = ref[`${recs[0].src_ip}:${recs[0].src_port}`]!;
+      assert.equal(tls.ja3.hash, x.tshark_ja3);
+      assert.equal(tls.ja4, x.ja4);
+
+      const rules = join(dir, "tls.rules");
+      await Deno.writeTextFile(
+        rules,
+        `alert tls any any -> any any (msg:"split sni"; flow:to_server; tls.sni; content:"${NAME}"; bsize:${NAME.length}; sid:3900001;)\n` +
+          `alert tls any any -> any any (msg:"split ja3"; ja3.hash; content:"${tls.ja3.hash}"; sid:3900002;)\n`,
+      );
+      const al = await runCli([
+        "analyze",
+        "--no-model",
+        "--rules",
+        rules,
+        pcap,
+      ]);
+      assert.equal(al.code, 0, al.stderr);
+      const sids = al.stdout.trim().split("\n").filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l).alert?.signature_id);
+      assert.ok(sids.includes(3900001), al.stdout);
+      assert.ok(sids.includes(3900002), al.stdout);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
