@@ -45,12 +45,9 @@ import { type Host, hostIp } from "../flows/mod.ts";
 import {
   type FeedView,
   type FetchLike,
-  type IntelMatcher,
   intelMatcher,
   IntelService,
-  matchTlsHandshake,
 } from "../intel/mod.ts";
-import { tlsConnectionOf } from "../protocols/mod.ts";
 import {
   type AnomalyModel,
   holdForPolicy,
@@ -319,13 +316,10 @@ export class Appliance {
     const intel = parts.intel;
     const intelCounts = new Map<string, number>();
     intel.matchCounts = () => intelCounts;
-    // The matcher in force (rebuilt with the detectors on a policy change),
-    // for the TLS handshakes the stream parser reports.
-    let matcher: IntelMatcher | null = null;
     const intelEntry = [
       "intel",
       (policy: Policy, emit: Emit) =>
-        matcher = intelMatcher(intel.index, policy, emit, intelCounts),
+        intelMatcher(intel.index, policy, emit, intelCounts),
     ] as const;
     const anomaly = (m: AnomalyModel) =>
       [
@@ -374,22 +368,6 @@ export class Appliance {
       defrag: defragConfig(o.config.defrag),
       observers: [
         this.#detectors,
-        // JA3, JA4 and certificate SHA-1 for the threat feeds, from the
-        // app layer's tls records.
-        {
-          onApp: (rec, ctx) => {
-            if (
-              rec.kind === "tls" && matcher !== null &&
-              this.#holder.current.detectors.intel.enabled
-            ) {
-              matchTlsHandshake(
-                matcher,
-                rec.handshake,
-                tlsConnectionOf(rec, ctx),
-              );
-            }
-          },
-        },
         this.aggregator.observer(),
         this.stats,
         ...(retrain ? [retrain.observer] : []),

@@ -5,7 +5,7 @@
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
  * Sections: offline, anomaly, live, memory, latency, startup, tls, notify,
- * rules, defrag, watchers. Big inputs are generated once and cached in
+ * rules, defrag, watchers, intel. Big inputs are generated once and cached in
  * `.bench-cache/`
  * (gitignored). The live,
  * memory, latency and startup sections run the appliance in network
@@ -28,6 +28,7 @@ import { notifyBench } from "./notify_cost.ts";
 import { rulesBench } from "./rules.ts";
 import { startupBench } from "./startup.ts";
 import { tlsBench } from "./tls_handshake.ts";
+import { intelBench } from "./intel.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CACHE = `${ROOT}.bench-cache/`;
@@ -183,7 +184,7 @@ async function offline(quick: boolean): Promise<BenchRow[]> {
 
 function fmt(v: number | undefined, unit: string): string {
   if (v === undefined || !Number.isFinite(v)) return "-";
-  if (unit === "pkts/s") {
+  if (unit === "pkts/s" || unit === "lookups/s") {
     return v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : `${(v / 1e3).toFixed(0)} k`;
   }
   if (Number.isInteger(v)) return String(v);
@@ -234,6 +235,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     rules: rulesBench,
     defrag: defragBench,
     watchers: watchersBench,
+    intel: intelBench,
   };
 
 const USAGE =

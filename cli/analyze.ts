@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { LOCAL_DATA_DIR, SYSTEM_DATA_DIR } from "../common/data_dir.ts";
+import {
+  LOCAL_DATA_DIR,
+  resolveDataDir,
+  SYSTEM_DATA_DIR,
+} from "../common/data_dir.ts";
+import { defaultConfigPath, loadConfig } from "../appliance/config.ts";
+import { intelMatcher, IntelService } from "../intel/mod.ts";
 import { type AnomalyModel, MODEL_FILE, resolveModel } from "../ml/mod.ts";
 import { join } from "node:path";
 import {
@@ -22,6 +28,7 @@ import {
   anomalyDetector,
   createDetectors,
   type CreateDetectorsOptions,
+  type DetectorFactory,
   TunnelScope,
 } from "../detect/mod.ts";
 import { LineWriter, printErr } from "../common/output.ts";
@@ -368,6 +375,25 @@ async function analyzeModel(flags: Flags): Promise<AnomalyModel> {
 }
 
 /**
+ * The threat feeds of the data directory (stored copies, the config's
+ * `intel` section) as analyze's intel detector.
+ */
+async function analyzeIntel(
+  flags: Flags,
+): Promise<readonly ["intel", DetectorFactory]> {
+  const dataDir = await resolveDataDir(str(flags, "data"));
+  const { config } = await loadConfig(defaultConfigPath(dataDir));
+  const svc = new IntelService({ config: config.intel, dataDir, fetch: null });
+  await svc.load();
+  if (svc.index.feeds.length === 0) {
+    throw new UserError(
+      `No threat feed stored in "${dataDir}" (run: netsentinel intel update --data ${dataDir})`,
+    );
+  }
+  return ["intel", (policy, emit) => intelMatcher(svc.index, policy, emit)];
+}
+
+/**
  * The rule set analyze uses: the shipped rules and every `--rules` path
  * (none with `--no-rules`). Refused rules are counted on standard error; a
  * path that cannot be read is a one-line error.
@@ -417,6 +443,7 @@ export const analyzeCommand: Command = {
     "stats-json": { type: "string" },
     rules: { type: "string", multiple: true },
     "no-rules": { type: "boolean" },
+    intel: { type: "boolean" },
   },
   help: `Usage: netsentinel analyze [options] PATH...
 
@@ -438,6 +465,8 @@ Options:
   --rules FILE|DIR       Suricata-language rules to load besides the shipped
                          ones (repeatable; a directory: its *.rules files)
   --no-rules             no signature rules at all
+  --intel                match the threat feeds stored in the data directory
+                         (--data, else the default one; "intel" alerts)
   --stats-json OUT       write per-file statistics as JSON to OUT
   -h, --help             show this help
 
@@ -464,9 +493,11 @@ part; the others are still analysed), 2 bad usage.`,
     const files = await expandPaths(positionals);
     const model = bool(flags, "no-model") ? null : await analyzeModel(flags);
     const ruleSet = await analyzeRules(flags, policy);
+    const intel = bool(flags, "intel") ? await analyzeIntel(flags) : null;
     const extra = [
       ...(model ? [anomalyDetector(model)] : []),
       ...(ruleSet ? [signatureDetector(ruleSet.engine)] : []),
+      ...(intel ? [intel] : []),
     ];
     const out = new LineWriter();
     const progress = Deno.stderr.isTerminal() ? new Progress() : null;

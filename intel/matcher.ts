@@ -1,9 +1,11 @@
 /**
  * The intel matcher: a detector (`intel` alerts) that checks every new
- * flow's addresses against the IP feeds (longest prefix), DNS queries, TLS
- * SNI and HTTP Host against the domain feeds (the name and its parents),
- * HTTP URLs against the URL feeds, and TLS client fingerprints (JA3, JA4)
- * and certificate SHA-1s against theirs.
+ * flow's addresses against the IP feeds (longest prefix) and, from the
+ * app-layer records of protocols/ (reassembled streams, UDP and TCP DNS),
+ * DNS queries, TLS SNI and HTTP Host against the domain feeds (the name and
+ * its parents), the addresses of DNS answers against the IP feeds, HTTP
+ * URLs against the URL feeds, and TLS client fingerprints (JA3, JA4) and the
+ * server certificate's SHA-1 against theirs.
  *
  * Direction, as Maltrail and Zeek's Intel framework report it: the listed
  * side is the remote one. A home host that opens a connection to a listed
@@ -15,17 +17,15 @@
  * cuts it both ways); DNS lookups name none (the remote side is the
  * resolver).
  *
- * Per packet it does no work beyond the new-flow and app-layer checks;
- * lookups allocate nothing, only a match builds its detection.
+ * Per packet it does nothing beyond a new flow's address lookups; app-layer
+ * records come once per message; lookups allocate nothing, only a match
+ * builds its detection.
  *
  * @module
  */
 import type { Policy } from "../alerts/policy.ts";
 import {
   anyCidrContains,
-  APP_DNS,
-  APP_HTTP,
-  APP_TLS,
   formatAddr,
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -33,7 +33,14 @@ import {
 } from "../decode/mod.ts";
 import { detection, type Detector, type Emit } from "../detect/mod.ts";
 import { DIR_TO_SERVER, type Flow, type PacketContext } from "../flows/mod.ts";
-import type { TlsConnection, TlsHandshake } from "../protocols/mod.ts";
+import {
+  type AppContext,
+  type AppRecord,
+  type TlsConnection,
+  tlsConnectionOf,
+  type TlsHandshake,
+} from "../protocols/mod.ts";
+import { type ParsedPrefix, parsePrefix } from "./prefix_set.ts";
 import type { IntelHit, IntelIndex, LoadedFeed } from "./intel_index.ts";
 
 /** How a match was seen: the signature variant. */
@@ -77,6 +84,39 @@ export interface IntelMatcher extends Detector {
   /** Matches seen, by feed. */
   readonly matches: Map<string, number>;
 }
+
+/** The connection with its sides swapped (a flow picked up the other way round). */
+function swapped(f: IntelConn): IntelConn {
+  return {
+    id: f.id,
+    version: f.version,
+    srcAddr: f.dstAddr,
+    dstAddr: f.srcAddr,
+    srcPort: f.dstPort,
+    dstPort: f.srcPort,
+    proto: f.proto,
+  };
+}
+
+/** A TLS record's connection (client first) as the matcher's. */
+function connOf(c: TlsConnection): IntelConn {
+  return {
+    id: c.flowId,
+    version: c.ipVersion,
+    srcAddr: c.clientAddr,
+    dstAddr: c.serverAddr,
+    srcPort: c.clientPort,
+    dstPort: c.serverPort,
+    proto: IPPROTO_TCP,
+  };
+}
+
+const scratch: ParsedPrefix = {
+  version: 4,
+  v4: 0,
+  v6: new Uint32Array(4),
+  bits: 0,
+};
 
 function hostEnd(h: string): number {
   // "host:port" → end of host; IPv6 literals "[::1]:80" keep their brackets.
@@ -293,13 +333,7 @@ export function intelMatcher(
     }
   }
 
-  // Scratch facts for the packet adapter: no allocation per packet.
-  const dnsQ = { kind: "dns_query" as const, name: "" };
-  const sni = { kind: "tls_sni" as const, name: "" };
-  const httpHost = { kind: "http_host" as const, host: "" };
-  const httpUrl = { kind: "http_url" as const, host: "", uri: "" };
-
-  return {
+  const self: IntelMatcher = {
     type: "intel",
     matches,
     stateSize: () => 0,
@@ -342,36 +376,72 @@ export function intelMatcher(
           }
         }
       }
-      if (ctx.dir !== DIR_TO_SERVER) return;
-      switch (p.app) {
-        case APP_DNS:
-          if (!p.dns.qr && p.dns.qname !== "" && index.domainFeeds.length > 0) {
-            dnsQ.name = p.dns.qname;
-            matchFact(f, dnsQ, p.tsUs);
-          }
-          return;
-        case APP_TLS:
-          if (p.tls.sni !== "" && index.domainFeeds.length > 0) {
-            sni.name = p.tls.sni;
-            matchFact(f, sni, p.tsUs);
-          }
-          return;
-        case APP_HTTP:
-          if (p.http.host !== "") {
-            if (index.domainFeeds.length > 0) {
-              httpHost.host = p.http.host;
-              matchFact(f, httpHost, p.tsUs);
+    },
+    onApp(rec: AppRecord, ctx: AppContext): void {
+      const f = ctx.flow;
+      switch (rec.kind) {
+        case "dns": {
+          // The asker is the side the query came from (the flow's client,
+          // unless the flow was picked up the other way round).
+          const askerIsClient = rec.qr
+            ? ctx.dir !== DIR_TO_SERVER
+            : ctx.dir === DIR_TO_SERVER;
+          const c = askerIsClient ? f : swapped(f);
+          if (!rec.qr) {
+            if (index.domainFeeds.length === 0) return;
+            for (const q of rec.queries) {
+              matchFact(c, { kind: "dns_query", name: q.rrname }, ctx.tsUs);
             }
-            if (index.urlFeeds.length > 0) {
-              httpUrl.host = p.http.host;
-              httpUrl.uri = p.http.uri;
-              matchFact(f, httpUrl, p.tsUs);
+            return;
+          }
+          if (index.ipFeeds.length === 0) return;
+          const p: ParsedPrefix = scratch;
+          for (const an of rec.answers) {
+            if (
+              (an.rrtype !== 1 && an.rrtype !== 28) || !parsePrefix(an.rdata, p)
+            ) {
+              continue;
             }
+            matchFact(c, {
+              kind: "dns_answer",
+              version: p.version,
+              words: p.version === 4 ? [p.v4] : p.v6,
+            }, ctx.tsUs);
           }
           return;
+        }
+        case "http": {
+          // Once, when the request is complete.
+          if (rec.state !== "request" || rec.request === null) return;
+          const host = rec.hostname;
+          if (host === "") return;
+          matchFact(f, { kind: "http_host", host }, ctx.tsUs);
+          if (index.urlFeeds.length > 0) {
+            matchFact(f, { kind: "http_url", host, uri: rec.url }, ctx.tsUs);
+          }
+          return;
+        }
+        case "tls": {
+          const conn = tlsConnectionOf(rec, ctx);
+          const hs = rec.handshake;
+          if (hs.sni !== "" && index.domainFeeds.length > 0) {
+            matchFact(
+              connOf(conn),
+              { kind: "tls_sni", name: hs.sni },
+              conn.tsUs,
+            );
+          }
+          matchTlsHandshake(self, hs, conn);
+          return;
+        }
+        default: {
+          const never: never = rec;
+          void never;
+        }
       }
     },
   };
+  return self;
 }
 
 /**
@@ -385,15 +455,7 @@ export function matchTlsHandshake(
   hs: TlsHandshake,
   conn: TlsConnection,
 ): void {
-  const c: IntelConn = {
-    id: conn.flowId,
-    version: conn.ipVersion,
-    srcAddr: conn.clientAddr,
-    dstAddr: conn.serverAddr,
-    srcPort: conn.clientPort,
-    dstPort: conn.serverPort,
-    proto: IPPROTO_TCP,
-  };
+  const c = connOf(conn);
   if (hs.ja3 !== null) {
     m.matchFact(c, { kind: "ja3", hash: hs.ja3.hash }, conn.tsUs);
   }

@@ -4,8 +4,9 @@
  * Prefixes of one set either nest or are disjoint (a CIDR property), so the
  * builder flattens them into disjoint ranges, each labelled with the most
  * specific prefix covering it (at most 2n + 1 ranges), kept in typed arrays.
- * A lookup is one binary search over the range starts: about 20 steps for a
- * million prefixes, no allocation. The same result as a binary trie walk
+ * A lookup reads a 65,537-entry index by the address's top 16 bits (IPv4),
+ * then binary-searches the few ranges starting in that /16: a handful of
+ * steps for a million prefixes, no allocation. The same result as a binary trie walk
  * (RFC 1519 longest match), with a fifth of the memory.
  *
  * @module
@@ -267,10 +268,21 @@ export class PrefixSetBuilder {
       emit(cur, te, stId.pop()!);
       cur = te + 1;
     }
+    const s4 = starts.slice(0, m);
+    // buckets[b]: the first range starting at or after b << 16; small sets
+    // (up to 4,096 ranges: 12 steps) do without (it takes 256 KiB).
+    const buckets = new Uint32Array(m > 4096 ? 65537 : 0);
+    let r = 0;
+    for (let b = 0; b < buckets.length; b++) {
+      const at = b * 65536;
+      while (r < m && s4[r]! < at) r++;
+      buckets[b] = r;
+    }
     return {
-      starts: starts.slice(0, m),
+      starts: s4,
       ends: ends.slice(0, m),
       ids: ids.slice(0, m),
+      buckets,
       prefixes: n,
     };
   }
@@ -346,6 +358,8 @@ interface Ranges4 {
   starts: Uint32Array;
   ends: Uint32Array;
   ids: Int32Array;
+  /** First range index by the top 16 bits of its start (65,537 entries, or none for a small set). */
+  buckets: Uint32Array;
   prefixes: number;
 }
 
@@ -387,14 +401,23 @@ export class PrefixSet {
   get bytes(): number {
     const r4 = this.#r4, r6 = this.#r6;
     return r4.starts.byteLength + r4.ends.byteLength + r4.ids.byteLength +
+      r4.buckets.byteLength +
       r6.starts.byteLength + r6.ends.byteLength + r6.ids.byteLength;
   }
 
   /** The id of the longest prefix holding the IPv4 address (uint32), or -1. */
   lookup4(a: number): number {
-    const { starts, ends, ids } = this.#r4;
+    const { starts, ends, ids, buckets } = this.#r4;
     a = a >>> 0;
-    let lo = 0, hi = starts.length - 1, at = -1;
+    let lo = 0, hi = starts.length - 1;
+    if (buckets.length > 0) {
+      // The answer is the last range starting at or before a: at or after
+      // the one just before this /16's first, before the next /16's first.
+      const b = a >>> 16;
+      lo = buckets[b]!;
+      hi = buckets[b + 1]! - 1;
+    }
+    let at = lo - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       if (starts[mid]! <= a) {

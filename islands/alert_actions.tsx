@@ -15,12 +15,19 @@ export interface AlertActionsProps {
   alertId: string;
   src: string;
   signature: string;
-  /** True when the source is blocked now. */
+  /** True when the address the block button blocks is blocked now. */
   blocked: boolean;
+  /**
+   * The address the block button blocks: default the source; for a
+   * threat-feed match the listed remote side (never the home host); null:
+   * no block button (a DNS lookup's remote side is the resolver).
+   */
+  block?: string | null;
 }
 
 /** The action buttons of an alert. */
 export default function AlertActions(p: AlertActionsProps): VNode {
+  const target = p.block === undefined ? p.src : p.block;
   const [duration, setDuration] = useState("1h");
   const [blocked, setBlocked] = useState(p.blocked);
   const [msg, setMsg] = useState<Outcome | null>(null);
@@ -40,7 +47,7 @@ export default function AlertActions(p: AlertActionsProps): VNode {
   return (
     <div class="actions" data-testid="alert-actions">
       <div class="row">
-        {blocked
+        {target === null ? null : blocked
           ? (
             <button
               type="button"
@@ -49,13 +56,16 @@ export default function AlertActions(p: AlertActionsProps): VNode {
                 if (
                   await run(
                     () =>
-                      api("DELETE", `/api/blocks/${encodeURIComponent(p.src)}`),
-                    `Unblocked ${p.src}.`,
+                      api(
+                        "DELETE",
+                        `/api/blocks/${encodeURIComponent(target)}`,
+                      ),
+                    `Unblocked ${target}.`,
                   )
                 ) setBlocked(false);
               }}
             >
-              Unblock {p.src}
+              Unblock {target}
             </button>
           )
           : (
@@ -72,15 +82,15 @@ export default function AlertActions(p: AlertActionsProps): VNode {
                   if (
                     await run(() =>
                       api("POST", "/api/blocks", {
-                        target: p.src,
+                        target,
                         duration,
                         reason: `From alert: ${p.signature}`.slice(0, 200),
                         alert_id: p.alertId,
-                      }), `Blocked ${p.src} for ${duration}.`)
+                      }), `Blocked ${target} for ${duration}.`)
                   ) setBlocked(true);
                 }}
               >
-                Block source
+                {target === p.src ? "Block source" : `Block ${target}`}
               </button>
             </>
           )}

@@ -65,9 +65,10 @@ export async function handler(
     ip === undefined
       ? null
       : ctx.deps.enricher?.enrichAddr(ip).geo.scope ?? null;
+  const target = blockTarget(alert);
   return {
     alert,
-    blocked: blocks.some((b) => b.target === alert.src_ip),
+    blocked: blocks.some((b) => b.target === (target ?? alert.src_ip)),
     srcScope: scope(alert.src_ip),
     destScope: scope(alert.dest_ip),
   };
@@ -149,6 +150,7 @@ export default function AlertPage(p: AlertPageProps): VNode {
     src: a.src_ip,
     signature: a.alert.signature,
     blocked: p.blocked,
+    block: blockTarget(a),
   };
   return (
     <>
@@ -301,4 +303,18 @@ function IntelPanel(p: { e: Record<string, unknown> }): VNode {
       </dl>
     </section>
   );
+}
+
+/**
+ * What the block button blocks: the source, except for a threat-feed
+ * match: the listed remote side (never the home host), none for a DNS
+ * lookup (its remote side is the resolver).
+ */
+function blockTarget(a: Alert): string | null {
+  const e = a.netsentinel.evidence;
+  if (a.netsentinel.type !== "intel") return a.src_ip;
+  if (typeof e.block_target === "string") return e.block_target;
+  return e.via === "dns_query" || typeof e.remote !== "string"
+    ? null
+    : e.remote;
 }
