@@ -12,6 +12,17 @@
  *    updated (the signature stays the first one unless a later detection
  *    is more severe); sinks hear of the update at most every
  *    `update_interval_s`;
+ * 4a. an `anomaly` detection (the Isolation Forest's) about an address a
+ *    rule alert names (its source, its target, or a source its evidence
+ *    lists) is attached to that rule alert as corroborating evidence
+ *    (`netsentinel.anomaly`: flows, the highest score and its explanation)
+ *    instead of raising an alert of its own: one incident, one alert. The
+ *    rule alert counts when its last detection was at most
+ *    `detectors.anomaly.corroborate_s` earlier; an anomaly no rule names
+ *    yet is held that long (packet time, at most 4,096 held) in case one
+ *    does (a brute force is named at its tenth failed login, a minute after
+ *    the model flagged the first), and only then raised alone. `new_host`
+ *    explains nothing (it names every address once);
  * 5. or, when no alert is open for it, turned into a new alert if the
  *    global token bucket (`rate_limit`, in packet time) has a token; if
  *    not it is dropped and counted, so a flood of new alerts cannot swamp
@@ -97,6 +108,8 @@ export interface AggregatorCounters {
   finals: number;
   /** Alerts finalised early because `max_open` alerts were open. */
   evicted: number;
+  /** Anomaly detections attached to a rule alert (step 4a). */
+  corroborated: number;
 }
 
 interface Open {
@@ -109,6 +122,10 @@ interface Open {
 }
 
 const ADDR_CACHE = 4096;
+/** Anomaly detections held at most (step 4a); the oldest source's go first. */
+const MAX_HELD = 4096;
+/** Addresses named by rule alerts remembered at most. */
+const MAX_NAMED = 65_536;
 
 /** The alert aggregator; see the module documentation. */
 export class AlertAggregator {
@@ -124,6 +141,7 @@ export class AlertAggregator {
     updates: 0,
     finals: 0,
     evicted: 0,
+    corroborated: 0,
   };
   #policy: Policy | PolicyHolder;
   #onAlert: AlertSink | null;
@@ -137,6 +155,15 @@ export class AlertAggregator {
   #addrs = new Map<string, IpAddr | null>();
   /** Open alerts by type (see {@link admits}). */
   #openByType = new Map<AlertType, number>();
+  /**
+   * Addresses rule alerts name, each with the latest such alert and the
+   * packet time it stops counting (its last detection plus
+   * `corroborate_s`); least recently named first.
+   */
+  #named = new Map<string, { o: Open; untilUs: number }>();
+  /** Anomaly detections waiting for a rule to name their source, by source. */
+  #held = new Map<string, Detection[]>();
+  #heldCount = 0;
 
   /** Creates an aggregator. */
   constructor(opts: AggregatorOptions) {
@@ -232,6 +259,11 @@ export class AlertAggregator {
       }`;
       if (this.#open.has(key)) return true;
     }
+    // An anomaly a rule alert names is attached, not a new alert.
+    if (type === "anomaly" && this.#named.size > 0) {
+      const named = this.#named.get(formatAddr(version, src));
+      if (named !== undefined && tsUs <= named.untilUs) return true;
+    }
     c.detections++;
     c.rateLimited++;
     return false;
@@ -257,6 +289,150 @@ export class AlertAggregator {
       c.suppressed++;
       return;
     }
+    if (d.type === "anomaly") {
+      if (this.#corroborate(d, p.detectors.anomaly.corroborate_s * 1e6)) {
+        return;
+      }
+    }
+    this.#admit(p, d);
+  }
+
+  /**
+   * Step 4a for an anomaly detection: attached to the rule alert naming its
+   * source (true), or held until `holdUs` passes (true), or neither when
+   * there is no hold (false: the caller raises it).
+   */
+  #corroborate(d: Detection, holdUs: number): boolean {
+    const named = this.#named.get(d.src);
+    if (named !== undefined && d.tsUs <= named.untilUs) {
+      this.#attach(named.o, d);
+      return true;
+    }
+    if (holdUs <= 0) return false;
+    if (this.#heldCount >= MAX_HELD) {
+      const [src, list] = this.#held.entries().next().value!;
+      this.#held.delete(src);
+      this.#heldCount -= list.length;
+      const p = this.policy;
+      for (const h of list) this.#admit(p, h);
+    }
+    let list = this.#held.get(d.src);
+    if (list === undefined) {
+      list = [];
+      this.#held.set(d.src, list);
+    }
+    list.push(d);
+    this.#heldCount++;
+    return true;
+  }
+
+  /** Attaches the anomaly detection `d` to the rule alert of `o`. */
+  #attach(o: Open, d: Detection): void {
+    this.counters.corroborated++;
+    const ns = o.alert.netsentinel;
+    const ev = d.evidence;
+    const score = typeof ev.score === "number" ? ev.score : 0;
+    const threshold = typeof ev.threshold === "number" ? ev.threshold : 0;
+    const flows = d.count ?? 1;
+    const ts = eveTimestamp(d.tsUs);
+    const c = ns.anomaly;
+    if (c === undefined) {
+      ns.anomaly = {
+        flows,
+        score,
+        threshold,
+        explanation: d.explanation,
+        ...(d.flowId !== undefined ? { flow_id: d.flowId } : {}),
+        first_seen: ts,
+        last_seen: ts,
+      };
+    } else {
+      c.flows += flows;
+      if (score > c.score) {
+        c.score = score;
+        c.threshold = threshold;
+        c.explanation = d.explanation;
+        if (d.flowId !== undefined) c.flow_id = d.flowId;
+      }
+      if (ts < c.first_seen) c.first_seen = ts;
+      if (ts > c.last_seen) c.last_seen = ts;
+    }
+    if (this.#open.get(o.key) === o) {
+      if (!o.dirty) {
+        o.dirty = true;
+        this.#dirty.add(o);
+      }
+    } else if (this.#onAlert !== null) {
+      // Already final: sinks that keep alerts (the store) get the evidence.
+      this.counters.updates++;
+      this.#onAlert(o.alert, false);
+    }
+  }
+
+  /**
+   * Remembers the addresses the rule alert of `o` names until `corroborate_s`
+   * after `tsUs`, and attaches the anomaly detections held about them.
+   */
+  #name(o: Open, tsUs: number, holdUs: number): void {
+    const a = o.alert;
+    const untilUs = tsUs + holdUs;
+    this.#nameOne(a.src_ip, o, untilUs);
+    if (a.dest_ip !== undefined) this.#nameOne(a.dest_ip, o, untilUs);
+    const sources = a.netsentinel.evidence.sources;
+    if (Array.isArray(sources)) {
+      for (let i = 0; i < sources.length && i < 64; i++) {
+        const s = sources[i];
+        if (typeof s === "string") this.#nameOne(s, o, untilUs);
+      }
+    }
+  }
+
+  #nameOne(addr: string, o: Open, untilUs: number): void {
+    const cur = this.#named.get(addr);
+    if (cur !== undefined) {
+      this.#named.delete(addr);
+      cur.o = o;
+      cur.untilUs = untilUs;
+      this.#named.set(addr, cur);
+    } else {
+      if (this.#named.size >= MAX_NAMED) {
+        this.#named.delete(this.#named.keys().next().value!);
+      }
+      this.#named.set(addr, { o, untilUs });
+    }
+    if (this.#heldCount > 0) {
+      const list = this.#held.get(addr);
+      if (list !== undefined) {
+        this.#held.delete(addr);
+        this.#heldCount -= list.length;
+        for (const h of list) this.#attach(o, h);
+      }
+    }
+  }
+
+  /** Releases held anomaly detections whose hold ended at `nowUs` (all when null). */
+  #release(nowUs: number | null, holdUs: number): void {
+    if (this.#heldCount === 0) return;
+    const p = this.policy;
+    for (const [src, list] of this.#held) {
+      if (nowUs !== null && list[0]!.tsUs + holdUs > nowUs) break;
+      this.#held.delete(src);
+      this.#heldCount -= list.length;
+      for (const h of list) {
+        // A rule may have named the source meanwhile (an address that is
+        // named after its anomaly was held is attached in #nameOne; this
+        // covers a named entry that came from a closed alert).
+        const named = this.#named.get(h.src);
+        if (named !== undefined && h.tsUs <= named.untilUs) {
+          this.#attach(named.o, h);
+        } else this.#admit(p, h);
+      }
+    }
+  }
+
+  /** Steps 4 and 5 for a detection that passed steps 1 to 4a. */
+  #admit(p: Policy, d: Detection): void {
+    const c = this.counters;
     const key = `${d.type}|${d.key ?? `${d.src}>${d.dest ?? ""}`}`;
     const agg = p.aggregation;
     let o = this.#open.get(key);
@@ -264,9 +440,12 @@ export class AlertAggregator {
       this.#finalize(o);
       o = undefined;
     }
+    const explains = d.type !== "anomaly" && d.type !== "new_host";
+    const holdUs = p.detectors.anomaly.corroborate_s * 1e6;
     if (o !== undefined) {
       c.aggregated++;
       this.#update(o, d, agg.update_interval_s * 1e6);
+      if (explains) this.#name(o, d.tsUs, holdUs);
       return;
     }
     if (!this.#take(p, d.type, d.tsUs)) {
@@ -291,6 +470,7 @@ export class AlertAggregator {
     this.#open.set(key, o);
     this.#openByType.set(d.type, (this.#openByType.get(d.type) ?? 0) + 1);
     c.alerts++;
+    if (explains) this.#name(o, d.tsUs, holdUs);
     this.#enrich?.(alert);
     this.#onAlert?.(alert, true);
   }
@@ -380,7 +560,9 @@ export class AlertAggregator {
    * updates. Call after every batch (the observer does).
    */
   tick(nowUs: number): void {
-    const agg = this.policy.aggregation;
+    const p = this.policy;
+    this.#release(nowUs, p.detectors.anomaly.corroborate_s * 1e6);
+    const agg = p.aggregation;
     const windowUs = agg.window_s * 1e6, maxUs = agg.max_open_s * 1e6;
     for (const o of this.#open.values()) {
       if (nowUs - o.lastUs < windowUs) break;
@@ -403,6 +585,7 @@ export class AlertAggregator {
 
   /** Finalises every open alert, oldest first (end of input, shutdown). */
   finish(): void {
+    this.#release(null, 0);
     const all = [...this.#open.values()].sort((a, b) =>
       a.firstUs - b.firstUs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
     );

@@ -299,7 +299,12 @@ Deno.test("aggregator: admits() turns down only detections add() would drop, cou
     return ds;
   };
   await t.step("rate-limited new alerts", () => {
-    const policy = parsePolicy({ rate_limit: { alerts_per_s: 1, burst: 1 } });
+    // (No hold for a rule to name the source: with one, tokens are taken
+    // when held detections are released, and admits() cannot know.)
+    const policy = parsePolicy({
+      rate_limit: { alerts_per_s: 1, burst: 1 },
+      detectors: { anomaly: { corroborate_s: 0 } },
+    });
     // One token in the global bucket, one in the type's reserve; the repeat
     // of the first source folds into its open alert.
     const ds = [...flows(6), det({ type: "anomaly", src: "10.0.0.1" })];
@@ -313,7 +318,144 @@ Deno.test("aggregator: admits() turns down only detections add() would drop, cou
     const policy = parsePolicy({
       rate_limit: { alerts_per_s: 1, burst: 1 },
       allowlist: { sources: ["10.0.0.0/29"] },
+      detectors: { anomaly: { corroborate_s: 0 } },
     });
     assert.equal(run(policy, flows(10)), 1);
   });
+});
+
+// One incident, one alert (step 4a).
+
+function anomaly(o: Partial<Detection> & { t?: number } = {}): Detection {
+  return det({
+    type: "anomaly",
+    signature: "Anomalous traffic (Isolation Forest)",
+    signatureId: 1000901,
+    category: "Unusual Traffic",
+    severity: 3,
+    evidence: { score: 0.75, threshold: 0.6966, anomalous_flows: 3 },
+    explanation: "10 failed connections in 10 s (normal 0)",
+    count: 3,
+    ...o,
+  });
+}
+
+Deno.test("aggregator: an anomaly about a source a later rule alert names is attached to that alert, not raised", () => {
+  const { a, finals, live } = agg();
+  a.add(anomaly({ t: 0, flowId: 7 }));
+  a.add(
+    anomaly({
+      t: 1,
+      count: 1,
+      evidence: { score: 0.81, threshold: 0.6966 },
+      explanation: "worst",
+    }),
+  );
+  a.tick(T0 + 30e6);
+  assert.equal(live.length, 0, "held while no rule has spoken");
+  a.add(det({ t: 64, type: "brute_force", signatureId: 1000601 }));
+  a.finish();
+  assert.deepEqual(finals.map((f) => f.netsentinel.type), ["brute_force"]);
+  assert.deepEqual(finals[0]!.netsentinel.anomaly, {
+    flows: 4,
+    score: 0.81,
+    threshold: 0.6966,
+    explanation: "worst",
+    flow_id: 7,
+    first_seen: "2026-01-01T00:00:00.000Z",
+    last_seen: "2026-01-01T00:00:01.000Z",
+  });
+  assert.equal(a.counters.corroborated, 2);
+  assert.equal(a.counters.alerts, 1);
+});
+
+Deno.test("aggregator: an anomaly about an address a rule alert already named (as target or listed source) is attached", () => {
+  const { a, finals } = agg();
+  a.add(
+    det({ t: 0, type: "dns_tunnel", src: "10.99.0.66", dest: "10.99.0.10" }),
+  );
+  a.add(det({
+    t: 0,
+    src: "10.99.0.71",
+    dest: "10.99.0.12",
+    evidence: { sources: ["10.99.0.71", "10.99.0.72"] },
+  }));
+  a.add(anomaly({ t: 5, src: "10.99.0.10", dest: "198.51.100.53" }));
+  a.add(anomaly({ t: 6, src: "10.99.0.72" }));
+  a.finish();
+  assert.deepEqual(
+    finals.map((f) => [f.netsentinel.type, f.netsentinel.anomaly?.flows]),
+    [["dns_tunnel", 3], ["port_scan", 3]],
+  );
+});
+
+Deno.test("aggregator: an anomaly no rule names within corroborate_s is raised alone once the hold is over", () => {
+  const { a, finals, live } = agg(
+    parsePolicy({ detectors: { anomaly: { corroborate_s: 120 } } }),
+  );
+  a.add(anomaly({ t: 0 }));
+  a.add(det({ t: 10, src: "10.99.0.5" })); // names someone else
+  a.tick(T0 + 119e6);
+  assert.equal(live.filter(([, n]) => n).length, 1);
+  a.tick(T0 + 121e6);
+  assert.equal(live.filter(([, n]) => n).length, 2);
+  // A rule naming the source after the hold no longer takes it.
+  a.add(det({ t: 125, type: "brute_force" }));
+  a.finish();
+  const an = finals.find((f) => f.netsentinel.type === "anomaly")!;
+  assert.equal(an.netsentinel.count, 3);
+  assert.equal(an.timestamp, "2026-01-01T00:00:00.000Z");
+  assert.equal(
+    finals.find((f) => f.netsentinel.type === "brute_force")!.netsentinel
+      .anomaly,
+    undefined,
+  );
+});
+
+Deno.test("aggregator: a rule alert stops explaining corroborate_s after its last detection", () => {
+  const { a, finals } = agg(
+    parsePolicy({ detectors: { anomaly: { corroborate_s: 60 } } }),
+  );
+  a.add(det({ t: 0 }));
+  a.add(anomaly({ t: 59 }));
+  a.add(anomaly({ t: 200, dest: "10.99.0.11" }));
+  a.finish();
+  assert.deepEqual(
+    finals.map((f) => [f.netsentinel.type, f.netsentinel.anomaly?.flows]),
+    [["port_scan", 3], ["anomaly", undefined]],
+  );
+});
+
+Deno.test("aggregator: new_host explains nothing; with corroborate_s 0 an anomaly is raised at once", () => {
+  const { a, finals, live } = agg(
+    parsePolicy({ detectors: { anomaly: { corroborate_s: 0 } } }),
+  );
+  a.add(det({ t: 0, type: "new_host", dest: undefined }));
+  a.add(anomaly({ t: 1 }));
+  assert.equal(live.length, 2);
+  a.finish();
+  assert.deepEqual(finals.map((f) => f.netsentinel.type).sort(), [
+    "anomaly",
+    "new_host",
+  ]);
+});
+
+Deno.test("aggregator: anomalies held are bounded; a flood of them from many sources releases the oldest first", () => {
+  const { a, finals } = agg(
+    parsePolicy({ rate_limit: { alerts_per_s: 1e6, burst: 1e6 } }),
+  );
+  for (let i = 0; i < 5000; i++) {
+    a.add(
+      anomaly({ t: 0, src: `10.${i >> 16 & 255}.${i >> 8 & 255}.${i & 255}` }),
+    );
+  }
+  // 4,096 held at most: the first 904 were raised to make room.
+  assert.equal(a.openCount, 904);
+  a.add(det({ t: 1, src: "10.0.19.135" })); // source 4999, still held
+  a.finish();
+  assert.equal(a.counters.corroborated, 1);
+  assert.equal(
+    finals.filter((f) => f.netsentinel.type === "anomaly").length,
+    4999,
+  );
 });

@@ -118,6 +118,13 @@ export interface Alert {
     evidence: Record<string, unknown>;
     /** One sentence a user can act on. */
     explanation: string;
+    /**
+     * The anomaly model's findings about this alert's addresses, attached
+     * here instead of raising `anomaly` alerts of their own (one incident,
+     * one alert; see alerts/aggregator.ts). Absent when the model flagged
+     * nothing about them.
+     */
+    anomaly?: AlertCorroboration;
     /** Geography of the source (enrichment). */
     src_geo?: AlertGeo;
     /** Geography of the target (enrichment). */
@@ -127,6 +134,24 @@ export interface Alert {
     /** Reverse DNS name of the target (enrichment). */
     dest_host?: string;
   };
+}
+
+/** Anomaly-model evidence attached to a rule alert (`netsentinel.anomaly`). */
+export interface AlertCorroboration {
+  /** Flows the model flagged about the alert's addresses. */
+  flows: number;
+  /** The highest score among them. */
+  score: number;
+  /** The model's threshold. */
+  threshold: number;
+  /** The model's explanation of the highest-scoring flow. */
+  explanation: string;
+  /** Flow id of the highest-scoring flow. */
+  flow_id?: number;
+  /** Packet time of the first attached finding, ISO 8601. */
+  first_seen: string;
+  /** Packet time of the latest attached finding, ISO 8601. */
+  last_seen: string;
 }
 
 /** What a detector emits: one observation, before aggregation. */

@@ -170,6 +170,15 @@ export interface AnomalyPolicy extends DetectorPolicy {
    */
   min_flows: number;
   window_s: number;
+  /**
+   * One incident, one alert: an anomaly about an address a rule alert names
+   * (source, target or listed source) within this many seconds, before or
+   * after, is attached to that alert as corroborating evidence instead of
+   * raising an alert of its own; so a new anomaly alert waits this long
+   * (packet time) for a rule to explain it. 0: raised at once, attached
+   * only to rule alerts that came first.
+   */
+  corroborate_s: number;
   /** Cap on sources tracked. */
   max_sources: number;
 }
@@ -533,6 +542,7 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
     ...BASE,
     min_flows: whole(1, 10_000),
     window_s: WINDOW,
+    corroborate_s: whole(0, 3600),
     max_sources: TRACKERS,
   },
   signature: BASE,

@@ -231,6 +231,45 @@ export default function AlertPage(p: AlertPageProps): VNode {
           )
           : null}
         {n.type === "intel" ? <IntelPanel e={n.evidence} /> : null}
+        {n.anomaly !== undefined
+          ? (
+            <section class="panel" data-testid="corroboration">
+              <h2>Anomaly model agrees</h2>
+              <p>
+                The Isolation Forest also flagged {fmtCount(n.anomaly.flows)}
+                {" "}
+                {n.anomaly.flows === 1 ? "flow" : "flows"}{" "}
+                of these addresses (highest score{" "}
+                <span data-testid="anomaly-score">
+                  {n.anomaly.score.toFixed(3)}
+                </span>, threshold{" "}
+                {n.anomaly.threshold.toFixed(3)}); they are part of this alert,
+                not alerts of their own.
+              </p>
+              <p class="explanation" data-testid="anomaly-explanation">
+                {n.anomaly.explanation}
+              </p>
+              <dl>
+                <dt>First flagged</dt>
+                <dd>
+                  <Time t={n.anomaly.first_seen} />
+                </dd>
+                <dt>Last flagged</dt>
+                <dd>
+                  <Time t={n.anomaly.last_seen} />
+                </dd>
+                {n.anomaly.flow_id !== undefined
+                  ? (
+                    <>
+                      <dt>Flow</dt>
+                      <dd>{n.anomaly.flow_id}</dd>
+                    </>
+                  )
+                  : null}
+              </dl>
+            </section>
+          )
+          : null}
         <section class="panel">
           <h2>Evidence</h2>
           <table class="kv" data-testid="evidence">

@@ -1,0 +1,123 @@
+/**
+ * One incident, one alert (alerts/aggregator.ts, step 4a) over the lab
+ * captures with the shipped anomaly model, through `analyzeFiles` (the code
+ * behind `analyze`): the Isolation Forest's findings about an attacker a
+ * rule alert names are that alert's evidence, never alerts of their own;
+ * and the held-out normal days (benign_daily_*, recorded with real clients
+ * and never trained on) raise nothing but new_host.
+ */
+import assert from "node:assert/strict";
+import type { Alert } from "../alerts/mod.ts";
+import { analyzeFiles } from "../cli/analyze.ts";
+import { anomalyDetector } from "../detect/mod.ts";
+import type { EveRecord } from "../events/mod.ts";
+import { readModelFile, SHIPPED_MODEL_URL } from "../ml/mod.ts";
+
+const FIXTURES = new URL("./fixtures/", import.meta.url);
+const model = await readModelFile(SHIPPED_MODEL_URL);
+
+async function alertsOf(name: string): Promise<Alert[]> {
+  const out: Alert[] = [];
+  const stats = await analyzeFiles([new URL(name, FIXTURES).pathname], {
+    events: new Set(["alert"]),
+    detectors: { extra: [anomalyDetector(model)] },
+    sink: (rec: EveRecord) => out.push(rec as unknown as Alert),
+  });
+  assert.equal(
+    stats.files[0]?.error,
+    null,
+    `${name}: ${stats.files[0]?.error}`,
+  );
+  return out;
+}
+
+function summary(alerts: readonly Alert[]): string {
+  return alerts.map((a) =>
+    `${a.netsentinel.type} ${a.src_ip}->${a.dest_ip ?? ""}:${
+      a.dest_port ?? ""
+    } x${a.netsentinel.count}: ${a.netsentinel.explanation}`
+  ).join("\n");
+}
+
+/** Addresses a rule alert names (source, target, listed sources). */
+function named(a: Alert): string[] {
+  const out = [a.src_ip];
+  if (a.dest_ip !== undefined) out.push(a.dest_ip);
+  const s = a.netsentinel.evidence.sources;
+  if (Array.isArray(s)) out.push(...s.filter((x) => typeof x === "string"));
+  return out;
+}
+
+/** Attack captures whose attacker the model flags, and the rule type that carries its evidence. */
+const CORROBORATED: [string, string][] = [
+  ["scan_syn.pcap", "port_scan"],
+  ["scan_connect.pcap", "port_scan"],
+  ["scan_fin.pcap", "port_scan"],
+  ["scan_xmas.pcap", "port_scan"],
+  ["scan_null.pcap", "port_scan"],
+  ["scan_ack.pcap", "port_scan"],
+  ["scan_udp.pcap", "port_scan"],
+  ["scan_slow.pcap", "port_scan"],
+  ["scan_frag.pcap", "port_scan"],
+  ["scan_distributed.pcap", "port_scan"],
+  ["scan_decoy.pcap", "port_scan"],
+  ["sweep_icmp.pcap", "host_sweep"],
+  ["sweep_tcp.pcap", "host_sweep"],
+  ["flood_udp.pcap", "udp_flood"],
+  ["brute_ssh.pcap", "brute_force"],
+  ["dns_tunnel.pcap", "dns_tunnel"],
+  ["dns_exfil.pcap", "dns_tunnel"],
+  ["exfil_upload.pcap", "exfiltration"],
+  ["external_inbound.pcap", "external_inbound"],
+  ["suspicious_ports.pcap", "suspicious_port"],
+  ["arp_spoof.pcap", "arp_spoof"],
+  ["mixed.pcap", "port_scan"],
+];
+
+for (const [file, type] of CORROBORATED) {
+  Deno.test(`${file}: the model's findings about the attack are evidence on its ${type} alert, not alerts of their own`, async () => {
+    const alerts = await alertsOf(file);
+    const rules = alerts.filter((a) =>
+      a.netsentinel.type !== "anomaly" && a.netsentinel.type !== "new_host"
+    );
+    const names = new Set(rules.flatMap(named));
+    const alone = alerts.filter((a) =>
+      a.netsentinel.type === "anomaly" && names.has(a.src_ip)
+    );
+    assert.deepEqual(
+      summary(alone),
+      "",
+      "anomaly alerts about named addresses",
+    );
+    const carrying = rules.filter((a) =>
+      a.netsentinel.type === type && a.netsentinel.anomaly !== undefined
+    );
+    assert.ok(
+      carrying.length > 0,
+      `no ${type} alert carries the model's evidence:\n${summary(alerts)}`,
+    );
+    for (const a of carrying) {
+      const c = a.netsentinel.anomaly!;
+      assert.ok(c.flows >= 1);
+      assert.ok(c.score >= c.threshold, `${c.score} < ${c.threshold}`);
+      assert.ok(c.explanation.length > 0);
+      assert.ok(c.first_seen <= c.last_seen);
+    }
+  });
+}
+
+for (
+  const file of [
+    "flood_icmp.pcap",
+    "flood_syn.pcap",
+    "malformed_http.pcap",
+    "beacon.pcap",
+  ]
+) {
+  Deno.test(`${file}: no anomaly alert beside the rule's`, async () => {
+    const alerts = await alertsOf(file);
+    const alone = alerts.filter((a) => a.netsentinel.type === "anomaly");
+    assert.deepEqual(summary(alone), "");
+    assert.ok(alerts.some((a) => a.netsentinel.type !== "new_host"));
+  });
+}
