@@ -76,9 +76,8 @@ export type IntelFact =
 /** The detector, plus the entry point for app-layer records. */
 export interface IntelMatcher extends Detector {
   /**
-   * Checks one app-layer fact of flow `f` (client to server direction),
-   * at packet time `tsUs`. The packet adapter calls it for what `Packet`
-   * carries; parsers of reassembled streams call it for the rest.
+   * Checks one app-layer fact of connection `f` (client first) at packet
+   * time `tsUs`; `onApp` calls it for the records of protocols/.
    */
   matchFact(f: IntelConn, fact: IntelFact, tsUs: number): void;
   /** Matches seen, by feed. */

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { AlertAggregator, defaultPolicy } from "../alerts/mod.ts";
 import type { Alert, Detection } from "../alerts/mod.ts";
-import { clientHello, dnsQuery } from "../decode/_test_frames.ts";
+import {
+  cat,
+  clientHello,
+  dnsName,
+  dnsQuery,
+  u16,
+  u32,
+} from "../decode/_test_frames.ts";
 import { TCP_ACK, TCP_PSH, TCP_SYN } from "../decode/mod.ts";
 import { Traffic } from "../detect/_test_traffic.ts";
 import { Pipeline } from "../engine/mod.ts";
@@ -248,4 +255,46 @@ Deno.test("matchFact checks JA3, JA4, certificate SHA-1 and DNS answers from app
     certs: 1,
     ips: 1,
   });
+});
+
+/** A DNS answer for `name`: one A record per address. */
+function dnsAnswer(name: string, addrs: number[], id = 0xbeef): Uint8Array {
+  return cat(
+    u16(id),
+    u16(0x8180),
+    u16(1),
+    u16(addrs.length),
+    u16(0),
+    u16(0),
+    dnsName(name),
+    u16(1),
+    u16(1),
+    ...addrs.map((a) =>
+      cat([0xc0, 12], u16(1), u16(1), u32(300), u16(4), u32(a))
+    ),
+  );
+}
+
+Deno.test("a DNS answer naming a listed address raises dns_answer for the asking home host, blocking the address", () => {
+  const t = new Traffic()
+    .udp(HOME, 5353, "192.168.1.1", 53, dnsQuery("cdn.example", 1, 7))
+    .udp(
+      "192.168.1.1",
+      53,
+      HOME,
+      5353,
+      dnsAnswer("cdn.example", [0xc0000201, 0xcb007142], 7),
+    );
+  const { alerts } = runTraffic(t, index());
+  assert.equal(
+    alerts.length,
+    1,
+    JSON.stringify(alerts.map((a) => a.netsentinel.evidence)),
+  );
+  const a = alerts[0]!;
+  assert.equal(a.alert.signature_id, 1002010);
+  assert.equal(a.src_ip, HOME);
+  assert.equal(a.netsentinel.evidence.observed, C2);
+  assert.equal(a.netsentinel.evidence.internal_host, HOME);
+  assert.equal(a.netsentinel.evidence.block_target, C2);
 });

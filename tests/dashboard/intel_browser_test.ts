@@ -124,6 +124,20 @@ Deno.test({
       assert.equal(link, "https://feodotracker.abuse.ch/blocklist/");
       await screenshot(page, "intel-feeds");
 
+      // The same state on /metrics.
+      const metrics = await page.evaluate(async () =>
+        await (await fetch("/metrics")).text()
+      );
+      assert.match(metrics, /^netsentinel_intel_feed_entries\{feed="c2"\} 2$/m);
+      assert.match(metrics, /^netsentinel_intel_feed_bytes\{feed="c2"\} 36$/m);
+      assert.match(metrics, /^netsentinel_intel_feed_stale\{feed="c2"\} 0$/m);
+      assert.match(metrics, /^netsentinel_intel_feed_stale\{feed="gone"\} 1$/m);
+      assert.match(metrics, /^netsentinel_intel_feed_error\{feed="gone"\} 1$/m);
+      assert.match(
+        metrics,
+        /^netsentinel_intel_feed_age_seconds\{feed="gone"\} -1$/m,
+      );
+
       // A lookup.
       await page.goto(app.url + "/intel?q=203.0.113.7");
       const hits = await page.$eval(

@@ -130,6 +130,17 @@ async function traffic(lab: Lab): Promise<void> {
     "4",
     `http://${c2}/`,
   ]);
+  // Last (its answer names the controller, which then gets blocked): a
+  // name that resolves to the controller.
+  const named = await run([
+    "dig",
+    "+time=2",
+    "+tries=1",
+    `@${dns}`,
+    "c2.test",
+    "A",
+  ]);
+  assert.ok(named.success, `dig c2.test: ${named.stderr}`);
 }
 
 Deno.test({
@@ -181,6 +192,7 @@ Deno.test({
         "no-hosts",
         "no-poll",
         `address=/${DOMAIN}/${web.ip}`,
+        `address=/c2.test/${c2.ip}`,
         "pid-file=",
       ].join("\n") + "\n",
     );
@@ -350,6 +362,7 @@ Deno.test({
       `hosts/http_host/${web.ip}`,
       `hosts/tls_sni/${web.ip}`,
       `certs/cert_sha1/${web.ip}`,
+      `c2/dns_answer/${dns.ip}`,
     ];
     const alerts = await poll("the intel alerts", async () => {
       const got = await intelAlerts(data);
@@ -390,6 +403,9 @@ Deno.test({
       byKey.get(`hosts/dns_query/${dns.ip}`)!.netsentinel.evidence.indicator,
       DOMAIN,
     );
+    const answer = byKey.get(`c2/dns_answer/${dns.ip}`)!;
+    assert.equal(answer.netsentinel.evidence.observed, c2.ip);
+    assert.equal(answer.netsentinel.evidence.block_target, c2.ip);
     // The resolver is listed and may block, but it is home's DNS server.
     assert.equal(byKey.get(`c2/ip_out/${dns.ip}`)!.alert.action, "allowed");
     const refusal = JSON.parse(
