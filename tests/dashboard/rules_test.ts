@@ -3,7 +3,8 @@
  * `signature` alert from a shipped rule; `/api/rules` shows the set (with
  * ET Open from `rules.paths` or without it) and toggles a sid or a
  * category (saved in the config, the set reloaded), refusing hostile
- * bodies with the field named; the Rules page in headless Chromium says
+ * bodies with the field named; a `rules update` into the data directory
+ * is picked up by the running appliance; the Rules page in headless Chromium says
  * how to get ET Open, disables a category, with a screenshot.
  */
 import assert from "node:assert/strict";
@@ -211,4 +212,34 @@ Deno.test({
     assert.deepEqual(errors, []);
     assert.deepEqual(cspViolations, []);
   },
+});
+
+Deno.test("rules update into the data directory, then the running appliance swaps to the new set", async () => {
+  await using app = await startAppliance();
+  const cookie = await signIn(app.url);
+  const before = await call(app.url, cookie, "GET", "/api/rules");
+  assert.equal(before.data.et_open, false);
+  // A tarball of the ET subset, installed offline as `rules update --file` does.
+  const src = join(app.dir, "src");
+  await Deno.mkdir(join(src, "rules"), { recursive: true });
+  await Deno.copyFile(
+    join(ET_SUBSET, "emerging-user_agents.rules"),
+    join(src, "rules", "emerging-user_agents.rules"),
+  );
+  const tar = join(app.dir, "et.tar.gz");
+  const made = await new Deno.Command("tar", {
+    args: ["czf", tar, "-C", src, "rules"],
+  }).output();
+  assert.ok(made.success);
+  const r = await updateRules({
+    dir: join(app.dir, "data", "rules"),
+    url: "http://127.0.0.1:9/unused",
+    file: tar,
+  });
+  assert.ok(r.loaded > 100);
+  const set = await app.app.reloadRules();
+  assert.ok(set.engine.rules.length > 100 + 20);
+  const after = await call(app.url, cookie, "GET", "/api/rules");
+  assert.equal(after.data.et_open, true);
+  assert.equal(after.data.loaded, set.engine.rules.length);
 });
