@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { updateRules } from "../../rules/mod.ts";
 import {
   signIn,
   startAppliance,
