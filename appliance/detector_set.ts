@@ -17,6 +17,19 @@ import type { Packet } from "../decode/mod.ts";
 import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
 import type { AppContext, AppObserver, AppRecord } from "../protocols/mod.ts";
 
+/** The union of observers' `appKinds` (undefined: one of them reads all). */
+export function kindsOf(
+  obs: readonly AppObserver[],
+): readonly AppRecord["kind"][] | undefined {
+  const kinds = new Set<AppRecord["kind"]>();
+  for (const o of obs) {
+    if (!o.onApp) continue;
+    if (o.appKinds === undefined) return undefined;
+    for (const k of o.appKinds) kinds.add(k);
+  }
+  return [...kinds];
+}
+
 /** Every enabled detector behind one observer; see the module doc. */
 export class DetectorSet implements AppObserver {
   #detectors: Detector[] = [];
@@ -30,6 +43,7 @@ export class DetectorSet implements AppObserver {
   /** The tunnel of what the detectors are looking at, during a call. */
   #scope = new TunnelScope();
   #opts: CreateDetectorsOptions;
+  #kinds: readonly AppRecord["kind"][] | undefined = undefined;
   /** Times the set was rebuilt after a policy change. */
   rebuilds = 0;
 
@@ -63,6 +77,7 @@ export class DetectorSet implements AppObserver {
       .filter(([type]) => policy.detectors[type].enabled).length;
     this.#withPacket = this.#detectors.filter((d) => d.onPacket);
     this.#withLink = this.#detectors.filter((d) => d.onLinkFrame);
+    this.#kinds = kindsOf(this.#detectors);
   }
 
   /**
@@ -101,6 +116,15 @@ export class DetectorSet implements AppObserver {
     this.#scope.current = ctx.flow.tunnel ?? ctx.tunnel;
     for (let i = 0; i < ds.length; i++) ds[i]!.onPacket!(p, ctx);
     this.#scope.current = null;
+  }
+
+  /**
+   * The record kinds the detectors read (fixed at the first build: a
+   * policy change that enables a detector reading more kinds reads them
+   * from then on only if they were already wanted).
+   */
+  get appKinds(): readonly AppRecord["kind"][] | undefined {
+    return this.#kinds;
   }
 
   /** Forwards an app-layer record to the detectors that read them. */

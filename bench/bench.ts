@@ -5,7 +5,7 @@
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
  * Sections: offline, anomaly, live, memory, latency, startup, tls, notify,
- * rules, defrag, watchers, intel. Big inputs are generated once and cached in
+ * rules, defrag, watchers, intel, stream. Big inputs are generated once and cached in
  * `.bench-cache/`
  * (gitignored). The live,
  * memory, latency and startup sections run the appliance in network
@@ -27,6 +27,7 @@ import { memoryBench } from "./memory.ts";
 import { notifyBench } from "./notify_cost.ts";
 import { rulesBench } from "./rules.ts";
 import { startupBench } from "./startup.ts";
+import { streamBench } from "./stream_reassembly.ts";
 import { tlsBench } from "./tls_handshake.ts";
 import { intelBench } from "./intel.ts";
 
@@ -236,6 +237,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     defrag: defragBench,
     watchers: watchersBench,
     intel: intelBench,
+    stream: streamBench,
   };
 
 const USAGE =

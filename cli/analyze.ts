@@ -99,6 +99,7 @@ export interface StreamStats {
   overlaps_differing: number;
   midstream: number;
   syn_data: number;
+  memcap_skipped_flows: number;
 }
 
 function streamStats(r: Readonly<ReassemblyCounters>): StreamStats {
@@ -114,6 +115,7 @@ function streamStats(r: Readonly<ReassemblyCounters>): StreamStats {
     overlaps_differing: r.overlapsDiffering,
     midstream: r.midstream,
     syn_data: r.synData,
+    memcap_skipped_flows: r.flowsSkipped,
   };
 }
 

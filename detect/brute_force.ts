@@ -308,6 +308,7 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
 
   return {
     type: TYPE,
+    appKinds: ["http"] as const,
     stateSize: () => table.size,
     onPacket(p: Packet, ctx: PacketContext): void {
       if (p.proto !== IPPROTO_TCP || p.payloadLen === 0) return;

@@ -99,6 +99,7 @@ export function malformedHttp(policy: Policy, emit: Emit): Detector {
 
   return {
     type: TYPE,
+    appKinds: ["http"] as const,
     stateSize: () => 0,
     onApp(rec: AppRecord, ctx: AppContext): void {
       // Every request of every HTTP connection, once its head (and body) is in.

@@ -50,7 +50,15 @@ export class TunnelScope {
     const withApp = detectors.filter((d) => d.onApp);
     const withEvent = detectors.filter((d) => d.onStreamEvent);
     const withLink = detectors.filter((d) => d.onLinkFrame);
+    let kinds: AppRecord["kind"][] | undefined = [];
+    for (const d of withApp) {
+      if (d.appKinds === undefined) kinds = undefined;
+      else if (kinds !== undefined) {
+        for (const k of d.appKinds) if (!kinds.includes(k)) kinds.push(k);
+      }
+    }
     return {
+      appKinds: kinds,
       onLinkFrame: (p: Packet) => {
         for (let i = 0; i < withLink.length; i++) withLink[i]!.onLinkFrame!(p);
       },

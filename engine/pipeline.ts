@@ -160,6 +160,8 @@ export class Pipeline {
   #gapObs: AppObserver[] = [];
   #eventObs: AppObserver[] = [];
   #linkObs: AppObserver[] = [];
+  /** Whether an observer reads DNS records (UDP DNS is parsed only then). */
+  #wantDns = false;
   #pkt: Packet = newPacket();
   /** The scratch record of reassembled packets. */
   #whole: Packet = newPacket();
@@ -246,7 +248,12 @@ export class Pipeline {
     this.#observers.push(o);
     if (o.onPacket) this.#packetObs.push(o);
     if (o.onAnomaly) this.#anomalyObs.push(o);
-    if (o.onApp) this.#appObs.push(o);
+    if (o.onApp) {
+      this.#appObs.push(o);
+      if (o.appKinds === undefined || o.appKinds.includes("dns")) {
+        this.#wantDns = true;
+      }
+    }
     if (o.onLinkFrame) this.#linkObs.push(o);
     if (o.onStreamData) this.#dataObs.push(o);
     if (o.onStreamGap) this.#gapObs.push(o);
@@ -395,7 +402,7 @@ export class Pipeline {
         app.tsUs = p.tsUs;
         this.reassembler!.segment(p, flow, ctx.dir);
       } else if (
-        p.proto === IPPROTO_UDP && p.app === APP_DNS && this.#appObs.length > 0
+        p.proto === IPPROTO_UDP && p.app === APP_DNS && this.#wantDns
       ) {
         app.tsUs = p.tsUs;
         app.datagram(p, flow, ctx.dir);

@@ -19,6 +19,9 @@ import { DnsTcpParser, parseDnsMessage } from "./dns.ts";
 import { HttpParser, looksLikeRequest, looksLikeResponse } from "./http.ts";
 import { TLS_SPEC } from "./tls_parser.ts";
 import {
+  DEFAULT_PARSER_MEMCAP,
+  PARSER_OVERHEAD,
+  type ParserBudget,
   type ParserOutput,
   type ParserSpec,
   PROBE_MAX,
@@ -26,6 +29,7 @@ import {
   PROBE_NO,
   PROBE_YES,
   type StreamParser,
+  takeBudget,
 } from "./stream_parser.ts";
 
 /** Where the app layer's output goes (the engine fans it out to observers). */
@@ -55,6 +59,8 @@ export interface AppLayerCounters {
   detected: Record<string, number>;
   /** Connections no parser took. */
   undetected: number;
+  /** Connections detected but not parsed: the parser memory budget was spent. */
+  skipped: number;
   /** Records emitted, by kind. */
   records: Record<string, number>;
 }
@@ -122,7 +128,7 @@ export const HTTP_SPEC: ParserSpec = {
     for (let i = off; d[i] !== 0x20; i++) m += String.fromCharCode(d[i]!);
     return KNOWN_METHODS.has(m) ? PROBE_YES : PROBE_NO;
   },
-  create: () => new HttpParser(),
+  create: (budget) => new HttpParser(budget),
 };
 
 /** DNS ports (DNS, mDNS, LLMNR). */
@@ -139,7 +145,7 @@ export const DNS_TCP_SPEC: ParserSpec = {
     const qd = (d[off + 6]! << 8) | d[off + 7]!;
     return mlen >= 12 && qd <= 64 ? PROBE_YES : PROBE_NO;
   },
-  create: () => new DnsTcpParser(),
+  create: (budget) => new DnsTcpParser(budget),
 };
 
 /** The parsers shipped, in probing order. */
@@ -176,10 +182,13 @@ export class AppLayer implements StreamSink {
   readonly counters: AppLayerCounters = {
     detected: {},
     undetected: 0,
+    skipped: 0,
     records: {},
   };
   /** Packet time of the packet being processed, µs (set by the engine). */
   tsUs = 0;
+  /** Parser buffer bytes held by all connections, under their cap. */
+  readonly budget: ParserBudget;
   #specs: readonly ParserSpec[];
   #outSink: AppLayerOutput;
   #bySlot: (FlowApp | null)[] = [];
@@ -191,7 +200,9 @@ export class AppLayer implements StreamSink {
   constructor(
     out: AppLayerOutput,
     specs: readonly ParserSpec[] = DEFAULT_PARSERS,
+    parserMemcap: number = DEFAULT_PARSER_MEMCAP,
   ) {
+    this.budget = { used: 0, cap: parserMemcap };
     this.#specs = specs;
     this.#outSink = out;
     this.#ctx = {
@@ -311,8 +322,15 @@ export class AppLayer implements StreamSink {
     len: number,
     had: number,
   ): void {
+    // A parser's objects count in the budget: a flood of connections
+    // cannot make more than it allows.
+    if (!takeBudget(this.budget, PARSER_OVERHEAD)) {
+      this.counters.skipped++;
+      this.#fail(flow, s);
+      return;
+    }
     s.spec = spec;
-    const parser = spec.create();
+    const parser = spec.create(this.budget);
     s.parser = parser;
     const c = this.counters.detected;
     c[spec.name] = (c[spec.name] ?? 0) + 1;
@@ -371,6 +389,7 @@ export class AppLayer implements StreamSink {
     if (s.parser !== null) {
       this.#flow = flow;
       s.parser.close(this.#parserOut);
+      this.budget.used -= PARSER_OVERHEAD;
     }
     s.reset();
   }

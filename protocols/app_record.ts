@@ -60,6 +60,12 @@ export interface AppObserver extends FlowObserver {
   /** A parsed application-layer record (see {@link AppRecord}). */
   onApp?(rec: AppRecord, ctx: AppContext): void;
   /**
+   * The record kinds `onApp` reads (default: all). Records nobody reads
+   * are not built (a UDP DNS answer, say, is then not parsed beyond the
+   * decoder's facts).
+   */
+  readonly appKinds?: readonly AppRecord["kind"][];
+  /**
    * A stream anomaly (Suricata's event names, e.g.
    * `REASSEMBLY_OVERLAP_DIFFERENT_DATA`) with the packet time.
    */

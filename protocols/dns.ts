@@ -20,7 +20,13 @@ import {
   formatAddr,
   readDnsName,
 } from "../decode/mod.ts";
-import type { ParserOutput, StreamParser } from "./stream_parser.ts";
+import {
+  BUFFER_OVERHEAD,
+  type ParserBudget,
+  type ParserOutput,
+  type StreamParser,
+  takeBudget,
+} from "./stream_parser.ts";
 import { DIR_TO_CLIENT } from "../flows/mod.ts";
 
 /** Records read per section at most. */
@@ -225,12 +231,14 @@ function txtText(data: Uint8Array, s: number, e: number): string {
   return out;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /** Longest DNS-over-TCP message (the length prefix's range). */
 const TCP_MAX = 65535;
 
 /** One direction of a DNS-over-TCP connection: length-prefixed messages. */
 class DnsTcpSide {
-  buf = new Uint8Array(0);
+  buf = NO_BYTES;
   have = 0;
   need = -1;
   dead = false;
@@ -243,6 +251,23 @@ class DnsTcpSide {
  */
 export class DnsTcpParser implements StreamParser {
   readonly #sides = [new DnsTcpSide(), new DnsTcpSide()];
+  readonly #budget: ParserBudget;
+
+  /** A parser whose buffers count in `budget` (a message split across segments needs one). */
+  constructor(budget: ParserBudget = { used: 0, cap: Infinity }) {
+    this.#budget = budget;
+  }
+
+  /** Grows side `s`'s buffer to `n` bytes within the budget; false when spent. */
+  #grow(s: DnsTcpSide, n: number): boolean {
+    if (n <= s.buf.length) return true;
+    const had = s.buf.length === 0 ? 0 : s.buf.length + BUFFER_OVERHEAD;
+    if (!takeBudget(this.#budget, n + BUFFER_OVERHEAD - had)) return false;
+    const b = new Uint8Array(n);
+    b.set(s.buf.subarray(0, s.have));
+    s.buf = b;
+    return true;
+  }
 
   data(
     dir: number,
@@ -261,7 +286,10 @@ export class DnsTcpParser implements StreamParser {
           s.need = (buf[i]! << 8) | buf[i + 1]!;
           i += 2;
         } else {
-          if (s.buf.length < 2) s.buf = new Uint8Array(512);
+          if (!this.#grow(s, 2)) {
+            s.dead = true;
+            return;
+          }
           s.buf[s.have++] = buf[i++]!;
           if (s.have < 2) continue;
           s.need = (s.buf[0]! << 8) | s.buf[1]!;
@@ -280,10 +308,9 @@ export class DnsTcpParser implements StreamParser {
         s.need = -1;
         continue;
       }
-      if (s.buf.length < s.need) {
-        const b = new Uint8Array(Math.min(TCP_MAX, Math.max(s.need, 512)));
-        b.set(s.buf.subarray(0, s.have));
-        s.buf = b;
+      if (!this.#grow(s, Math.min(TCP_MAX, Math.max(s.need, 512)))) {
+        s.dead = true; // out of parser memory: this direction is given up
+        return;
       }
       const n = Math.min(s.need - s.have, end - i);
       s.buf.set(buf.subarray(i, i + n), s.have);
@@ -317,6 +344,10 @@ export class DnsTcpParser implements StreamParser {
   }
 
   close(): void {
-    for (const s of this.#sides) s.dead = true;
+    for (const s of this.#sides) {
+      s.dead = true;
+      if (s.buf.length > 0) this.#budget.used -= s.buf.length + BUFFER_OVERHEAD;
+      s.buf = NO_BYTES;
+    }
   }
 }

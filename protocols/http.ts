@@ -35,7 +35,13 @@
 import zlib from "node:zlib";
 import { escapedText } from "../decode/mod.ts";
 import { DIR_TO_CLIENT, DIR_TO_SERVER } from "../flows/mod.ts";
-import type { ParserOutput, StreamParser } from "./stream_parser.ts";
+import {
+  BUFFER_OVERHEAD,
+  type ParserBudget,
+  type ParserOutput,
+  type StreamParser,
+  takeBudget,
+} from "./stream_parser.ts";
 
 /** Longest message head (start line and headers) kept, bytes. */
 export const HTTP_MAX_HEAD = 64 * 1024;
@@ -48,15 +54,57 @@ export const HTTP_BODY_INFLATE_MAX = 64 * 1024;
 /** Requests waiting for their responses at most. */
 export const HTTP_MAX_PENDING = 64;
 
-/** One header field as received. */
-export interface HttpHeader {
-  /** Name as sent. */
-  readonly name: Uint8Array;
-  /** Value without surrounding whitespace (folded lines joined by a space). */
-  readonly value: Uint8Array;
+/**
+ * One header field as received: offsets into its message's head, the
+ * byte views made only when asked for.
+ */
+export class HttpHeader {
   /** Name in lower case, as text, for lookups. */
   readonly key: string;
+  readonly #raw: Uint8Array;
+  readonly #ns: number;
+  readonly #ne: number;
+  #vs: number;
+  #ve: number;
+  #folded: Uint8Array | null = null;
+
+  /** The field at `raw[ns, ne)` (name) and `raw[vs, ve)` (trimmed value). */
+  constructor(
+    raw: Uint8Array,
+    key: string,
+    at: { ns: number; ne: number; vs: number; ve: number },
+  ) {
+    this.#raw = raw;
+    this.key = key;
+    this.#ns = at.ns;
+    this.#ne = at.ne;
+    this.#vs = at.vs;
+    this.#ve = at.ve;
+  }
+
+  /** Name as sent. */
+  get name(): Uint8Array {
+    return this.#raw.subarray(this.#ns, this.#ne);
+  }
+
+  /** Value without surrounding whitespace (folded lines joined by a space). */
+  get value(): Uint8Array {
+    return this.#folded ?? this.#raw.subarray(this.#vs, this.#ve);
+  }
+
+  /** Appends a folded continuation line's text (`raw[s, e)`, trimmed). */
+  fold(s: number, e: number): void {
+    const more = this.#raw.subarray(s, e);
+    const v = this.value;
+    const out = new Uint8Array(v.length + 1 + more.length);
+    out.set(v);
+    out[v.length] = 0x20;
+    out.set(more, v.length + 1);
+    this.#folded = out;
+  }
 }
+
+const AT = { ns: 0, ne: 0, vs: 0, ve: 0 };
 
 /** A request or response head and body. */
 export interface HttpMessage {
@@ -102,6 +150,8 @@ export class HttpTransaction {
   requestEmitted = false;
   /** Lazily built buffers (see `http_buffers.ts`). */
   cache: Map<string, Uint8Array | null> | null = null;
+  /** Parser budget bytes held while the request waits for its response. */
+  held = 0;
 
   /** A transaction numbered `txId` in its connection. */
   constructor(txId: number) {
@@ -168,10 +218,18 @@ const M_START = 0, M_HEAD = 1, M_BODY = 2, M_CHUNK_SIZE = 3, M_CHUNK_DATA = 4;
 const M_CHUNK_END = 5, M_TRAILER = 6, M_CLOSE_BODY = 7, M_RESYNC = 8;
 const M_DEAD = 9;
 
-/** Reading state of one direction. */
+/** Budget bytes a buffer holds: its length and its overhead (0 for none). */
+function held(b: Uint8Array | null): number {
+  return b === null || b.length === 0 ? 0 : b.length + BUFFER_OVERHEAD;
+}
+
+/** No parser memory limit (tests). */
+const UNLIMITED: ParserBudget = { used: 0, cap: Infinity };
+
+/** Reading state of one direction. Buffers grow on demand, within the budget. */
 class Side {
   mode = M_START;
-  head: Uint8Array = new Uint8Array(512);
+  head: Uint8Array = EMPTY;
   headLen = 0;
   headTrunc = false;
   /** Non-CR bytes on the current head line. */
@@ -184,6 +242,8 @@ class Side {
   chunkLine = 0;
   body: Uint8Array | null = null;
   bodyKept = 0;
+  /** The budget refused more body: nothing more is kept. */
+  bodyFull = false;
   bodyLength = 0;
   bodyIncomplete = false;
   /** The message being read. */
@@ -191,14 +251,33 @@ class Side {
   tx: HttpTransaction | null = null;
   /** Content-Encoding of the message being read: 0 none, 1 gzip, 2 deflate. */
   coding = 0;
+  readonly budget: ParserBudget;
+
+  constructor(budget: ParserBudget) {
+    this.budget = budget;
+  }
+
+  /** Gives the buffers back to the budget (the connection is done). */
+  release(): void {
+    this.budget.used -= held(this.head) + held(this.body);
+    this.head = EMPTY;
+    this.body = null;
+  }
 
   resetMessage(): void {
+    if (this.head.length > 512) {
+      // A big head's buffer goes back; small ones are kept for the next.
+      this.budget.used -= held(this.head);
+      this.head = EMPTY;
+    }
+    this.budget.used -= held(this.body);
     this.headLen = 0;
     this.headTrunc = false;
     this.lineLen = 0;
     this.remaining = 0;
     this.body = null;
     this.bodyKept = 0;
+    this.bodyFull = false;
     this.bodyLength = 0;
     this.bodyIncomplete = false;
     this.msg = null;
@@ -206,40 +285,56 @@ class Side {
     this.coding = 0;
   }
 
-  pushHead(c: number): void {
-    if (this.headLen >= this.head.length) {
-      if (this.head.length >= HTTP_MAX_HEAD) {
-        this.headTrunc = true;
-        return;
+  /** Keeps `buf[from, to)` of the head (what fits in the head's cap and the budget). */
+  pushHeadBytes(buf: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    if (this.headLen + n > this.head.length) {
+      let cap = this.head.length === 0 ? 512 : this.head.length;
+      while (cap < this.headLen + n && cap < HTTP_MAX_HEAD) {
+        cap = Math.min(HTTP_MAX_HEAD, cap * 4);
       }
-      const n = new Uint8Array(Math.min(HTTP_MAX_HEAD, this.head.length * 4));
-      n.set(this.head);
-      this.head = n;
+      if (
+        cap > this.head.length &&
+        takeBudget(this.budget, cap + BUFFER_OVERHEAD - held(this.head))
+      ) {
+        const b = new Uint8Array(cap);
+        b.set(this.head.subarray(0, this.headLen));
+        this.head = b;
+      }
     }
-    this.head[this.headLen++] = c;
+    const room = this.head.length - this.headLen;
+    if (room < n) this.headTrunc = true;
+    const k = room < n ? room : n;
+    if (k > 0) {
+      this.head.set(buf.subarray(from, from + k), this.headLen);
+      this.headLen += k;
+    }
   }
 
   keepBody(buf: Uint8Array, off: number, len: number): void {
     this.bodyLength += len;
-    if (this.bodyKept >= HTTP_BODY_KEEP) {
+    if (this.bodyKept >= HTTP_BODY_KEEP || this.bodyFull) {
       this.bodyIncomplete = true;
       return;
     }
     const n = Math.min(len, HTTP_BODY_KEEP - this.bodyKept);
-    if (this.body === null) {
-      this.body = new Uint8Array(Math.min(HTTP_BODY_KEEP, Math.max(n, 1024)));
-    }
-    if (this.bodyKept + n > this.body.length) {
-      const b = new Uint8Array(
-        Math.min(
-          HTTP_BODY_KEEP,
-          Math.max(this.bodyKept + n, this.body.length * 2),
-        ),
+    const have = this.body?.length ?? 0;
+    if (this.bodyKept + n > have) {
+      const cap = Math.min(
+        HTTP_BODY_KEEP,
+        Math.max(this.bodyKept + n, have * 2, 1024),
       );
-      b.set(this.body.subarray(0, this.bodyKept));
+      if (!takeBudget(this.budget, cap + BUFFER_OVERHEAD - held(this.body))) {
+        // Out of parser memory: keep no more of this body.
+        this.bodyIncomplete = true;
+        this.bodyFull = true;
+        return;
+      }
+      const b = new Uint8Array(cap);
+      if (this.body !== null) b.set(this.body.subarray(0, this.bodyKept));
       this.body = b;
     }
-    this.body.set(buf.subarray(off, off + n), this.bodyKept);
+    this.body!.set(buf.subarray(off, off + n), this.bodyKept);
     this.bodyKept += n;
     if (n < len) this.bodyIncomplete = true;
   }
@@ -303,28 +398,24 @@ function parseHead(s: Side): HttpMessage {
     const c0 = raw[pos]!;
     if ((c0 === 0x20 || c0 === 0x09) && headers.length > 0) {
       // Obsolete line folding: joined to the previous value by a space.
-      const prev = headers[headers.length - 1]!;
-      const more = trim(raw, pos, he);
-      const v = new Uint8Array(prev.value.length + 1 + more.length);
-      v.set(prev.value);
-      v[prev.value.length] = 0x20;
-      v.set(more, prev.value.length + 1);
-      headers[headers.length - 1] = {
-        name: prev.name,
-        value: v,
-        key: prev.key,
-      };
+      let a = pos, b = he;
+      while (a < b && (raw[a] === 0x20 || raw[a] === 0x09)) a++;
+      while (b > a && (raw[b - 1] === 0x20 || raw[b - 1] === 0x09)) b--;
+      headers[headers.length - 1]!.fold(a, b);
     } else if (headers.length < HTTP_MAX_HEADERS) {
-      const colon = raw.indexOf(0x3a, pos);
-      if (colon >= 0 && colon < he) {
+      let colon = pos;
+      while (colon < he && raw[colon] !== 0x3a) colon++;
+      if (colon < he) {
         let ne = colon;
         while (ne > pos && (raw[ne - 1] === 0x20 || raw[ne - 1] === 0x09)) ne--;
-        const name = raw.subarray(pos, ne);
-        headers.push({
-          name,
-          value: trim(raw, colon + 1, he),
-          key: lowerText(name),
-        });
+        let vs = colon + 1, ve = he;
+        while (vs < ve && (raw[vs] === 0x20 || raw[vs] === 0x09)) vs++;
+        while (ve > vs && (raw[ve - 1] === 0x20 || raw[ve - 1] === 0x09)) ve--;
+        AT.ns = pos;
+        AT.ne = ne;
+        AT.vs = vs;
+        AT.ve = ve;
+        headers.push(new HttpHeader(raw, lowerText(raw, pos, ne), AT));
       }
     }
     pos = e + 1;
@@ -347,13 +438,29 @@ function trim(d: Uint8Array, s: number, e: number): Uint8Array {
   return d.subarray(s, e);
 }
 
-function lowerText(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length && i < 64; i++) {
-    const c = b[i]!;
-    s += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+const LOWER = new Uint8Array(64);
+const NAMES = new Map<number, string>();
+
+/** The lower-case text of a header name (at most 64 bytes), interned by a hash. */
+function lowerText(b: Uint8Array, from: number, to: number): string {
+  const n = to - from < 64 ? to - from : 64;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) {
+    const c = b[from + i]!;
+    const l = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+    LOWER[i] = l;
+    h = Math.imul(h ^ l, 16777619);
   }
-  return s;
+  h = (h ^ n) >>> 0;
+  const hit = NAMES.get(h);
+  if (hit !== undefined && hit.length === n) {
+    let same = true;
+    for (let i = 0; i < n && same; i++) same = hit.charCodeAt(i) === LOWER[i];
+    if (same) return hit;
+  }
+  const t: string = String.fromCharCode.apply(null, [...LOWER.subarray(0, n)]);
+  if (NAMES.size < 4096) NAMES.set(h, t);
+  return t;
 }
 
 function eqLower(b: Uint8Array | null, s: string): boolean {
@@ -433,7 +540,14 @@ function isTooLarge(e: unknown): boolean {
 
 /** The HTTP/1.x parser of one connection. */
 export class HttpParser implements StreamParser {
-  readonly #sides: [Side, Side] = [new Side(), new Side()];
+  readonly #sides: [Side, Side];
+  readonly #budget: ParserBudget;
+
+  /** A parser whose buffers (and waiting requests' heads) count in `budget`. */
+  constructor(budget: ParserBudget = UNLIMITED) {
+    this.#budget = budget;
+    this.#sides = [new Side(budget), new Side(budget)];
+  }
   /** Requests waiting for their responses, oldest first. */
   #pending: HttpTransaction[] = [];
   #nextTx = 0;
@@ -540,17 +654,23 @@ export class HttpParser implements StreamParser {
     end: number,
     out: ParserOutput,
   ): number {
+    // Find where the head ends in this chunk, then keep the bytes at once.
+    const start = i;
+    let line = s.lineLen;
+    let done = false;
     while (i < end) {
       const c = buf[i++]!;
-      s.pushHead(c);
       if (c === 0x0a) {
-        if (s.lineLen === 0) {
-          this.#headDone(dir, s, out);
-          return i;
+        if (line === 0) {
+          done = true;
+          break;
         }
-        s.lineLen = 0;
-      } else if (c !== 0x0d) s.lineLen++;
+        line = 0;
+      } else if (c !== 0x0d) line++;
     }
+    s.lineLen = line;
+    s.pushHeadBytes(buf, start, i);
+    if (done) this.#headDone(dir, s, out);
     return i;
   }
 
@@ -577,6 +697,14 @@ export class HttpParser implements StreamParser {
       if (this.#pending.length >= HTTP_MAX_PENDING) {
         this.#finish(this.#pending.shift()!, out);
       }
+      // A waiting request's head counts in the budget; when it is spent,
+      // the oldest waiting requests are given up (logged without response).
+      let took = takeBudget(this.#budget, m.raw.length);
+      while (!took && this.#pending.length > 0) {
+        this.#finish(this.#pending.shift()!, out);
+        took = takeBudget(this.#budget, m.raw.length);
+      }
+      if (took) tx.held = m.raw.length;
       this.#pending.push(tx);
       this.#startBody(dir, s, chunked, chunked ? 0 : Math.max(0, cl), out);
       return;
@@ -708,6 +836,8 @@ export class HttpParser implements StreamParser {
 
   /** Emits `tx` as complete (its request first, when not yet emitted). */
   #finish(tx: HttpTransaction, out: ParserOutput): void {
+    this.#budget.used -= tx.held;
+    tx.held = 0;
     if (!tx.requestEmitted && tx.request !== null) {
       tx.requestEmitted = true;
       out.emit(tx, DIR_TO_SERVER);
@@ -813,7 +943,12 @@ export class HttpParser implements StreamParser {
     this.#pending = [];
     for (const tx of pending) {
       if (tx.request !== null) this.#finish(tx, out);
+      else {
+        this.#budget.used -= tx.held;
+        tx.held = 0;
+      }
     }
+    for (const side of this.#sides) side.release();
   }
 }
 

@@ -344,3 +344,28 @@ Deno.test("normalizeUri() removes dot segments and decodes percent escapes", () 
   assert.equal(n("/p?a=/../b"), "/p?a=/../b");
   assert.equal(n("https://h"), "");
 });
+
+Deno.test("HttpParser keeps every connection's buffers within the shared budget and gives them back", () => {
+  const budget = { used: 0, cap: 256 * 1024 };
+  const parsers: HttpParser[] = [];
+  const out: ParserOutput = { emit() {} };
+  const head = enc("GET /" + "a".repeat(60_000)); // a head that never ends
+  const body = new Uint8Array(20_000);
+  for (let i = 0; i < 50; i++) {
+    const p = new HttpParser(budget);
+    parsers.push(p);
+    p.data(DIR_TO_SERVER, head, 0, head.length, out);
+    p.data(
+      DIR_TO_CLIENT,
+      enc("HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n"),
+      0,
+      41,
+      out,
+    );
+    p.data(DIR_TO_CLIENT, body, 0, body.length, out);
+    assert.ok(budget.used <= budget.cap, `${budget.used}`);
+  }
+  assert.ok(budget.used > budget.cap / 2, "the budget was used");
+  for (const p of parsers) p.close(out);
+  assert.equal(budget.used, 0);
+});

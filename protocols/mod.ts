@@ -17,7 +17,7 @@ export {
   HTTP_MAX_HEAD,
   HTTP_MAX_HEADERS,
   HTTP_MAX_PENDING,
-  type HttpHeader,
+  HttpHeader,
   type HttpMessage,
   HttpParser,
   HttpTransaction,

@@ -69,6 +69,36 @@ export interface ParserSpec {
     len: number,
     port: number,
   ): number;
-  /** A parser for one new connection. */
-  create(): StreamParser;
+  /**
+   * A parser for one new connection. Buffers it grows beyond a small fixed
+   * size are counted in `budget` (shared by every connection), and not
+   * grown when it is spent.
+   */
+  create(budget: ParserBudget): StreamParser;
+}
+
+/**
+ * Bytes of parser buffers (message heads, kept bodies, messages split
+ * across segments) held by all connections together, and the cap. A
+ * parser that would pass the cap keeps what it has (a head or body is then
+ * cut short and flagged) instead of growing.
+ */
+export interface ParserBudget {
+  used: number;
+  readonly cap: number;
+}
+
+/** Accounted per parser made (its objects), and per buffer (its backing store). */
+export const PARSER_OVERHEAD = 1024;
+/** Accounted per parser buffer besides its bytes. */
+export const BUFFER_OVERHEAD = 256;
+
+/** 32 MiB of parser buffers for all connections (beside `stream.memcap`). */
+export const DEFAULT_PARSER_MEMCAP = 32 << 20;
+
+/** Takes `n` bytes from `b`; false (nothing taken) when that would pass its cap. */
+export function takeBudget(b: ParserBudget, n: number): boolean {
+  if (b.used + n > b.cap) return false;
+  b.used += n;
+  return true;
 }

@@ -96,8 +96,10 @@ export const DEFAULT_STREAM_DEPTH = 1 << 20;
 export const DEFAULT_STREAM_MEMCAP = 32 << 20;
 /** Held segments one direction may have (bounds the sorted-list walk). */
 export const MAX_HELD_SEGMENTS = 2048;
-/** Accounted per held segment besides its bytes (object and array headers). */
-export const SEGMENT_OVERHEAD = 96;
+/** Accounted per held segment besides its bytes (object, array and its backing store). */
+export const SEGMENT_OVERHEAD = 256;
+/** Accounted per connection with stream state (both directions' records). */
+export const FLOW_OVERHEAD = 512;
 
 /** Defaults (see the constants). */
 export const DEFAULT_REASSEMBLY_CONFIG: Readonly<ReassemblyConfig> = {
@@ -131,6 +133,8 @@ export interface ReassemblyCounters {
   midstream: number;
   /** Directions whose SYN carried data (TCP Fast Open). */
   synData: number;
+  /** Connections not reassembled because the memcap was spent when they began. */
+  flowsSkipped: number;
 }
 
 /** One held out-of-order segment (stream offsets). */
@@ -211,6 +215,7 @@ export class TcpReassembler {
     overlapsDiffering: 0,
     midstream: 0,
     synData: 0,
+    flowsSkipped: 0,
   };
   /** Per-slot light state: the flow id, and per direction ISN, acknowledgement, flags. */
   #lightId = new Float64Array(1024).fill(-1);
@@ -240,13 +245,26 @@ export class TcpReassembler {
     let s = slot < this.#bySlot.length ? this.#bySlot[slot]! : null;
     if (s !== null && s.flowId === f.id) return s;
     if (!create) return null;
+    if (s !== null) {
+      // A slot reused by a new flow whose predecessor's end we missed.
+      this.#release(s);
+      this.#memUsed -= FLOW_OVERHEAD;
+      this.#bySlot[slot] = null;
+      if (this.#pool.length < 4096) this.#pool.push(s);
+      s = null;
+    }
+    // Connection state counts against the memcap like held segments
+    // (Suricata's stream.memcap covers sessions too): a flood of
+    // connections cannot take more.
+    if (this.#memUsed + FLOW_OVERHEAD > this.config.memcap) {
+      this.counters.flowsSkipped++;
+      return null;
+    }
+    this.#memUsed += FLOW_OVERHEAD;
     if (s === null) {
       s = this.#pool.pop() ?? new FlowStreams();
       while (this.#bySlot.length <= slot) this.#bySlot.push(null);
       this.#bySlot[slot] = s;
-    } else {
-      // A slot reused by a new flow whose predecessor's end we missed.
-      this.#release(s);
     }
     s.flowId = f.id;
     return s;
@@ -316,7 +334,8 @@ export class TcpReassembler {
     let s = this.#streams(flow, false);
     if (s === null) {
       if (len === 0) return;
-      s = this.#streams(flow, true)!;
+      s = this.#streams(flow, true);
+      if (s === null) return; // the memcap is spent: not reassembled
     }
     const d = s.dirs[dir]!;
     if (d.state === S_DONE) {
@@ -633,6 +652,7 @@ export class TcpReassembler {
     if (s === null) return;
     this.#endBoth(flow, s, "closed");
     this.#release(s);
+    this.#memUsed -= FLOW_OVERHEAD;
     this.#bySlot[flow.slot] = null;
     if (this.#pool.length < 4096) this.#pool.push(s);
   }

@@ -16,6 +16,7 @@ import {
   FlowTable,
 } from "../flows/mod.ts";
 import {
+  FLOW_OVERHEAD,
   type ReassemblyConfig,
   SEGMENT_OVERHEAD,
   type StreamEndReason,
@@ -149,7 +150,7 @@ Deno.test("reassembler holds out-of-order segments until the hole fills", () => 
   k.c(0, "ABCDE");
   assert.equal(k.rec.text(DIR_TO_SERVER), "ABCDEFGHIJKLMNO");
   assert.equal(k.r.counters.held, 0);
-  assert.equal(k.r.memUsed, 0);
+  assert.equal(k.r.memUsed, FLOW_OVERHEAD, "only the connection's own state");
   assert.equal(k.r.counters.segmentsHeld, 2);
   assert.equal(k.r.counters.heldPeak, 10);
 });
@@ -257,7 +258,7 @@ Deno.test("reassembler stops a direction at stream.depth and counts the bytes pa
 });
 
 Deno.test("reassembler never holds more than stream.memcap and counts what it dropped", () => {
-  const memcap = 4 * (100 + SEGMENT_OVERHEAD);
+  const memcap = FLOW_OVERHEAD + 4 * (100 + SEGMENT_OVERHEAD);
   const k = new Conn({ memcap });
   k.handshake();
   const seg = "x".repeat(100);
@@ -331,7 +332,7 @@ Deno.test("reassembler rebuilds a stream cut, reordered and duplicated at random
     assert.equal(k.rec.gaps[DIR_TO_SERVER].length, 0, `seed ${seed}`);
     assert.equal(k.rec.anomalies.length, 0, `seed ${seed}`);
     assert.equal(k.rec.ends[DIR_TO_SERVER], "fin", `seed ${seed}`);
-    assert.equal(k.r.memUsed, 0, `seed ${seed}`);
+    assert.equal(k.r.memUsed, FLOW_OVERHEAD, `seed ${seed}`);
   }
 });
 
@@ -369,10 +370,39 @@ Deno.test("reassembler signals bytes the capture cut off (snap length) as a gap 
   k.c(0, "ABCD");
   assert.equal(k.rec.text(DIR_TO_SERVER), "ABCDEFOP");
   assert.deepEqual(k.rec.gaps[DIR_TO_SERVER], [8]);
-  assert.equal(k.r.memUsed, 0);
+  assert.equal(k.r.memUsed, FLOW_OVERHEAD);
   // In order, the cut is a gap at once.
   k.send(DIR_TO_SERVER, TCP_ACK, CLIENT_ISN + 1 + 16, "QR", SERVER_ISN + 1, 5);
   assert.deepEqual(k.rec.gaps[DIR_TO_SERVER], [8, 3]);
   k.c(21, "V");
   assert.equal(k.rec.text(DIR_TO_SERVER), "ABCDEFOPQRV");
+});
+
+Deno.test("reassembler leaves connections beyond the memcap unreassembled and counts them", () => {
+  const rec = new Recorder();
+  const r = new TcpReassembler(rec, { memcap: 3 * FLOW_OVERHEAD });
+  const table = new FlowTable((f) => r.flowEnd(f));
+  const p = newPacket();
+  for (let i = 0; i < 5; i++) {
+    const buf = new Uint8Array(12);
+    p.data = buf;
+    p.payloadOffset = 8;
+    p.payloadLen = p.payloadWireLen = 4;
+    p.ipVersion = 4;
+    p.proto = IPPROTO_TCP;
+    p.src[0] = 0x0a000100 + i;
+    p.dst[0] = 0x0a000002;
+    p.srcPort = 40000;
+    p.dstPort = 80;
+    p.tcpFlags = TCP_ACK;
+    p.tcpSeq = 1;
+    p.tsUs = 1 + i;
+    const f = table.update(p);
+    r.segment(p, f, table.lastDir);
+    assert.ok(r.memUsed <= 3 * FLOW_OVERHEAD);
+  }
+  assert.equal(r.counters.flowsSkipped, 2);
+  assert.equal(r.counters.bytes, 12);
+  table.flush();
+  assert.equal(r.memUsed, 0);
 });

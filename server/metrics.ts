@@ -152,6 +152,12 @@ export function streamMetrics(
         r.overlapsDiffering,
       ),
       metric(
+        "netsentinel_stream_memcap_skipped_flows_total",
+        "counter",
+        "TCP connections not reassembled: stream.memcap was spent when they began",
+        r.flowsSkipped,
+      ),
+      metric(
         "netsentinel_stream_midstream_total",
         "counter",
         "TCP stream directions picked up without their handshake",

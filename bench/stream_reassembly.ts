@@ -1,0 +1,238 @@
+/**
+ * Bench: what TCP reassembly and the stream-fed parsers cost, each beside a
+ * reference measured in the same run:
+ *
+ * - offline rate on the bench's large mixed capture: the pipeline with
+ *   every rule detector and the app layer on (reassembly, HTTP, DNS, TLS),
+ *   beside the same pipeline with the app layer off (per-packet facts only,
+ *   as before `reassembly/`) and beside tcpdump reading the same file;
+ * - reassembly cost per MB of payload: a stream of 1448-byte segments in
+ *   order, and one with every pair of segments swapped (each second one
+ *   held), through the reassembler alone, beside copying the same bytes
+ *   once (`Uint8Array.set`);
+ * - memory: a child process runs the whole pipeline (rule detectors, app
+ *   layer) under the unit's V8 heap flags while many sources each send
+ *   segments after a hole that is never filled; it reports the most the
+ *   reassembler held beside `stream.memcap`, and the parent its peak RSS,
+ *   beside the same flood with the app layer off.
+ *
+ *   deno task bench --only stream [--quick]
+ *
+ * @module
+ */
+import { AlertAggregator, defaultPolicy } from "../alerts/mod.ts";
+import { type FrameBatch, readCaptureFile } from "../capture/mod.ts";
+import { newPacket, TCP_ACK } from "../decode/mod.ts";
+import { createDetectors } from "../detect/mod.ts";
+import { Pipeline } from "../engine/mod.ts";
+import { FlowTable } from "../flows/mod.ts";
+import { TcpReassembler } from "../reassembly/mod.ts";
+import type { BenchRow } from "./bench.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const enc = new TextEncoder();
+function say(s: string): void {
+  Deno.stderr.writeSync(enc.encode(s + "\n"));
+}
+
+async function load(path: string): Promise<FrameBatch[]> {
+  const out: FrameBatch[] = [];
+  for await (const b of readCaptureFile(path)) out.push(b);
+  return out;
+}
+
+/** Seconds to run `batches` through a fresh pipeline (rule detectors on). */
+function runPipeline(batches: FrameBatch[], appLayer: boolean): {
+  seconds: number;
+  reassembled: number;
+} {
+  const policy = defaultPolicy();
+  const agg = new AlertAggregator({ policy });
+  const p = new Pipeline({
+    appLayer,
+    observers: [...createDetectors(policy, agg.emit), agg.observer()],
+  });
+  const t0 = performance.now();
+  for (const b of batches) p.processBatch(b);
+  p.finish();
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    reassembled: p.reassembly?.bytes ?? 0,
+  };
+}
+
+/** ms per MB through the reassembler alone, in order or with pairs swapped. */
+function reassemblyCost(mb: number, swapped: boolean): number {
+  const seg = 1448;
+  const n = Math.floor((mb * 2 ** 20) / seg);
+  let sink = 0;
+  const r = new TcpReassembler({
+    data: (_f, _d, _b, _o, len) => {
+      sink += len;
+    },
+    gap: () => {},
+    end: () => {},
+    anomaly: () => {},
+  }, { depth: 0, memcap: 64 << 20 });
+  const table = new FlowTable(() => {});
+  const p = newPacket();
+  const buf = new Uint8Array(seg + 64).fill(0x61);
+  p.data = buf;
+  p.payloadOffset = 64;
+  p.payloadLen = p.payloadWireLen = seg;
+  p.ipVersion = 4;
+  p.proto = 6;
+  p.src[0] = 0x0a000001;
+  p.dst[0] = 0x0a000002;
+  p.srcPort = 40000;
+  p.dstPort = 80;
+  // The handshake's SYN: the stream starts at seq 1000.
+  p.tcpFlags = 0x02;
+  p.tcpSeq = 999;
+  p.payloadLen = p.payloadWireLen = 0;
+  const f = table.update(p);
+  r.segment(p, f, 0);
+  p.tcpFlags = TCP_ACK;
+  p.payloadLen = p.payloadWireLen = seg;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const k = swapped ? (i % 2 === 0 ? i + 1 : i - 1) : i;
+    p.tcpSeq = (1000 + (k < n ? k : i) * seg) >>> 0;
+    r.segment(p, f, 0);
+  }
+  const ms = performance.now() - t0;
+  if (sink === 0) throw new Error("nothing reassembled");
+  return ms / (sink / 2 ** 20);
+}
+
+/** ms per MB to copy the bytes once (the floor of any reassembly). */
+function copyCost(mb: number): number {
+  const seg = 1448;
+  const n = Math.floor((mb * 2 ** 20) / seg);
+  const src = new Uint8Array(seg).fill(0x61);
+  const dst = new Uint8Array(1 << 20);
+  const t0 = performance.now();
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    if (o + seg > dst.length) o = 0;
+    dst.set(src, o);
+    o += seg;
+  }
+  return (performance.now() - t0) / ((n * seg) / 2 ** 20);
+}
+
+async function flood(
+  sources: number,
+  segments: number,
+  appLayer: boolean,
+): Promise<{ rssMiB: number; report: Record<string, number> }> {
+  const { timed } = await import("./bench.ts");
+  const r = await timed(Deno.execPath(), [
+    "run",
+    "-A",
+    "--v8-flags=--max-old-space-size=320,--max-semi-space-size=8",
+    `${ROOT}bench/_stream_flood.ts`,
+    String(sources),
+    String(segments),
+    appLayer ? "on" : "off",
+  ], { stdout: "piped" });
+  if (r.code !== 0) throw new Error(`stream flood failed (${r.code})`);
+  return { rssMiB: r.rssBytes / 2 ** 20, report: JSON.parse(r.stdout) };
+}
+
+/** The bench section `stream`. */
+export async function streamBench(quick: boolean): Promise<BenchRow[]> {
+  const { largeCapture, timed } = await import("./bench.ts");
+  const rows: BenchRow[] = [];
+  const { path, packets } = await largeCapture(quick ? 200_000 : 1_000_000);
+  say(`bench stream: pipeline over ${path}`);
+  const batches = await load(path);
+  const runs = quick ? 1 : 3;
+  let on = Infinity, off = Infinity, reassembled = 0;
+  for (let i = 0; i < runs; i++) {
+    const a = runPipeline(batches, false);
+    off = Math.min(off, a.seconds);
+    const b = runPipeline(batches, true);
+    on = Math.min(on, b.seconds);
+    reassembled = b.reassembled;
+  }
+  let tcpdump: number | undefined;
+  try {
+    const t = await timed("tcpdump", ["-r", path, "-w", "/dev/null"]);
+    if (t.code === 0) tcpdump = packets / t.seconds;
+  } catch {
+    tcpdump = undefined; // no tcpdump: the row says so
+  }
+  rows.push({
+    section: "stream",
+    metric: "pipeline, app layer on (reassembly + HTTP/DNS/TLS)",
+    value: packets / on,
+    unit: "pkts/s",
+    reference: "app layer off, same run",
+    referenceValue: packets / off,
+    note: `${(100 * off / on).toFixed(0)}% of the rate without; ${
+      (reassembled / 2 ** 20).toFixed(1)
+    } MiB reassembled`,
+  });
+  rows.push({
+    section: "stream",
+    metric: "pipeline, app layer on",
+    value: packets / on,
+    unit: "pkts/s",
+    reference: tcpdump === undefined
+      ? "tcpdump missing"
+      : "tcpdump -r FILE -w /dev/null",
+    referenceValue: tcpdump,
+  });
+  const mb = quick ? 64 : 256;
+  const copy = copyCost(mb);
+  rows.push({
+    section: "stream",
+    metric: "reassembly, in order (1448-byte segments)",
+    value: reassemblyCost(mb, false),
+    unit: "ms/MB",
+    reference: "copying the bytes once",
+    referenceValue: copy,
+  });
+  rows.push({
+    section: "stream",
+    metric: "reassembly, every other segment held",
+    value: reassemblyCost(mb, true),
+    unit: "ms/MB",
+    reference: "copying the bytes once",
+    referenceValue: copy,
+  });
+  if (reassembled > 0) {
+    rows.push({
+      section: "stream",
+      metric: "app layer per MB reassembled (bench capture)",
+      value: ((on - off) * 1000) / (reassembled / 2 ** 20),
+      unit: "ms/MB",
+      note: "pipeline time with the app layer minus without, per MiB",
+    });
+  }
+  const sources = quick ? 50_000 : 200_000;
+  const segs = quick ? 4 : 4;
+  say(`bench stream: flood of ${sources} sources × ${segs} held segments`);
+  const fOn = await flood(sources, segs, true);
+  const fOff = await flood(sources, segs, false);
+  rows.push({
+    section: "stream",
+    metric: `flood ${sources} sources: held at most`,
+    value: fOn.report.maxUsed! / 2 ** 20,
+    unit: "MiB",
+    reference: "stream.memcap",
+    referenceValue: fOn.report.memcap! / 2 ** 20,
+    note: `${fOn.report.memcapDropped} bytes dropped by memcap`,
+  });
+  rows.push({
+    section: "stream",
+    metric: `flood ${sources} sources: peak RSS`,
+    value: fOn.rssMiB,
+    unit: "MiB",
+    reference: "same flood, app layer off",
+    referenceValue: fOff.rssMiB,
+    note: "the unit's MemoryMax is 512 MiB",
+  });
+  return rows;
+}
