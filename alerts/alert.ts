@@ -41,6 +41,18 @@ export type Severity = 1 | 2 | 3 | 4;
 /** What happened to the alert's source: Suricata's `alert.action`. */
 export type AlertAction = "allowed" | "blocked";
 
+/** The home device behind an alert's address (devices/: by its MAC). */
+export interface AlertDevice {
+  /** Its MAC address, `b8:27:eb:12:34:56`. */
+  mac: string;
+  /** The owner's name for it, else the name it announced (DHCP, mDNS, …). */
+  name?: string;
+  /** The MAC's vendor (IEEE registry). */
+  vendor?: string;
+  /** The kind the evidence supports ("printer", …), when it does. */
+  kind?: string;
+}
+
 /** Geographic facts of an address (fields present where the database knows them). */
 export interface AlertGeo {
   /** ISO 3166 country code. */
@@ -133,6 +145,10 @@ export interface Alert {
     src_host?: string;
     /** Reverse DNS name of the target (enrichment). */
     dest_host?: string;
+    /** The home device behind the source address (enrichment). */
+    src_device?: AlertDevice;
+    /** The home device behind the target address (enrichment). */
+    dest_device?: AlertDevice;
   };
 }
 

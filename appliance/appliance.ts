@@ -88,6 +88,7 @@ import {
   type HostRecord,
   listAlerts,
   listBlocks,
+  listDeviceEdits,
   listHosts,
   mergeHost,
   metaKey,
@@ -97,6 +98,8 @@ import {
 } from "../store/mod.ts";
 import { type AppConfig, effectiveBlockPolicy, saveConfig } from "./config.ts";
 import { DetectorSet } from "./detector_set.ts";
+import { DeviceKeeper } from "./devices.ts";
+import { loadOuiRegistry, type OuiRegistry } from "../devices/mod.ts";
 import {
   type InstanceLock,
   lockDataDir,
@@ -208,6 +211,8 @@ export class Appliance {
   readonly events: ApplianceEventSink;
   /** Threat-intelligence feeds in force. */
   readonly intel: IntelService;
+  /** The device inventory and its records. */
+  readonly devices: DeviceKeeper;
   /** The admin password when this start created it (print it once). */
   readonly generatedPassword: string | null;
   readonly #o: ApplianceOptions;
@@ -272,6 +277,7 @@ export class Appliance {
       rules: RuleSet | null;
       notifier: Notifier;
       intel: IntelService;
+      devices: DeviceKeeper;
     },
   ) {
     this.#o = o;
@@ -288,6 +294,7 @@ export class Appliance {
     this.notifier = parts.notifier;
     this.events = (e) => this.notifier.event(e);
     this.intel = parts.intel;
+    this.devices = parts.devices;
     // Filled in by start(); constructed here so the fields stay readonly.
     this.generatedPassword = null;
     this.server = null as unknown as DashboardServer;
@@ -307,6 +314,7 @@ export class Appliance {
           a.netsentinel,
           this.#enricher.alertFields(a.src_ip, a.dest_ip ?? ""),
         );
+        this.devices.enrich(a);
       },
       onAlert: (a, isNew) => this.#onAlert(a, isNew),
     });
@@ -370,6 +378,7 @@ export class Appliance {
         this.#detectors,
         this.aggregator.observer(),
         this.stats,
+        parts.devices.inventory,
         ...(retrain ? [retrain.observer] : []),
       ],
     });
@@ -528,6 +537,19 @@ export class Appliance {
     });
     await intel.load();
     const rules = c.rules.enabled ? await loadApplianceRules(o) : null;
+    let oui: OuiRegistry | null = null;
+    try {
+      oui = await loadOuiRegistry();
+    } catch (e) {
+      o.log.error("MAC vendors unknown", { error: e });
+    }
+    const devices = new DeviceKeeper({
+      store,
+      writer,
+      oui,
+      edits: await listDeviceEdits(store),
+      homeNet: () => holder.current.home_net,
+    });
     const app = new Appliance(o, {
       store,
       writer,
@@ -543,6 +565,7 @@ export class Appliance {
       notifier,
       intel,
       rules,
+      devices,
     });
     summary.fn = (from, to) => app.#summaryFacts(from, to);
     holder.onChange(() =>
@@ -637,6 +660,7 @@ export class Appliance {
     return {
       alerts: kvAlerts(this.store),
       hosts: kvHosts(this.store),
+      devices: this.devices.source(),
       statsHistory: kvStatsHistory(this.store),
       responder: this.#responder(),
       notify: notifyControl({
@@ -841,16 +865,30 @@ export class Appliance {
       });
     }
     if (isNew && a.netsentinel.type === "new_host") {
+      const f = this.devices.newDeviceFacts(a.src_ip);
+      const what = f === null ? "" : [
+        f.name,
+        f.vendor ?? (f.random_mac ? "randomised MAC" : null),
+        f.kind,
+      ].filter((x) => x).join(", ");
       this.events({
         type: "new_device",
         severity: a.alert.severity,
-        title: `New device ${a.src_ip}`,
-        detail: a.netsentinel.explanation,
+        title: `New device ${a.src_ip}${what ? ` (${what})` : ""}`,
+        detail: f === null
+          ? a.netsentinel.explanation
+          : `${a.netsentinel.explanation} MAC ${f.mac}, first seen by ${f.first_seen_by}.`,
         at: Date.now(),
         ip: a.src_ip,
         alert_id: a.netsentinel.id,
+        ...(f === null ? {} : {
+          facts: Object.fromEntries(
+            Object.entries(f).filter(([, v]) => v !== null),
+          ) as Record<string, string | boolean>,
+        }),
       });
     }
+    if (isNew) this.devices.noteAlert(a);
     if (isNew) {
       if (this.#alertAddrs.size < MAX_ALERT_ADDRS) {
         this.#alertAddrs.set(
@@ -1055,7 +1093,12 @@ export class Appliance {
   #saveHosts(now: number): Promise<void> {
     if (this.#saving !== null) return this.#saving;
     this.#lastHostSave = now;
-    this.#saving = this.#saveHostSlices()
+    this.#saving = Promise.all([
+      this.#saveHostSlices(),
+      this.devices.save().catch((e) =>
+        this.#o.log.error("device save failed", { error: e })
+      ),
+    ]).then(() => {})
       .catch((e) => this.#o.log.error("host save failed", { error: e }))
       .finally(() => {
         this.#saving = null;

@@ -130,6 +130,12 @@ export class DeviceState {
   lastV4 = 0;
   /** Last IPv6 address words (to skip formatting). */
   readonly lastV6 = new Uint32Array(4);
+  /** The texts of the current IPv4 and IPv6 addresses ("" when none). */
+  curV4 = "";
+  curV6 = "";
+  /** Packet time of the last packet from each (µs). */
+  lastV4Us = 0;
+  lastV6Us = 0;
 
   constructor(
     mac: number,
@@ -558,6 +564,9 @@ export class DeviceInventory implements AppObserver {
   drain(): DeviceDelta[] {
     const out: DeviceDelta[] = [];
     for (const d of this.#byMac.values()) {
+      // The current addresses' last-seen times (kept per packet as numbers).
+      if (d.curV4) d.noteAddr(d.curV4, d.lastV4Us);
+      if (d.curV6) d.noteAddr(d.curV6, d.lastV6Us);
       const z = d.drained;
       if (
         !d.changed && z.pktsIn === d.pktsIn && z.pktsOut === d.pktsOut &&

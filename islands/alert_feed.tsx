@@ -164,6 +164,9 @@ export default function AlertFeed(p: AlertFeedProps): VNode {
                       <a href={`/hosts/${encodeURIComponent(a.src_ip)}`}>
                         {a.src_ip}
                       </a>
+                      {n.src_device?.name
+                        ? <div class="sub device">{n.src_device.name}</div>
+                        : null}
                       {n.src_host ? <div class="sub">{n.src_host}</div> : null}
                       {a.alert.action === "blocked"
                         ? <div class="sub blocked">blocked</div>
@@ -172,6 +175,9 @@ export default function AlertFeed(p: AlertFeedProps): VNode {
                     <td>
                       {a.dest_ip ?? "–"}
                       {a.dest_port !== undefined ? `:${a.dest_port}` : ""}
+                      {n.dest_device?.name
+                        ? <div class="sub device">{n.dest_device.name}</div>
+                        : null}
                       {n.dest_host
                         ? <div class="sub">{n.dest_host}</div>
                         : null}

@@ -10,6 +10,7 @@ import { type ComponentType, h, hydrate } from "preact";
 import AlertActions from "./alert_actions.tsx";
 import AlertFeed from "./alert_feed.tsx";
 import BlockManager from "./block_manager.tsx";
+import { DeviceChart, DeviceEditor } from "./device_panel.tsx";
 import LiveOverview from "./live_overview.tsx";
 import NotifyChannels from "./notify_channels.tsx";
 import PolicyEditor from "./policy_editor.tsx";
@@ -23,6 +24,8 @@ const ISLANDS: Record<string, ComponentType<any>> = {
   AlertActions,
   AlertFeed,
   BlockManager,
+  DeviceChart,
+  DeviceEditor,
   LiveOverview,
   NotifyChannels,
   PolicyEditor,

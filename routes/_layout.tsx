@@ -23,7 +23,7 @@ export interface LayoutProps {
 const NAV: [string, string][] = [
   ["/", "Overview"],
   ["/alerts", "Alerts"],
-  ["/hosts", "Hosts"],
+  ["/devices", "Devices"],
   ["/blocks", "Blocks"],
   ["/intel", "Intel"],
   ["/rules", "Rules"],

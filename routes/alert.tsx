@@ -5,7 +5,12 @@
  * @module
  */
 import type { VNode } from "preact";
-import type { Alert, AlertGeo, AlertType } from "../alerts/alert.ts";
+import type {
+  Alert,
+  AlertDevice,
+  AlertGeo,
+  AlertType,
+} from "../alerts/alert.ts";
 import type { RequestContext } from "../server/context.ts";
 import { Island } from "../islands/_island.tsx";
 import AlertActions from "../islands/alert_actions.tsx";
@@ -215,6 +220,7 @@ export default function AlertPage(p: AlertPageProps): VNode {
             {a.src_port !== undefined ? `:${a.src_port}` : ""}
           </p>
           <Geo geo={n.src_geo} host={n.src_host} scope={p.srcScope} />
+          <DeviceLine d={n.src_device} />
         </section>
         {a.dest_ip !== undefined
           ? (
@@ -227,6 +233,7 @@ export default function AlertPage(p: AlertPageProps): VNode {
                 {a.dest_port !== undefined ? `:${a.dest_port}` : ""}
               </p>
               <Geo geo={n.dest_geo} host={n.dest_host} scope={p.destScope} />
+              <DeviceLine d={n.dest_device} />
             </section>
           )
           : null}
@@ -356,4 +363,23 @@ function blockTarget(a: Alert): string | null {
   return e.via === "dns_query" || typeof e.remote !== "string"
     ? null
     : e.remote;
+}
+
+/** The home device behind an address, linked to its page. */
+function DeviceLine(p: { d: AlertDevice | undefined }): VNode | null {
+  const d = p.d;
+  if (d === undefined) return null;
+  return (
+    <p class="device" data-testid="alert-device">
+      Device:{" "}
+      <a href={`/devices/${encodeURIComponent(d.mac)}`}>{d.name ?? d.mac}</a>
+      {[d.vendor, d.kind].filter((x) => x).length > 0
+        ? (
+          <span class="sub">
+            {` (${[d.vendor, d.kind].filter((x) => x).join(", ")})`}
+          </span>
+        )
+        : null}
+    </p>
+  );
 }

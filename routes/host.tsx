@@ -47,7 +47,7 @@ export default function HostPage(p: HostPageProps): VNode {
   return (
     <>
       <p class="crumbs">
-        <a href="/hosts">Hosts</a> ›
+        <a href="/devices">Devices</a> › <a href="/hosts">Hosts</a> ›
       </p>
       <h1>
         <span class="flag">{typeof g.flag === "string" ? g.flag : ""}</span>
@@ -55,6 +55,16 @@ export default function HostPage(p: HostPageProps): VNode {
         {p.ip}
       </h1>
       {p.name ? <p class="sub">{p.name}</p> : null}
+      {p.device
+        ? (
+          <p class="device" data-testid="host-device">
+            Device:{" "}
+            <a href={`/devices/${encodeURIComponent(p.device.mac)}`}>
+              {p.device.name ?? p.device.mac}
+            </a>
+          </p>
+        )
+        : null}
       <div class="grid">
         <section class="panel">
           <h2>Known facts</h2>

@@ -20,6 +20,13 @@ import {
   type RequestContext,
 } from "./context.ts";
 import { ALERT_CSV_COLUMNS, alertCsvValues, csvRow } from "../alerts/mod.ts";
+import {
+  DeviceEditError,
+  type DeviceView,
+  parseDeviceEdit,
+  parseMac,
+} from "../devices/mod.ts";
+import type { DeviceTraffic } from "../store/mod.ts";
 import type {
   AlertFilter,
   AlertPage,
@@ -422,6 +429,8 @@ export interface HostDetail {
   alerts: Alert[];
   /** Its active block, or null. */
   block: BlockView | null;
+  /** The home device seen last with this address, or null. */
+  device: { mac: string; name: string | null } | null;
 }
 
 /** Everything the dashboard knows about one address. */
@@ -442,6 +451,7 @@ export async function hostDetail(
     name: e?.host ?? (typeof host?.rdns === "string" ? host.rdns : null),
     alerts,
     block,
+    device: ctx.deps.devices?.byIp(ip) ?? null,
   };
 }
 
@@ -779,6 +789,109 @@ async function testChannel(ctx: RequestContext): Promise<Response> {
   return json(r);
 }
 
+function deviceSource(ctx: RequestContext) {
+  const s = ctx.deps.devices;
+  if (s === undefined) throw new HttpError(503, "The device inventory is off");
+  return s;
+}
+
+/** Checks a MAC path parameter; its normal form (lower case, colons). */
+export function macParam(text: string): string {
+  if (parseMac(text) === null) {
+    throw badRequest(
+      "mac",
+      `"${text.slice(0, 40)}" is not a MAC address (aa:bb:cc:dd:ee:ff)`,
+    );
+  }
+  return text.toLowerCase().replaceAll("-", ":");
+}
+
+async function listDevicesRoute(ctx: RequestContext): Promise<Response> {
+  const limit = queryInt(ctx.url, "limit", { min: 1, max: 10_000 }) ?? 1000;
+  const cursor = queryCursor(ctx.url);
+  return json(
+    await deviceSource(ctx).list({
+      limit,
+      ...(cursor === undefined ? {} : { cursor }),
+    }),
+  );
+}
+
+/** Everything the dashboard shows about one device. */
+export interface DeviceDetail {
+  device: DeviceView;
+  /** Hourly traffic over the last 7 days and per-minute over the last 24 hours. */
+  traffic: { hourly: DeviceTraffic[]; minutes: DeviceTraffic[] };
+  /** Alerts from any of its addresses, newest first (at most 50). */
+  alerts: Alert[];
+  /** Countries and names of its top peers (GeoIP and reverse DNS as cached). */
+  peers: {
+    ip: string;
+    flag: string | null;
+    country: string | null;
+    name: string | null;
+  }[];
+}
+
+/** Loads a device's page data, or null. */
+export async function deviceDetail(
+  ctx: RequestContext,
+  mac: string,
+): Promise<DeviceDetail | null> {
+  const src = deviceSource(ctx);
+  const device = await src.get(mac);
+  if (device === null) return null;
+  const now = ctx.now;
+  const [hourly, minutes] = await Promise.all([
+    src.traffic(mac, "1h", now - 7 * 86_400_000, now + 3_600_000),
+    src.traffic(mac, "1m", now - 86_400_000, now + 60_000),
+  ]);
+  const alerts: Alert[] = [];
+  for (const a of device.addresses.slice(0, 8)) {
+    alerts.push(
+      ...(await ctx.deps.alerts.list({ src: a.ip, limit: 50 })).alerts,
+    );
+  }
+  alerts.sort((a, b) => b.timestamp.localeCompare(a.timestamp));
+  const peers = device.peers.map((p) => {
+    const e = ctx.deps.enricher?.enrichAddr(p.ip);
+    return {
+      ip: p.ip,
+      flag: e?.geo.flag ?? null,
+      country: e?.geo.country_name ?? e?.geo.country ?? null,
+      name: e?.host ?? null,
+    };
+  });
+  return {
+    device,
+    traffic: { hourly, minutes },
+    alerts: alerts.slice(0, 50),
+    peers,
+  };
+}
+
+async function getDeviceRoute(ctx: RequestContext): Promise<Response> {
+  const mac = macParam(ctx.params.mac ?? "");
+  const d = await deviceDetail(ctx, mac);
+  if (d === null) throw new HttpError(404, `No device "${mac}"`);
+  return json(d);
+}
+
+async function patchDevice(ctx: RequestContext): Promise<Response> {
+  const mac = macParam(ctx.params.mac ?? "");
+  const o = await readJsonObject(ctx.req);
+  let edit;
+  try {
+    edit = parseDeviceEdit(o);
+  } catch (e) {
+    if (e instanceof DeviceEditError) throw new HttpError(400, e.message);
+    throw e;
+  }
+  const d = await deviceSource(ctx).edit(mac, edit);
+  if (d === null) throw new HttpError(404, `No device "${mac}"`);
+  return json({ device: d });
+}
+
 function intelSource(ctx: RequestContext) {
   const s = ctx.deps.intel;
   if (s === undefined) throw new HttpError(503, "Threat intelligence is off");
@@ -818,6 +931,9 @@ export function addApiRoutes(router: Router<Handler>): void {
     .add("GET", "/api/stats", getStats)
     .add("GET", "/api/hosts", listHosts)
     .add("GET", "/api/hosts/:ip", getHost)
+    .add("GET", "/api/devices", listDevicesRoute)
+    .add("GET", "/api/devices/:mac", getDeviceRoute)
+    .add("PATCH", "/api/devices/:mac", patchDevice)
     .add("POST", "/api/detect", detect)
     .add("GET", "/api/replay", replayStatus)
     .add("POST", "/api/replay/start", replayStart)

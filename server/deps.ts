@@ -8,12 +8,14 @@
  *
  * @module
  */
+import type { DeviceEdit, DeviceView } from "../devices/mod.ts";
 import type { FeedView, IntelHit } from "../intel/mod.ts";
 import type { Alert, AlertGeo } from "../alerts/alert.ts";
 import type { Logger } from "../common/logger.ts";
 import type { NotifyControl } from "../notify/mod.ts";
 import type { RulesControl } from "../rules/mod.ts";
 import type {
+  DeviceTraffic,
   HostRecord,
   SessionRecord,
   TokenRecord,
@@ -74,6 +76,27 @@ export interface HostSource {
   ): Promise<{ hosts: HostView[]; cursor: string | null }>;
   /** One host, or null. */
   get(ip: string): Promise<HostView | null>;
+}
+
+/** Devices (devices/) as the dashboard reads and edits them. */
+export interface DeviceSource {
+  /** Devices in MAC order. */
+  list(
+    opts: { limit: number; cursor?: string },
+  ): Promise<{ devices: DeviceView[]; cursor: string | null }>;
+  /** One device by its MAC text (lower case, colons), or null. */
+  get(mac: string): Promise<DeviceView | null>;
+  /** Its traffic rollups with buckets in [from, to). */
+  traffic(
+    mac: string,
+    resolution: "1m" | "1h",
+    from: number,
+    to: number,
+  ): Promise<DeviceTraffic[]>;
+  /** Applies the owner's edit; null when there is no such device. */
+  edit(mac: string, edit: DeviceEdit): Promise<DeviceView | null>;
+  /** The device seen last with this address (MAC and name), or null. */
+  byIp(ip: string): { mac: string; name: string | null } | null;
 }
 
 /** One stored stats rollup. */
@@ -319,6 +342,8 @@ export interface IntelSource {
 export interface DashboardDeps {
   alerts: AlertSource;
   hosts: HostSource;
+  /** Absent: the Devices page says there is no inventory, the API answers 503. */
+  devices?: DeviceSource;
   statsHistory: StatsHistory;
   responder: Responder;
   policy: PolicyControl;

@@ -10,6 +10,8 @@ import { renderToString } from "preact-render-to-string";
 import * as alertRoute from "../routes/alert.tsx";
 import * as alertsRoute from "../routes/alerts.tsx";
 import * as blocksRoute from "../routes/blocks.tsx";
+import * as deviceRoute from "../routes/device.tsx";
+import * as devicesRoute from "../routes/devices.tsx";
 import * as hostRoute from "../routes/host.tsx";
 import * as hostsRoute from "../routes/hosts.tsx";
 import * as intelRoute from "../routes/intel.tsx";
@@ -90,6 +92,8 @@ export function addPageRoutes(
     .add("GET", "/", page(overviewRoute))
     .add("GET", "/alerts", page(alertsRoute))
     .add("GET", "/alerts/:id", page(alertRoute))
+    .add("GET", "/devices", page(devicesRoute))
+    .add("GET", "/devices/:mac", page(deviceRoute))
     .add("GET", "/hosts", page(hostsRoute))
     .add("GET", "/hosts/:ip", page(hostRoute))
     .add("GET", "/blocks", page(blocksRoute))

@@ -18,6 +18,9 @@
  * | `["offender", ip]` | blocks of an address within the repeat window |
  * | `["stats", resolution, bucketMs]` | a stats rollup (e.g. "1m") |
  * | `["host", ip]` | a known host |
+ * | `["device", mac]` | a device (devices/' record; store/devices.ts) |
+ * | `["device_edit", mac]` | the owner's name, known/trusted marks and note of a device |
+ * | `["device_traffic", mac, "1m" or "1h", bucketMs]` | a device's traffic in one bucket |
  * | `["user", name]` | a user (password hash) |
  * | `["session", idHash]` | a signed-in session |
  * | `["token", hash]` | an API token (hashed) |

@@ -13,5 +13,6 @@ export * from "./limits.ts";
 export * from "./alerts.ts";
 export * from "./writer.ts";
 export * from "./hosts.ts";
+export * from "./devices.ts";
 export * from "./blocks.ts";
 export * from "./auth.ts";
