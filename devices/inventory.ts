@@ -2,8 +2,8 @@
  * The device inventory: every host of the home network seen on the
  * capture's link, keyed by its MAC address, so a device keeps one record
  * when DHCP gives it another address. It watches frames passively as an
- * {@link AppObserver}: the sender's MAC and address of each packet (traffic
- * in and out, per minute), client messages of DHCP (UDP 68 → 67), NetBIOS
+ * {@link AppObserver}: the sender's MAC and address of each packet and ARP
+ * message (traffic in and out, per minute), client messages of DHCP (UDP 68 → 67), NetBIOS
  * name service (137), mDNS (5353), LLMNR (5355) and SSDP (1900) for names
  * and hints, and the app layer's HTTP User-Agents and TLS JA4s. Remote
  * peers, protocols and ports come from flows as they end.
@@ -323,6 +323,9 @@ function linkLocal(version: number, w: ArrayLike<number>): boolean {
   return (w[0]! >>> 22) === (0xfe80 >>> 6);
 }
 
+/** Address words of an ARP sender (reused). */
+const ARP_WORDS = new Uint32Array(4);
+
 /** The device inventory (see the module doc). */
 export class DeviceInventory implements AppObserver {
   readonly #o: DeviceInventoryOptions;
@@ -426,6 +429,26 @@ export class DeviceInventory implements AppObserver {
     if (dst >= 0 && anyCidrContains(home, v, p.dst)) {
       this.#byMac.get(dst)?.received(p.wirelen, p.tsUs);
     }
+  }
+
+  /**
+   * ARP (decoded by decode/): a sender whose hardware address is the
+   * frame's source and whose protocol address is in the home network is a
+   * device at that address (the ARP request every host sends before it
+   * talks). Gratuitous and probe ARPs count the same; spoofing is detect/'s
+   * job (arp_spoof).
+   */
+  onLinkFrame(p: Packet): void {
+    const a = p.arpMsg;
+    if (a.op === 0 || a.sha !== p.ethSrc || a.sha < 0) return;
+    if (macKind(a.sha) !== "global" && macKind(a.sha) !== "local") return;
+    ARP_WORDS[0] = a.spa;
+    if (a.spa === 0 || !anyCidrContains(this.#o.homeNet(), 4, ARP_WORDS)) {
+      return;
+    }
+    const d = this.#byMac.get(a.sha) ?? this.#device(a.sha, p.tsUs, "arp");
+    d.sent(p.wirelen, p.tsUs);
+    this.#addr(d, 4, ARP_WORDS, p.tsUs);
   }
 
   #firstBy(p: Packet, inside: boolean): string {

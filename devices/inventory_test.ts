@@ -372,3 +372,35 @@ Deno.test("the inventory stays within its bound under a flood of source MACs", (
   assert.equal(inv.size, 100);
   assert.equal(inv.evicted, 900);
 });
+
+Deno.test("an ARP request makes its sender a device at its address", () => {
+  const data = cat(
+    macBytes("ff:ff:ff:ff:ff:ff"),
+    macBytes(PI),
+    u16(0x0806),
+    [0, 1, 8, 0, 6, 4, 0, 1],
+    macBytes(PI),
+    [192, 168, 1, 57],
+    [0, 0, 0, 0, 0, 0],
+    [192, 168, 1, 1],
+  );
+  const inv = run([{
+    data,
+    wirelen: 60,
+    tsUs: T0,
+    linktype: LINKTYPE_ETHERNET,
+  }]);
+  const d = inv.get(0xb827eb123456)!;
+  assert.equal(d.firstBy, "arp");
+  assert.equal(inv.byIp("192.168.1.57"), d);
+  // Another MAC claiming to send for it in the ARP body is not believed.
+  const forged = data.slice();
+  forged[6 + 5] = 0x99;
+  const inv2 = run([{
+    data: forged,
+    wirelen: 60,
+    tsUs: T0,
+    linktype: LINKTYPE_ETHERNET,
+  }]);
+  assert.equal(inv2.size, 0);
+});
