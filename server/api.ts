@@ -27,6 +27,7 @@ import {
   parseMac,
 } from "../devices/mod.ts";
 import type { DeviceTraffic } from "../store/mod.ts";
+import { withCursor } from "./kv_sources.ts";
 import type {
   AlertFilter,
   AlertPage,
@@ -809,11 +810,13 @@ export function macParam(text: string): string {
 async function listDevicesRoute(ctx: RequestContext): Promise<Response> {
   const limit = queryInt(ctx.url, "limit", { min: 1, max: 10_000 }) ?? 1000;
   const cursor = queryCursor(ctx.url);
+  const src = deviceSource(ctx);
   return json(
-    await deviceSource(ctx).list({
-      limit,
-      ...(cursor === undefined ? {} : { cursor }),
-    }),
+    await withCursor(cursor, () =>
+      src.list({
+        limit,
+        ...(cursor === undefined ? {} : { cursor }),
+      })),
   );
 }
 

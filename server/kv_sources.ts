@@ -49,7 +49,7 @@ import { badRequest } from "./http.ts";
  * a cursor that points nowhere (KV: "invalid cursor", or a key too long)
  * into a 400 naming `cursor`; other errors pass through.
  */
-async function withCursor<T>(
+export async function withCursor<T>(
   cursor: string | undefined,
   list: () => Promise<T>,
 ): Promise<T> {

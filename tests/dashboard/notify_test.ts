@@ -618,7 +618,12 @@ Deno.test("new devices seen on the wire and blocks made by hand reach a channel 
       () => items().find((i) => i.type === "new_device") ?? null,
       (i) => i !== null,
     );
-    assert.match(dev!.title, /^New device \d+\.\d+\.\d+\.\d+$/);
+    // The capture's frames come from a locally administered MAC: no vendor.
+    assert.match(
+      dev!.title,
+      /^New device \d+\.\d+\.\d+\.\d+ \(randomised MAC\)$/,
+    );
+    assert.match(dev!.detail, /MAC 06:07:08:09:0a:0b, first seen by \w+/);
     const b = await call(app.url, cookie, "POST", "/api/blocks", {
       target: "203.0.113.50",
       duration: "1h",
