@@ -102,6 +102,8 @@ export interface EngineCounters {
 }
 
 const SCOPES = ["packet", "stream", "tx_request", "tx_response"] as const;
+/** Transport classes of the prefilter groups. */
+const P_TCP = 0, P_UDP = 1, P_OTHER = 2;
 const S_PACKET = 0, S_STREAM = 1, S_TX_REQ = 2, S_TX_RESP = 3;
 
 interface ScopeGroup {
@@ -109,9 +111,12 @@ interface ScopeGroup {
   addr: AddrIndex;
   /** Rules without a pattern naming IPv6 addresses: for IPv6 packets. */
   alwaysV6: Int32Array;
-  /** Prefilter per direction and inspection buffer (`pf[dir][ib]`). */
+  /**
+   * Prefilter per group and inspection buffer (`pf[dir * 3 + transport][ib]`,
+   * transport 0 TCP, 1 UDP, 2 other).
+   */
   pf: Array<Array<Prefilter | null>>;
-  /** Inspection buffers with a prefilter, per direction. */
+  /** Inspection buffers with a prefilter, per group. */
   pfIbs: number[][];
   /** Rules without a prefilter pattern, in order. */
   always: Int32Array;
@@ -242,28 +247,44 @@ export class RuleEngine {
       // Packet and stream rules are grouped by direction (a to_server
       // rule's pattern is not looked for in what the server sends);
       // transaction scopes are one direction already.
+      // … and by transport (TCP, UDP, other): a TCP rule's pattern is not
+      // looked for in UDP payloads.
       const ib = r.fast.list.ib;
       const dirs = split ? (r.flowDir < 0 ? [0, 1] : [r.flowDir]) : [0];
+      const protos = !split
+        ? [0]
+        : r.ipProto === 6
+        ? [P_TCP]
+        : r.ipProto === 17
+        ? [P_UDP]
+        : r.ipProto !== 0
+        ? [P_OTHER]
+        : r.app === "dns"
+        ? [P_TCP, P_UDP]
+        : [P_TCP, P_UDP, P_OTHER];
       for (const d of dirs) {
-        const key = ib * 2 + d;
-        let e = entries.get(key);
-        if (e === undefined) entries.set(key, e = []);
-        e.push([r.fast.bytes, r.idx]);
+        for (const pc of protos) {
+          const key = (ib * 2 + d) * 3 + pc;
+          let e = entries.get(key);
+          if (e === undefined) entries.set(key, e = []);
+          e.push([r.fast.bytes, r.idx]);
+        }
       }
     }
-    const pf: Array<Array<Prefilter | null>> = [
-      this.#ibs.map(() => null),
-      this.#ibs.map(() => null),
-    ];
-    const pfIbs: number[][] = [[], []];
+    const pf: Array<Array<Prefilter | null>> = [];
+    const pfIbs: number[][] = [];
+    for (let k = 0; k < 6; k++) {
+      pf.push(this.#ibs.map(() => null));
+      pfIbs.push([]);
+    }
     for (const [key, e] of entries) {
       const p = new Prefilter(e);
-      const ib = key >> 1, d = key & 1;
-      pf[d]![ib] = p;
-      pfIbs[d]!.push(ib);
-      if (!split) {
-        pf[1]![ib] = p;
-        pfIbs[1]!.push(ib);
+      const pc = key % 3, d = Math.floor(key / 3) & 1;
+      const ib = Math.floor(key / 6);
+      const slots = split ? [d * 3 + pc] : [0, 1, 2, 3, 4, 5];
+      for (const slot of slots) {
+        pf[slot]![ib] = p;
+        pfIbs[slot]!.push(ib);
       }
     }
     for (const l of pfIbs) l.sort((a, b) => a - b);
@@ -329,8 +350,9 @@ export class RuleEngine {
     this.counters.inspections++;
     this.#stamp = (this.#stamp + 1) >>> 0 || 1;
     this.#ncand = 0;
-    const d = insp.dir === 1 ? 1 : 0;
-    const ibs = g.pfIbs[d]!, pfs = g.pf[d]!;
+    const pc = insp.proto === 6 ? P_TCP : insp.proto === 17 ? P_UDP : P_OTHER;
+    const slot = (insp.dir === 1 ? 3 : 0) + pc;
+    const ibs = g.pfIbs[slot]!, pfs = g.pf[slot]!;
     for (let k = 0; k < ibs.length; k++) {
       const ib = ibs[k]!;
       const mb = this.#ibData(insp, ib);
