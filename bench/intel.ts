@@ -11,8 +11,7 @@
  * - Lookups per second: longest-prefix IPv4 and IPv6, domain-and-parents,
  *   beside `Set.has` of address or name strings.
  * - The offline rate (`analyze`) of the large mixed capture with feeds of
- *   the default feeds' sizes loaded (`--intel`), and with their address and
- *   domain feeds only (no TLS handshake reading), beside `analyze` without.
+ *   the default feeds' sizes loaded (`--intel`), beside `analyze` without.
  *
  *   deno task bench --only intel [--quick]
  *
@@ -60,11 +59,8 @@ function hex(rnd: () => number, n: number): string {
   return s.slice(0, n);
 }
 
-/**
- * A data directory with the default feeds at their usual sizes, as local
- * files (`kinds`: only the feeds of these indicator kinds).
- */
-async function defaultSizedFeeds(kinds?: readonly string[]): Promise<string> {
+/** A data directory with the default feeds at their usual sizes, as local files. */
+async function defaultSizedFeeds(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "ns-bench-intel-" });
   let x = 7;
   const rnd = () => {
@@ -101,9 +97,7 @@ async function defaultSizedFeeds(kinds?: readonly string[]): Promise<string> {
     ).join("\n"),
   };
   const { DEFAULT_FEEDS } = await import("../intel/mod.ts");
-  const feeds = DEFAULT_FEEDS.filter((f) =>
-    kinds === undefined || kinds.includes(f.kind)
-  ).map((f) => {
+  const feeds = DEFAULT_FEEDS.map((f) => {
     const path = join(dir, `${f.name}.src`);
     return {
       name: f.name,
@@ -218,7 +212,6 @@ export async function intelBench(quick: boolean): Promise<BenchRow[]> {
   // The offline rate with the default feeds' sizes loaded, beside without.
   const { path, packets } = await largeCapture(quick ? 200_000 : 1_000_000);
   const dir = await defaultSizedFeeds();
-  const dirNoTls = await defaultSizedFeeds(["ip", "domain"]);
   try {
     const runs = quick ? 1 : 3;
     const best = async (args: string[]) => {
@@ -239,14 +232,6 @@ export async function intelBench(quick: boolean): Promise<BenchRow[]> {
       dir,
       path,
     ]);
-    const noTls = await best([
-      "analyze",
-      "--no-model",
-      "--intel",
-      "--data",
-      dirNoTls,
-      path,
-    ]);
     const total = Object.values(DEFAULT_FEED_SIZES).reduce(
       (a: number, b: number) => a + b,
       0,
@@ -262,18 +247,9 @@ export async function intelBench(quick: boolean): Promise<BenchRow[]> {
       unit: "pkts/s",
       reference: "analyze without feeds",
       referenceValue: packets / plain,
-      note: "the fingerprint feeds make it read TLS handshakes",
-    }, {
-      section: "intel",
-      metric: "analyze with the default address and domain feeds only",
-      value: packets / noTls,
-      unit: "pkts/s",
-      reference: "analyze without feeds",
-      referenceValue: packets / plain,
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(dirNoTls, { recursive: true });
   }
   return rows;
 }
