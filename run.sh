@@ -17,7 +17,7 @@ TOOLS="$HERE/.tools"
 
 # Debian packages: what the appliance needs, and what the tests drive.
 START_PKGS=(libpcap0.8 nftables iproute2)
-TEST_PKGS=(libpcap0.8 nftables iproute2 tcpdump iputils-ping nmap hping3 hydra
+TEST_PKGS=(libpcap0.8 nftables iproute2 redis-server tcpdump iputils-ping nmap hping3 hydra
   iodine chromium openssh-server openssh-client dnsmasq-base dnsutils
   netcat-openbsd curl python3-sklearn procps systemd jq fonts-noto-color-emoji openssl
   ethtool net-tools traceroute tshark python3 python3-aiosmtpd dsniff
