@@ -92,7 +92,7 @@ export interface EveRedisState {
 
 /** Most bytes read from the file for one batch. */
 const MAX_BATCH_BYTES = 512 * 1024;
-const BACKOFF_MAX_MS = 30_000;
+const BACKOFF_MAX_MS = 5000;
 const dec = new TextDecoder();
 
 interface Cursor {
@@ -196,6 +196,11 @@ export class EveRedisShipper {
 
   /** The state for `/health`, `/metrics` and the dashboard. */
   state(): EveRedisState {
+    if (this.#conn !== null && !this.#conn.open && this.#downSince === null) {
+      // Closed by the server: down now, not only when the loop next looks.
+      this.#downSince = Date.now();
+      this.#m.lastError = this.#conn.closedBy?.message ?? "closed";
+    }
     return {
       connected: this.#conn?.open ?? false,
       server: this.#conn?.open ? this.#conn.address : null,

@@ -189,6 +189,7 @@ export class RedisConn {
   readonly #waiting: Waiter[] = [];
   readonly #timeoutMs: number;
   #closed: Error | null = null;
+  #writing: Promise<void> = Promise.resolve();
   /** Address connected to ("host:port"). */
   readonly address: string;
 
@@ -275,6 +276,11 @@ export class RedisConn {
     return this.#closed === null;
   }
 
+  /** Why the connection closed, or null while it is open. */
+  get closedBy(): Error | null {
+    return this.#closed;
+  }
+
   /** Sends one command, resolves to its reply (an error reply is returned, not thrown). */
   async send(args: readonly (string | number)[]): Promise<RedisReply> {
     const [r] = await this.batch([args]);
@@ -316,11 +322,12 @@ export class RedisConn {
       }, this.#timeoutMs);
     });
     try {
-      const write = (async () => {
+      // Writes are chained: two batches never interleave their bytes, and
+      // their replies arrive in the order the waiters were queued.
+      this.#writing = this.#writing.then(async () => {
         let w = 0;
         while (w < buf.length) w += await this.#conn.write(buf.subarray(w));
-      })();
-      write.catch((e) => this.#fail(e));
+      }).catch((e) => this.#fail(e));
       return await Promise.race([Promise.all(replies), timeout]);
     } finally {
       clearTimeout(timer);

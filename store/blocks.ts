@@ -67,8 +67,8 @@ export function parseTarget(text: string): Target | null {
   };
 }
 
-/** Who or what made a block. */
-export type BlockSource = "auto" | "cli" | "api" | "dashboard";
+/** Who or what made a block; "fleet": applied from another sensor's decision (fleet/). */
+export type BlockSource = "auto" | "cli" | "api" | "dashboard" | "fleet";
 
 /** An active (or recently ended) block. */
 export interface BlockRecord {
@@ -131,7 +131,13 @@ function str(v: unknown): string | null {
   return typeof v === "string" ? v : null;
 }
 
-const SOURCES: readonly string[] = ["auto", "cli", "api", "dashboard"];
+const SOURCES: readonly string[] = [
+  "auto",
+  "cli",
+  "api",
+  "dashboard",
+  "fleet",
+];
 
 /** Validates a stored block; null when malformed. */
 export function parseBlockRecord(v: unknown): BlockRecord | null {
