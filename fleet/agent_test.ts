@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createLogger } from "../common/logger.ts";
 import { tempStore } from "../store/_testing.ts";
 import { listBlocks } from "../store/mod.ts";
 import { Blocker, NO_FACTS, type SystemFacts } from "../respond/mod.ts";
@@ -35,9 +34,6 @@ async function sensor(
     eve: null,
     health: () => ({ capture: "up" }),
     syncMs: 50,
-    logger: Deno.env.get("FLEET_DEBUG")
-      ? createLogger({ level: "debug", write: (l) => console.error(name, l) })
-      : undefined,
   });
   agent.start();
   const targets = async () =>
