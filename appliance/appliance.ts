@@ -65,6 +65,11 @@ import {
 } from "../notify/mod.ts";
 import { Blocker, EveLog } from "../respond/mod.ts";
 import {
+  EveRedisShipper,
+  type EveRedisState,
+  FleetAgent,
+} from "../fleet/mod.ts";
+import {
   applianceMetrics,
   blockerResponder,
   createServer,
@@ -203,6 +208,10 @@ export class Appliance {
   readonly stats: LiveStats;
   /** Notifications: alerts and appliance events to the configured channels. */
   readonly notifier: Notifier;
+  /** EVE to Redis (`eve.redis`), or null when off. */
+  readonly eveRedis: EveRedisShipper | null;
+  /** The fleet agent (`fleet`), or null when off. */
+  readonly fleet: FleetAgent | null;
   /**
    * Where any part reports an appliance event (capture down, block made,
    * disk almost full; the feed and rules updaters report their failures
@@ -278,6 +287,8 @@ export class Appliance {
       notifier: Notifier;
       intel: IntelService;
       devices: DeviceKeeper;
+      eveRedis: EveRedisShipper | null;
+      fleet: FleetAgent | null;
     },
   ) {
     this.#o = o;
@@ -295,6 +306,8 @@ export class Appliance {
     this.events = (e) => this.notifier.event(e);
     this.intel = parts.intel;
     this.devices = parts.devices;
+    this.eveRedis = parts.eveRedis;
+    this.fleet = parts.fleet;
     // Filled in by start(); constructed here so the fields stay readonly.
     this.generatedPassword = null;
     this.server = null as unknown as DashboardServer;
@@ -550,6 +563,37 @@ export class Appliance {
       edits: await listDeviceEdits(store),
       homeNet: () => holder.current.home_net,
     });
+    const evePath = resolve(o.dataDir, c.eve.path);
+    const eveRedis = eve !== null && c.eve.redis.enabled
+      ? new EveRedisShipper({
+        path: evePath,
+        rotatedFiles: c.eve.files,
+        cursorPath: join(o.dataDir, "eve-redis.cursor"),
+        target: c.eve.redis.target,
+        mode: c.eve.redis.mode,
+        key: c.eve.redis.key,
+        streamMaxlen: c.eve.redis.stream_maxlen,
+        streamTrimExact: c.eve.redis.stream_trim_exact,
+        batchSize: c.eve.redis.batch_size,
+        host: c.fleet.sensor,
+        logger: o.log,
+      })
+      : null;
+    const health = { fn: (): Record<string, unknown> => ({}) };
+    const fleet = c.fleet.enabled
+      ? new FleetAgent({
+        config: c.fleet,
+        store,
+        blocker,
+        eve: eve === null ? null : {
+          path: evePath,
+          rotatedFiles: c.eve.files,
+          cursorPath: join(o.dataDir, "fleet-alerts.cursor"),
+        },
+        health: () => health.fn(),
+        logger: o.log,
+      })
+      : null;
     const app = new Appliance(o, {
       store,
       writer,
@@ -566,8 +610,13 @@ export class Appliance {
       intel,
       rules,
       devices,
+      eveRedis,
+      fleet,
     });
     summary.fn = (from, to) => app.#summaryFacts(from, to);
+    health.fn = () => app.#fleetHealth();
+    eveRedis?.start();
+    fleet?.start();
     holder.onChange(() =>
       blocker.setPolicy(effectiveBlockPolicy({ ...c, policy: holder.current }))
     );
@@ -687,6 +736,7 @@ export class Appliance {
         feeds: () => this.intel.views(),
         lookup: (v: string) => this.intel.index.lookup(v),
       },
+      ...(this.fleet === null ? {} : { fleet: this.fleet }),
       health: () => this.health(),
       probeStore: async () => {
         await getAlertHead(this.store);
@@ -852,6 +902,7 @@ export class Appliance {
       : undefined;
     this.notifier.onAlert(a, isNew, blocked);
     if (d.outcome === "blocked") {
+      this.fleet?.poke();
       this.events({
         type: "block_made",
         severity: a.alert.severity,
@@ -1192,6 +1243,56 @@ export class Appliance {
         ...this.notifier.counts,
       },
       intel: this.#intelHealth(),
+      ...this.#fleetParts(),
+    };
+  }
+
+  /** The fleet and EVE-to-Redis parts of `/health` (absent when off). */
+  #fleetParts(): Record<string, PartHealth> {
+    const out: Record<string, PartHealth> = {};
+    if (this.fleet !== null) {
+      const f = this.fleet.state();
+      out.fleet = {
+        state: f.connected ? "up" : "down",
+        ...(f.connected ? {} : {
+          detail: `Redis unreachable${
+            f.down_since ? ` since ${f.down_since}` : ""
+          }: ${
+            f.last_error ?? ""
+          } (detecting and blocking locally; catching up on its return)`,
+        }),
+        ...f,
+      };
+    }
+    if (this.eveRedis !== null) {
+      const e = this.eveRedis.state();
+      out.eve_redis = {
+        ...e,
+        state: e.connected ? "up" : "down",
+        ...(e.connected ? {} : {
+          detail: `Redis unreachable: ${
+            e.last_error ?? ""
+          } (records wait in the EVE file)`,
+        }),
+      };
+    }
+    return out;
+  }
+
+  /** What this sensor tells the fleet about itself in each heartbeat. */
+  #fleetHealth(): Record<string, unknown> {
+    const b = this.blocker.state();
+    return {
+      capture: this.#capture.state,
+      packets: this.pipeline.counters.packets,
+      alerts: [...this.#alertsByType.values()].reduce((x, y) => x + y, 0),
+      blocking: b.mode,
+      active_blocks: b.active_blocks,
+      eve_redis: this.eveRedis === null
+        ? "off"
+        : this.eveRedis.state().connected
+        ? "up"
+        : "down",
     };
   }
 
@@ -1292,6 +1393,7 @@ export class Appliance {
         help: "Times live capture was restarted after a failure",
         samples: [{ value: this.#restarts }],
       },
+      ...redisMetrics(this.fleet, this.eveRedis),
     );
     return fams;
   }
@@ -1322,17 +1424,107 @@ export class Appliance {
     await this.#saving;
     const saved = this.#saveHosts(Date.now());
     await this.server.close();
+    // The fleet stops before the blocker it applies decisions through; the
+    // shippers after the EVE log's last lines are written (below).
+    await this.fleet?.stop();
     await this.blocker.stop();
     await this.notifier.stop();
     // The host reads have queued their records before the last commit.
     await saved;
     await this.writer.close();
     await this.#eve?.close();
+    await this.eveRedis?.stop();
     await this.#enricher.close();
     this.store.close();
     for (const l of this.#locks) l.release();
     this.#o.log.info("stopped", { packets: this.pipeline.counters.packets });
   }
+}
+
+/** The fleet's and EVE-to-Redis' figures as metric families (none when both are off). */
+function redisMetrics(
+  fleet: FleetAgent | null,
+  eveRedis: EveRedisShipper | null,
+): MetricFamily[] {
+  const outputs: [string, EveRedisState][] = [];
+  const f = fleet?.state();
+  if (f) outputs.push(["fleet_alerts", f.alerts]);
+  if (eveRedis) outputs.push(["eve_redis", eveRedis.state()]);
+  const fams: MetricFamily[] = [];
+  if (f) {
+    fams.push(
+      {
+        name: "netsentinel_fleet_redis_up",
+        type: "gauge",
+        help: "1 when the fleet's Redis is reachable, else 0",
+        samples: [{ value: f.connected ? 1 : 0 }],
+      },
+      {
+        name: "netsentinel_fleet_decisions_total",
+        type: "counter",
+        help:
+          "Fleet decisions by outcome (published, applied, refused here, lifted here, lifted from the fleet)",
+        samples: (
+          [
+            ["published", f.published],
+            ["applied", f.applied],
+            ["refused", f.refused],
+            ["lifted_here", f.lifted_here],
+            ["lifted_from_fleet", f.lifted_from_fleet],
+          ] as const
+        ).map(([outcome, value]) => ({ labels: { outcome }, value })),
+      },
+      {
+        name: "netsentinel_fleet_pending_lifts",
+        type: "gauge",
+        help: "Lifts made here waiting for Redis",
+        samples: [{ value: f.pending_lifts }],
+      },
+    );
+  }
+  if (outputs.length > 0) {
+    const per = (
+      name: string,
+      type: "gauge" | "counter",
+      help: string,
+      pick: (s: EveRedisState) => number,
+    ): MetricFamily => ({
+      name,
+      type,
+      help,
+      samples: outputs.map(([output, s]) => ({
+        labels: { output },
+        value: pick(s),
+      })),
+    });
+    fams.push(
+      per(
+        "netsentinel_redis_output_up",
+        "gauge",
+        "1 when the output's Redis is reachable (eve_redis, fleet_alerts)",
+        (s) => s.connected ? 1 : 0,
+      ),
+      per(
+        "netsentinel_redis_output_records_total",
+        "counter",
+        "EVE records Redis acknowledged",
+        (s) => s.sent,
+      ),
+      per(
+        "netsentinel_redis_output_pending_bytes",
+        "gauge",
+        "Bytes of the EVE file not yet in Redis",
+        (s) => s.pending_bytes,
+      ),
+      per(
+        "netsentinel_redis_output_reconnects_total",
+        "counter",
+        "Connections to Redis made after the first",
+        (s) => s.reconnects,
+      ),
+    );
+  }
+  return fams;
 }
 
 /** GeoIP and reverse-DNS lookup counters as metric families. */

@@ -30,6 +30,12 @@ import {
   DEFAULT_STREAM_MEMCAP,
 } from "../reassembly/mod.ts";
 import { parseRulesConfig, type RulesConfig } from "../rules/mod.ts";
+import {
+  type EveRedisConfig,
+  type FleetConfig,
+  parseEveRedisConfig,
+  parseFleetConfig,
+} from "../fleet/mod.ts";
 
 /** Name of the config file in the data directory. */
 export const CONFIG_FILE = "config.json";
@@ -71,6 +77,8 @@ export interface AppConfig {
     path: string;
     max_mb: number;
     files: number;
+    /** EVE to Redis (see fleet/). */
+    redis: EveRedisConfig;
   };
   model: {
     /** Isolation Forest model file; null: data directory, then the shipped one. */
@@ -121,6 +129,8 @@ export interface AppConfig {
   intel: IntelConfig;
   /** Suricata-language signatures (see rules/). */
   rules: RulesConfig;
+  /** Many sensors over one Redis (see fleet/). */
+  fleet: FleetConfig;
   /** The detection policy (see alerts/policy.ts). */
   policy: Policy;
   /** The policy as written, to save it back with edits. */
@@ -144,6 +154,7 @@ const TOP_KEYS = [
   "notify",
   "intel",
   "rules",
+  "fleet",
   "policy",
 ] as const;
 
@@ -167,7 +178,13 @@ export function parseConfig(input: unknown): AppConfig {
     "stats_days",
     "commit_interval_ms",
   ]);
-  const eve = record(top.eve, "eve", ["enabled", "path", "max_mb", "files"]);
+  const eve = record(top.eve, "eve", [
+    "enabled",
+    "path",
+    "max_mb",
+    "files",
+    "redis",
+  ]);
   const model = record(top.model, "model", [
     "path",
     "retrain",
@@ -246,6 +263,7 @@ export function parseConfig(input: unknown): AppConfig {
       path: text(eve.path, "eve.path", "eve.json", 1024),
       max_mb: int(eve.max_mb, "eve.max_mb", 50, { min: 1, max: 100_000 }),
       files: int(eve.files, "eve.files", 5, { min: 1, max: 100 }),
+      redis: parseEveRedisConfig(eve.redis),
     },
     model: {
       path: optText(model.path, "model.path", 1024),
@@ -316,6 +334,7 @@ export function parseConfig(input: unknown): AppConfig {
     notify: parseNotifyConfig(top.notify),
     intel: parseIntelConfig(top.intel),
     rules: parseRulesConfig(top.rules),
+    fleet: parseFleetConfig(top.fleet),
     policy: parsePolicy(top.policy ?? {}),
     policyInput: top.policy ?? {},
   };

@@ -5,7 +5,7 @@
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
  * Sections: offline, anomaly, live, memory, latency, startup, tls, notify,
- * rules, defrag, watchers, intel, stream. Big inputs are generated once and cached in
+ * rules, defrag, watchers, intel, stream, fleet. Big inputs are generated once and cached in
  * `.bench-cache/`
  * (gitignored). The live,
  * memory, latency and startup sections run the appliance in network
@@ -25,6 +25,7 @@ import { latencyBench } from "./latency.ts";
 import { liveBench } from "./live.ts";
 import { memoryBench } from "./memory.ts";
 import { notifyBench } from "./notify_cost.ts";
+import { fleetBench } from "./fleet_redis.ts";
 import { rulesBench } from "./rules.ts";
 import { startupBench } from "./startup.ts";
 import { streamBench } from "./stream_reassembly.ts";
@@ -238,6 +239,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     watchers: watchersBench,
     intel: intelBench,
     stream: streamBench,
+    fleet: fleetBench,
   };
 
 const USAGE =

@@ -361,7 +361,8 @@ export class FleetAgent {
   }
 
   /**
-   * The newest fleet alerts (EVE records of every sensor), newest first;
+   * The newest fleet alerts (EVE records of every sensor; the last
+   * entries of the stream, newest alert first);
    * `sensor` keeps one sensor's. Reads up to `limit` × 10 entries when
    * filtering. Throws when Redis is unreachable.
    */
@@ -408,7 +409,11 @@ export class FleetAgent {
       out.push({ id, sensor, eve });
       if (out.length >= limit) break;
     }
-    return out;
+    // The stream is in arrival order (a sensor back from an outage sends
+    // late): shown newest alert first.
+    const ts = (a: FleetAlert) =>
+      typeof a.eve.timestamp === "string" ? a.eve.timestamp : "";
+    return out.sort((a, b) => ts(b).localeCompare(ts(a)));
   }
 
   async #sleep(ms: number): Promise<void> {

@@ -26,6 +26,7 @@ const NAV: [string, string][] = [
   ["/devices", "Devices"],
   ["/blocks", "Blocks"],
   ["/intel", "Intel"],
+  ["/fleet", "Fleet"],
   ["/rules", "Rules"],
   ["/replay", "Replay"],
   ["/settings", "Settings"],

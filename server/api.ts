@@ -916,6 +916,59 @@ function lookupIntel(ctx: RequestContext): Response {
   return json({ value: v, hits: intelSource(ctx).lookup(v) });
 }
 
+function fleetSource(ctx: RequestContext) {
+  const s = ctx.deps.fleet;
+  if (s === undefined) {
+    throw new HttpError(503, "This appliance is in no fleet (config: fleet)");
+  }
+  return s;
+}
+
+const SENSOR_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The `sensor` query parameter: a sensor name, or undefined for all. */
+export function fleetSensorParam(url: URL): string | undefined {
+  const v = url.searchParams.get("sensor");
+  if (v === null || v === "") return undefined;
+  if (!SENSOR_RE.test(v)) {
+    throw badRequest(
+      "sensor",
+      `"${
+        v.slice(0, 40)
+      }" is not a sensor name (letters, digits, ".", "_", "-")`,
+    );
+  }
+  return v;
+}
+
+function getFleet(ctx: RequestContext): Response {
+  const v = fleetSource(ctx).view();
+  const sensor = fleetSensorParam(ctx.url);
+  if (sensor === undefined) return json(v);
+  return json({
+    ...v,
+    sensors: v.sensors.filter((s) => s.sensor === sensor),
+    decisions: v.decisions.filter((d) => d.sensor === sensor),
+    refusals: v.refusals.filter((r) => r.sensor === sensor),
+  });
+}
+
+async function getFleetAlerts(ctx: RequestContext): Promise<Response> {
+  const s = fleetSource(ctx);
+  const limit = queryInt(ctx.url, "limit", { min: 1, max: 1000 }) ?? 100;
+  const sensor = fleetSensorParam(ctx.url);
+  try {
+    return json({
+      alerts: await s.alerts({
+        limit,
+        ...(sensor === undefined ? {} : { sensor }),
+      }),
+    });
+  } catch (e) {
+    throw new HttpError(503, (e as Error).message);
+  }
+}
+
 /** Adds every `/api/` route to `router`. */
 export function addApiRoutes(router: Router<Handler>): void {
   router
@@ -943,6 +996,8 @@ export function addApiRoutes(router: Router<Handler>): void {
     .add("POST", "/api/replay/stop", replayStop)
     .add("GET", "/api/intel", listIntel)
     .add("GET", "/api/intel/lookup", lookupIntel)
+    .add("GET", "/api/fleet", getFleet)
+    .add("GET", "/api/fleet/alerts", getFleetAlerts)
     .add("GET", "/api/tokens", listTokens)
     .add("POST", "/api/tokens", createToken)
     .add("DELETE", "/api/tokens/:id", deleteToken)

@@ -10,6 +10,7 @@
  */
 import type { DeviceEdit, DeviceView } from "../devices/mod.ts";
 import type { FeedView, IntelHit } from "../intel/mod.ts";
+import type { FleetAlert, FleetView } from "../fleet/mod.ts";
 import type { Alert, AlertGeo } from "../alerts/alert.ts";
 import type { Logger } from "../common/logger.ts";
 import type { NotifyControl } from "../notify/mod.ts";
@@ -338,6 +339,14 @@ export interface IntelSource {
   lookup(value: string): IntelHit[];
 }
 
+/** The fleet (fleet/) as the dashboard reads it. */
+export interface FleetSource {
+  /** Sensors, fleet-wide blocks and refusals as last read, and whether Redis is reachable. */
+  view(): FleetView;
+  /** The newest fleet alerts, optionally one sensor's; rejects when Redis is unreachable. */
+  alerts(opts: { sensor?: string; limit?: number }): Promise<FleetAlert[]>;
+}
+
 /** Everything the dashboard server is given. */
 export interface DashboardDeps {
   alerts: AlertSource;
@@ -360,6 +369,8 @@ export interface DashboardDeps {
   notify?: NotifyControl;
   /** Absent: the Intel page says there are no feeds, the API answers 503. */
   intel?: IntelSource;
+  /** The fleet; absent: the Fleet page says how to join one, `/api/fleet` answers 503. */
+  fleet?: FleetSource;
   /** Signature rules; absent: `/api/rules` answers 503. */
   rules?: RulesControl;
   /** Capture, detector and other parts for `/health` (KV and blocker are added). */

@@ -15,6 +15,7 @@ import * as devicesRoute from "../routes/devices.tsx";
 import * as hostRoute from "../routes/host.tsx";
 import * as hostsRoute from "../routes/hosts.tsx";
 import * as intelRoute from "../routes/intel.tsx";
+import * as fleetRoute from "../routes/fleet.tsx";
 import * as overviewRoute from "../routes/overview.tsx";
 import * as replayRoute from "../routes/replay.tsx";
 import * as rulesRoute from "../routes/rules.tsx";
@@ -98,6 +99,7 @@ export function addPageRoutes(
     .add("GET", "/hosts/:ip", page(hostRoute))
     .add("GET", "/blocks", page(blocksRoute))
     .add("GET", "/intel", page(intelRoute))
+    .add("GET", "/fleet", page(fleetRoute))
     .add("GET", "/rules", page(rulesRoute))
     .add("GET", "/replay", page(replayRoute))
     .add("GET", "/settings", page(settingsRoute));
