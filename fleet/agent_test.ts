@@ -241,3 +241,78 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name:
+    "hostile fleet data in Redis (malformed decisions, heartbeats, refusals, stream entries, wrong key types) is dropped and the agent goes on",
+  ignore,
+  async fn() {
+    await using redis = await startRedis();
+    const P = "netsentinel:fleet";
+    const junk = [
+      "",
+      "{",
+      "[]",
+      "null",
+      "7",
+      '{"target":"x"}',
+      '{"sensor":{},"at":[]}',
+      '{"at":"2026-99-99"}',
+      "\u0001\uffff",
+      "x".repeat(100_000),
+    ];
+    for (const [i, j] of junk.entries()) {
+      await redis.cli("HSET", `${P}:decisions`, `203.0.113.${i}`, j);
+      await redis.cli("HSET", `${P}:sensors`, `s${i}`, j);
+      await redis.cli("HSET", `${P}:refusals`, `s${i}|203.0.113.${i}`, j);
+      await redis.cli("HSET", `${P}:lifted`, `203.0.113.${i}`, j);
+      await redis.cli("XADD", `${P}:alerts`, "*", "eve", j);
+      await redis.cli("XADD", `${P}:alerts`, "*", "other", j);
+    }
+    // A decision for a target that is no address at all.
+    await redis.cli(
+      "HSET",
+      `${P}:decisions`,
+      "not-an-ip",
+      JSON.stringify({
+        target: "not-an-ip",
+        sensor: "evil",
+        reason: "r",
+        since: new Date().toISOString(),
+        until: new Date(Date.now() + 600_000).toISOString(),
+      }),
+    );
+    await redis.cli("SET", `${P}:version`, "not a number");
+    await using a = await sensor("a", redis.port);
+    await waitFor(
+      () => a.agent.state().last_sync !== null,
+      "a reconcile over the junk",
+    );
+    assert.deepEqual(await a.targets(), []);
+    assert.deepEqual(
+      a.agent.view().sensors.map((s) => s.sensor),
+      ["a"],
+    );
+    assert.ok((await a.agent.alerts({ limit: 100 })).length <= 10);
+    // The junk decisions were pruned; the address-less one was refused here.
+    await waitFor(
+      async () =>
+        (await redis.cli("HGET", `${P}:refusals`, "a|not-an-ip")).includes(
+          "invalid",
+        ),
+      "the refusal of the address-less decision",
+    );
+    // A wrong key type makes commands fail; the agent reports and retries.
+    await redis.cli("DEL", `${P}:decisions`);
+    await redis.cli("SET", `${P}:decisions`, "a string");
+    await redis.cli("INCR", `${P}:version`);
+    assert.ok((await a.blocker.block("203.0.113.50", { duration: 60 })).ok);
+    await redis.cli("DEL", `${P}:decisions`);
+    await waitFor(
+      async () =>
+        (await redis.cli("HEXISTS", `${P}:decisions`, "203.0.113.50")) === "1",
+      "the agent to recover and publish",
+    );
+    assert.ok(a.agent.state().connected);
+  },
+});

@@ -7,7 +7,7 @@ import {
   withHost,
 } from "./eve_redis.ts";
 import { ignoreWithoutRedis, startRedis, waitFor } from "./_testing.ts";
-import type { RedisTarget } from "./resp.ts";
+import { type RedisTarget, ReplyParser } from "./resp.ts";
 
 const ignore = await ignoreWithoutRedis();
 
@@ -278,5 +278,47 @@ Deno.test({
     assert.deepEqual(got, [...Array(400).keys()]);
     await s.stop();
     await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "the RESP parser takes any bytes: replies, undefined for more, or a RangeError",
+  fn() {
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const pieces = [
+      "+OK\r\n",
+      "-ERR x\r\n",
+      ":12\r\n",
+      "$3\r\nabc\r\n",
+      "*2\r\n",
+      "$-1\r\n",
+      "*-1\r\n",
+      "$999999999999\r\n",
+      "*99999999\r\n",
+      "?\r\n",
+      "\r\n",
+      ":x\r\n",
+    ];
+    for (let n = 0; n < 2000; n++) {
+      const p = new ReplyParser();
+      let text = "";
+      for (let k = 0; k < 1 + Math.floor(rand() * 6); k++) {
+        text += rand() < 0.8
+          ? pieces[Math.floor(rand() * pieces.length)]!
+          : String.fromCharCode(Math.floor(rand() * 256));
+      }
+      const bytes = new TextEncoder().encode(text);
+      const cut = Math.floor(rand() * bytes.length);
+      try {
+        p.push(bytes.subarray(0, cut));
+        while (p.next() !== undefined) { /* drain */ }
+        p.push(bytes.subarray(cut));
+        while (p.next() !== undefined) { /* drain */ }
+      } catch (e) {
+        assert.ok(e instanceof RangeError, String(e));
+      }
+    }
   },
 });
