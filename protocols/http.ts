@@ -110,6 +110,8 @@ const AT = { ns: 0, ne: 0, vs: 0, ve: 0 };
 export interface HttpMessage {
   /** The start line without its line ending (request line or status line). */
   readonly line: Uint8Array;
+  /** Where the start line ends in `raw` (it starts at 0). */
+  readonly lineEnd: number;
   /** Header fields in order (at most {@link HTTP_MAX_HEADERS}). */
   readonly headers: readonly HttpHeader[];
   /** The head as received: start line, header lines, the empty line (`http.start`). */
@@ -128,6 +130,34 @@ export interface HttpMessage {
 
 const EMPTY = new Uint8Array(0);
 const TE = new TextEncoder();
+
+/** A message head as parsed; the start line's view is made when asked for. */
+class Head implements HttpMessage {
+  readonly headers: HttpHeader[];
+  readonly raw: Uint8Array;
+  readonly lineEnd: number;
+  readonly headerStart: number;
+  readonly truncated: boolean;
+  body: Uint8Array = EMPTY;
+  bodyLength = 0;
+  bodyIncomplete = false;
+  constructor(
+    raw: Uint8Array,
+    lineEnd: number,
+    headerStart: number,
+    headers: HttpHeader[],
+    truncated: boolean,
+  ) {
+    this.raw = raw;
+    this.lineEnd = lineEnd;
+    this.headerStart = headerStart;
+    this.headers = headers;
+    this.truncated = truncated;
+  }
+  get line(): Uint8Array {
+    return this.raw.subarray(0, this.lineEnd);
+  }
+}
 
 /** One HTTP request and its response. */
 export class HttpTransaction {
@@ -161,7 +191,7 @@ export class HttpTransaction {
   /** The request method as text ("" without a request). */
   get method(): string {
     const r = this.request;
-    return r === null ? "" : escapedText(r.line, 0, this.methodEnd, 32);
+    return r === null ? "" : escapedText(r.raw, 0, this.methodEnd, 32);
   }
 
   /** The request target as sent (EVE `url`), printable (`\xNN` escapes). */
@@ -169,14 +199,14 @@ export class HttpTransaction {
     const r = this.request;
     return r === null
       ? ""
-      : escapedText(r.line, this.uriStart, this.uriEnd, 2048);
+      : escapedText(r.raw, this.uriStart, this.uriEnd, 2048);
   }
 
   /** The request's protocol ("HTTP/1.1"; "" for HTTP/0.9 or no request). */
   get protocol(): string {
     const r = this.request;
-    if (r === null || this.uriEnd + 1 >= r.line.length) return "";
-    return escapedText(r.line, this.uriEnd + 1, r.line.length, 16);
+    if (r === null || this.uriEnd + 1 >= r.lineEnd) return "";
+    return escapedText(r.raw, this.uriEnd + 1, r.lineEnd, 16);
   }
 
   /** First value of request header `key` (lower-case name), or null. */
@@ -265,7 +295,7 @@ class Side {
   }
 
   resetMessage(): void {
-    if (this.head.length > 512) {
+    if (this.head.length > 2048) {
       // A big head's buffer goes back; small ones are kept for the next.
       this.budget.used -= held(this.head);
       this.head = EMPTY;
@@ -381,8 +411,13 @@ export function looksLikeResponse(
 }
 
 /** Parses a finished head into a message. */
-function parseHead(s: Side): HttpMessage {
-  const raw = s.head.slice(0, s.headLen);
+function parseHead(
+  src: Uint8Array,
+  from: number,
+  to: number,
+  truncated: boolean,
+): HttpMessage {
+  const raw = src.slice(from, to);
   let eol = raw.indexOf(0x0a);
   if (eol < 0) eol = raw.length;
   let le = eol;
@@ -420,16 +455,7 @@ function parseHead(s: Side): HttpMessage {
     }
     pos = e + 1;
   }
-  return {
-    line: raw.subarray(0, le),
-    headers,
-    raw,
-    headerStart: Math.min(eol + 1, raw.length),
-    truncated: s.headTrunc,
-    body: EMPTY,
-    bodyLength: 0,
-    bodyIncomplete: false,
-  };
+  return new Head(raw, le, Math.min(eol + 1, raw.length), headers, truncated);
 }
 
 function trim(d: Uint8Array, s: number, e: number): Uint8Array {
@@ -669,13 +695,35 @@ export class HttpParser implements StreamParser {
       } else if (c !== 0x0d) line++;
     }
     s.lineLen = line;
+    if (done && s.headLen === 0) {
+      // The whole head in this chunk: no copy into the side's buffer.
+      this.#headDone(
+        dir,
+        s,
+        out,
+        buf,
+        start,
+        Math.min(i, start + HTTP_MAX_HEAD),
+      );
+      return i;
+    }
     s.pushHeadBytes(buf, start, i);
     if (done) this.#headDone(dir, s, out);
     return i;
   }
 
-  #headDone(dir: number, s: Side, out: ParserOutput): void {
-    const m = parseHead(s);
+  #headDone(
+    dir: number,
+    s: Side,
+    out: ParserOutput,
+    src: Uint8Array | null = null,
+    from = 0,
+    to = 0,
+  ): void {
+    // A head that came whole in one chunk is parsed from the chunk itself.
+    const m = src === null
+      ? parseHead(s.head, 0, s.headLen, s.headTrunc)
+      : parseHead(src, from, to, to - from > HTTP_MAX_HEAD);
     s.msg = m;
     s.coding = codingOf(m);
     const te = headerOf(m, "transfer-encoding");
@@ -726,9 +774,9 @@ export class HttpParser implements StreamParser {
     tx.status = status;
     s.tx = tx;
     const isHead = tx.request !== null && tx.methodEnd === 4 &&
-      eqLower(tx.request.line.subarray(0, 4), "head");
+      eqLower(tx.request.raw.subarray(0, 4), "head");
     const isConnect = tx.request !== null && tx.methodEnd === 7 &&
-      eqLower(tx.request.line.subarray(0, 7), "connect");
+      eqLower(tx.request.raw.subarray(0, 7), "connect");
     if (status === 101 || (isConnect && status >= 200 && status < 300)) {
       this.#upgraded = true;
     }
