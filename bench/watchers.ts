@@ -4,20 +4,23 @@
  * memory under a flood of spoofed ARP. The large mixed capture (held in
  * memory) goes through the pipeline with no observers, with the rule
  * detectors that were there before, and with those plus the new watches.
- * Then a flood of ARP replies, each from a new random MAC claiming a new
- * random address, goes through the ARP watch alone, beside the pipeline
- * without it: JS heap and the watch's entries after the flood.
+ * Variants run in interleaved rounds, best of each. Then a flood of ARP
+ * replies, each from a new random MAC claiming a new random address, goes
+ * through the ARP watch alone, beside the pipeline without it, each in a
+ * child with V8's gc exposed: JS heap after a collection, and the watch's
+ * entries.
  *
  *   deno run -A bench/watchers.ts [--quick]   (or: deno task bench --only watchers)
  *
  * @module
  */
+import process from "node:process";
 import { BatchBuilder, type FrameBatch } from "../capture/mod.ts";
 import { readCaptureFile } from "../capture/mod.ts";
 import { defaultPolicy } from "../alerts/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import type { FlowObserver } from "../flows/mod.ts";
-import { arpSpoof, createDetectors, type Detector } from "../detect/mod.ts";
+import { arpSpoof, createDetectors } from "../detect/mod.ts";
 import { type BenchRow, largeCapture } from "./bench.ts";
 
 const NEW_TYPES = new Set([
@@ -40,18 +43,17 @@ async function loadBatches(path: string): Promise<FrameBatch[]> {
   return out;
 }
 
+/**
+ * CPU time (user + system, ms) of the pipeline over `batches`: steadier
+ * than wall time on a machine other work shares.
+ */
 function runPipeline(batches: FrameBatch[], observers: FlowObserver[]): number {
   const p = new Pipeline({ observers });
-  const t0 = performance.now();
+  const t0 = process.cpuUsage();
   for (const b of batches) p.processBatch(b);
   p.finish();
-  return performance.now() - t0;
-}
-
-function best(n: number, fn: () => number): number {
-  let b = Infinity;
-  for (let i = 0; i < n; i++) b = Math.min(b, fn());
-  return b;
+  const t = process.cpuUsage(t0);
+  return (t.user + t.system) / 1000;
 }
 
 /** `n` ARP replies, each from a new pseudo-random MAC and address. */
@@ -87,10 +89,44 @@ function arpFlood(n: number): FrameBatch[] {
   return out;
 }
 
-function heapAfter(batches: FrameBatch[], observers: FlowObserver[]): number {
-  const p = new Pipeline({ observers });
-  for (const b of batches) p.processBatch(b);
-  return Deno.memoryUsage().heapUsed;
+interface FloodResult {
+  heap: number;
+  entries: number;
+  ms: number;
+}
+
+/** Runs the ARP flood in this process: heap after a collection, when exposed. */
+function floodHere(n: number, withWatch: boolean): FloodResult {
+  const flood = arpFlood(n);
+  const watch = withWatch ? arpSpoof(defaultPolicy(), () => {}) : null;
+  const p = new Pipeline({ observers: watch ? [watch] : [] });
+  const t0 = performance.now();
+  for (const b of flood) p.processBatch(b);
+  const ms = performance.now() - t0;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heap = Deno.memoryUsage().heapUsed;
+  // Keep the pipeline and its watch alive past the reading.
+  return { heap, entries: watch?.stateSize() ?? 0, ms };
+}
+
+/** The flood in a child with `--expose-gc`. */
+async function floodChild(n: number, withWatch: boolean): Promise<FloodResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL(import.meta.url).pathname,
+      "--flood",
+      String(n),
+      withWatch ? "watch" : "none",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("bench/watchers: the flood child failed");
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as FloodResult;
 }
 
 /** The `watchers` bench section. */
@@ -99,16 +135,21 @@ export async function watchersBench(quick: boolean): Promise<BenchRow[]> {
   const batches = await loadBatches(path);
   const policy = defaultPolicy();
   const emit = () => {};
-  const runs = quick ? 2 : 3;
   const rules = () =>
     createDetectors(policy, emit).filter((d) => !NEW_TYPES.has(d.type));
   const all = () => createDetectors(policy, emit);
   const watches = () =>
     createDetectors(policy, emit).filter((d) => NEW_TYPES.has(d.type));
-  const base = best(runs, () => runPipeline(batches, []));
-  const onlyNew = best(runs, () => runPipeline(batches, watches()));
-  const before = best(runs, () => runPipeline(batches, rules()));
-  const after = best(runs, () => runPipeline(batches, all()));
+  // Interleaved rounds, best of each: a loaded machine slows one round,
+  // not one variant.
+  const rounds = quick ? 3 : 5;
+  let base = Infinity, onlyNew = Infinity, before = Infinity, after = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    base = Math.min(base, runPipeline(batches, []));
+    onlyNew = Math.min(onlyNew, runPipeline(batches, watches()));
+    before = Math.min(before, runPipeline(batches, rules()));
+    after = Math.min(after, runPipeline(batches, all()));
+  }
   const pps = (ms: number) => packets / (ms / 1000);
   const rows: BenchRow[] = [
     {
@@ -116,7 +157,7 @@ export async function watchersBench(quick: boolean): Promise<BenchRow[]> {
       metric: "pipeline with the new watches alone",
       value: pps(onlyNew),
       unit: "pkts/s",
-      reference: "no observers",
+      reference: "no observers (CPU time)",
       referenceValue: pps(base),
       note: `${packets} packets; ${
         ((onlyNew - base) * 1e6 / packets).toFixed(0)
@@ -127,31 +168,34 @@ export async function watchersBench(quick: boolean): Promise<BenchRow[]> {
       metric: "pipeline with every rule detector",
       value: pps(after),
       unit: "pkts/s",
-      reference: "rule detectors before issue 23",
+      reference: "without the six new watches",
       referenceValue: pps(before),
     },
   ];
-  // Memory under a flood of spoofed ARP.
+  // Memory under a flood of spoofed ARP: each variant in a child process
+  // with V8's gc exposed, heap read after a full collection.
   const n = quick ? 200_000 : 1_000_000;
-  const flood = arpFlood(n);
-  const ref = heapAfter(flood, []);
-  const watch: Detector = arpSpoof(policy, emit);
-  const heap = heapAfter(flood, [watch]);
-  const cfg = policy.detectors.arp_spoof;
+  const ref = await floodChild(n, false);
+  const watch = await floodChild(n, true);
   rows.push({
     section: "watchers",
     metric: `JS heap after ${n.toLocaleString("en")} spoofed ARP replies`,
-    value: heap / 2 ** 20,
+    value: watch.heap / 2 ** 20,
     unit: "MiB",
     reference: "pipeline without the ARP watch",
-    referenceValue: ref / 2 ** 20,
+    referenceValue: ref.heap / 2 ** 20,
     note:
-      `${watch.stateSize()} entries held (bindings + MACs, cap ${cfg.max_bindings} each)`,
+      `${watch.entries} entries held (bindings + MACs, cap ${policy.detectors.arp_spoof.max_bindings} each); ${
+        (watch.ms / 1000).toFixed(1)
+      } s, ${Math.round(n / (watch.ms / 1000) / 1000)} k replies/s`,
   });
   return rows;
 }
 
-if (import.meta.main) {
+if (import.meta.main && Deno.args[0] === "--flood") {
+  const r = floodHere(Number(Deno.args[1]), Deno.args[2] === "watch");
+  Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(r)));
+} else if (import.meta.main) {
   const rows = await watchersBench(Deno.args.includes("--quick"));
   for (const r of rows) {
     const ref = r.reference

@@ -48,6 +48,8 @@ const SOLICIT_US = 5e6;
 const UPDATE_US = 5e6;
 /** Router MACs remembered. */
 const MAX_ROUTERS = 16;
+/** Slots of the cache of MACs seen lately (a power of two). */
+const SEEN_SLOTS = 256;
 
 class Binding {
   version: 4 | 6 = 4;
@@ -98,6 +100,26 @@ class MacState {
   }
 }
 
+/**
+ * A direct-mapped cache of MACs with the time each was last let through:
+ * `due` is true at most about once a second per MAC (collisions only make
+ * it true more often). No allocation, no table lookup.
+ */
+export class EverySecond {
+  readonly #mac = new Float64Array(SEEN_SLOTS).fill(-1);
+  readonly #us = new Float64Array(SEEN_SLOTS);
+
+  /** True when `mac` was not let through within the second before `tsUs`. */
+  due(mac: number, tsUs: number): boolean {
+    if (mac < 0) return false;
+    const i = (mac % SEEN_SLOTS) | 0;
+    if (this.#mac[i] === mac && tsUs - this.#us[i]! < 1e6) return false;
+    this.#mac[i] = mac;
+    this.#us[i] = tsUs;
+    return true;
+  }
+}
+
 /** What kind of message made a claim. */
 export interface ClaimInfo {
   /** A reply (or advertisement) nobody asked for, or a gratuitous one. */
@@ -118,9 +140,8 @@ export class BindingWatch {
   readonly #macKey = new Uint32Array(4);
   readonly #routers = new Set<number>();
   readonly #protected: readonly Cidr[];
-  /** Last MAC refreshed, to skip repeated lookups in a burst (µs). */
-  #lastMac = -1;
-  #lastMacUs = 0;
+  /** MACs refreshed within the last second. */
+  readonly #recent = new EverySecond();
   // Flood: messages in the current second, the seconds in a row above the
   // rate, and the majority MAC of the second (Boyer–Moore vote).
   #secUs = 0;
@@ -186,12 +207,13 @@ export class BindingWatch {
     if (m !== null && m.bound > 0) m.bound--;
   }
 
-  /** A frame from `mac` at `tsUs`: it is alive. */
+  /**
+   * A frame from `mac` at `tsUs`: it is alive. A MAC refreshed within the
+   * last second is skipped ({@link EverySecond}: no table lookup per
+   * packet).
+   */
   seen(mac: number, tsUs: number): void {
-    if (mac < 0) return;
-    if (mac === this.#lastMac && tsUs - this.#lastMacUs < 1e6) return;
-    this.#lastMac = mac;
-    this.#lastMacUs = tsUs;
+    if (!this.#recent.due(mac, tsUs)) return;
     const m = this.#macState(mac, false, tsUs);
     if (m !== null && tsUs > m.lastUs) m.lastUs = tsUs;
   }

@@ -21,7 +21,7 @@ import {
   type Packet,
 } from "../decode/mod.ts";
 import type { PacketContext } from "../flows/mod.ts";
-import { BindingWatch, type ClaimInfo } from "./_bindings.ts";
+import { BindingWatch, type ClaimInfo, EverySecond } from "./_bindings.ts";
 import type { Detector, Emit } from "./detector.ts";
 
 /** Builds the ARP spoofing detector. */
@@ -38,6 +38,7 @@ export function arpSpoof(policy: Policy, emit: Emit): Detector {
   const gratuitous: ClaimInfo = { unsolicited: true, message: "gratuitous" };
   const request: ClaimInfo = { unsolicited: false, message: "request" };
   let routerMac = -1;
+  const checked = new EverySecond();
 
   return {
     type: "arp_spoof",
@@ -61,10 +62,10 @@ export function arpSpoof(policy: Policy, emit: Emit): Detector {
     },
     onPacket(p: Packet, _ctx: PacketContext): void {
       const mac = p.ethSrc;
-      if (mac < 0) return;
       watch.seen(mac, p.tsUs);
+      // About once a second per MAC: is it forwarding outside traffic?
       if (
-        p.ipVersion === 4 && mac !== routerMac &&
+        p.ipVersion === 4 && mac !== routerMac && checked.due(mac, p.tsUs) &&
         !anyCidrContains(policy.home_net, 4, p.src) && p.src[0] !== 0
       ) {
         routerMac = mac;

@@ -49,6 +49,8 @@ const TYPE: AlertType = "beacon";
 /** Connections kept per series. */
 export const SERIES = 64;
 const TAG = 1;
+/** A series is scored again after this many more connections. */
+const RESCORE = 4;
 /** Detections of one series at most this often (µs). */
 const UPDATE_US = 60e6;
 
@@ -62,6 +64,8 @@ class Series {
   readonly sizes: Float64Array;
   /** Connections seen in all (the ring holds the last SERIES). */
   n = 0;
+  /** `n` when the series was last scored. */
+  scoredN = 0;
   reported = 0;
   allowed = false;
   alerted = false;
@@ -78,7 +82,7 @@ class Series {
   }
 
   reset(): void {
-    this.n = this.reported = 0;
+    this.n = this.reported = this.scoredN = 0;
     this.allowed = this.alerted = this.dirty = false;
     this.lastUs = 0;
     this.lastEmitUs = -Infinity;
@@ -175,6 +179,7 @@ export function beacon(policy: Policy, emit: Emit): Detector {
   }
 
   function score(s: Series, nowUs: number, force = false): void {
+    s.scoredN = s.n;
     const k = Math.min(s.n, SERIES);
     for (let i = 0; i < k; i++) times[i] = s.starts[i]!;
     const t = times.subarray(0, k).sort();
@@ -290,7 +295,14 @@ export function beacon(policy: Policy, emit: Emit): Detector {
       s.sizes[i] = f.payloadToServer;
       s.n++;
       if (f.lastUs > s.lastUs) s.lastUs = f.lastUs;
-      if (s.n >= cfg.min_connections) score(s, f.lastUs);
+      // Scored when it reaches the minimum, then every RESCORE connections
+      // (sorting 64 values per flow end is what a busy network cannot pay).
+      if (
+        s.n >= cfg.min_connections &&
+        (s.scoredN === 0 || s.n - s.scoredN >= RESCORE)
+      ) {
+        score(s, f.lastUs);
+      } else if (s.alerted) s.dirty = true;
     },
     onTick(nowUs: number): void {
       if (alerting.size === 0) return;

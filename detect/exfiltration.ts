@@ -86,16 +86,14 @@ export function exfiltration(policy: Policy, emit: Emit): Detector {
       pairs.setKey(TAG_PAIR, v, f.srcAddr, f.dstAddr, 0);
       const pair = pairs.upsert(f.lastUs);
       const prior = pair.flows;
-      const base = usual(h);
       pair.flows++;
+      // The cheap tests first: most connections send little.
+      const big = up >= cfg.min_bytes && up > f.payloadToClient &&
+        prior <= cfg.rare_flows;
+      const base = big ? usual(h) : 0;
       h.sent[h.n % HISTORY] = up;
       h.n++;
-      if (
-        up < cfg.min_bytes || up < cfg.factor * base ||
-        up <= f.payloadToClient || prior > cfg.rare_flows
-      ) {
-        return;
-      }
+      if (!big || up < cfg.factor * base) return;
       const src = formatAddr(v, f.srcAddr);
       const dst = formatAddr(v, f.dstAddr);
       const durUs = f.lastUs - f.firstUs;

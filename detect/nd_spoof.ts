@@ -22,7 +22,7 @@ import {
   type Packet,
 } from "../decode/mod.ts";
 import type { PacketContext } from "../flows/mod.ts";
-import { BindingWatch, type ClaimInfo } from "./_bindings.ts";
+import { BindingWatch, type ClaimInfo, EverySecond } from "./_bindings.ts";
 import type { Detector, Emit } from "./detector.ts";
 
 /** Builds the neighbour-discovery spoofing detector. */
@@ -41,6 +41,7 @@ export function ndSpoof(policy: Policy, emit: Emit): Detector {
   };
   const solicitation: ClaimInfo = { unsolicited: false, message: "NS" };
   let routerMac = -1;
+  const checked = new EverySecond();
 
   return {
     type: "nd_spoof",
@@ -54,8 +55,9 @@ export function ndSpoof(policy: Policy, emit: Emit): Detector {
       if (p.ipVersion !== 6) return;
       const nd = p.nd;
       if (nd.type === 0) {
+        // About once a second per MAC: is it forwarding outside traffic?
         if (
-          mac >= 0 && mac !== routerMac &&
+          mac !== routerMac && checked.due(mac, p.tsUs) &&
           !anyCidrContains(policy.home_net, 6, p.src) && p.src[0] !== 0
         ) {
           routerMac = mac;
