@@ -79,3 +79,45 @@ Deno.test("applianceMetrics() covers packets, decode errors by reason, flows, ca
     /^netsentinel_decode_errors_total\{reason="[a-z0-9_]+"\} 0$/m,
   );
 });
+
+Deno.test("applianceMetrics() exports the reassembly and app-layer counters of a real pipeline", async () => {
+  const { readCaptureFile } = await import("../capture/mod.ts");
+  const { resegment } = await import("../tests/tools/resegment.ts");
+  const file = new URL(
+    "../tests/fixtures/http_keepalive.pcap",
+    import.meta.url,
+  );
+  // Rewritten with differing overlapping copies, so every counter moves.
+  const { bytes } = resegment(await Deno.readFile(file), {
+    sizes: "random",
+    maxSize: 200,
+    window: 4,
+    differ: 1,
+    seed: 5,
+  });
+  const tmp = await Deno.makeTempFile({ suffix: ".pcap" });
+  try {
+    await Deno.writeFile(tmp, bytes);
+    const pipeline = new Pipeline({ observers: [{ onApp() {} }] });
+    for await (const b of readCaptureFile(tmp)) pipeline.processBatch(b);
+    pipeline.finish();
+    const text = renderMetrics(applianceMetrics({ pipeline }));
+    const value = (line: string) => {
+      const m = text.split("\n").find((l) => l.startsWith(line + " "));
+      assert.ok(m, `${line} in /metrics`);
+      return Number(m.split(" ").at(-1));
+    };
+    assert.ok(value("netsentinel_stream_reassembled_bytes_total") > 10_000);
+    assert.ok(value("netsentinel_stream_held_segments_total") > 0);
+    assert.equal(value("netsentinel_stream_held_bytes"), 0);
+    assert.ok(value("netsentinel_stream_overlaps_differing_total") > 0);
+    assert.equal(
+      value('netsentinel_stream_dropped_bytes_total{reason="memcap"}'),
+      0,
+    );
+    assert.equal(value('netsentinel_app_flows_total{proto="http"}'), 3);
+    assert.equal(value('netsentinel_app_records_total{kind="http"}'), 18);
+  } finally {
+    await Deno.remove(tmp);
+  }
+});
