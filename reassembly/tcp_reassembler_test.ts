@@ -406,3 +406,11 @@ Deno.test("reassembler leaves connections beyond the memcap unreassembled and co
   table.flush();
   assert.equal(r.memUsed, 0);
 });
+
+Deno.test("reassembler keeps urgent data inline (the urgent pointer is ignored)", () => {
+  const k = new Conn();
+  k.handshake();
+  k.c(0, "ABC", TCP_ACK | TCP_PSH | 0x20); // URG set, as telnet's interrupt
+  k.c(3, "DEF");
+  assert.equal(k.rec.text(DIR_TO_SERVER), "ABCDEF");
+});
