@@ -53,9 +53,9 @@ function freePort(): number {
   return port;
 }
 
-/** Starts a redis-server on 127.0.0.1 and a random port (or `netns`). */
+/** Starts a redis-server on 127.0.0.1 and a random port (or `netns`), with extra `args`. */
 export async function startRedis(
-  opts: { netns?: string; bind?: string } = {},
+  opts: { netns?: string; bind?: string; args?: readonly string[] } = {},
 ): Promise<TestRedis> {
   const dir = await Deno.makeTempDir({ prefix: "ns-redis-" });
   const port = freePort();
@@ -94,6 +94,7 @@ export async function startRedis(
       "no",
       "--logfile",
       join(dir, "redis.log"),
+      ...(opts.args ?? []),
     ]);
     child = new Deno.Command(c, {
       args: a,
@@ -139,4 +140,54 @@ export async function waitFor(
     if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A Sentinel (redis-server --sentinel) watching `primaryPort` as "mymaster". */
+export async function startSentinel(
+  primaryPort: number,
+): Promise<{ port: number } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "ns-sentinel-" });
+  const port = freePort();
+  const conf = join(dir, "sentinel.conf");
+  await Deno.writeTextFile(
+    conf,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      `logfile ${join(dir, "sentinel.log")}`,
+      `sentinel monitor mymaster 127.0.0.1 ${primaryPort} 1`,
+      "sentinel down-after-milliseconds mymaster 1000",
+      "sentinel failover-timeout mymaster 5000",
+      "",
+    ].join("\n"),
+  );
+  const child = new Deno.Command("redis-server", {
+    args: [conf, "--sentinel"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitFor(async () => {
+    const out = await new Deno.Command("redis-cli", {
+      args: [
+        "-p",
+        String(port),
+        "SENTINEL",
+        "get-master-addr-by-name",
+        "mymaster",
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).includes(String(primaryPort));
+  }, "the sentinel");
+  return {
+    port,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGKILL");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }

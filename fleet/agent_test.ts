@@ -5,7 +5,12 @@ import { listBlocks } from "../store/mod.ts";
 import { Blocker, NO_FACTS, type SystemFacts } from "../respond/mod.ts";
 import { FleetAgent, parseDecision } from "./agent.ts";
 import { parseFleetConfig } from "./config.ts";
-import { ignoreWithoutRedis, startRedis, waitFor } from "./_testing.ts";
+import {
+  ignoreWithoutRedis,
+  startRedis,
+  startSentinel,
+  waitFor,
+} from "./_testing.ts";
 
 const ignore = await ignoreWithoutRedis();
 
@@ -13,6 +18,7 @@ async function sensor(
   name: string,
   port: number,
   facts: SystemFacts = NO_FACTS,
+  redis: Record<string, unknown> = { port, timeout: "1s" },
 ) {
   const ts = await tempStore();
   const blocker = new Blocker(ts.store, {
@@ -25,7 +31,7 @@ async function sensor(
     config: parseFleetConfig({
       enabled: true,
       sensor: name,
-      redis: { port, timeout: "1s" },
+      redis,
       heartbeat: "500ms",
       stale_after: "2s",
     }),
@@ -314,5 +320,57 @@ Deno.test({
       "the agent to recover and publish",
     );
     assert.ok(a.agent.state().connected);
+  },
+});
+
+Deno.test({
+  name:
+    "through Sentinel the fleet follows a failover: blocks made after the primary died reach the other sensor via the promoted replica",
+  ignore,
+  async fn() {
+    await using primary = await startRedis();
+    await using replica = await startRedis({
+      args: ["--replicaof", "127.0.0.1", String(primary.port)],
+    });
+    await waitFor(
+      async () =>
+        (await replica.cli("INFO", "replication")).includes(
+          "master_link_status:up",
+        ),
+      "the replica in sync",
+    );
+    await using sentinel = await startSentinel(primary.port);
+    const viaSentinel = {
+      sentinels: [`127.0.0.1:${sentinel.port}`],
+      master_name: "mymaster",
+      timeout: "1s",
+    };
+    await using a = await sensor("a", 0, NO_FACTS, viaSentinel);
+    await using b = await sensor("b", 0, NO_FACTS, viaSentinel);
+    assert.ok((await a.blocker.block("203.0.113.30", { duration: 600 })).ok);
+    await waitFor(
+      async () => (await b.targets()).includes("203.0.113.30:fleet"),
+      "the first block on b",
+    );
+    await primary.kill();
+    await waitFor(
+      async () => (await replica.cli("ROLE")).startsWith("master"),
+      "the replica promoted",
+      30_000,
+    );
+    assert.ok((await a.blocker.block("203.0.113.31", { duration: 600 })).ok);
+    await waitFor(
+      async () => (await b.targets()).includes("203.0.113.31:fleet"),
+      "the block made after the failover on b",
+      30_000,
+    );
+    assert.equal(
+      await replica.cli(
+        "HEXISTS",
+        "netsentinel:fleet:decisions",
+        "203.0.113.31",
+      ),
+      "1",
+    );
   },
 });
