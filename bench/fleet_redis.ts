@@ -214,7 +214,7 @@ export async function fleetBench(quick: boolean): Promise<BenchRow[]> {
         referenceValue: mb(upPeak - h0),
         note: `${mb(pending)} MB waiting in the EVE file (${
           next - sentBefore
-        } records), nothing in memory but one batch`,
+        } records), not in memory`,
       },
       {
         section: "fleet",

@@ -19,7 +19,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { launchChromiumIn, screenshot, waitInPage } from "./_chromium.ts";
+import {
+  launchChromiumIn,
+  type NsBrowser,
+  screenshot,
+  waitInPage,
+} from "./_chromium.ts";
 import { createLab, type Lab, poll } from "./_lab.ts";
 import {
   type NetSentinel,
@@ -187,6 +192,7 @@ Deno.test({
     };
     let redis = await startRedis();
     const ns: Record<string, NetSentinel> = {};
+    let browser: NsBrowser | null = null;
     const api: Record<string, Api> = {};
     try {
       for (const s of SENSORS) {
@@ -233,6 +239,18 @@ Deno.test({
         return f.sensors.filter((x) => !x.stale).length === 3 ? f : null;
       }, { timeoutMs: 30_000, everyMs: 250 });
 
+      // The admin's browser, signed in on A's dashboard (from A's namespace).
+      browser = await launchChromiumIn(lab.host("a").ns);
+      const { page } = await browser.page();
+      await page.goto(`${ns.a!.url}/fleet`);
+      if (new URL(page.url()).pathname === "/signin") {
+        await page.type("input[name=password]", PASSWORD);
+        await Promise.all([
+          page.waitForNavigation(),
+          page.click("button[type=submit]"),
+        ]);
+      }
+
       // 1. A scan seen by A blocks the attacker on B and C.
       const scan = (from: string, target: string) =>
         lab.exec(from, [
@@ -277,6 +295,16 @@ Deno.test({
         return /^netsentinel_fleet_redis_up 0$/m.test(m) ? true : null;
       }, { timeoutMs: 30_000, everyMs: 200 });
       say("redis killed; a says so");
+      await poll("a's Fleet page to say Redis is unreachable", async () => {
+        await page.goto(`${ns.a!.url}/fleet`);
+        return await page.evaluate(() =>
+            document.querySelector("[data-testid=fleet-redis][role=alert]")
+              ?.textContent?.includes("Redis unreachable") ?? false
+          )
+          ? true
+          : null;
+      });
+      say(`screenshot ${await screenshot(page, "fleet-redis-down")}`);
       const [st, body] = await api.c!.call(
         `/api/blocks/${encodeURIComponent(attacker)}`,
         "DELETE",
@@ -360,17 +388,7 @@ Deno.test({
 
       // 4. C stops: its heartbeat ends and A's Fleet page shows it stale.
       await ns.c!.proc.stop("SIGTERM");
-      const browser = await launchChromiumIn(lab.host("a").ns);
-      try {
-        const { page } = await browser.page();
-        await page.goto(`${ns.a!.url}/fleet`);
-        if (new URL(page.url()).pathname === "/signin") {
-          await page.type("input[name=password]", PASSWORD);
-          await Promise.all([
-            page.waitForNavigation(),
-            page.click("button[type=submit]"),
-          ]);
-        }
+      {
         await poll("c stale on a's Fleet page", async () => {
           await page.goto(`${ns.a!.url}/fleet`);
           return await page.evaluate(() =>
@@ -395,10 +413,9 @@ Deno.test({
         );
         const shot = await screenshot(page, "fleet-stale");
         say(`screenshot ${shot}`);
-      } finally {
-        await browser.close();
       }
     } finally {
+      await browser?.close();
       for (const s of SENSORS) await ns[s]?.proc.stop("SIGTERM");
       await redis.stop("SIGTERM");
       await Deno.remove(work, { recursive: true }).catch(() => {});
