@@ -349,6 +349,16 @@ export class FleetAgent {
       down_since: st.down_since,
       last_error: st.last_error,
       sensors: this.#view.sensors.map((s) => {
+        // This sensor is alive whatever Redis says: its health is read now.
+        if (s.sensor === this.#c.sensor) {
+          return {
+            ...s,
+            at: new Date(now).toISOString(),
+            age_s: 0,
+            stale: false,
+            health: this.#health(),
+          };
+        }
         const age = Math.max(0, (now - Date.parse(s.at)) / 1000);
         return {
           ...s,
