@@ -6,7 +6,8 @@
  * `ROLE` on the answer, as https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel-clients/
  * asks of a client).
  *
- * Why not `npm:redis` or `npm:ioredis`: both queue commands in memory while
+ * Why not `npm:redis` or `npm:ioredis`: `npm:redis@4` does run under Deno
+ * 2.9.6 (checked against a local redis-server), but both queue commands in memory while
  * the server is away (an offline queue without a byte bound) and retry
  * them by themselves, so a caller cannot know which of a batch Redis
  * applied. The fleet and the EVE shipper need the opposite: a batch either
