@@ -5,7 +5,7 @@
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
  * Sections: offline, anomaly, live, memory, latency, startup, tls, notify,
- * rules, defrag, watchers, intel, stream, fleet. Big inputs are generated once and cached in
+ * rules, defrag, watchers, devices, intel, stream, fleet. Big inputs are generated once and cached in
  * `.bench-cache/`
  * (gitignored). The live,
  * memory, latency and startup sections run the appliance in network
@@ -21,6 +21,7 @@ import { writeMixedCapture } from "./_traffic.ts";
 import { anomalyBench } from "./anomaly_score.ts";
 import { defragBench } from "./defrag_tunnels.ts";
 import { watchersBench } from "./watchers.ts";
+import { devicesBench } from "./devices.ts";
 import { latencyBench } from "./latency.ts";
 import { liveBench } from "./live.ts";
 import { memoryBench } from "./memory.ts";
@@ -237,6 +238,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     rules: rulesBench,
     defrag: defragBench,
     watchers: watchersBench,
+    devices: devicesBench,
     intel: intelBench,
     stream: streamBench,
     fleet: fleetBench,

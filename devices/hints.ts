@@ -55,6 +55,7 @@ export type HintSource =
   | "ssdp"
   | "http"
   | "tls"
+  | "traffic"
   | "vendor";
 
 /** One piece of evidence. */

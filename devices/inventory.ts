@@ -22,6 +22,7 @@ import {
   formatAddr,
   formatMac,
   type Packet,
+  parseAddr,
 } from "../decode/mod.ts";
 import { DIR_TO_SERVER, type Flow, type PacketContext } from "../flows/mod.ts";
 import {
@@ -95,6 +96,8 @@ const MAX_HINTS = 32;
 const MAX_PEERS = 32;
 const MAX_SERVICES = 16;
 const EVICT_SCAN = 64;
+/** Address changes after which a device's IP packets no longer teach addresses. */
+const MAX_ADDR_CHANGES = 64;
 
 /** One device as the inventory holds it (live state; read through {@link DeviceInventory}). */
 export class DeviceState {
@@ -130,6 +133,12 @@ export class DeviceState {
   lastV4 = 0;
   /** Last IPv6 address words (to skip formatting). */
   readonly lastV6 = new Uint32Array(4);
+  /**
+   * Source addresses taken up; past {@link MAX_ADDR_CHANGES} the device
+   * sends for others (a router between home subnets, a NAT, a spoofer)
+   * and only ARP teaches its addresses.
+   */
+  addrChanges = 0;
   /** The texts of the current IPv4 and IPv6 addresses ("" when none). */
   curV4 = "";
   curV6 = "";
@@ -192,17 +201,22 @@ export class DeviceState {
     m.pktsIn++;
   }
 
-  /** Notes an address (text) seen at `tsUs`; true when new. */
-  noteAddr(ip: string, tsUs: number): boolean {
+  /**
+   * Notes an address (text) seen at `tsUs`. Returns the address dropped to
+   * stay within {@link MAX_ADDRS}, or null.
+   */
+  noteAddr(ip: string, tsUs: number): string | null {
     const s = this.addrs.get(ip);
     if (s !== undefined) {
       if (tsUs > s.lastUs) s.lastUs = tsUs;
-      return false;
+      return null;
     }
-    if (this.addrs.size >= MAX_ADDRS) dropOldest(this.addrs);
+    const dropped = this.addrs.size >= MAX_ADDRS
+      ? dropOldest(this.addrs)
+      : null;
     this.addrs.set(ip, { firstUs: tsUs, lastUs: tsUs });
     this.changed = true;
-    return true;
+    return dropped;
   }
 
   /** Notes a name from `source`. */
@@ -259,7 +273,7 @@ export class DeviceState {
   }
 }
 
-function dropOldest(m: Map<string, Seen>): void {
+function dropOldest(m: Map<string, Seen>): string | null {
   let oldK: string | null = null, old = Infinity;
   for (const [k, v] of m) {
     if (v.lastUs < old) {
@@ -268,6 +282,7 @@ function dropOldest(m: Map<string, Seen>): void {
     }
   }
   if (oldK !== null) m.delete(oldK);
+  return oldK;
 }
 
 function dropSmallest(m: Map<string, PeerTraffic>): void {
@@ -323,6 +338,16 @@ function linkLocal(version: number, w: ArrayLike<number>): boolean {
   return (w[0]! >>> 22) === (0xfe80 >>> 6);
 }
 
+function protoName(p: number): string {
+  return p === 6
+    ? "tcp"
+    : p === 17
+    ? "udp"
+    : p === 1 || p === 58
+    ? "icmp"
+    : `ip${p}`;
+}
+
 /** Address words of an ARP sender (reused). */
 const ARP_WORDS = new Uint32Array(4);
 
@@ -332,6 +357,8 @@ export class DeviceInventory implements AppObserver {
   readonly #max: number;
   readonly #byMac = new Map<number, DeviceState>();
   readonly #byIp = new Map<string, DeviceState>();
+  /** The same for IPv4 by the address number (lookups without a string). */
+  readonly #byV4 = new Map<number, DeviceState>();
   /** Devices dropped to stay within the bound. */
   evicted = 0;
 
@@ -380,17 +407,24 @@ export class DeviceInventory implements AppObserver {
     }
     if (victim === null) return;
     this.#byMac.delete(victim.mac);
-    for (const ip of victim.addrs.keys()) {
-      if (this.#byIp.get(ip) === victim) this.#byIp.delete(ip);
-    }
+    for (const ip of victim.addrs.keys()) this.#unmap(ip, victim);
     this.evicted++;
   }
 
-  #addr(d: DeviceState, version: number, w: Uint32Array, tsUs: number): void {
+  #addr(
+    d: DeviceState,
+    version: number,
+    w: Uint32Array,
+    tsUs: number,
+    sure = false,
+  ): void {
+    if (!sure && d.addrChanges > MAX_ADDR_CHANGES) return;
     if (version === 4) {
+      d.lastV4Us = tsUs;
       if (d.lastV4 === w[0]) return;
       d.lastV4 = w[0]!;
     } else {
+      d.lastV6Us = tsUs;
       const l = d.lastV6;
       if (l[0] === w[0] && l[1] === w[1] && l[2] === w[2] && l[3] === w[3]) {
         return;
@@ -399,9 +433,37 @@ export class DeviceInventory implements AppObserver {
     }
     if (version === 4 && w[0] === 0) return;
     const ip = formatAddr(version, w);
-    d.noteAddr(ip, tsUs);
-    const prev = this.#byIp.get(ip);
-    if (prev !== d) this.#byIp.set(ip, d);
+    if (version === 4) d.curV4 = ip;
+    else d.curV6 = ip;
+    if (++d.addrChanges === MAX_ADDR_CHANGES + 1) {
+      d.noteHints([{
+        source: "traffic",
+        field: "source addresses",
+        value: `more than ${MAX_ADDR_CHANGES} changes: sends for other hosts`,
+        kind: "network",
+        strength: 1,
+      }]);
+    }
+    const dropped = d.noteAddr(ip, tsUs);
+    if (dropped !== null) this.#unmap(dropped, d);
+    if (this.#byIp.get(ip) !== d) this.#byIp.set(ip, d);
+    if (version === 4) this.#byV4.set(w[0]!, d);
+  }
+
+  #unmap(ip: string, d: DeviceState): void {
+    if (this.#byIp.get(ip) !== d) return;
+    this.#byIp.delete(ip);
+    const a = ip.includes(":") ? null : parseAddr(ip);
+    if (a !== null && this.#byV4.get(a.words[0]!) === d) {
+      this.#byV4.delete(a.words[0]!);
+    }
+  }
+
+  /** The device at an address given as words, without making a string for IPv4. */
+  #at(version: number, w: ArrayLike<number>): DeviceState | undefined {
+    return version === 4
+      ? this.#byV4.get(w[0]!)
+      : this.#byIp.get(formatAddr(version, w));
   }
 
   /** Every decoded IP packet (see {@link AppObserver.onPacket}). */
@@ -448,7 +510,7 @@ export class DeviceInventory implements AppObserver {
     }
     const d = this.#byMac.get(a.sha) ?? this.#device(a.sha, p.tsUs, "arp");
     d.sent(p.wirelen, p.tsUs);
-    this.#addr(d, 4, ARP_WORDS, p.tsUs);
+    this.#addr(d, 4, ARP_WORDS, p.tsUs, true);
   }
 
   #firstBy(p: Packet, inside: boolean): string {
@@ -539,44 +601,40 @@ export class DeviceInventory implements AppObserver {
   }
 
   #client(f: Flow, clientDir: number): DeviceState | undefined {
-    const w = clientDir === DIR_TO_SERVER ? f.srcAddr : f.dstAddr;
-    return this.#byIp.get(formatAddr(f.version, w));
+    return this.#at(
+      f.version,
+      clientDir === DIR_TO_SERVER ? f.srcAddr : f.dstAddr,
+    );
   }
 
-  /** A flow ended: its remote peer and service go to the home side's device. */
+  /**
+   * A flow ended: its remote peer and service go to the home side's
+   * device (strings are made only when there is one).
+   */
   onFlowEnd(f: Flow): void {
     if (f.pktsToServer + f.pktsToClient === 0) return;
     const home = this.#o.homeNet();
     const v = f.version;
-    const srcIn = anyCidrContains(home, v, f.srcAddr);
-    const dstIn = anyCidrContains(home, v, f.dstAddr);
-    if (!srcIn && !dstIn) return;
-    const proto = f.proto === 6
-      ? "tcp"
-      : f.proto === 17
-      ? "udp"
-      : f.proto === 1 || f.proto === 58
-      ? "icmp"
-      : `ip${f.proto}`;
-    const service = `${proto}/${f.dstPort}`;
-    if (srcIn) {
-      const d = this.#byIp.get(formatAddr(v, f.srcAddr));
-      d?.notePeer(
-        formatAddr(v, f.dstAddr),
-        service,
-        f.bytesToServer,
-        f.bytesToClient,
-      );
-    }
-    if (dstIn) {
-      const d = this.#byIp.get(formatAddr(v, f.dstAddr));
-      d?.notePeer(
-        formatAddr(v, f.srcAddr),
-        service,
-        f.bytesToClient,
-        f.bytesToServer,
-      );
-    }
+    const src = anyCidrContains(home, v, f.srcAddr)
+      ? this.#at(v, f.srcAddr)
+      : undefined;
+    const dst = anyCidrContains(home, v, f.dstAddr)
+      ? this.#at(v, f.dstAddr)
+      : undefined;
+    if (src === undefined && dst === undefined) return;
+    const service = `${protoName(f.proto)}/${f.dstPort}`;
+    src?.notePeer(
+      formatAddr(v, f.dstAddr),
+      service,
+      f.bytesToServer,
+      f.bytesToClient,
+    );
+    dst?.notePeer(
+      formatAddr(v, f.srcAddr),
+      service,
+      f.bytesToClient,
+      f.bytesToServer,
+    );
   }
 
   /**

@@ -404,3 +404,40 @@ Deno.test("an ARP request makes its sender a device at its address", () => {
   }]);
   assert.equal(inv2.size, 0);
 });
+
+Deno.test("a MAC sending for a thousand home addresses stops teaching addresses and keeps its maps bounded", () => {
+  const inv = new DeviceInventory({
+    homeNet: () => [parseCidr("10.0.0.0/8")!],
+    oui: OUI,
+  });
+  const frames: TestFrame[] = [];
+  for (let i = 0; i < 1200; i++) {
+    frames.push(
+      udpFrame({
+        srcMac: GW,
+        dstMac: PI,
+        src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+        dst: "10.255.0.1",
+        sport: 1000,
+        dport: 9,
+        tsUs: T0 + i,
+      }, cat("x")),
+    );
+  }
+  run(frames, inv);
+  const d = inv.get(0x001122334455)!;
+  assert.equal(d.addrs.size, 16);
+  assert.ok(
+    [...d.hints.values()].some((h) =>
+      h.source === "traffic" && h.kind === "network"
+    ),
+  );
+  let mapped = 0;
+  for (let i = 0; i < 1200; i++) {
+    if (inv.byIp(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)) {
+      mapped++;
+    }
+  }
+  assert.ok(mapped <= 16, `${mapped} addresses mapped`);
+  assert.equal(d.pktsOut, 1200);
+});
