@@ -75,7 +75,8 @@ type Rule = readonly [RegExp, DeviceKind | null, OsFamily | null, 1 | 2];
 
 const VENDOR_CLASS: readonly Rule[] = [
   [/^MSFT 5\.0/, "computer", "Windows", 2],
-  [/^android-dhcp/i, "phone", "Android", 2],
+  // Android phones, tablets and TVs alike: the OS only.
+  [/^android-dhcp/i, null, "Android", 2],
   [/^udhcp /, "iot", "Linux", 1],
   [/^dhcpcd-[^:]*:Linux/i, null, "Linux", 2],
   [/JetDirect|Printer/i, "printer", null, 2],
@@ -101,6 +102,12 @@ const PARAM_LISTS: ReadonlyMap<string, readonly [OsFamily, string]> = new Map([
 ]);
 
 const USER_AGENT: readonly Rule[] = [
+  [
+    /SmartTV|SMART-TV|Tizen|Web0S|webOS|BRAVIA|AppleTV|\bRoku\b|AFT[A-Z]|CrKey/i,
+    "tv",
+    null,
+    2,
+  ],
   [/\biPhone\b/, "phone", "iOS", 2],
   [/\biPad\b/, null, "iOS", 2],
   [/Android[^;)]*;.*\bMobile\b/, "phone", "Android", 2],
@@ -108,12 +115,6 @@ const USER_AGENT: readonly Rule[] = [
   [/Windows NT/, "computer", "Windows", 2],
   [/\bCrOS\b/, "computer", "ChromeOS", 2],
   [/Macintosh|Mac OS X/, "computer", "macOS", 2],
-  [
-    /SmartTV|SMART-TV|Tizen|Web0S|webOS|BRAVIA|AppleTV|\bRoku\b|AFT[A-Z]|CrKey/i,
-    "tv",
-    null,
-    2,
-  ],
   [/PlayStation|Xbox|Nintendo/, "tv", null, 1],
   [/Debian APT|Ubuntu|X11; Linux|\bLinux x86_64\b/, "computer", "Linux", 1],
 ];

@@ -435,7 +435,9 @@ export class DeviceInventory implements AppObserver {
     const ip = formatAddr(version, w);
     if (version === 4) d.curV4 = ip;
     else d.curV6 = ip;
-    if (++d.addrChanges === MAX_ADDR_CHANGES + 1) {
+    // Count addresses taken up, not alternations between known ones (a
+    // host with a static and a leased address switches all the time).
+    if (!d.addrs.has(ip) && ++d.addrChanges === MAX_ADDR_CHANGES + 1) {
       d.noteHints([{
         source: "traffic",
         field: "source addresses",

@@ -2,14 +2,16 @@
  * Builds `data/demo.pcap`, the capture `run --demo` plays: a few minutes of
  * the benign lab session with attacks from the fixtures laid over it at
  * fixed offsets (a SYN scan, an ssh brute force, a DNS tunnel, a host
- * sweep, malformed HTTP, an inbound connection from outside). Deterministic:
- * the same fixtures give the same file.
+ * sweep, malformed HTTP, an inbound connection from outside), the lab's
+ * home LAN (DHCP, mDNS, SSDP) and home devices talking to public servers
+ * (demo_devices.ts). Deterministic: the same fixtures give the same file.
  *
  *   deno task demo-capture
  *
  * @module
  */
 import { PcapWriter, readCaptureFile } from "../../capture/mod.ts";
+import { homeDeviceFrames } from "./demo_devices.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIX = `${ROOT}tests/fixtures/`;
@@ -23,6 +25,8 @@ const LAYERS: ReadonlyArray<readonly [string, number, number]> = [
   ["sweep_icmp.pcap", 110, 20],
   ["malformed_http.pcap", 130, 20],
   ["external_inbound.pcap", 150, 20],
+  // Lab 2's home LAN: dnsmasq DHCP with dhclient, avahi-daemon, SSDP.
+  ["benign_lan.pcap", 0, 180],
 ];
 const BENIGN = "benign_holdout.pcap";
 const LENGTH_S = 180;
@@ -62,6 +66,7 @@ async function main(): Promise<void> {
   for (const [file, at, keep] of LAYERS) {
     all.push(...await frames(`${FIX}${file}`, start + at * 1e6, keep));
   }
+  all.push(...homeDeviceFrames(start, LENGTH_S));
   all.sort((a, b) => a.tsUs - b.tsUs);
   const out = `${ROOT}data/demo.pcap`;
   await using w = await PcapWriter.create(out, { linktype: 1 });
