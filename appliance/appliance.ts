@@ -60,6 +60,7 @@ import {
 import {
   Notifier,
   notifyControl,
+  plainDeviceName,
   shortDuration,
   type SummaryFacts,
 } from "../notify/mod.ts";
@@ -918,7 +919,7 @@ export class Appliance {
     if (isNew && a.netsentinel.type === "new_host") {
       const f = this.devices.newDeviceFacts(a.src_ip);
       const what = f === null ? "" : [
-        f.name,
+        plainDeviceName(f.name ?? undefined),
         f.vendor ?? (f.random_mac ? "randomised MAC" : null),
         f.kind,
       ].filter((x) => x).join(", ");

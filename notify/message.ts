@@ -93,21 +93,39 @@ function withSlash(u: string): string {
   return u.endsWith("/") ? u : u + "/";
 }
 
+/**
+ * A device name as notifications show it: names come off the wire (DHCP,
+ * mDNS, NetBIOS), so only letters, digits, spaces and `._'-` are kept (no
+ * chat markup such as Slack's `<!channel>` or Markdown), at most 40.
+ */
+export function plainDeviceName(name: string | undefined): string {
+  if (!name) return "";
+  return name.replace(/[^\p{L}\p{N} ._'’-]/gu, "").trim().slice(0, 40);
+}
+
 /** An alert as an item of a message. */
 export function alertItem(
   a: Alert,
   publicUrl: string | null,
   blocked?: string,
 ): MessageItem {
+  const named = (name: string | undefined) => {
+    const n = plainDeviceName(name);
+    return n ? ` (${n})` : "";
+  };
   const dest = a.dest_ip
-    ? ` → ${a.dest_ip}${a.dest_port !== undefined ? `:${a.dest_port}` : ""}`
+    ? ` → ${a.dest_ip}${a.dest_port !== undefined ? `:${a.dest_port}` : ""}${
+      named(a.netsentinel.dest_device?.name)
+    }`
     : "";
   const link = alertLink(publicUrl, a.netsentinel.id);
   return {
     kind: "alert",
     type: a.netsentinel.type,
     severity: a.alert.severity,
-    title: `${a.alert.signature}: ${a.src_ip}${dest}`,
+    title: `${a.alert.signature}: ${a.src_ip}${
+      named(a.netsentinel.src_device?.name)
+    }${dest}`,
     detail: a.netsentinel.explanation,
     at: a.timestamp,
     id: a.netsentinel.id,

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
-import { AlertAggregator, type Detection, parsePolicy } from "../alerts/mod.ts";
+import {
+  type Alert,
+  AlertAggregator,
+  type Detection,
+  parsePolicy,
+} from "../alerts/mod.ts";
 import { makeAlert, tempStore, waitFor } from "../store/_testing.ts";
 import { parseNotifyConfig } from "./config.ts";
-import type { Message } from "./message.ts";
+import { alertItem, type Message, plainDeviceName } from "./message.ts";
 import { Notifier } from "./notifier.ts";
 import { createLogger } from "../common/logger.ts";
 import { type HttpReceiver, httpReceiver } from "./_testing.ts";
@@ -449,4 +454,43 @@ Deno.test("retries are logged with the receiver's answer and never the channel's
   } finally {
     await n.stop();
   }
+});
+
+Deno.test("an alert's message names the devices behind its addresses, without markup from the wire", () => {
+  const a = {
+    timestamp: "2026-12-07T12:00:00.000Z",
+    event_type: "alert",
+    src_ip: "192.168.1.57",
+    dest_ip: "203.0.113.9",
+    dest_port: 443,
+    proto: "TCP",
+    alert: {
+      action: "allowed",
+      signature_id: 1,
+      rev: 1,
+      signature: "Test",
+      category: "x",
+      severity: 2,
+    },
+    netsentinel: {
+      id: "01JD0000000000000000000000",
+      type: "port_scan",
+      count: 1,
+      first_seen: "2026-12-07T12:00:00.000Z",
+      last_seen: "2026-12-07T12:00:00.000Z",
+      evidence: {},
+      explanation: "x",
+      src_device: {
+        mac: "b8:27:eb:12:34:56",
+        name: "<!channel> kitchen-pi *bold*",
+      },
+    },
+  } as unknown as Alert;
+  const item = alertItem(a, null);
+  assert.equal(
+    item.title,
+    "Test: 192.168.1.57 (channel kitchen-pi bold) → 203.0.113.9:443",
+  );
+  assert.equal(plainDeviceName("Jane’s iPhone"), "Jane’s iPhone");
+  assert.equal(plainDeviceName(undefined), "");
 });
