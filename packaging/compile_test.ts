@@ -11,7 +11,9 @@ async function* sources(dir: string): AsyncGenerator<string> {
     if (e.isDirectory && !["tests", "bench", "dist"].includes(e.name)) {
       yield* sources(`${p}/`);
     } else if (
-      e.isFile && /\.tsx?$/.test(e.name) && !/_test\.tsx?$|^_test_/.test(e.name)
+      // Tests and their helpers (`_testing.ts`, `_test_*.ts`) are not in the binary.
+      e.isFile && /\.tsx?$/.test(e.name) &&
+      !/_test\.tsx?$|^_test_|^_testing\.tsx?$/.test(e.name)
     ) yield p;
   }
 }
