@@ -46,6 +46,11 @@ export interface CommitInfo {
   mutations: number;
   /** Commit time, ms since the epoch. */
   at: number;
+  /**
+   * When the flush this commit belongs to started (`performance.now()`, ms):
+   * flushes are scheduled from their starts, commits end when KV is done.
+   */
+  flushStart: number;
 }
 
 /** Options of {@link StoreWriter}. */
@@ -482,7 +487,7 @@ export class StoreWriter implements AsyncDisposable {
     try {
       for (let i = 0; i < parts.length; i++) {
         try {
-          await this.#commitPart(parts[i]!);
+          await this.#commitPart(parts[i]!, t0);
         } catch (e) {
           this.#m.errors++;
           this.#requeue(parts.slice(i).flat());
@@ -501,7 +506,7 @@ export class StoreWriter implements AsyncDisposable {
     this.#m.lastFlushMs = performance.now() - t0;
   }
 
-  async #commitPart(part: Group[]): Promise<void> {
+  async #commitPart(part: Group[], flushStart: number): Promise<void> {
     const ops: KvOp[] = [];
     const newIds: string[] = [], updatedIds: string[] = [];
     for (const g of part) {
@@ -555,7 +560,14 @@ export class StoreWriter implements AsyncDisposable {
       for (const g of part) this.#m[COUNTER[g.kind]]++;
       this.#m.lastCommitAt = at;
       try {
-        this.#onCommit?.({ seq, newIds, updatedIds, mutations, at });
+        this.#onCommit?.({
+          seq,
+          newIds,
+          updatedIds,
+          mutations,
+          at,
+          flushStart,
+        });
       } catch (e) {
         // The commit stands; a failing listener must not make it look failed.
         this.#log.error("onCommit listener failed", { error: e });
