@@ -1129,6 +1129,12 @@ export class Appliance {
     this.#keepExpiring();
     const now = Date.now();
     if (now - this.#lastHostSave >= HOST_SAVE_MS) void this.#saveHosts(now);
+    else if (this.devices.takeNewDevices(now)) {
+      // A device that just joined shows on the Devices page within a second.
+      this.devices.save().catch((e) =>
+        this.#o.log.error("device save failed", { error: e })
+      );
+    }
     if (now - this.#lastDiskCheck >= DISK_CHECK_MS) {
       this.#lastDiskCheck = now;
       this.#checkDisk().catch((e) =>

@@ -67,6 +67,9 @@ export class DeviceKeeper {
   /** New alerts per device MAC since the last save. */
   #alerts = new Map<string, number>();
   #saving: Promise<void> | null = null;
+  /** Devices first seen since {@link takeNewDevices} was last called. */
+  #newDevices = 0;
+  #lastSave = 0;
 
   constructor(o: DeviceKeeperOptions) {
     this.#o = o;
@@ -74,7 +77,21 @@ export class DeviceKeeper {
       homeNet: o.homeNet,
       oui: o.oui,
       ...(o.maxDevices ? { maxDevices: o.maxDevices } : {}),
+      onNewDevice: () => {
+        this.#newDevices++;
+      },
     });
+  }
+
+  /**
+   * True when devices were first seen since the last save and that save is
+   * at least 5 s old (then worth saving before the minute is up; a flood of
+   * new MACs gets one save every 5 s at most).
+   */
+  takeNewDevices(now: number): boolean {
+    if (this.#newDevices === 0 || now - this.#lastSave < 5000) return false;
+    this.#newDevices = 0;
+    return true;
   }
 
   #name(d: DeviceState): string | null {
@@ -145,6 +162,7 @@ export class DeviceKeeper {
   }
 
   async #save(): Promise<void> {
+    this.#lastSave = Date.now();
     const { store, writer } = this.#o;
     const deltas = this.inventory.drain();
     const alerts = this.#alerts;

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cat, ipv4, tcp, u16 } from "../../decode/_test_frames.ts";
+import { batchOf, cat, ipv4, tcp, u16 } from "../../decode/_test_frames.ts";
 import { writePcap } from "../../capture/mod.ts";
 import {
   dhcpClient,
@@ -534,4 +534,37 @@ Deno.test({
       await Deno.remove(caps, { recursive: true });
     }
   },
+});
+
+Deno.test("a device that just joined shows in /api/devices within seconds, before the minute's save", async () => {
+  await using app = await startAppliance();
+  const cookie = await signIn(app.url);
+  const join = (mac: string, host: string) =>
+    app.pipeline.processBatch(batchOf([
+      udpFrame({
+        srcMac: mac,
+        src: "0.0.0.0",
+        dst: "255.255.255.255",
+        sport: 68,
+        dport: 67,
+        tsUs: Date.now() * 1000,
+      }, dhcpClient({ mac, type: 1, options: [[12, host]] })),
+    ]));
+  const list = async () =>
+    ((await call(app.url, cookie, "GET", "/api/devices")).data.devices ??
+      []) as Dev[];
+  // The first device comes with the appliance's first save.
+  join(PI, "first-one");
+  await waitFor("the first device", list, (d) => d.length === 1, 15_000);
+  // The next one would wait for the minute's save without the early one.
+  join(PHONE, "just-joined");
+  const devices = await waitFor(
+    "the new device",
+    list,
+    (d) => d.length === 2,
+    20_000,
+  );
+  const d = devices.find((x) => x.mac === PHONE)!;
+  assert.equal(d.display_name, "just-joined");
+  assert.equal(d.first_seen_by, "dhcp");
 });
