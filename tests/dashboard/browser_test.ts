@@ -496,3 +496,75 @@ Deno.test({
     assert.deepEqual(cspViolations, []);
   },
 });
+
+Deno.test({
+  name:
+    "a replayed ssh brute force is one alert whose page shows the anomaly model's score and explanation, with no anomaly alert beside it",
+  ...opts,
+  async fn() {
+    assert.equal(missing, null, missing ?? "");
+    const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
+    try {
+      await Deno.copyFile(
+        new URL("../fixtures/brute_ssh.pcap", import.meta.url),
+        join(caps, "brute_ssh.pcap"),
+      );
+      await using app = await startAppliance({ capturesDir: caps });
+      await using b = await launchBrowser();
+      const { page, errors, cspViolations } = await b.page();
+      await signInPage(page, app.url);
+      assert.equal(await startReplay(page, "brute_ssh.pcap", 0), 200);
+      type Row = { id: string; type: string; anomaly: boolean };
+      const rows = await waitInPage(
+        page,
+        "the brute force alert with the model's evidence",
+        async () => {
+          const r = await fetch("/api/alerts?limit=1000");
+          const body = await r.json() as {
+            alerts: {
+              netsentinel: { id: string; type: string; anomaly?: unknown };
+            }[];
+          };
+          const rows = body.alerts.map((a) => ({
+            id: a.netsentinel.id,
+            type: a.netsentinel.type,
+            anomaly: a.netsentinel.anomaly !== undefined,
+          }));
+          return rows.some((x) => x.type === "brute_force" && x.anomaly)
+            ? rows
+            : null;
+        },
+      ) as Row[];
+      assert.deepEqual(
+        rows.filter((x) => x.type !== "new_host").map((x) => x.type),
+        ["brute_force"],
+      );
+      const id = rows.find((x) => x.type === "brute_force")!.id;
+      await page.goto(`${app.url}/alerts/${id}`);
+      const panel = await waitInPage(
+        page,
+        "the anomaly model's panel",
+        () =>
+          document.querySelector("[data-testid=corroboration]")?.textContent ??
+            "",
+      );
+      assert.match(panel, /Isolation Forest also flagged \d+ flows/);
+      const score = await page.evaluate(() =>
+        Number(
+          document.querySelector("[data-testid=anomaly-score]")?.textContent,
+        )
+      );
+      assert.ok(score > 0.6 && score < 1, `score ${score}`);
+      const why = await page.evaluate(() =>
+        document.querySelector("[data-testid=anomaly-explanation]")
+          ?.textContent ?? ""
+      );
+      assert.ok(why.length > 10, why);
+      await screenshot(page, "alert-brute-force-corroborated");
+      assert.deepEqual(errors, []);
+      assert.deepEqual(cspViolations, []);
+    } finally {
+      await Deno.remove(caps, { recursive: true });
+    }
+  },
+});
