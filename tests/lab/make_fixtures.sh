@@ -11,7 +11,7 @@
 #
 # Environment: LAB_OUT (default tests/fixtures), LAB_BENIGN_SECONDS (240),
 # LAB_HOLDOUT_SECONDS (60), LAB_MIXED_SECONDS (90), LAB_LAN_SECONDS (180),
-# LAB_LAN_HOLDOUT_SECONDS (120),
+# LAB_LAN_HOLDOUT_SECONDS (120), LAB_DAILY_SECONDS (150), LAB_TRAIN_SECONDS (300),
 # LAB_BEACON_COUNT (30), LAB_PREFIX (nslab-: namespace names), LAB_KEEP=1 keeps the work
 # directory (logs, configs) after the run.
 #
@@ -63,7 +63,7 @@ ALL_SCENARIOS=(benign benign_holdout scan_syn scan_frag scan_connect scan_fin sc
   flood_udp flood_icmp brute_ssh brute_http dns_tunnel dns_exfil
   malformed_http suspicious_ports external_inbound mixed tls12 tls13
   http_keepalive dns_tcp scan_distributed scan_decoy arp_spoof rogue_dhcp beacon
-  exfil_upload benign_lan benign_lan_holdout)
+  exfil_upload benign_lan benign_lan_holdout benign_train benign_daily_a benign_daily_b benign_daily_c)
 
 # name | addresses (first is primary) | route prefixes reached on-link
 HOSTS=(
@@ -1234,6 +1234,98 @@ lan_capture() {
   wait "$ntpd" 2>/dev/null || true
   for ns in client client2 client3 admin farm; do nsx "$ns" ip route del 224.0.0.0/4 dev eth0 || true; done
   drop_host dhcpc1 dhcpd
+}
+
+# benign_daily_a/_b/_c (LAB_DAILY_SECONDS, 150; seeds 9000, 9100, 9200):
+# held-out normal days for the anomaly model (never trained on). The office
+# actors, plus what tripped the model before: long interactive ssh sessions
+# and one-shot commands, a large download, software updates (APT's user
+# agent, index files then packages over one keep-alive connection, as apt
+# does), a large ssh copy, and a video call's shape (iperf3 UDP both ways at
+# a steady rate to an outside relay on 3478, the TURN port).
+# benign_train (LAB_TRAIN_SECONDS, 300; seed 9500): the same day's mix with
+# other seeds, the anomaly model's second training capture (ml/README.md).
+scn_benign_train() { daily_capture benign_train 9500 "${LAB_TRAIN_SECONDS:-300}"; }
+scn_benign_daily_a() { daily_capture benign_daily_a 9000; }
+scn_benign_daily_b() { daily_capture benign_daily_b 9100; }
+scn_benign_daily_c() { daily_capture benign_daily_c 9200; }
+
+APT_UA="Debian APT-HTTP/1.3 (2.6.1)"
+
+software_update() { # ns: apt update then a few packages, one connection
+  local ns="$1" urls=() n i
+  urls=(-o /dev/null "http://files.lab.test/files/4.bin" -o /dev/null "http://files.lab.test/files/$((60 + RANDOM % 100)).bin")
+  n=$((2 + RANDOM % 5))
+  for ((i = 0; i < n; i++)); do urls+=(-o /dev/null "http://files.lab.test/files/$((10 + RANDOM % 150)).bin"); done
+  nsx "$ns" curl -s --max-time 60 --limit-rate 4M -A "$APT_UA" "${urls[@]}" || true
+}
+
+# media SECONDS: 160-byte frames every 20 ms (an RTP voice stream's pace)
+media() {
+  local end=$((SECONDS + $1))
+  while ((SECONDS < end)); do
+    head -c 160 /dev/urandom
+    sleep 0.02
+  done
+}
+
+# video_call NS SECONDS: one UDP 5-tuple carrying frames both ways at a
+# steady pace, as a call through a relay (TURN, port 3478) does; the relay
+# (netcat) answers the caller's first frame and hangs up a second early, so
+# neither side sends into a closed port.
+video_call() {
+  local port=$((3478 + RANDOM % 4)) relay
+  { media "$(($2 - 1))" | nsx inet timeout "$(($2 + 5))" nc -u -l "$UPSTREAM_DNS" "$port" \
+    >/dev/null 2>&1; } &
+  relay=$!
+  wait_for 10 "the call relay on $UPSTREAM_DNS:$port" listening inet udp "$port"
+  media "$2" | nsx "$1" timeout "$(($2 + 2))" nc -u "$UPSTREAM_DNS" "$port" >/dev/null 2>&1 || true
+  wait "$relay" 2>/dev/null || true
+}
+
+ssh_copy() { # ns KiB: a large file fetched over ssh
+  nsx "$1" env SSH_ASKPASS="$WORK/bin/askpass" SSH_ASKPASS_REQUIRE=force \
+    ssh "${ssh_opts[@]}" "$SSH_USER@$VICTIM" "head -c $(($2 * 1024)) /dev/zero" \
+    </dev/null >/dev/null 2>&1 || true
+}
+
+# actor_daily NS SEED SECONDS: a person's sessions, updates, downloads, a call.
+actor_daily() {
+  local ns="$1" secs="$3" end r
+  RANDOM="$2"
+  end=$((SECONDS + secs))
+  while ((SECONDS < end)); do
+    r=$((RANDOM % 100))
+    if ((r < 25)); then
+      ssh_interactive "$ns"
+    elif ((r < 45)); then
+      ssh_command "$ns"
+    elif ((r < 60)); then
+      software_update "$ns"
+    elif ((r < 72)); then
+      download "$ns" "$((1024 + RANDOM % 1024))"
+    elif ((r < 82)); then
+      ssh_copy "$ns" "$((256 + RANDOM % 512))"
+    elif ((r < 90)); then
+      video_call "$ns" "$((10 + RANDOM % 10))"
+    else
+      lookups "$ns"
+    fi
+    think 10 40
+  done
+}
+
+# daily_capture NAME SEED_BASE
+daily_capture() {
+  local name="$1" seed="$2" secs="${3:-${LAB_DAILY_SECONDS:-150}}" pids=()
+  # 256 bytes a frame: headers and the start of every request; the model's
+  # features use wire lengths, so they are those of full frames.
+  start_capture "$name" 256
+  actor_daily client3 "$((seed + 11))" "$secs" & pids+=($!)
+  actor_daily admin "$((seed + 12))" "$secs" & pids+=($!)
+  benign_traffic "$secs" "$seed" 0
+  wait "${pids[@]}" || true
+  stop_capture
 }
 
 # ---------------------------------------------------------------- main
