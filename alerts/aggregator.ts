@@ -21,8 +21,10 @@
  *    `detectors.anomaly.corroborate_s` earlier; an anomaly no rule names
  *    yet is held that long (packet time, at most 4,096 held) in case one
  *    does (a brute force is named at its tenth failed login, a minute after
- *    the model flagged the first), and only then raised alone. `new_host`
- *    explains nothing (it names every address once);
+ *    the model flagged the first), and only then raised alone; one marked
+ *    `evidenceOnly` (short of the anomaly detector's own alert criteria)
+ *    is then dropped and counted. `new_host` explains nothing (it names
+ *    every address once);
  * 5. or, when no alert is open for it, turned into a new alert if the
  *    global token bucket (`rate_limit`, in packet time) has a token; if
  *    not it is dropped and counted, so a flood of new alerts cannot swamp
@@ -110,6 +112,8 @@ export interface AggregatorCounters {
   evicted: number;
   /** Anomaly detections attached to a rule alert (step 4a). */
   corroborated: number;
+  /** Evidence-only anomaly detections no rule alert named (dropped). */
+  uncorroborated: number;
 }
 
 interface Open {
@@ -142,6 +146,7 @@ export class AlertAggregator {
     finals: 0,
     evicted: 0,
     corroborated: 0,
+    uncorroborated: 0,
   };
   #policy: Policy | PolicyHolder;
   #onAlert: AlertSink | null;
@@ -308,13 +313,16 @@ export class AlertAggregator {
       this.#attach(named.o, d);
       return true;
     }
-    if (holdUs <= 0) return false;
+    if (holdUs <= 0) {
+      if (d.evidenceOnly) this.counters.uncorroborated++;
+      return d.evidenceOnly === true;
+    }
     if (this.#heldCount >= MAX_HELD) {
       const [src, list] = this.#held.entries().next().value!;
       this.#held.delete(src);
       this.#heldCount -= list.length;
       const p = this.policy;
-      for (const h of list) this.#admit(p, h);
+      for (const h of list) this.#raise(p, h);
     }
     let list = this.#held.get(d.src);
     if (list === undefined) {
@@ -425,9 +433,15 @@ export class AlertAggregator {
         const named = this.#named.get(h.src);
         if (named !== undefined && h.tsUs <= named.untilUs) {
           this.#attach(named.o, h);
-        } else this.#admit(p, h);
+        } else this.#raise(p, h);
       }
     }
+  }
+
+  /** A held anomaly no rule named: raised alone, or dropped when evidence only. */
+  #raise(p: Policy, d: Detection): void {
+    if (d.evidenceOnly) this.counters.uncorroborated++;
+    else this.#admit(p, d);
   }
 
   /** Steps 4 and 5 for a detection that passed steps 1 to 4a. */

@@ -459,3 +459,25 @@ Deno.test("aggregator: anomalies held are bounded; a flood of them from many sou
     4999,
   );
 });
+
+Deno.test("aggregator: an evidence-only anomaly is attached to a rule alert naming its source, and otherwise dropped, never raised", () => {
+  const { a, finals } = agg();
+  a.add(anomaly({ t: 0, src: "10.99.0.5", evidenceOnly: true, count: 1 }));
+  a.add(anomaly({ t: 1, evidenceOnly: true, count: 1 }));
+  a.add(det({ t: 2 }));
+  a.tick(T0 + 200e6);
+  a.finish();
+  assert.deepEqual(
+    finals.map((f) => [f.netsentinel.type, f.netsentinel.anomaly?.flows]),
+    [["port_scan", 1]],
+  );
+  assert.equal(a.counters.corroborated, 1);
+  assert.equal(a.counters.uncorroborated, 1);
+  const none = agg(
+    parsePolicy({ detectors: { anomaly: { corroborate_s: 0 } } }),
+  );
+  none.a.add(anomaly({ t: 0, evidenceOnly: true }));
+  none.a.finish();
+  assert.deepEqual(none.finals, []);
+  assert.equal(none.a.counters.uncorroborated, 1);
+});

@@ -224,6 +224,12 @@ export interface Detection {
    */
   key?: string;
   /**
+   * Only corroborating evidence (`anomaly` detections short of the
+   * detector's own alert criteria): attached to a rule alert that names its
+   * source, else dropped, never an alert of its own.
+   */
+  evidenceOnly?: boolean;
+  /**
    * Events this detection adds to the alert's `count` (default 1): probes,
    * packets, login attempts since the detector's previous detection.
    */

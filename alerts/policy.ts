@@ -169,6 +169,12 @@ export interface AnomalyPolicy extends DetectorPolicy {
    * that keeps producing them is not.
    */
   min_flows: number;
+  /**
+   * Share of the source's flows scored since its first flagged one that
+   * must be flagged too (0–1): the model flags about 1% of normal flows,
+   * so a busy host always has a few.
+   */
+  min_share: number;
   window_s: number;
   /**
    * One incident, one alert: an anomaly about an address a rule alert names
@@ -541,6 +547,7 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
   anomaly: {
     ...BASE,
     min_flows: whole(1, 10_000),
+    min_share: real(0, 1),
     window_s: WINDOW,
     corroborate_s: whole(0, 3600),
     max_sources: TRACKERS,

@@ -10,7 +10,14 @@
  * One flagged flow is normal life (a large download, a long ssh session);
  * a source that keeps producing them is not. So an alert needs
  * `min_flows` flagged flows from one source within `window_s` (policy
- * `detectors.anomaly`); the first detection counts them all.
+ * `detectors.anomaly`), and at least `min_share` of the flows it was
+ * scored on since its first flagged one: the model flags about 1% of
+ * normal flows by design, so a busy host (hundreds of flows in five
+ * minutes) always has a few, while a scanner, a brute force or a tunnel
+ * is flagged flow after flow. The first detection counts them all.
+ * Flagged flows short of these criteria are emitted as `evidenceOnly`:
+ * attached to a rule alert that names their source, else dropped by the
+ * aggregator, never an alert of their own.
  *
  * @module
  */
@@ -41,27 +48,51 @@ export function anomalyDetector(
   opts: AnomalyDetectorOptions = {},
 ): readonly ["anomaly", DetectorFactory] {
   const make: DetectorFactory = (policy, emit, admits): Detector => {
-    const { min_flows: minFlows, window_s: windowS, max_sources: maxSources } =
-      policy.detectors.anomaly;
+    const {
+      min_flows: minFlows,
+      min_share: minShare,
+      window_s: windowS,
+      max_sources: maxSources,
+    } = policy.detectors.anomaly;
     const windowUs = windowS * 1e6;
-    /** Flagged flows per source in its window, least recently flagged first. */
-    const sources = new Map<string, { firstUs: number; flows: number }>();
+    /**
+     * Per source with a flagged flow in its window: flagged flows, flows
+     * scored since the first flagged one (that one included), whether an
+     * alert was raised; least recently flagged first. IPv4 sources are
+     * keyed by their address as a number (no string per scored flow).
+     */
+    const sources = new Map<
+      number | string,
+      { firstUs: number; flows: number; scored: number; raised: boolean }
+    >();
+    const keyOf = (f: Flow): number | string =>
+      f.version === 4 ? f.srcAddr[0]! >>> 0 : formatAddr(f.version, f.srcAddr);
     /** Flagged flows of the source of the flow being reported. */
     let flows = 1;
-    const count = (f: Flow): number => {
-      const src = formatAddr(f.version, f.srcAddr);
-      let s = sources.get(src);
+    /** True when the flow being reported opens its source's alert. */
+    let opens = false;
+    /** True when it falls short of the criteria: evidence for a rule only. */
+    let evidenceOnly = false;
+    const flagged = (f: Flow): boolean => {
+      const key = keyOf(f);
+      let s = sources.get(key);
       if (s === undefined || f.lastUs - s.firstUs > windowUs) {
-        s = { firstUs: f.lastUs, flows: 0 };
+        // This flow was scored before it was known to be flagged.
+        s = { firstUs: f.lastUs, flows: 0, scored: 1, raised: false };
       }
-      sources.delete(src);
+      sources.delete(key);
       s.flows++;
-      sources.set(src, s);
+      sources.set(key, s);
       if (sources.size > maxSources) {
         sources.delete(sources.keys().next().value!);
       }
-      return s.flows;
+      flows = s.flows;
+      if (s.flows < minFlows || s.flows < minShare * s.scored) return false;
+      opens = !s.raised;
+      s.raised = true;
+      return true;
     };
+    const tap = opts.onScored;
     const scorer = createAnomalyScorer(model, (a) => {
       emit(detection(policy, "anomaly", "", {
         tsUs: a.tsUs,
@@ -74,13 +105,24 @@ export function anomalyDetector(
         evidence: { ...a.evidence, anomalous_flows: flows },
         explanation: a.explanation,
         // The alert that opens counts the flows that led up to it.
-        ...(flows === minFlows && minFlows > 1 ? { count: minFlows } : {}),
+        ...(opens && flows > 1 ? { count: flows } : {}),
+        ...(evidenceOnly ? { evidenceOnly, count: 1 } : {}),
       }));
     }, {
-      ...(opts.onScored ? { onScored: opts.onScored } : {}),
+      onScored: (f, vec, score) => {
+        tap?.(f, vec, score);
+        if (sources.size === 0) return;
+        const key = keyOf(f);
+        const s = sources.get(key);
+        if (s === undefined) return;
+        if (f.lastUs - s.firstUs > windowUs) sources.delete(key);
+        else s.scored++;
+      },
       admit: (f: Flow) => {
-        flows = count(f);
-        if (flows < minFlows) return false;
+        // Short of the criteria, a flagged flow is still evidence for a
+        // rule alert naming its source (the aggregator drops it otherwise).
+        evidenceOnly = !flagged(f);
+        if (evidenceOnly) opens = false;
         return admits === undefined ||
           admits("anomaly", f.lastUs, f.version, f.srcAddr, f.dstAddr);
       },

@@ -10,7 +10,11 @@ const FIXTURES = new URL("../tests/fixtures/", import.meta.url).pathname;
 const { model } = await loadModel();
 
 /** Anomaly alerts of a capture with only the anomaly detector on. */
-async function anomalies(file: string, minFlows: number): Promise<Alert[]> {
+async function anomalies(
+  file: string,
+  minFlows: number,
+  minShare = 0,
+): Promise<Alert[]> {
   const off = { enabled: false };
   const policy = parsePolicy({
     detectors: {
@@ -25,7 +29,7 @@ async function anomalies(file: string, minFlows: number): Promise<Alert[]> {
       suspicious_port: off,
       external_inbound: off,
       new_host: off,
-      anomaly: { min_flows: minFlows },
+      anomaly: { min_flows: minFlows, min_share: minShare },
     },
   });
   const out: Alert[] = [];
@@ -47,8 +51,8 @@ async function anomalies(file: string, minFlows: number): Promise<Alert[]> {
 }
 
 Deno.test("anomaly alerts need min_flows flagged flows from one source, and count them all", async () => {
-  const single = await anomalies("benign_holdout.pcap", 1);
-  const three = await anomalies("benign_holdout.pcap", 3);
+  const single = await anomalies("benign_lan_holdout.pcap", 1);
+  const three = await anomalies("benign_lan_holdout.pcap", 3);
   const flagged = (as: Alert[]) =>
     as.reduce((n, a) => n + a.netsentinel.count, 0);
   // One odd flow no longer makes an alert on normal traffic…
@@ -74,5 +78,26 @@ Deno.test("anomaly alerts need min_flows flagged flows from one source, and coun
     a.src_ip === "10.99.0.66"
   );
   assert.equal(fromAttacker[0]!.netsentinel.count, flagged(all));
+  assert.ok(fromAttacker[0]!.netsentinel.count >= 1000);
+});
+
+Deno.test("anomaly alerts need min_share of the source's flows flagged: busy normal hosts stay quiet, a scanner does not", async () => {
+  let counted = 0;
+  for (
+    const f of [
+      "benign_daily_a.pcap",
+      "benign_daily_b.pcap",
+      "benign_daily_c.pcap",
+    ]
+  ) {
+    const any = await anomalies(f, 3, 0);
+    const half = await anomalies(f, 3, 0.5);
+    counted += any.length;
+    assert.deepEqual(half.map((a) => `${a.src_ip}>${a.dest_ip}`), [], f);
+  }
+  assert.ok(counted > 0, "without the share, normal hosts alert");
+  const scan = await anomalies("scan_syn.pcap", 3, 0.5);
+  const fromAttacker = scan.filter((a) => a.src_ip === "10.99.0.66");
+  assert.equal(fromAttacker.length, 1);
   assert.ok(fromAttacker[0]!.netsentinel.count >= 1000);
 });

@@ -73,6 +73,8 @@ export interface DetectionFacts {
   key?: string;
   /** Events this detection adds to the alert's count (default 1). */
   count?: number;
+  /** Only corroborating evidence (see {@link Detection.evidenceOnly}). */
+  evidenceOnly?: boolean;
 }
 
 /**
@@ -105,6 +107,7 @@ export function detection(
   if (facts.key !== undefined) d.key = facts.key;
   if (facts.count !== undefined) d.count = facts.count;
   if (facts.firstUs !== undefined) d.firstUs = facts.firstUs;
+  if (facts.evidenceOnly === true) d.evidenceOnly = true;
   return d;
 }
 

@@ -47,6 +47,14 @@ export interface FeatureSpec {
   readonly log: boolean;
   /** Smallest spread (in model units) used when measuring deviations. */
   readonly minScale: number;
+  /**
+   * True for a session's size and length (duration, packets, bytes, pauses):
+   * normal sessions grow without bound (an ssh session left open, a large
+   * download), so a value above the largest of the training flows is
+   * scored as that largest value instead of as something never seen
+   * (ml/README.md: "Long sessions"). Low values keep range-aware scoring.
+   */
+  readonly session?: boolean;
   /** The value in words with its unit, e.g. "412", "1.2 kB", "3.4 s". */
   format(v: number): string;
   /** A sentence fragment for explanations, given the formatted value. */
@@ -124,6 +132,7 @@ function count(
   description: string,
   phrase: (v: string) => string,
   log = true,
+  session = false,
 ): FeatureSpec {
   return {
     name,
@@ -134,6 +143,7 @@ function count(
     minScale: log ? 0.35 : 1,
     format: fmtCount,
     phrase,
+    ...(session ? { session } : {}),
   };
 }
 
@@ -151,6 +161,7 @@ function bytes(
     minScale: 0.35,
     format: fmtBytes,
     phrase,
+    session: true,
   };
 }
 
@@ -204,16 +215,21 @@ export const FEATURES: readonly FeatureSpec[] = [
     minScale: 0.1,
     format: fmtSeconds,
     phrase: (v) => `lasted ${v}`,
+    session: true,
   },
   count(
     "pkts_out",
     "Packets from client to server",
     (v) => `${v} packets sent`,
+    true,
+    true,
   ),
   count(
     "pkts_in",
     "Packets from server to client",
     (v) => `${v} packets answered`,
+    true,
+    true,
   ),
   bytes("bytes_out", "Wire bytes from client to server", (v) => `${v} sent`),
   bytes("bytes_in", "Wire bytes from server to client", (v) => `${v} received`),
@@ -256,6 +272,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     minScale: 0.35,
     format: fmtMs,
     phrase: (v) => `${v} between packets on average`,
+    session: true,
   },
   {
     name: "iat_max",
@@ -266,6 +283,7 @@ export const FEATURES: readonly FeatureSpec[] = [
     minScale: 0.35,
     format: fmtMs,
     phrase: (v) => `longest pause ${v}`,
+    session: true,
   },
   count("syn", "TCP SYN segments (without ACK)", (v) => `${v} SYNs`),
   count("rst", "TCP RST segments, either direction", (v) => `${v} RSTs`),

@@ -47,9 +47,11 @@ export const PER_CAPTURE = 24;
 
 /** Benign captures the reference models are trained on. */
 export const REFERENCE_CAPTURES: readonly string[] = [
-  "benign",
-  "benign+benign_holdout",
+  "benign+benign_train",
+  "benign+benign_holdout+benign_train",
 ];
+/** Contamination of the reference models (that of the shipped model). */
+export const REFERENCE_CONTAMINATION = 0.005;
 /** Seeds of the reference models (one model per capture set and seed). */
 export const REFERENCE_SEEDS: readonly number[] = [1, 2, 3, 4, 5];
 
@@ -104,7 +106,12 @@ async function referenceModels(): Promise<AnomalyModel[]> {
       for (const r of await flowsOf(name, false)) rows.push(...r);
     }
     for (const seed of REFERENCE_SEEDS) {
-      models.push(trainModel(Float64Array.from(rows), { seed }));
+      models.push(
+        trainModel(Float64Array.from(rows), {
+          seed,
+          contamination: REFERENCE_CONTAMINATION,
+        }),
+      );
     }
   }
   return models;

@@ -125,6 +125,12 @@ export class AnomalyModel {
   readonly stats: readonly FeatureStats[];
   readonly training: TrainingSummary;
   #x = new Float64Array(FEATURE_COUNT);
+  /**
+   * Per feature, the largest value scored as itself (model space): the
+   * training maximum for session features ({@link FeatureSpec.session}),
+   * else +Infinity.
+   */
+  #cap = new Float64Array(FEATURE_COUNT);
 
   /** Wraps checked parts (use {@link trainModel} or {@link parseModel}). */
   constructor(
@@ -139,6 +145,10 @@ export class AnomalyModel {
     this.threshold = parts.threshold;
     this.stats = parts.stats;
     this.training = parts.training;
+    for (let i = 0; i < FEATURE_COUNT; i++) {
+      const q = this.stats[i]!.q;
+      this.#cap[i] = FEATURES[i]!.session ? q[q.length - 1]! : Infinity;
+    }
   }
 
   /**
@@ -146,8 +156,10 @@ export class AnomalyModel {
    * ({@link FEATURES} order); higher is more anomalous. Allocation-free.
    */
   score(raw: ArrayLike<number>): number {
-    toModelSpace(raw, this.#x);
-    return this.forest.scoreRangeAware(this.#x);
+    const x = this.#x, cap = this.#cap;
+    toModelSpace(raw, x);
+    for (let i = 0; i < FEATURE_COUNT; i++) if (x[i]! > cap[i]!) x[i] = cap[i]!;
+    return this.forest.scoreRangeAware(x);
   }
 
   /**

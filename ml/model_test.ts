@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benignTraffic, featureRows, synScan, T0 } from "./_test_traffic.ts";
 import { ModelError } from "./errors.ts";
-import { FEATURE_COUNT, FEATURE_INDEX } from "./features.ts";
+import { FEATURE_COUNT, FEATURE_INDEX, toModelSpace } from "./features.ts";
 import {
   explanationText,
   loadModel,
@@ -239,4 +239,47 @@ Deno.test("loadModel() falls back to the shipped model with a clear reason", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a session longer and larger than any training flow scores as the largest one did, while a scan beyond the training range still stands out", () => {
+  // The training flow with the longest duration, stretched: an ssh session
+  // left open for hours, a call, a download larger than the training
+  // capture could hold. Only session features (size, length, pauses) are
+  // capped at their training maximum; the scan's per-source counts are not.
+  const DUR = FEATURE_INDEX.duration!, PORTS = FEATURE_INDEX.src_ports_10s!;
+  let longest = 0;
+  for (let r = 1; r < benign.count; r++) {
+    if (
+      row(benign.rows, r)[DUR]! >
+        row(benign.rows, longest)[DUR]!
+    ) longest = r;
+  }
+  const base = row(benign.rows, longest);
+  const stretched = Float64Array.from(base);
+  for (
+    const f of [
+      "duration",
+      "pkts_out",
+      "pkts_in",
+      "bytes_out",
+      "bytes_in",
+      "payload_out",
+      "payload_in",
+      "iat_max",
+    ] as const
+  ) stretched[FEATURE_INDEX[f]!] = base[FEATURE_INDEX[f]!]! * 1000 + 1e6;
+  const maxed = Float64Array.from(base);
+  for (let i = 0; i < FEATURE_COUNT; i++) {
+    const q = model.stats[i]!.q;
+    if (stretched[i] !== base[i]) maxed[i] = Math.expm1(q[q.length - 1]!);
+  }
+  assert.ok(Math.abs(model.score(stretched) - model.score(maxed)) < 1e-9);
+  // Without the cap, range-aware scoring would take it as never seen.
+  const x = new Float64Array(FEATURE_COUNT);
+  toModelSpace(stretched, x);
+  assert.ok(model.forest.scoreRangeAware(x) > model.score(stretched) + 0.02);
+  const v = row(scan.rows, scan.count - 1);
+  const wider = Float64Array.from(v);
+  wider[PORTS] = v[PORTS]! * 100;
+  assert.ok(model.score(wider) > model.score(v), "beyond range still counts");
 });

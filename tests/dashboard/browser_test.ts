@@ -499,25 +499,25 @@ Deno.test({
 
 Deno.test({
   name:
-    "a replayed ssh brute force is one alert whose page shows the anomaly model's score and explanation, with no anomaly alert beside it",
+    "a replayed TCP host sweep is one alert whose page shows the anomaly model's score and explanation, with no anomaly alert beside it",
   ...opts,
   async fn() {
     assert.equal(missing, null, missing ?? "");
     const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
     try {
       await Deno.copyFile(
-        new URL("../fixtures/brute_ssh.pcap", import.meta.url),
-        join(caps, "brute_ssh.pcap"),
+        new URL("../fixtures/sweep_tcp.pcap", import.meta.url),
+        join(caps, "sweep_tcp.pcap"),
       );
       await using app = await startAppliance({ capturesDir: caps });
       await using b = await launchBrowser();
       const { page, errors, cspViolations } = await b.page();
       await signInPage(page, app.url);
-      assert.equal(await startReplay(page, "brute_ssh.pcap", 0), 200);
+      assert.equal(await startReplay(page, "sweep_tcp.pcap", 0), 200);
       type Row = { id: string; type: string; anomaly: boolean };
       const rows = await waitInPage(
         page,
-        "the brute force alert with the model's evidence",
+        "the sweep alert with the model's evidence",
         async () => {
           const r = await fetch("/api/alerts?limit=1000");
           const body = await r.json() as {
@@ -530,16 +530,16 @@ Deno.test({
             type: a.netsentinel.type,
             anomaly: a.netsentinel.anomaly !== undefined,
           }));
-          return rows.some((x) => x.type === "brute_force" && x.anomaly)
+          return rows.some((x) => x.type === "host_sweep" && x.anomaly)
             ? rows
             : null;
         },
       ) as Row[];
       assert.deepEqual(
         rows.filter((x) => x.type !== "new_host").map((x) => x.type),
-        ["brute_force"],
+        ["host_sweep"],
       );
-      const id = rows.find((x) => x.type === "brute_force")!.id;
+      const id = rows.find((x) => x.type === "host_sweep")!.id;
       await page.goto(`${app.url}/alerts/${id}`);
       const panel = await waitInPage(
         page,
@@ -560,7 +560,7 @@ Deno.test({
           ?.textContent ?? ""
       );
       assert.ok(why.length > 10, why);
-      await screenshot(page, "alert-brute-force-corroborated");
+      await screenshot(page, "alert-sweep-corroborated");
       assert.deepEqual(errors, []);
       assert.deepEqual(cspViolations, []);
     } finally {
