@@ -563,6 +563,7 @@ export class Appliance {
       oui,
       edits: await listDeviceEdits(store),
       homeNet: () => holder.current.home_net,
+      events: (e) => notifier.event(e),
     });
     const evePath = resolve(o.dataDir, c.eve.path);
     const eveRedis = eve !== null && c.eve.redis.enabled

@@ -19,6 +19,8 @@ import {
   type OuiRegistry,
 } from "../devices/mod.ts";
 import type { Cidr } from "../decode/mod.ts";
+import type { ApplianceEventSink } from "../common/appliance_event.ts";
+import { plainDeviceName } from "../notify/mod.ts";
 import {
   deviceKey,
   type DeviceTraffic,
@@ -46,7 +48,12 @@ export interface DeviceKeeperOptions {
   edits: Map<string, DeviceEdit>;
   homeNet: () => readonly Cidr[];
   maxDevices?: number;
+  /** Where "device went silent" events go (absent: none). */
+  events?: ApplianceEventSink;
 }
+
+/** A known device not heard from for this long (packet time) went silent. */
+export const SILENT_AFTER_MS = 60 * 60 * 1000;
 
 /** The facts a new-device notification gives. */
 export interface NewDeviceFacts {
@@ -161,8 +168,36 @@ export class DeviceKeeper {
     return this.#saving;
   }
 
+  /** Tells of the owner's known devices that went silent. */
+  #checkSilent(): void {
+    const sink = this.#o.events;
+    if (!sink) return;
+    const edits = this.#o.edits;
+    for (
+      const d of this.inventory.wentSilent(
+        SILENT_AFTER_MS * 1000,
+        (d) => edits.get(d.macText)?.known === true,
+      )
+    ) {
+      const name = this.#name(d) ?? d.macText;
+      const last = new Date(Math.floor(d.lastUs / 1000)).toISOString();
+      sink({
+        type: "device_silent",
+        severity: 3,
+        title: `Device ${plainDeviceName(name) || d.macText} went silent`,
+        detail: `${d.macText} (${
+          d.vendor ?? "no vendor"
+        }) has sent nothing since ${last}.`,
+        at: Date.now(),
+        ...(d.curV4 || d.curV6 ? { ip: d.curV4 || d.curV6 } : {}),
+        facts: { mac: d.macText, last_seen: last },
+      });
+    }
+  }
+
   async #save(): Promise<void> {
     this.#lastSave = Date.now();
+    this.#checkSilent();
     const { store, writer } = this.#o;
     const deltas = this.inventory.drain();
     const alerts = this.#alerts;

@@ -12,6 +12,7 @@
 /** Every appliance event type. */
 export const APPLIANCE_EVENT_TYPES = [
   "new_device",
+  "device_silent",
   "block_made",
   "capture_down",
   "feed_update_failed",

@@ -361,6 +361,10 @@ export class DeviceInventory implements AppObserver {
   readonly #byV4 = new Map<number, DeviceState>();
   /** Devices dropped to stay within the bound. */
   evicted = 0;
+  /** The newest packet time seen (µs). */
+  latestUs = 0;
+  /** Devices reported silent and not heard from since. */
+  readonly #silent = new Set<DeviceState>();
 
   constructor(opts: DeviceInventoryOptions) {
     this.#o = opts;
@@ -407,6 +411,7 @@ export class DeviceInventory implements AppObserver {
     }
     if (victim === null) return;
     this.#byMac.delete(victim.mac);
+    this.#silent.delete(victim);
     for (const ip of victim.addrs.keys()) this.#unmap(ip, victim);
     this.evicted++;
   }
@@ -470,6 +475,7 @@ export class DeviceInventory implements AppObserver {
 
   /** Every decoded IP packet (see {@link AppObserver.onPacket}). */
   onPacket(p: Packet, _ctx: PacketContext): void {
+    if (p.tsUs > this.latestUs) this.latestUs = p.tsUs;
     if (p.tunnelDepth !== 0) return;
     const v = p.ipVersion;
     const home = this.#o.homeNet();
@@ -637,6 +643,33 @@ export class DeviceInventory implements AppObserver {
       f.bytesToClient,
       f.bytesToServer,
     );
+  }
+
+  /**
+   * Devices that went silent: `watched` ones (the owner's known devices)
+   * not heard from for `afterUs` of packet time (the newest packet seen is
+   * "now", so a replayed capture behaves as live traffic). Each is returned
+   * once, and again only after it has been heard from and gone quiet
+   * again.
+   */
+  wentSilent(
+    afterUs: number,
+    watched: (d: DeviceState) => boolean,
+  ): DeviceState[] {
+    const out: DeviceState[] = [];
+    for (const d of this.#silent) {
+      if (this.latestUs - d.lastUs < afterUs) this.#silent.delete(d);
+    }
+    for (const d of this.#byMac.values()) {
+      if (
+        this.latestUs - d.lastUs >= afterUs && !this.#silent.has(d) &&
+        watched(d)
+      ) {
+        this.#silent.add(d);
+        out.push(d);
+      }
+    }
+    return out;
   }
 
   /**

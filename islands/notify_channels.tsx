@@ -92,6 +92,7 @@ const KIND_FIELDS: Record<string, FieldSpec[]> = {
 
 const EVENTS = [
   "new_device",
+  "device_silent",
   "block_made",
   "capture_down",
   "feed_update_failed",

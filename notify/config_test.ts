@@ -22,7 +22,7 @@ Deno.test("a channel takes its defaults: severity 2 and up, every event, 12 mess
     token: null,
   });
   assert.equal(c.route.min_severity, 2);
-  assert.equal(c.route.events.length, 6);
+  assert.equal(c.route.events.length, 7);
   assert.equal(c.pacing.rate_messages, 12);
   assert.equal(c.pacing.rate_per_s, 3600);
   assert.equal(c.pacing.digest_s, 60);
