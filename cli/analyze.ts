@@ -33,6 +33,7 @@ import {
 } from "../detect/mod.ts";
 import { LineWriter, printErr } from "../common/output.ts";
 import { Pipeline } from "../engine/mod.ts";
+import { AlertPcaps, DEFAULT_PCAP_MAX_MB, PacketRing } from "../pcaps/mod.ts";
 import { type DefragCounters, Defragmenter } from "../defrag/mod.ts";
 import {
   type EveRecord,
@@ -201,6 +202,11 @@ export interface AnalyzeOptions {
   enrich?: (alert: Alert) => void;
   /** Reassembly bounds (`stream.depth`, `stream.memcap`; default the shipped ones). */
   stream?: Partial<ReassemblyConfig>;
+  /**
+   * Where to write a pcap of each alert's packets (`--pcap-dir`): every
+   * file gets a packet ring, and each final alert its file.
+   */
+  pcaps?: AlertPcaps;
 }
 
 /** An alert as an EVE record (the same object, typed for sinks). */
@@ -255,6 +261,10 @@ export async function analyzeFiles(
       observers.push(protocolEvents(protoKinds, opts.sink));
     }
     let aggregator: AlertAggregator | null = null;
+    const ring = opts.pcaps && opts.events.has("alert")
+      ? new PacketRing()
+      : null;
+    if (ring !== null) observers.push(ring);
     if (opts.events.has("alert")) {
       // Detectors and the aggregator are per file: every capture starts
       // fresh, so a file gives the same alerts alone or among others.
@@ -265,6 +275,7 @@ export async function analyzeFiles(
           fs.alerts++;
           const t = a.netsentinel.type;
           fs.alerts_by_type[t] = (fs.alerts_by_type[t] ?? 0) + 1;
+          if (ring !== null) opts.pcaps!.capture(a, ring);
           opts.sink(alertRecord(a));
         },
       });
@@ -297,6 +308,7 @@ export async function analyzeFiles(
       fs.error = e.message;
     }
     pipeline.finish();
+    await opts.pcaps?.flush();
     fs.alert_pipeline = aggregator === null ? null : { ...aggregator.counters };
     const rc = pipeline.reassembly;
     fs.stream = rc === null ? null : streamStats(rc);
@@ -446,6 +458,7 @@ export const analyzeCommand: Command = {
     rules: { type: "string", multiple: true },
     "no-rules": { type: "boolean" },
     intel: { type: "boolean" },
+    "pcap-dir": { type: "string" },
   },
   help: `Usage: netsentinel analyze [options] PATH...
 
@@ -470,6 +483,8 @@ Options:
   --intel                match the threat feeds stored in the data directory
                          (--data, else the default one; "intel" alerts)
   --stats-json OUT       write per-file statistics as JSON to OUT
+  --pcap-dir DIR         write a pcap of each alert's packets to DIR/<id>.pcap
+                         (at most 256 MiB in all, oldest removed first)
   -h, --help             show this help
 
 Exit codes: 0 all files read, 1 a file could not be read (completely or in
@@ -483,6 +498,7 @@ part; the others are still analysed), 2 bad usage.`,
       listOf<EventType>(flags, "events", EVENT_TYPES, ["alert"]),
     );
     const statsOut = str(flags, "stats-json");
+    const pcapDir = str(flags, "pcap-dir");
     const policyFile = str(flags, "policy");
     const policy = policyFile === undefined
       ? defaultPolicy()
@@ -501,12 +517,25 @@ part; the others are still analysed), 2 bad usage.`,
       ...(ruleSet ? [signatureDetector(ruleSet.engine)] : []),
       ...(intel ? [intel] : []),
     ];
+    let pcaps: AlertPcaps | undefined;
+    if (pcapDir !== undefined) {
+      try {
+        pcaps = await AlertPcaps.open(
+          pcapDir,
+          DEFAULT_PCAP_MAX_MB * 1024 * 1024,
+          (msg) => printErr(`netsentinel: ${msg}`),
+        );
+      } catch (e) {
+        throw new UserError((e as Error).message, { cause: e });
+      }
+    }
     const out = new LineWriter();
     const progress = Deno.stderr.isTerminal() ? new Progress() : null;
     const stats = await analyzeFiles(files, {
       events,
       policy,
       detectors: { extra },
+      pcaps,
       sink: format === "eve"
         ? (rec) => out.line(JSON.stringify(rec))
         : (rec) => out.line(tableLine(rec)),
