@@ -17,7 +17,13 @@
  *
  * @module
  */
-import { AddrIndex, plainAddrs } from "./addr_index.ts";
+import {
+  AddrIndex,
+  plainAddrs,
+  plainPorts,
+  PortIndex,
+  v4Span,
+} from "./addr_index.ts";
 import { BUFFER_COUNT, BUFFERS } from "./buffers.ts";
 import { cmpMatches } from "./compile.ts";
 import { type MatchBuffer, matchList } from "./match.ts";
@@ -109,6 +115,8 @@ const S_PACKET = 0, S_STREAM = 1, S_TX_REQ = 2, S_TX_RESP = 3;
 interface ScopeGroup {
   /** Rules without a pattern indexed by the IPv4 addresses they name. */
   addr: AddrIndex;
+  /** Rules without a pattern indexed by the ports they name. */
+  port: PortIndex;
   /** Rules without a pattern naming IPv6 addresses: for IPv6 packets. */
   alwaysV6: Int32Array;
   /**
@@ -128,6 +136,11 @@ interface IbInfo {
 }
 
 const MAX_RATE_KEYS = 65536;
+/**
+ * A rule without a pattern whose narrower address side names more than
+ * this many IPv4 addresses is indexed by its ports when it names a few.
+ */
+const PORT_OVER_ADDR = 65536;
 
 /** See the module doc. */
 export class RuleEngine {
@@ -227,21 +240,37 @@ export class RuleEngine {
     const entries = new Map<number, Array<[Uint8Array, number]>>();
     const always: number[] = [];
     const addr = new AddrIndex();
+    const port = new PortIndex();
     const alwaysV6: number[] = [];
     for (const r of rules) {
       if (scopeOf(r) !== scope) continue;
       if (r.fast === null) {
         // A rule naming addresses: indexed by them (either side, so a <>
-        // rule or a reply is found too; evaluation decides).
-        const named = plainAddrs(r.src) ?? plainAddrs(r.dst);
-        if (named === null) always.push(r.idx);
-        else {
-          if (named.v4.length > 0 && !addr.add(r.idx, named.v4)) {
-            always.push(r.idx);
-            continue;
-          }
-          if (named.v6) alwaysV6.push(r.idx);
-        }
+        // rule or a reply is found too; evaluation decides), by the
+        // narrower side when both name some; a rule whose addresses are
+        // wide but whose ports are few, by its ports.
+        const s = plainAddrs(r.src), d = plainAddrs(r.dst);
+        const named = s === null
+          ? d
+          : d === null || v4Span(s) <= v4Span(d)
+          ? s
+          : d;
+        const sp = plainPorts(r.srcPorts), dp = plainPorts(r.dstPorts);
+        const ports = sp === null
+          ? dp
+          : dp === null || sp.length <= dp.length
+          ? sp
+          : dp;
+        if (
+          ports !== null &&
+          (named === null || named.v6 || v4Span(named) > PORT_OVER_ADDR)
+        ) {
+          port.add(r.idx, ports);
+        } else if (named === null) always.push(r.idx);
+        else if (named.v4.length > 0 && !addr.add(r.idx, named.v4)) {
+          if (ports !== null) port.add(r.idx, ports);
+          else always.push(r.idx);
+        } else if (named.v6) alwaysV6.push(r.idx);
         continue;
       }
       // Packet and stream rules are grouped by direction (a to_server
@@ -290,6 +319,7 @@ export class RuleEngine {
     for (const l of pfIbs) l.sort((a, b) => a - b);
     return {
       addr,
+      port,
       pf,
       pfIbs,
       always: Int32Array.from(always),
@@ -308,6 +338,23 @@ export class RuleEngine {
       for (const p of seen) n += p.states;
     }
     return n;
+  }
+
+  /** Bytes held by every prefilter's arrays, and how many automata. */
+  get prefilterBytes(): { bytes: number; automata: number; dense: number } {
+    let bytes = 0, automata = 0, dense = 0;
+    for (const g of this.#groups) {
+      const seen = new Set<Prefilter>();
+      for (const row of g.pf) {
+        for (const p of row) if (p !== null) seen.add(p);
+      }
+      for (const p of seen) {
+        bytes += p.bytes;
+        dense += p.denseBytes;
+        automata++;
+      }
+    }
+    return { bytes, automata, dense };
   }
 
   /** Per-packet inspection: payload (`pkt_data`) and header rules. */
@@ -369,6 +416,10 @@ export class RuleEngine {
     } else {
       const v6 = g.alwaysV6;
       for (let k = 0; k < v6.length; k++) this.#hit(v6[k]!);
+    }
+    if (g.port.size > 0) {
+      g.port.lookup(insp.srcPort, this.#hit);
+      g.port.lookup(insp.dstPort, this.#hit);
     }
     const n = this.#ncand;
     if (n === 0) return;
