@@ -2,24 +2,32 @@
  * The multi-pattern prefilter: an Aho-Corasick automaton over each rule's
  * fast pattern (ASCII case folded), built once per inspection buffer, so a
  * buffer is scanned once whatever the number of rules and only the rules
- * whose pattern occurs are evaluated in full. Flat typed arrays: a dense
- * 256-entry root, sorted sparse edges below it, failure and dictionary
- * links; scanning allocates nothing.
+ * whose pattern occurs are evaluated in full. Flat typed arrays laid out
+ * for few cache lines a byte (a scan of a packet starts cold, behind the
+ * rest of the pipeline): one 4-int record per state (its dense row or its
+ * edges, failure link, first state with outputs), edges packed as
+ * `target << 8 | byte` in one array sorted by byte, a dense 256-entry row
+ * (a full DFA, case folding built in) for the root and the states one
+ * byte deep. Bytes that start no pattern are skipped in a tight loop at
+ * the root. Scanning allocates nothing.
  *
  * @module
  */
 import { FOLD } from "./match.ts";
 
+/** Ints per state record: edges (or ~dense row), edge end, fail, outLink. */
+const REC = 4;
+
 /** A built automaton. */
 export class Prefilter {
-  readonly #root: Int32Array;
-  readonly #rowOf: Int32Array;
-  readonly #outLink: Int32Array;
+  /**
+   * Per state `s` at `s * REC`: `~row` (< 0) when the state has a dense
+   * row, else the start of its edges; the end of its edges; its failure
+   * link; the first state with outputs on its dictionary chain (0: none).
+   */
+  readonly #st: Int32Array;
   readonly #dense: Int32Array;
-  readonly #edgeStart: Int32Array;
-  readonly #edgeByte: Uint8Array;
-  readonly #edgeTo: Int32Array;
-  readonly #fail: Int32Array;
+  readonly #edges: Int32Array;
   readonly #dict: Int32Array;
   readonly #outStart: Int32Array;
   readonly #outRules: Int32Array;
@@ -28,10 +36,18 @@ export class Prefilter {
   /** Number of distinct patterns. */
   readonly patterns: number;
 
-  /**
-   * Builds from (folded pattern, rule index) pairs. Equal patterns share a
-   * state; every rule of a pattern is reported.
-   */
+  /** Bytes of the dense rows. */
+  get denseBytes(): number {
+    return this.#dense.byteLength;
+  }
+
+  /** Bytes held by the automaton's arrays. */
+  get bytes(): number {
+    return this.#st.byteLength + this.#dense.byteLength +
+      this.#edges.byteLength + this.#dict.byteLength +
+      this.#outStart.byteLength + this.#outRules.byteLength;
+  }
+
   constructor(entries: ReadonlyArray<readonly [Uint8Array, number]>) {
     // Build a trie with Map children.
     const kids: Array<Map<number, number>> = [new Map()];
@@ -131,22 +147,23 @@ export class Prefilter {
     for (let s = 0, o = 0; s < n; s++) {
       for (const r of rulesAt[s]!) outRules[o++] = r;
     }
-    this.#root = root;
-    this.#rowOf = rowOf;
+    // The first state with outputs on each state's dictionary chain (0: none).
+    const st = new Int32Array(n * REC);
+    for (let q = 0; q < n; q++) {
+      const b = q * REC;
+      st[b] = rowOf[q]! >= 0 ? ~rowOf[q]! : edgeStart[q]!;
+      st[b + 1] = edgeStart[q + 1]!;
+      st[b + 2] = fail[q]!;
+      st[b + 3] = q !== 0 && outStart[q + 1]! > outStart[q]! ? q : dict[q]!;
+    }
+    const edges = new Int32Array(total);
+    for (let k = 0; k < total; k++) edges[k] = edgeTo[k]! << 8 | edgeByte[k]!;
+    this.#st = st;
     this.#dense = dense;
-    this.#edgeStart = edgeStart;
-    this.#edgeByte = edgeByte;
-    this.#edgeTo = edgeTo;
-    this.#fail = fail;
+    this.#edges = edges;
     this.#dict = dict;
     this.#outStart = outStart;
     this.#outRules = outRules;
-    // The first state with outputs on each state's dictionary chain (0: none).
-    const outLink = new Int32Array(n);
-    for (let st = 1; st < n; st++) {
-      outLink[st] = outStart[st + 1]! > outStart[st]! ? st : dict[st]!;
-    }
-    this.#outLink = outLink;
   }
 
   #edge(
@@ -172,46 +189,52 @@ export class Prefilter {
    * pattern occurs (a rule may be reported more than once).
    */
   scan(data: Uint8Array, len: number, hit: (rule: number) => void): void {
-    const rowOf = this.#rowOf, dense = this.#dense;
-    const start = this.#edgeStart, bytes = this.#edgeByte;
-    const to = this.#edgeTo, fail = this.#fail, dict = this.#dict;
+    const st = this.#st, dense = this.#dense, edges = this.#edges;
+    const dict = this.#dict;
     const outStart = this.#outStart, outRules = this.#outRules;
-    const outLink = this.#outLink;
     let s = 0;
     for (let i = 0; i < len; i++) {
-      const raw = data[i]!;
-      const row = rowOf[s]!;
-      if (row >= 0) s = dense[row * 256 + raw]!;
-      else {
-        const c = FOLD[raw]!;
-        for (;;) {
-          const r2 = rowOf[s]!;
-          if (r2 >= 0) {
-            s = dense[r2 * 256 + c]!;
-            break;
-          }
-          // Sparse edge lookup (binary search over the sorted bytes).
-          let lo = start[s]!, hi = start[s + 1]! - 1, t = -1;
-          while (lo <= hi) {
-            const mid = (lo + hi) >> 1;
-            const b = bytes[mid]!;
-            if (b === c) {
-              t = to[mid]!;
+      if (s === 0) {
+        // At the root: skip bytes that start no pattern.
+        let t = dense[data[i]!]!;
+        while (t === 0 && ++i < len) t = dense[data[i]!]!;
+        if (t === 0) break;
+        s = t;
+      } else {
+        let e = st[s * REC]!;
+        if (e < 0) s = dense[~e * 256 + data[i]!]!;
+        else {
+          const c = FOLD[data[i]!]!;
+          for (;;) {
+            // Sparse edges: binary search over the sorted bytes.
+            let lo = e, hi = st[s * REC + 1]! - 1, t = -1;
+            while (lo <= hi) {
+              const mid = (lo + hi) >> 1;
+              const x = edges[mid]!;
+              const b = x & 255;
+              if (b === c) {
+                t = x >> 8;
+                break;
+              }
+              if (b < c) lo = mid + 1;
+              else hi = mid - 1;
+            }
+            if (t >= 0) {
+              s = t;
               break;
             }
-            if (b < c) lo = mid + 1;
-            else hi = mid - 1;
+            s = st[s * REC + 2]!;
+            e = st[s * REC]!;
+            if (e < 0) {
+              s = dense[~e * 256 + c]!;
+              break;
+            }
           }
-          if (t >= 0) {
-            s = t;
-            break;
-          }
-          s = fail[s]!;
         }
       }
-      let o = outLink[s]!;
+      let o = st[s * REC + 3]!;
       while (o !== 0) {
-        for (let k = outStart[o]!, e = outStart[o + 1]!; k < e; k++) {
+        for (let k = outStart[o]!, end = outStart[o + 1]!; k < end; k++) {
           hit(outRules[k]!);
         }
         o = dict[o]!;
