@@ -21,7 +21,8 @@ import {
 const CHILD = new URL("./_appliance_child.ts", import.meta.url).pathname;
 const MiB = 2 ** 20;
 
-interface RssEvent {
+/** One RSS reading of the memory child. */
+export interface RssEvent {
   phase: string;
   rss: number;
   hwm: number;
@@ -35,14 +36,20 @@ interface RssEvent {
   seconds?: number;
 }
 
-async function feed(
+/**
+ * Runs the memory child in namespace `ns` (synthetic `flows` or a `flood`
+ * of `n`), with `extra` config keys (e.g. `rules.paths`); returns its RSS
+ * readings.
+ */
+export async function feed(
   ns: string,
   iface: string,
   kind: "flows" | "flood",
   n: number,
+  extra: Record<string, unknown> = {},
 ): Promise<RssEvent[]> {
   const events: RssEvent[] = [];
-  await using data = await benchDataDir(benchConfig(iface));
+  await using data = await benchDataDir(benchConfig(iface, extra));
   const app = ApplianceProcess.spawn(
     ns,
     [CHILD, "memory", data.dir, kind, String(n)],

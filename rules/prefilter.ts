@@ -29,6 +29,11 @@ export class Prefilter {
   readonly #dense: Int32Array;
   readonly #edges: Int32Array;
   readonly #dict: Int32Array;
+  /**
+   * Bit `a << 8 | b` set when raw bytes `a b` may begin a match (they
+   * fold to a pattern's first two bytes, or `a` alone is a pattern).
+   */
+  readonly #pair: Int32Array;
   readonly #outStart: Int32Array;
   readonly #outRules: Int32Array;
   /** Number of states. */
@@ -44,6 +49,7 @@ export class Prefilter {
   /** Bytes held by the automaton's arrays. */
   get bytes(): number {
     return this.#st.byteLength + this.#dense.byteLength +
+      this.#pair.byteLength +
       this.#edges.byteLength + this.#dict.byteLength +
       this.#outStart.byteLength + this.#outRules.byteLength;
   }
@@ -158,6 +164,17 @@ export class Prefilter {
     }
     const edges = new Int32Array(total);
     for (let k = 0; k < total; k++) edges[k] = edgeTo[k]! << 8 | edgeByte[k]!;
+    const pair = new Int32Array(65536 / 32);
+    const set = (k: number) => pair[k >>> 5]! |= 1 << (k & 31);
+    for (let a = 0; a < 256; a++) {
+      const d1 = root[FOLD[a]!]!;
+      if (d1 === 0) continue;
+      const only = outStart[d1 + 1]! > outStart[d1]!;
+      for (let b = 0; b < 256; b++) {
+        if (only || kids[d1]!.has(FOLD[b]!)) set(a << 8 | b);
+      }
+    }
+    this.#pair = pair;
     this.#st = st;
     this.#dense = dense;
     this.#edges = edges;
@@ -190,16 +207,19 @@ export class Prefilter {
    */
   scan(data: Uint8Array, len: number, hit: (rule: number) => void): void {
     const st = this.#st, dense = this.#dense, edges = this.#edges;
-    const dict = this.#dict;
+    const dict = this.#dict, pair = this.#pair;
     const outStart = this.#outStart, outRules = this.#outRules;
     let s = 0;
     for (let i = 0; i < len; i++) {
       if (s === 0) {
-        // At the root: skip bytes that start no pattern.
-        let t = dense[data[i]!]!;
-        while (t === 0 && ++i < len) t = dense[data[i]!]!;
-        if (t === 0) break;
-        s = t;
+        // At the root a byte whose pair with the next begins no pattern
+        // leads back to the root: skip it.
+        while (i + 1 < len) {
+          const k = data[i]! << 8 | data[i + 1]!;
+          if ((pair[k >>> 5]! & (1 << (k & 31))) !== 0) break;
+          i++;
+        }
+        s = dense[data[i]!]!;
       } else {
         let e = st[s * REC]!;
         if (e < 0) s = dense[~e * 256 + data[i]!]!;
