@@ -181,3 +181,35 @@ Deno.test("the prefilter reports every rule sharing a pattern and rules without 
     1001,
   ]);
 });
+
+Deno.test("rules without a pattern are found by their narrower addresses or by their ports", () => {
+  const rules = [
+    // Both sides plain: found by the listed server, not by every home address.
+    'alert ip $HOME_NET any -> [198.51.100.7,203.0.113.0/24] any (msg:"cnc"; sid:1;)',
+    // Wide addresses, one port: found by the port, either direction with <>.
+    'alert tcp $EXTERNAL_NET any -> $HOME_NET 22 (msg:"ssh syn"; flags:S,12; sid:2;)',
+    'alert tcp any any <> any [5900:5902,6000] (msg:"vnc"; dsize:0; sid:3;)',
+  ].join("\n");
+  const home = { src: "10.0.0.1", dst: "198.51.100.7", dp: 443 };
+  assert.deepEqual(firing(rules, home), [1]);
+  // Not the reply: the rule is one way.
+  assert.deepEqual(
+    firing(rules, { ...home, src: "198.51.100.7", dst: "10.0.0.1" }),
+    [],
+  );
+  assert.deepEqual(firing(rules, { ...home, dst: "203.0.113.200" }), [1]);
+  assert.deepEqual(firing(rules, { ...home, dst: "198.51.100.8" }), []);
+  // The home side must hold too.
+  assert.deepEqual(firing(rules, { ...home, src: "192.0.2.9" }), []);
+  const syn = { src: "192.0.2.9", dst: "10.0.0.1", dp: 22, tcpFlags: 0x02 };
+  assert.deepEqual(firing(rules, syn), [2]);
+  assert.deepEqual(firing(rules, { ...syn, dp: 23 }), []);
+  assert.deepEqual(firing(rules, { ...syn, tcpFlags: 0x12 }), []);
+  assert.deepEqual(firing(rules, { ...syn, dst: "192.0.2.10" }), []);
+  // Reversed ports: only the <> rule.
+  assert.deepEqual(firing(rules, { ...syn, sp: 22, dp: 40000 }), []);
+  assert.deepEqual(firing(rules, { dp: 5901 }), [3]);
+  assert.deepEqual(firing(rules, { sp: 6000, dp: 40000 }), [3]);
+  assert.deepEqual(firing(rules, { dp: 5903 }), []);
+  assert.deepEqual(firing(rules, { dp: 5901, bufs: { pkt_data: "x" } }), []);
+});
