@@ -67,7 +67,15 @@ export interface CompileCache {
   readonly ports: Map<string, PortExpr>;
   readonly bytes: Map<string, Uint8Array>;
   readonly strings: Map<string, string>;
+  /**
+   * Where interned patterns are copied: views into shared slabs (tens of
+   * thousands of small typed arrays would each carry their own buffer).
+   */
+  readonly slab: { buf: Uint8Array; used: number };
 }
+
+/** Bytes of one pattern slab. */
+const SLAB = 65536;
 
 /** A fresh {@link CompileCache}. */
 export function newCompileCache(): CompileCache {
@@ -76,6 +84,7 @@ export function newCompileCache(): CompileCache {
     ports: new Map(),
     bytes: new Map(),
     strings: new Map(),
+    slab: { buf: new Uint8Array(0), used: 0 },
   };
 }
 
@@ -88,8 +97,16 @@ function internBytes(
   for (let i = 0; i < b.length; i++) k += String.fromCharCode(b[i]!);
   const hit = cache.bytes.get(k);
   if (hit !== undefined) return hit;
-  cache.bytes.set(k, b);
-  return b;
+  const slab = cache.slab;
+  if (slab.used + b.length > slab.buf.length) {
+    slab.buf = new Uint8Array(SLAB);
+    slab.used = 0;
+  }
+  const view = slab.buf.subarray(slab.used, slab.used + b.length);
+  view.set(b);
+  slab.used += b.length;
+  cache.bytes.set(k, view);
+  return view;
 }
 
 function internString(cache: CompileCache | undefined, s: string): string {
