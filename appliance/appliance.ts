@@ -39,6 +39,7 @@ import {
   type Emit,
 } from "../detect/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
+import { AlertPcaps, isAlertId, PacketRing } from "../pcaps/mod.ts";
 import type { DefragConfig } from "../defrag/mod.ts";
 import { type Enricher, openEnricher } from "../enrich/mod.ts";
 import { type Host, hostIp } from "../flows/mod.ts";
@@ -223,6 +224,10 @@ export class Appliance {
   readonly intel: IntelService;
   /** The device inventory and its records. */
   readonly devices: DeviceKeeper;
+  /** Alert pcaps in the data directory's `pcaps/` (see pcaps/). */
+  readonly pcaps: AlertPcaps;
+  /** Each flow's recent packets, for the alert pcaps. */
+  readonly #ring = new PacketRing();
   /** The admin password when this start created it (print it once). */
   readonly generatedPassword: string | null;
   readonly #o: ApplianceOptions;
@@ -290,6 +295,7 @@ export class Appliance {
       devices: DeviceKeeper;
       eveRedis: EveRedisShipper | null;
       fleet: FleetAgent | null;
+      pcaps: AlertPcaps;
     },
   ) {
     this.#o = o;
@@ -307,6 +313,7 @@ export class Appliance {
     this.events = (e) => this.notifier.event(e);
     this.intel = parts.intel;
     this.devices = parts.devices;
+    this.pcaps = parts.pcaps;
     this.eveRedis = parts.eveRedis;
     this.fleet = parts.fleet;
     // Filled in by start(); constructed here so the fields stay readonly.
@@ -389,6 +396,7 @@ export class Appliance {
       expireBudget: EXPIRE_BUDGET,
       defrag: defragConfig(o.config.defrag),
       observers: [
+        this.#ring,
         this.#detectors,
         this.aggregator.observer(),
         this.stats,
@@ -565,6 +573,11 @@ export class Appliance {
       homeNet: () => holder.current.home_net,
       events: (e) => notifier.event(e),
     });
+    const pcaps = await AlertPcaps.open(
+      join(o.dataDir, "pcaps"),
+      c.pcaps.max_mb * 1024 * 1024,
+      (msg) => o.log.error("alert pcap not written", { error: msg }),
+    );
     const evePath = resolve(o.dataDir, c.eve.path);
     const eveRedis = eve !== null && c.eve.redis.enabled
       ? new EveRedisShipper({
@@ -614,6 +627,7 @@ export class Appliance {
       devices,
       eveRedis,
       fleet,
+      pcaps,
     });
     summary.fn = (from, to) => app.#summaryFacts(from, to);
     health.fn = () => app.#fleetHealth();
@@ -710,6 +724,9 @@ export class Appliance {
     const model = this.#model;
     return {
       alerts: kvAlerts(this.store),
+      pcaps: {
+        path: (id: string) => isAlertId(id) ? this.pcaps.path(id) : null,
+      },
       hosts: kvHosts(this.store),
       devices: this.devices.source(),
       statsHistory: kvStatsHistory(this.store),
@@ -898,6 +915,8 @@ export class Appliance {
     // The blocker decides first: it sets alert.action, which the others record.
     const d = this.blocker.onAlert(a, isNew);
     this.writer.queueAlert(a, isNew);
+    // Its packets are copied now; the file is written in the background.
+    this.pcaps.capture(a, this.#ring);
     this.#eve?.write(a, isNew);
     const blocked = d.outcome === "blocked"
       ? `${d.target} for ${shortDuration(d.duration)}`
@@ -1440,6 +1459,7 @@ export class Appliance {
     // The host reads have queued their records before the last commit.
     await saved;
     await this.writer.close();
+    await this.pcaps.flush();
     await this.#eve?.close();
     await this.eveRedis?.stop();
     await this.#enricher.close();

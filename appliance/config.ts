@@ -96,6 +96,11 @@ export interface AppConfig {
     /** Live dashboard clients at once. */
     ws_clients: number;
   };
+  /** Alert pcaps (see pcaps/). */
+  pcaps: {
+    /** All alert pcaps together at most this, MiB (oldest removed first). */
+    max_mb: number;
+  };
   /** IP defragmentation (see defrag/). */
   defrag: {
     enabled: boolean;
@@ -146,6 +151,7 @@ const TOP_KEYS = [
   "limits",
   "defrag",
   "stream",
+  "pcaps",
   "log_level",
   "new_host_learning",
   "geoip",
@@ -198,6 +204,7 @@ export function parseConfig(input: unknown): AppConfig {
     "max_datagrams",
   ]);
   const strm = record(top.stream, "stream", ["depth", "memcap"]);
+  const pc = record(top.pcaps, "pcaps", ["max_mb"]);
   const lim = record(top.limits, "limits", [
     "max_flows",
     "max_hosts",
@@ -292,6 +299,9 @@ export function parseConfig(input: unknown): AppConfig {
         min: 1,
         max: 1024,
       }),
+    },
+    pcaps: {
+      max_mb: int(pc.max_mb, "pcaps.max_mb", 256, { min: 1, max: 1_000_000 }),
     },
     defrag: {
       enabled: bool(df.enabled, "defrag.enabled", true),

@@ -52,6 +52,8 @@ export interface AlertPageProps {
   /** Range labels ("LAN", …) of addresses without a country. */
   srcScope: string | null;
   destScope: string | null;
+  /** Whether a pcap of the alert's packets is kept (pcaps/). */
+  pcap: boolean;
 }
 
 /** Loads the alert (404 when there is none) and whether its source is blocked. */
@@ -76,6 +78,7 @@ export async function handler(
     blocked: blocks.some((b) => b.target === (target ?? alert.src_ip)),
     srcScope: scope(alert.src_ip),
     destScope: scope(alert.dest_ip),
+    pcap: (ctx.deps.pcaps?.path(id) ?? null) !== null,
   };
 }
 
@@ -175,6 +178,25 @@ export default function AlertPage(p: AlertPageProps): VNode {
       <Island name="AlertActions" props={actions}>
         <AlertActions {...actions} />
       </Island>
+      <p class="pcap">
+        {p.pcap
+          ? (
+            <a
+              class="button"
+              href={`/api/alerts/${encodeURIComponent(n.id)}/pcap`}
+              download={`netsentinel-${n.id}.pcap`}
+              data-testid="pcap-download"
+            >
+              Download pcap
+            </a>
+          )
+          : (
+            <span class="muted" data-testid="pcap-none">
+              No packets kept for this alert (a link-layer alert, or removed for
+              the pcaps.max_mb cap)
+            </span>
+          )}
+      </p>
       <div class="grid">
         <section class="panel">
           <h2>What</h2>

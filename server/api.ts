@@ -197,6 +197,36 @@ async function getAlert(ctx: RequestContext): Promise<Response> {
   return json(a);
 }
 
+/**
+ * The alert's pcap (pcaps/) as a download: `application/vnd.tcpdump.pcap`,
+ * an attachment named for the alert; 404 when there is none (removed for
+ * the cap, a link-layer alert, or no packets left in the ring).
+ */
+async function getAlertPcap(ctx: RequestContext): Promise<Response> {
+  const id = checkAlertId(ctx.params.id ?? "");
+  const path = ctx.deps.pcaps?.path(id) ?? null;
+  if (path === null) throw new HttpError(404, "No pcap for this alert");
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    // Removed for the cap between the look-up and the open.
+    if (e instanceof Deno.errors.NotFound) {
+      throw new HttpError(404, "No pcap for this alert");
+    }
+    throw e;
+  }
+  const size = (await file.stat()).size;
+  return new Response(file.readable, {
+    headers: {
+      "content-type": "application/vnd.tcpdump.pcap",
+      "content-length": String(size),
+      "content-disposition": `attachment; filename="netsentinel-${id}.pcap"`,
+      "cache-control": "no-store",
+    },
+  });
+}
+
 /** Parses a duration field of a JSON body: seconds or text ("1h"). */
 function durationField(
   o: Record<string, unknown>,
@@ -975,6 +1005,7 @@ export function addApiRoutes(router: Router<Handler>): void {
     .add("GET", "/api/alerts", listAlerts)
     .add("GET", "/api/alerts/recent", recentAlerts)
     .add("GET", "/api/alerts/:id", getAlert)
+    .add("GET", "/api/alerts/:id/pcap", getAlertPcap)
     .add("GET", "/api/blocks", listBlocks)
     .add("POST", "/api/blocks", addBlock)
     .add("DELETE", "/api/blocks/:target", removeBlock)

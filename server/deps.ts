@@ -371,6 +371,11 @@ export interface DashboardDeps {
   intel?: IntelSource;
   /** The fleet; absent: the Fleet page says how to join one, `/api/fleet` answers 503. */
   fleet?: FleetSource;
+  /**
+   * Alert pcaps (pcaps/): the file of an alert (`GET /api/alerts/:id/pcap`),
+   * null when there is none; absent: every alert answers 404.
+   */
+  pcaps?: { path(id: string): string | null };
   /** Signature rules; absent: `/api/rules` answers 503. */
   rules?: RulesControl;
   /** Capture, detector and other parts for `/health` (KV and blocker are added). */
