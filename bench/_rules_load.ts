@@ -33,6 +33,7 @@ Deno.stdout.writeSync(new TextEncoder().encode(
     rules: set.engine.rules.length,
     refused: set.load.refused.length,
     states: set.engine.prefilterStates,
+    prefilterBytes: set.engine.prefilterBytes.bytes,
     rssDelta: after.rss - before.rss,
     heapDelta: after.heap - before.heap,
     rss: after.rss,

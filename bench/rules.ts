@@ -42,6 +42,7 @@ interface LoadFigures {
   rules: number;
   refused: number;
   states: number;
+  prefilterBytes: number;
   rssDelta: number;
   heapDelta: number;
   rss: number;
@@ -99,7 +100,9 @@ export async function rulesBench(quick: boolean): Promise<BenchRow[]> {
       unit: "MiB",
       note: `JS heap +${
         ((full.heapDelta - shipped.heapDelta) / 2 ** 20).toFixed(0)
-      } MiB; ${full.states.toLocaleString("en")} prefilter states`,
+      } MiB; ${full.states.toLocaleString("en")} prefilter states in ${
+        (full.prefilterBytes / 2 ** 20).toFixed(1)
+      } MiB of typed arrays`,
     },
   ];
   // Processing rate with the set loaded (loading excluded), every
