@@ -5,7 +5,7 @@
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
  * Sections: offline, anomaly, live, memory, latency, startup, tls, notify,
- * rules, defrag, watchers, devices, intel, stream, fleet. Big inputs are generated once and cached in
+ * rules, defrag, watchers, devices, intel, stream, fleet, pcaps. Big inputs are generated once and cached in
  * `.bench-cache/`
  * (gitignored). The live,
  * memory, latency and startup sections run the appliance in network
@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import { writeMixedCapture } from "./_traffic.ts";
 import { anomalyBench } from "./anomaly_score.ts";
 import { defragBench } from "./defrag_tunnels.ts";
+import { pcapsBench } from "./pcaps.ts";
 import { watchersBench } from "./watchers.ts";
 import { devicesBench } from "./devices.ts";
 import { latencyBench } from "./latency.ts";
@@ -242,6 +243,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     intel: intelBench,
     stream: streamBench,
     fleet: fleetBench,
+    pcaps: pcapsBench,
   };
 
 const USAGE =

@@ -76,6 +76,7 @@ export class PacketRing implements FlowObserver {
   #eFirst: Float64Array;
   #eLast: Float64Array;
   #eCount: Uint32Array;
+  #eSlot: Int32Array;
   #eSlots: Int32Array; // PER_FLOW a flow, -1 empty
   #prev: Int32Array;
   #next: Int32Array;
@@ -83,7 +84,8 @@ export class PacketRing implements FlowObserver {
   #tail = -1; // least recent
   #freeEntries: Int32Array;
   #nFreeEntries: number;
-  #byFlow = new Map<number, number>();
+  /** Entry of the live flow in each flow-table slot (check `#eId`), -1 none. */
+  #bySlot = new Int32Array(1024).fill(-1);
   /** Frames copied, and flows evicted for room, since the start. */
   readonly counters = { frames: 0, evicted: 0 };
 
@@ -102,12 +104,13 @@ export class PacketRing implements FlowObserver {
     // A flow holds at least one slot: more entries than slots is waste.
     const entries = slots;
     this.entries = entries;
-    this.#eId = new Float64Array(entries);
+    this.#eId = new Float64Array(entries).fill(-1);
     this.#eVer = new Uint8Array(entries);
     this.#eAddr = new Uint32Array(entries * 8);
     this.#eFirst = new Float64Array(entries);
     this.#eLast = new Float64Array(entries);
     this.#eCount = new Uint32Array(entries);
+    this.#eSlot = new Int32Array(entries);
     this.#eSlots = new Int32Array(entries * PER_FLOW).fill(-1);
     this.#prev = new Int32Array(entries).fill(-1);
     this.#next = new Int32Array(entries).fill(-1);
@@ -124,8 +127,10 @@ export class PacketRing implements FlowObserver {
   /** Copies the frame into the flow's slots. */
   onPacket(p: Packet, ctx: PacketContext): void {
     const f = ctx.flow;
-    let e = this.#byFlow.get(f.id);
-    if (e === undefined) e = this.#newEntry(f);
+    const slot = f.slot;
+    if (slot >= this.#bySlot.length) this.#growSlots(slot);
+    let e = this.#bySlot[slot]!;
+    if (e < 0 || this.#eId[e] !== f.id) e = this.#newEntry(f);
     else this.#touch(e);
     const n = this.#eCount[e]!;
     this.#eCount[e] = n + 1;
@@ -160,12 +165,15 @@ export class PacketRing implements FlowObserver {
     const to = Date.parse(alert.netsentinel.last_seen) * 1000 +
       WINDOW_SLACK_US;
     const chosen: number[] = [];
-    const opener = alert.flow_id === undefined
-      ? undefined
-      : this.#byFlow.get(alert.flow_id);
-    if (opener !== undefined) chosen.push(opener);
+    let opener = -1;
+    if (alert.flow_id !== undefined) {
+      for (let e = this.#head; e >= 0; e = this.#next[e]!) {
+        if (this.#eId[e] === alert.flow_id) opener = e;
+      }
+    }
+    if (opener >= 0) chosen.push(opener);
     const cands: number[] = [];
-    for (const e of this.#byFlow.values()) {
+    for (let e = this.#head; e >= 0; e = this.#next[e]!) {
       if (e === opener) continue;
       if (this.#eLast[e]! < from || this.#eFirst[e]! > to) continue;
       const v = this.#eVer[e]!;
@@ -242,7 +250,8 @@ export class PacketRing implements FlowObserver {
     this.#eFirst[e] = f.firstUs;
     this.#eLast[e] = f.firstUs;
     this.#eCount[e] = 0;
-    this.#byFlow.set(f.id, e);
+    this.#eSlot[e] = f.slot;
+    this.#bySlot[f.slot] = e;
     this.#link(e);
     return e;
   }
@@ -268,10 +277,21 @@ export class PacketRing implements FlowObserver {
       }
     }
     this.#unlink(e);
-    this.#byFlow.delete(this.#eId[e]!);
+    const slot = this.#eSlot[e]!;
+    if (this.#bySlot[slot] === e) this.#bySlot[slot] = -1;
+    this.#eId[e] = -1;
     this.#freeEntries[this.#nFreeEntries++] = e;
     this.counters.evicted++;
     return true;
+  }
+
+  /** Room for flow-table slot `slot` (doubling: rare, as the table grows). */
+  #growSlots(slot: number): void {
+    let n = this.#bySlot.length * 2;
+    while (n <= slot) n *= 2;
+    const grown = new Int32Array(n).fill(-1);
+    grown.set(this.#bySlot);
+    this.#bySlot = grown;
   }
 
   #link(e: number): void {
