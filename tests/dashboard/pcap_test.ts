@@ -10,7 +10,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Alert } from "../../alerts/alert.ts";
-import { signIn, startAppliance, waitFor } from "./_appliance.ts";
+import {
+  signIn,
+  startAppliance,
+  TEST_PASSWORD,
+  waitFor,
+} from "./_appliance.ts";
+import {
+  browserUnavailable,
+  launchBrowser,
+  screenshot,
+  waitInPage,
+} from "./_browser.ts";
 
 const SCAN = fileURLToPath(
   new URL("../fixtures/scan_syn.pcap", import.meta.url),
@@ -139,6 +150,90 @@ Deno.test({
       await lower.body?.cancel();
     } finally {
       await Deno.remove(caps, { recursive: true });
+    }
+  },
+});
+
+const noBrowser = await browserUnavailable();
+const skipBrowser = (noBrowser !== null || noTcpdump) && !CI;
+
+Deno.test({
+  name:
+    "the alert page of a replayed scan has a Download pcap button that saves a pcap tcpdump reads (headless Chromium, screenshot)" +
+    (skipBrowser ? ` (skipped: ${noBrowser ?? "tcpdump not installed"})` : ""),
+  ignore: skipBrowser,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const caps = await Deno.makeTempDir({ prefix: "ns-pcap-caps-" });
+    const downloads = await Deno.makeTempDir({ prefix: "ns-pcap-dl-" });
+    try {
+      await Deno.copyFile(SCAN, join(caps, "scan.pcap"));
+      await using app = await startAppliance({ capturesDir: caps });
+      const cookie = await signIn(app.url);
+      const start = await fetch(app.url + "/api/replay/start", {
+        method: "POST",
+        headers: {
+          cookie,
+          origin: app.url,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ file: "scan.pcap", speed: 0 }),
+      });
+      assert.equal(start.status, 200);
+      await start.body?.cancel();
+      const a = (await waitFor(
+        "the port scan alert",
+        async () =>
+          (await (await fetch(app.url + "/api/alerts?type=port_scan", {
+            headers: { cookie },
+          })).json()).alerts as Alert[],
+        (x) => x.length > 0,
+      ))[0]!;
+      await waitFor(
+        "its pcap",
+        () => app.app.pcaps.path(a.netsentinel.id),
+        (p) => p !== null,
+      );
+      await using b = await launchBrowser();
+      const { page, errors } = await b.page();
+      await page.goto(app.url + "/");
+      await page.type("input[name=password]", TEST_PASSWORD);
+      await Promise.all([
+        page.waitForNavigation(),
+        page.click("button[type=submit]"),
+      ]);
+      await page.goto(`${app.url}/alerts/${a.netsentinel.id}`);
+      await waitInPage(
+        page,
+        "hydration",
+        () => document.documentElement.dataset.hydrated === "true",
+      );
+      await screenshot(page, "alert-pcap");
+      const cdp = await page.createCDPSession();
+      await cdp.send("Browser.setDownloadBehavior", {
+        behavior: "allow",
+        downloadPath: downloads,
+      });
+      await page.click("[data-testid=pcap-download]");
+      const name = await waitFor("the pcap download", async () => {
+        for await (const e of Deno.readDir(downloads)) {
+          if (e.name.endsWith(".pcap")) return e.name;
+        }
+        return "";
+      }, (n) => n !== "");
+      assert.equal(name, `netsentinel-${a.netsentinel.id}.pcap`);
+      const td = await new Deno.Command("tcpdump", {
+        args: ["-nr", join(downloads, name)],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(td.success, new TextDecoder().decode(td.stderr));
+      assert.match(new TextDecoder().decode(td.stdout), /Flags \[S\]/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await Deno.remove(caps, { recursive: true });
+      await Deno.remove(downloads, { recursive: true });
     }
   },
 });
