@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { formatAddr, LINKTYPE_RAW, type Packet } from "../decode/mod.ts";
+import { LINKTYPE_RAW, type Packet, parseAddr } from "../decode/mod.ts";
 import type { Flow, FlowObserver, PacketContext } from "../flows/mod.ts";
 
 /** Frames kept from the start of each flow. */
@@ -173,16 +173,23 @@ export class PacketRing implements FlowObserver {
     }
     if (opener >= 0) chosen.push(opener);
     const cands: number[] = [];
-    for (let e = this.#head; e >= 0; e = this.#next[e]!) {
+    const src = parseAddr(alert.src_ip);
+    const dest = alert.dest_ip === undefined ? null : parseAddr(alert.dest_ip);
+    const w = this.#eAddr;
+    // Whether the entry's address at word `at` is `x`.
+    const is = (at: number, x: { words: Uint32Array }) =>
+      w[at] === x.words[0] && w[at + 1] === x.words[1] &&
+      w[at + 2] === x.words[2] && w[at + 3] === x.words[3];
+    for (let e = this.#head; src !== null && e >= 0; e = this.#next[e]!) {
       if (e === opener) continue;
       if (this.#eLast[e]! < from || this.#eFirst[e]! > to) continue;
       const v = this.#eVer[e]!;
-      const a = formatAddr(v, this.#eAddr.subarray(e * 8, e * 8 + 4));
-      const b = formatAddr(v, this.#eAddr.subarray(e * 8 + 4, e * 8 + 8));
+      if (v !== src.version) continue;
+      const a = e * 8, b = e * 8 + 4;
       const ok = alert.dest_ip === undefined
-        ? a === alert.src_ip || b === alert.src_ip
-        : (a === alert.src_ip && b === alert.dest_ip) ||
-          (b === alert.src_ip && a === alert.dest_ip);
+        ? is(a, src) || is(b, src)
+        : dest !== null && dest.version === v &&
+          ((is(a, src) && is(b, dest)) || (is(b, src) && is(a, dest)));
       if (ok) cands.push(e);
     }
     cands.sort((x, y) => this.#eFirst[x]! - this.#eFirst[y]!);
