@@ -1355,7 +1355,26 @@ export class Appliance {
       blocker: this.blocker.state(),
     });
     const agg = this.aggregator.counters;
+    const pc = this.pcaps.counters;
     fams.push(
+      {
+        name: "netsentinel_alert_pcaps_total",
+        type: "counter",
+        help:
+          "Alert pcap files by what happened: written, removed for the cap, failed, too large for the cap",
+        samples: [
+          { labels: { outcome: "written" }, value: pc.written },
+          { labels: { outcome: "removed" }, value: pc.removed },
+          { labels: { outcome: "failed" }, value: pc.failed },
+          { labels: { outcome: "too_large" }, value: pc.tooLarge },
+        ],
+      },
+      {
+        name: "netsentinel_alert_pcaps_bytes",
+        type: "gauge",
+        help: "Bytes of the alert pcaps kept (at most pcaps.max_mb)",
+        samples: [{ value: pc.bytes }],
+      },
       {
         name: "netsentinel_alerts_total",
         type: "counter",

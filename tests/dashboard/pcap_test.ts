@@ -109,6 +109,16 @@ Deno.test({
           l,
         );
       }
+      // /metrics counts it.
+      const mt = await (await fetch(app.url + "/metrics", {
+        headers: { cookie },
+      })).text();
+      assert.match(
+        mt,
+        /^netsentinel_alert_pcaps_total\{outcome="written"\} [1-9]\d*$/m,
+      );
+      const kept = /^netsentinel_alert_pcaps_bytes (\d+)$/m.exec(mt);
+      assert.ok(kept && Number(kept[1]) >= body.length, mt.slice(0, 300));
       // Without a session: refused like every other route.
       const anon = await fetch(url);
       assert.notEqual(anon.status, 200);
