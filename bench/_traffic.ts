@@ -197,7 +197,21 @@ export async function writeMixedCapture(
     const s = server(Math.floor(rnd() * 1000));
     const tls = r < 0.7;
     const dport = tls ? 443 : 80;
-    await emit({ src: c, dst: s, proto: 6, sport, dport, flags: 0x02 });
+    // Initial sequence numbers from the packet count (no draw from rnd,
+    // so the rest of the capture is what the seed made before they came).
+    const cs = Math.imul(n + 1, 2654435761) >>> 0;
+    const ss = Math.imul(n + 7, 40503) >>> 0;
+    const c2s = (o: number) => (cs + 1 + o) >>> 0;
+    const s2c = (o: number) => (ss + 1 + o) >>> 0;
+    await emit({
+      src: c,
+      dst: s,
+      proto: 6,
+      sport,
+      dport,
+      flags: 0x02,
+      seq: cs,
+    });
     await emit({
       src: s,
       dst: c,
@@ -205,8 +219,19 @@ export async function writeMixedCapture(
       sport: dport,
       dport: sport,
       flags: 0x12,
+      seq: ss,
+      ack: c2s(0),
     });
-    await emit({ src: c, dst: s, proto: 6, sport, dport, flags: 0x10 });
+    await emit({
+      src: c,
+      dst: s,
+      proto: 6,
+      sport,
+      dport,
+      flags: 0x10,
+      seq: c2s(0),
+      ack: s2c(0),
+    });
     const req = tls
       ? clientHello(`www${Math.floor(rnd() * 300)}.example.org`)
       : enc.encode(
@@ -221,8 +246,11 @@ export async function writeMixedCapture(
       sport,
       dport,
       flags: 0x18,
+      seq: c2s(0),
+      ack: s2c(0),
       payload: req,
     });
+    const sent = req.length;
     const segments = r > 0.95 ? 40 : 2 + Math.floor(rnd() * 6);
     const body = new Uint8Array(1460);
     for (let i = 0; i < segments; i++) {
@@ -233,13 +261,34 @@ export async function writeMixedCapture(
         sport: dport,
         dport: sport,
         flags: 0x10,
+        seq: s2c(i * 1460),
+        ack: c2s(sent),
         payload: body,
       });
       if (i % 2 === 1) {
-        await emit({ src: c, dst: s, proto: 6, sport, dport, flags: 0x10 });
+        await emit({
+          src: c,
+          dst: s,
+          proto: 6,
+          sport,
+          dport,
+          flags: 0x10,
+          seq: c2s(sent),
+          ack: s2c((i + 1) * 1460),
+        });
       }
     }
-    await emit({ src: c, dst: s, proto: 6, sport, dport, flags: 0x11 });
+    const got = segments * 1460;
+    await emit({
+      src: c,
+      dst: s,
+      proto: 6,
+      sport,
+      dport,
+      flags: 0x11,
+      seq: c2s(sent),
+      ack: s2c(got),
+    });
     await emit({
       src: s,
       dst: c,
@@ -247,8 +296,19 @@ export async function writeMixedCapture(
       sport: dport,
       dport: sport,
       flags: 0x11,
+      seq: s2c(got),
+      ack: c2s(sent + 1),
     });
-    await emit({ src: c, dst: s, proto: 6, sport, dport, flags: 0x10 });
+    await emit({
+      src: c,
+      dst: s,
+      proto: 6,
+      sport,
+      dport,
+      flags: 0x10,
+      seq: c2s(sent + 1),
+      ack: s2c(got + 1),
+    });
   }
   return n;
 }

@@ -107,7 +107,7 @@ export async function largeCapture(
   packets: number,
 ): Promise<{ path: string; packets: number }> {
   await Deno.mkdir(CACHE, { recursive: true });
-  const path = `${CACHE}mixed_${packets}.pcap`;
+  const path = `${CACHE}mixed2_${packets}.pcap`;
   const countPath = `${path}.count`;
   if (await exists(countPath)) {
     return { path, packets: Number(await Deno.readTextFile(countPath)) };
