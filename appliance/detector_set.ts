@@ -102,6 +102,7 @@ export class DetectorSet implements AppObserver {
     this.#extras = fresh.length;
     this.#withPacket = this.#detectors.filter((d) => d.onPacket);
     this.#withLink = this.#detectors.filter((d) => d.onLinkFrame);
+    this.#kinds = kindsOf(this.#detectors);
     for (const d of old) d.onFinish?.(this.#nowUs);
   }
 
@@ -119,9 +120,9 @@ export class DetectorSet implements AppObserver {
   }
 
   /**
-   * The record kinds the detectors read (fixed at the first build: a
-   * policy change that enables a detector reading more kinds reads them
-   * from then on only if they were already wanted).
+   * The record kinds the detectors in force read. The pipeline asks per
+   * detected TCP connection, so HTTP, TLS and DNS over TCP follow changes;
+   * DNS over UDP is parsed only if DNS was wanted when the set was added.
    */
   get appKinds(): readonly AppRecord["kind"][] | undefined {
     return this.#kinds;

@@ -207,6 +207,7 @@ export class Pipeline {
           if (this.#dataObs.length === 0) this.reassembler!.ignore(flow);
         },
       }, opts.parsers ?? DEFAULT_PARSERS);
+      app.setReaders((kind) => this.#reads(kind));
       this.app = app;
       this.reassembler = new TcpReassembler(app, opts.stream ?? {});
     }
@@ -258,6 +259,18 @@ export class Pipeline {
     if (o.onStreamData) this.#dataObs.push(o);
     if (o.onStreamGap) this.#gapObs.push(o);
     if (o.onStreamEvent) this.#eventObs.push(o);
+  }
+
+  /** Whether an observer reads app-layer records of `kind` now. */
+  #reads(kind: string): boolean {
+    const obs = this.#appObs;
+    for (let i = 0; i < obs.length; i++) {
+      const k = obs[i]!.appKinds;
+      if (k === undefined || (k as readonly string[]).includes(kind)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Reassembly counters (null when the app layer is off). */

@@ -49,7 +49,10 @@ export interface AppLayerOutput {
   gap?(flow: Flow, dir: number, len: number): void;
   /** A stream anomaly. */
   anomaly?(flow: Flow, dir: number, event: StreamAnomaly): void;
-  /** No parser took the flow: its streams are of no further use to it. */
+  /**
+   * No parser reads the flow (none took it, or its protocol's records have
+   * no reader): its streams are of no further use to the app layer.
+   */
   undetected?(flow: Flow): void;
 }
 
@@ -195,6 +198,8 @@ export class AppLayer implements StreamSink {
   #ctx: AppContext;
   #flow: Flow | null = null;
   #parserOut: ParserOutput;
+  /** Whether some observer reads records of a kind (default: all are read). */
+  #wants: (kind: string) => boolean = () => true;
 
   /** An app layer probing `specs` in order and reporting to `out`. */
   constructor(
@@ -214,6 +219,19 @@ export class AppLayer implements StreamSink {
     this.#parserOut = {
       emit: (rec, dir) => this.#emit(rec, this.#flow!, dir, "tcp"),
     };
+  }
+
+  /**
+   * Tells the app layer how to ask whether some observer reads records of
+   * a kind (asked once per detected connection, so readers that change,
+   * like a rule set loaded later, are followed). A connection whose
+   * protocol is detected but whose records nobody reads is counted and
+   * named (`app_proto`) but not parsed, and its streams are let go (as a
+   * protocol set to `detection-only` in suricata.yaml's
+   * `app-layer.protocols`).
+   */
+  setReaders(wants: (kind: string) => boolean): void {
+    this.#wants = wants;
   }
 
   #emit(
@@ -322,6 +340,17 @@ export class AppLayer implements StreamSink {
     len: number,
     had: number,
   ): void {
+    if (!this.#wants(spec.name)) {
+      // Detected, but nobody reads its records: named, not parsed.
+      const c = this.counters.detected;
+      c[spec.name] = (c[spec.name] ?? 0) + 1;
+      if (flow.appProto === "") flow.appProto = spec.name;
+      s.failed = true;
+      s.prefix[0] = s.prefix[1] = null;
+      s.prefixLen[0] = s.prefixLen[1] = 0;
+      this.#outSink.undetected?.(flow);
+      return;
+    }
     // A parser's objects count in the budget: a flood of connections
     // cannot make more than it allows.
     if (!takeBudget(this.budget, PARSER_OVERHEAD)) {
