@@ -339,7 +339,12 @@ export function bruteForce(policy: Policy, emit: Emit): Detector {
         flush(g);
         return;
       }
-      if (rec.method !== "POST") return;
+      // "POST" compared on the bytes: no string made for other methods.
+      const raw = rec.request?.raw;
+      if (
+        raw === undefined || rec.methodEnd !== 4 || raw[0] !== 0x50 ||
+        raw[1] !== 0x4f || raw[2] !== 0x53 || raw[3] !== 0x54
+      ) return;
       const path = loginPath(rec.url);
       if (path === "") return;
       const g = attempt(

@@ -253,6 +253,15 @@ function held(b: Uint8Array | null): number {
   return b === null || b.length === 0 ? 0 : b.length + BUFFER_OVERHEAD;
 }
 
+/** First size of a head buffer, bytes. */
+const HEAD_FIRST = 512;
+/**
+ * Head buffers of the first size that connections gave back, for the next
+ * ones (most heads fit; parsed heads are copies, so no record keeps one).
+ */
+const HEAD_POOL: Uint8Array[] = [];
+const HEAD_POOL_MAX = 256;
+
 /** No parser memory limit (tests). */
 const UNLIMITED: ParserBudget = { used: 0, cap: Infinity };
 
@@ -290,6 +299,9 @@ class Side {
   /** Gives the buffers back to the budget (the connection is done). */
   release(): void {
     this.budget.used -= held(this.head) + held(this.body);
+    if (this.head.length === HEAD_FIRST && HEAD_POOL.length < HEAD_POOL_MAX) {
+      HEAD_POOL.push(this.head);
+    }
     this.head = EMPTY;
     this.body = null;
   }
@@ -319,7 +331,7 @@ class Side {
   pushHeadBytes(buf: Uint8Array, from: number, to: number): void {
     const n = to - from;
     if (this.headLen + n > this.head.length) {
-      let cap = this.head.length === 0 ? 512 : this.head.length;
+      let cap = this.head.length === 0 ? HEAD_FIRST : this.head.length;
       while (cap < this.headLen + n && cap < HTTP_MAX_HEAD) {
         cap = Math.min(HTTP_MAX_HEAD, cap * 4);
       }
@@ -327,7 +339,9 @@ class Side {
         cap > this.head.length &&
         takeBudget(this.budget, cap + BUFFER_OVERHEAD - held(this.head))
       ) {
-        const b = new Uint8Array(cap);
+        const b = cap === HEAD_FIRST && HEAD_POOL.length > 0
+          ? HEAD_POOL.pop()!
+          : new Uint8Array(cap);
         b.set(this.head.subarray(0, this.headLen));
         this.head = b;
       }
