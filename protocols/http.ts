@@ -424,6 +424,31 @@ export function looksLikeResponse(
   return len < 5 ? -1 : 1;
 }
 
+/** Heads up to this size are copied into a shared slab, bytes. */
+const SLAB_HEAD_MAX = 1024;
+const SLAB_SIZE = 16 * 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabAt = 0;
+
+/**
+ * A copy of `src[from, to)` that no buffer of the parser shares. Small
+ * heads are copied into a 16 KiB slab shared by the messages that follow
+ * (one ArrayBuffer for dozens of heads instead of one each; a slab lives
+ * as long as a message copied into it).
+ */
+function copyHead(src: Uint8Array, from: number, to: number): Uint8Array {
+  const n = to - from;
+  if (n > SLAB_HEAD_MAX) return src.slice(from, to);
+  if (slabAt + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabAt = 0;
+  }
+  const at = slabAt, sl = slab;
+  for (let i = 0; i < n; i++) sl[at + i] = src[from + i]!;
+  slabAt = at + n;
+  return sl.subarray(at, at + n);
+}
+
 /** Parses a finished head into a message. */
 function parseHead(
   src: Uint8Array,
@@ -431,7 +456,7 @@ function parseHead(
   to: number,
   truncated: boolean,
 ): HttpMessage {
-  const raw = src.slice(from, to);
+  const raw = copyHead(src, from, to);
   let eol = raw.indexOf(0x0a);
   if (eol < 0) eol = raw.length;
   let le = eol;
@@ -746,15 +771,17 @@ export class HttpParser implements StreamParser {
     if (dir === DIR_TO_SERVER) {
       const tx = new HttpTransaction(this.#nextTx++);
       tx.request = m;
-      const line = m.line;
-      const sp1 = line.indexOf(0x20);
-      tx.methodEnd = sp1 < 0 ? line.length : sp1;
-      tx.uriStart = sp1 < 0 ? line.length : sp1 + 1;
-      const sp2 = line.lastIndexOf(0x20);
+      // The start line is raw[0, le): read in place (no view made).
+      const raw = m.raw, le = m.lineEnd;
+      const k = raw.indexOf(0x20);
+      const sp1 = k < le ? k : -1;
+      tx.methodEnd = sp1 < 0 ? le : sp1;
+      tx.uriStart = sp1 < 0 ? le : sp1 + 1;
+      const sp2 = le > 0 ? raw.lastIndexOf(0x20, le - 1) : -1;
       tx.uriEnd = sp2 > tx.uriStart &&
-          looksLikeResponse(line, sp2 + 1, line.length - sp2 - 1) === 1
+          looksLikeResponse(raw, sp2 + 1, le - sp2 - 1) === 1
         ? sp2
-        : line.length;
+        : le;
       s.tx = tx;
       if (this.#pending.length >= HTTP_MAX_PENDING) {
         this.#finish(this.#pending.shift()!, out);
@@ -772,7 +799,7 @@ export class HttpParser implements StreamParser {
       return;
     }
     // A response: pair it with the oldest waiting request.
-    const status = statusOf(m.line);
+    const status = statusOf(m.raw, m.lineEnd);
     if (status >= 100 && status < 200 && status !== 101) {
       // Interim: skip it, the final response follows.
       s.resetMessage();
@@ -1014,13 +1041,14 @@ export class HttpParser implements StreamParser {
   }
 }
 
-/** The status code of a status line ("HTTP/1.1 200 OK" → 200; 0 when malformed). */
-function statusOf(line: Uint8Array): number {
-  const sp = line.indexOf(0x20);
-  if (sp < 0 || sp + 4 > line.length) return 0;
+/** The status code of the status line `raw[0, le)` ("HTTP/1.1 200 OK" → 200; 0 when malformed). */
+function statusOf(raw: Uint8Array, le: number): number {
+  const k = raw.indexOf(0x20);
+  const sp = k < le ? k : -1;
+  if (sp < 0 || sp + 4 > le) return 0;
   let n = 0;
   for (let i = sp + 1; i < sp + 4; i++) {
-    const c = line[i]!;
+    const c = raw[i]!;
     if (c < 0x30 || c > 0x39) return 0;
     n = n * 10 + (c - 0x30);
   }
