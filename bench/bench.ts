@@ -102,7 +102,12 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Makes (once) the large mixed capture; returns its path and frame count. */
+/**
+ * Makes (once) the large mixed capture; returns its path and frame count.
+ * `mixed2_`: its TCP segments carry real sequence and acknowledgement
+ * numbers (the earlier `mixed_` files had seq 0 on every segment, which
+ * reassembly read as overlaps); the same frames otherwise.
+ */
 export async function largeCapture(
   packets: number,
 ): Promise<{ path: string; packets: number }> {
