@@ -365,3 +365,68 @@ Deno.test("pipeline hands ARP frames to onLinkFrame with their MACs and IP packe
   assert.deepEqual(seen, ["link 1 2990a630042", "ip 4"]);
   assert.equal(pipeline.counters.arp, 1);
 });
+
+Deno.test("a protocol whose records nobody reads is detected and named but not parsed, and a reader added later is followed", async () => {
+  const FIX = new URL("../tests/fixtures/", import.meta.url).pathname;
+  const batches: FrameBatch[] = [];
+  for (const f of ["tls12.pcap", "http_keepalive.pcap"]) {
+    for await (const b of readCaptureFile(`${FIX}${f}`)) batches.push(b);
+  }
+  const run = (kinds: readonly ("http" | "tls" | "dns")[] | undefined) => {
+    const got: string[] = [];
+    const protos: string[] = [];
+    const p = new Pipeline({
+      observers: [{
+        appKinds: kinds,
+        onApp(rec) {
+          got.push(rec.kind);
+        },
+        onFlowEnd(f) {
+          protos.push(`${f.id} ${f.appProto}`);
+        },
+      }],
+    });
+    for (const b of batches) p.processBatch(b);
+    p.finish();
+    return { got, protos, p };
+  };
+  const all = run(undefined);
+  const http = run(["http"]);
+  assert.ok(all.got.includes("tls") && all.got.includes("http"));
+  assert.ok(!http.got.includes("tls"));
+  assert.deepEqual(
+    http.got,
+    all.got.filter((k) => k === "http"),
+  );
+  // Detected and named the same; TLS streams let go, so fewer bytes.
+  assert.deepEqual(http.p.appCounters!.detected, all.p.appCounters!.detected);
+  assert.ok(http.p.appCounters!.detected.tls! > 0);
+  assert.deepEqual(http.protos, all.protos);
+  assert.equal(http.p.appCounters!.records.tls, undefined);
+  assert.ok(http.p.reassembly!.bytes < all.p.reassembly!.bytes);
+
+  // A TLS reader added between two captures: the second one's handshakes
+  // are parsed, the first one's were not.
+  const read = async (f: string, p: Pipeline) => {
+    for await (const b of readCaptureFile(`${FIX}${f}`)) p.processBatch(b);
+  };
+  const late: string[] = [];
+  const p = new Pipeline({ observers: [{ appKinds: ["http"], onApp() {} }] });
+  await read("tls12.pcap", p);
+  p.addObserver({
+    appKinds: ["tls"],
+    onApp: (rec) => void (rec.kind === "tls" && late.push(rec.kind)),
+  });
+  await read("tls13.pcap", p);
+  p.finish();
+  const only13: string[] = [];
+  const q = new Pipeline({
+    observers: [{
+      onApp: (rec) => void (rec.kind === "tls" && only13.push(rec.kind)),
+    }],
+  });
+  await read("tls13.pcap", q);
+  q.finish();
+  assert.ok(only13.length > 0);
+  assert.deepEqual(late, only13);
+});
