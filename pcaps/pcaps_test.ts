@@ -28,7 +28,22 @@ async function hasTool(name: string): Promise<boolean> {
     return false;
   }
 }
-const noTcpdump = !CI && !(await hasTool("tcpdump"));
+const noTcpdump = !CI &&
+  !(await hasTool("tcpdump") && await hasTool("tshark"));
+
+/** How many packets Wireshark's tshark reads in `file` (fails on a broken file). */
+async function tsharkCount(file: string): Promise<number> {
+  const r = await new Deno.Command("tshark", {
+    args: ["-n", "-r", file, "-T", "fields", "-e", "frame.number"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(
+    r.success,
+    `tshark -r ${file}: ${new TextDecoder().decode(r.stderr)}`,
+  );
+  return new TextDecoder().decode(r.stdout).trim().split("\n").length;
+}
 
 /** Every attack fixture: the ones not recorded as normal traffic. */
 async function attackFixtures(): Promise<string[]> {
@@ -69,8 +84,8 @@ async function tcpdumpAddrs(file: string): Promise<[string, string][]> {
 
 Deno.test({
   name:
-    "analyze --pcap-dir writes, for every attack fixture's alerts, a pcap tcpdump reads holding only packets between the alert's source and its target (or of its source's probes)" +
-    (noTcpdump ? " (skipped: tcpdump not installed)" : ""),
+    "analyze --pcap-dir writes, for every attack fixture's alerts, a pcap tcpdump and Wireshark's tshark read, holding only packets between the alert's source and its target (or of its source's probes)" +
+    (noTcpdump ? " (skipped: tcpdump or tshark not installed)" : ""),
   ignore: noTcpdump,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "ns-pcaps-" });
@@ -105,6 +120,8 @@ Deno.test({
         }
         const pkts = await tcpdumpAddrs(`${dir}/${name}`);
         assert.ok(pkts.length > 0, name);
+        // Wireshark reads it too, every packet.
+        assert.equal(await tsharkCount(`${dir}/${name}`), pkts.length, name);
         for (const [s, d] of pkts) {
           const ok = a.dest_ip === undefined
             ? s === a.src_ip || d === a.src_ip
