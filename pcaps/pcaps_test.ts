@@ -109,7 +109,7 @@ Deno.test({
       for (const a of alerts) {
         const name = `${a.netsentinel.id}.pcap`;
         if (!written.has(name)) {
-          // Only link-layer alerts have no IP packets behind them.
+          // Only link-layer alerts may have no IP packets behind them.
           assert.ok(
             ["arp_spoof", "nd_spoof", "rogue_ra", "rogue_dhcp"].includes(
               a.netsentinel.type,

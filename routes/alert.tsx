@@ -192,8 +192,8 @@ export default function AlertPage(p: AlertPageProps): VNode {
           )
           : (
             <span class="muted" data-testid="pcap-none">
-              No packets kept for this alert (a link-layer alert, or removed for
-              the pcaps.max_mb cap)
+              No packets kept for this alert (none of its IP packets were held,
+              or its pcap was removed for the pcaps.max_mb cap)
             </span>
           )}
       </p>
