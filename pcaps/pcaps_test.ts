@@ -4,6 +4,7 @@ import { runCli } from "../cli/_testing.ts";
 import { analyzeFiles } from "../cli/analyze.ts";
 import { readCaptureFile } from "../capture/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
+import { formatAddr } from "../decode/mod.ts";
 import type { Alert } from "../alerts/mod.ts";
 import {
   AlertPcaps,
@@ -200,6 +201,58 @@ Deno.test("a long flow keeps its first 32 and last 32 packets only, the ring sta
   const scan = small.alerts.find((x) => x.netsentinel.type === "port_scan")!;
   const sel = small.ring.select(scan);
   assert.ok(sel === null || sel.frames.length <= 64);
+});
+
+Deno.test("an alert's pcap holds exactly the first 32 and the last 32 packets of each of its flows", async () => {
+  const file = FIXTURES + "exfil_upload.pcap";
+  const ring = new PacketRing();
+  // What every flow carried, in order: a recording observer beside the ring.
+  const seen = new Map<number, { ts: number[]; a: string; b: string }>();
+  const pipeline = new Pipeline({
+    observers: [ring, {
+      onPacket(p, ctx) {
+        let r = seen.get(ctx.flow.id);
+        if (r === undefined) {
+          const f = ctx.flow;
+          r = {
+            ts: [],
+            a: formatAddr(f.version, f.srcAddr),
+            b: formatAddr(f.version, f.dstAddr),
+          };
+          seen.set(f.id, r);
+        }
+        r.ts.push(p.tsUs);
+      },
+    }],
+  });
+  for await (const b of readCaptureFile(file)) pipeline.processBatch(b);
+  pipeline.finish();
+  const alerts: Alert[] = [];
+  await analyzeFiles([file], {
+    events: new Set(["alert"]),
+    sink: (r) => alerts.push(r as unknown as Alert),
+  });
+  const a = alerts.find((x) => x.netsentinel.type === "exfiltration")!;
+  const got = ring.select(a)!;
+  const expected: number[] = [];
+  let flows = 0, long = 0;
+  for (const r of seen.values()) {
+    const pair = [r.a, r.b].sort().join(" ");
+    if (pair !== [a.src_ip, a.dest_ip!].sort().join(" ")) continue;
+    flows++;
+    if (r.ts.length > 64) long++;
+    expected.push(
+      ...(r.ts.length <= 64
+        ? r.ts
+        : [...r.ts.slice(0, 32), ...r.ts.slice(-32)]),
+    );
+  }
+  assert.ok(long > 0, "the upload is longer than 64 packets");
+  assert.equal(got.flows, flows);
+  assert.deepEqual(
+    got.frames.map((f) => f.tsUs),
+    expected.sort((x, y) => x - y),
+  );
 });
 
 Deno.test("under a flood of alerts the pcap folder stays within its cap, the oldest files removed first, and a reopened folder keeps the cap", async () => {
