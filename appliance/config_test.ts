@@ -13,6 +13,7 @@ Deno.test("parseConfig gives the documented defaults for an empty document", () 
   assert.equal(c.limits.max_flows, 200_000);
   assert.deepEqual(c.stream, { depth: 1 << 20, memcap: 32 << 20 });
   assert.equal(c.log_level, "info");
+  assert.deepEqual(c.pcaps, { max_mb: 256 });
   assert.equal(c.blocking.enabled, true);
   assert.ok(c.policy.detectors.port_scan.enabled);
   assert.deepEqual(c.defrag, {
@@ -37,6 +38,9 @@ Deno.test("parseConfig names the field of every invalid value", async (t) => {
     [{ model: { retrain_interval: "soon" } }, "model.retrain_interval"],
     [{ limits: { max_flows: 5 } }, "limits.max_flows"],
     [{ defrag: { memcap_mb: 0 } }, "defrag.memcap_mb"],
+    [{ pcaps: { max_mb: 0 } }, "pcaps.max_mb"],
+    [{ pcaps: { max_mb: "big" } }, "pcaps.max_mb"],
+    [{ pcaps: { max_gb: 1 } }, "pcaps.max_gb"],
     [{ defrag: { timeout: "1h" } }, "defrag.timeout"],
     [{ defrag: { enabled: "no" } }, "defrag.enabled"],
     [{ defrag: { max_fragmnets: 3 } }, "defrag.max_fragmnets"],
@@ -90,7 +94,9 @@ Deno.test("parseConfig takes valid overrides", () => {
     log_level: "debug",
     policy: { home_net: ["10.99.0.0/24"] },
     defrag: { memcap_mb: 4, timeout: "1m", max_datagrams: 100 },
+    pcaps: { max_mb: 32 },
   });
+  assert.equal(c.pcaps.max_mb, 32);
   assert.equal(c.defrag.memcap_mb, 4);
   assert.equal(c.defrag.timeout_s, 60);
   assert.equal(c.defrag.max_datagrams, 100);
