@@ -585,8 +585,17 @@ export class TcpReassembler {
   #gap(flow: Flow, dir: number, d: DirState, n: number): void {
     const depth = this.config.depth;
     if (depth > 0 && d.next + n >= depth) {
-      this.counters.depthDropped += depth - d.next;
-      d.next = depth;
+      // The part of the hole below the depth is still a gap of the stream
+      // (so a parser counts exactly `depth` bytes however the data was cut);
+      // what lies beyond is dropped by depth.
+      const below = depth - d.next;
+      if (below > 0) {
+        this.counters.gaps++;
+        this.counters.gapBytes += below;
+        d.next = depth;
+        this.#sink.gap(flow, dir, below);
+      }
+      this.counters.depthDropped += n - below;
       this.#end(flow, dir, d, "depth");
       return;
     }

@@ -18,7 +18,6 @@ import {
   deviceView,
   loadOuiRegistry,
   mergeDevice,
-  parseMac,
 } from "../devices/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import { createLab, poll, recordCapture, runCommand } from "./e2e/_lab.ts";
