@@ -138,6 +138,41 @@ export async function signIn(
 }
 
 /**
+ * One API request as the signed-in dashboard makes it (session cookie, its
+ * own origin, a JSON body); resolves to the status and the parsed answer
+ * (`{ text }` when the answer is not JSON).
+ */
+export async function apiCall(
+  url: string,
+  cookie: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; data: Record<string, unknown> }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: {
+      cookie,
+      origin: url,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined
+      ? undefined
+      : typeof body === "string"
+      ? body
+      : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let data: Record<string, unknown> = {};
+  try {
+    data = JSON.parse(text);
+  } catch {
+    data = { text };
+  }
+  return { status: res.status, data };
+}
+
+/**
  * Polls `fn` until `ok` accepts its value or `ms` pass (default 30 s);
  * then fails with the last value seen.
  */

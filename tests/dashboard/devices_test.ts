@@ -21,7 +21,12 @@ import {
   udpFrame,
 } from "../../devices/_test_frames.ts";
 import { dnsName } from "../../decode/_test_frames.ts";
-import { signIn, startAppliance, TEST_PASSWORD } from "./_appliance.ts";
+import {
+  apiCall,
+  signIn,
+  startAppliance,
+  TEST_PASSWORD,
+} from "./_appliance.ts";
 import { waitFor } from "../../store/_testing.ts";
 import {
   browserUnavailable,
@@ -265,36 +270,6 @@ async function writeDeviceCapture(path: string): Promise<void> {
   await writePcap(path, f);
 }
 
-async function call(
-  url: string,
-  cookie: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; data: Record<string, unknown> }> {
-  const res = await fetch(url + path, {
-    method,
-    headers: {
-      cookie,
-      origin: url,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined
-      ? undefined
-      : typeof body === "string"
-      ? body
-      : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let data: Record<string, unknown> = {};
-  try {
-    data = JSON.parse(text);
-  } catch {
-    data = { text };
-  }
-  return { status: res.status, data };
-}
-
 type Dev = Record<string, unknown> & {
   mac: string;
   display_name: string | null;
@@ -307,7 +282,7 @@ type Dev = Record<string, unknown> & {
 async function replayed(app: { url: string }, caps: string) {
   await writeDeviceCapture(join(caps, "home.pcap"));
   const cookie = await signIn(app.url);
-  const r = await call(app.url, cookie, "POST", "/api/replay/start", {
+  const r = await apiCall(app.url, cookie, "POST", "/api/replay/start", {
     file: "home.pcap",
     speed: 0,
   });
@@ -315,7 +290,7 @@ async function replayed(app: { url: string }, caps: string) {
   const devices = await waitFor(
     "four devices stored",
     async () =>
-      ((await call(app.url, cookie, "GET", "/api/devices")).data.devices ??
+      ((await apiCall(app.url, cookie, "GET", "/api/devices")).data.devices ??
         []) as Dev[],
     (d) => d.length === 4 && d.some((x) => x.peers.length > 0),
     20_000,
@@ -352,7 +327,7 @@ Deno.test("a replayed home network gives devices by MAC with names, vendors, kin
     assert.equal(phone.os?.value, "iOS");
 
     // The device page's data: peers with their country, traffic rollups.
-    const detail = await call(app.url, cookie, "GET", `/api/devices/${PI}`);
+    const detail = await apiCall(app.url, cookie, "GET", `/api/devices/${PI}`);
     assert.equal(detail.status, 200);
     const peers = detail.data.peers as { ip: string; country: string | null }[];
     assert.equal(peers[0]?.ip, "93.184.216.34");
@@ -367,7 +342,8 @@ Deno.test("a replayed home network gives devices by MAC with names, vendors, kin
     const alerts = await waitFor(
       "a new_host alert for the phone",
       async () =>
-        (await call(app.url, cookie, "GET", "/api/alerts?type=new_host")).data
+        (await apiCall(app.url, cookie, "GET", "/api/alerts?type=new_host"))
+          .data
           .alerts as Array<
             { src_ip: string; netsentinel: Record<string, unknown> }
           >,
@@ -385,7 +361,7 @@ Deno.test("a replayed home network gives devices by MAC with names, vendors, kin
     assert.equal(ev.vendor, "Apple, Inc.");
 
     // Owner's edits.
-    const ok = await call(
+    const ok = await apiCall(
       app.url,
       cookie,
       "PATCH",
@@ -397,7 +373,7 @@ Deno.test("a replayed home network gives devices by MAC with names, vendors, kin
       },
     );
     assert.equal(ok.status, 200, JSON.stringify(ok.data));
-    const after = (await call(app.url, cookie, "GET", `/api/devices/${PI}`))
+    const after = (await apiCall(app.url, cookie, "GET", `/api/devices/${PI}`))
       .data
       .device as Dev;
     assert.equal(after.display_name, "Kitchen Pi");
@@ -405,9 +381,15 @@ Deno.test("a replayed home network gives devices by MAC with names, vendors, kin
     assert.equal(after.known, true);
     assert.equal(after.note, "on the fridge\nsince May");
     assert.equal(
-      (await call(app.url, cookie, "PATCH", "/api/devices/02:00:00:00:00:99", {
-        known: true,
-      })).status,
+      (await apiCall(
+        app.url,
+        cookie,
+        "PATCH",
+        "/api/devices/02:00:00:00:00:99",
+        {
+          known: true,
+        },
+      )).status,
       404,
     );
     for (
@@ -427,7 +409,7 @@ Deno.test("a replayed home network gives devices by MAC with names, vendors, kin
         [`/api/devices/${PI}`, "null"],
       ] as const
     ) {
-      const bad = await call(app.url, cookie, "PATCH", path, body);
+      const bad = await apiCall(app.url, cookie, "PATCH", path, body);
       assert.equal(
         bad.status,
         400,
@@ -435,15 +417,15 @@ Deno.test("a replayed home network gives devices by MAC with names, vendors, kin
       );
     }
     assert.equal(
-      (await call(app.url, cookie, "GET", "/api/devices/zz:zz")).status,
+      (await apiCall(app.url, cookie, "GET", "/api/devices/zz:zz")).status,
       400,
     );
     assert.equal(
-      (await call(app.url, cookie, "GET", "/api/devices?limit=0")).status,
+      (await apiCall(app.url, cookie, "GET", "/api/devices?limit=0")).status,
       400,
     );
     // The edit survived the hostile ones.
-    const still = (await call(app.url, cookie, "GET", `/api/devices/${PI}`))
+    const still = (await apiCall(app.url, cookie, "GET", `/api/devices/${PI}`))
       .data.device as Dev;
     assert.equal(still.display_name, "Kitchen Pi");
   } finally {
@@ -551,7 +533,7 @@ Deno.test("a device that just joined shows in /api/devices within seconds, befor
       }, dhcpClient({ mac, type: 1, options: [[12, host]] })),
     ]));
   const list = async () =>
-    ((await call(app.url, cookie, "GET", "/api/devices")).data.devices ??
+    ((await apiCall(app.url, cookie, "GET", "/api/devices")).data.devices ??
       []) as Dev[];
   // The first device comes with the appliance's first save.
   join(PI, "first-one");

@@ -18,6 +18,7 @@ import { httpReceiver } from "../../notify/_testing.ts";
 import { openStore, StoreWriter } from "../../store/mod.ts";
 import { makeAlert } from "../../store/_testing.ts";
 import {
+  apiCall,
   signIn,
   startAppliance,
   TEST_PASSWORD,
@@ -30,29 +31,6 @@ import {
   waitInPage,
 } from "./_browser.ts";
 import { SCANNER, writeDashboardCapture } from "./_captures.ts";
-
-async function call(
-  url: string,
-  cookie: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; data: Record<string, unknown> }> {
-  const res = await fetch(url + path, {
-    method,
-    headers: {
-      cookie,
-      origin: url,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined
-      ? undefined
-      : typeof body === "string"
-      ? body
-      : JSON.stringify(body),
-  });
-  return { status: res.status, data: await res.json() };
-}
 
 Deno.test("channels are added, listed masked, tested, edited and removed over the API; the config file is 0600 and logs hold no secret", async () => {
   await using rx = httpReceiver();
@@ -73,7 +51,7 @@ Deno.test("channels are added, listed masked, tested, edited and removed over th
   });
   const cookie = await signIn(app.url);
   const secret = "hmac-secret-for-test";
-  const add = await call(app.url, cookie, "POST", "/api/notify/channels", {
+  const add = await apiCall(app.url, cookie, "POST", "/api/notify/channels", {
     id: "hook",
     name: "Team hook",
     kind: "webhook",
@@ -81,7 +59,7 @@ Deno.test("channels are added, listed masked, tested, edited and removed over th
     secret,
   });
   assert.equal(add.status, 201, JSON.stringify(add.data));
-  const listed = await call(app.url, cookie, "GET", "/api/notify");
+  const listed = await apiCall(app.url, cookie, "GET", "/api/notify");
   const all = JSON.stringify(listed.data);
   assert.ok(!all.includes(secret), all);
   assert.ok(!all.includes("tokenpart"), all);
@@ -96,7 +74,7 @@ Deno.test("channels are added, listed masked, tested, edited and removed over th
   assert.match(await Deno.readTextFile(file), /hmac-secret-for-test/);
 
   // Send test: the server's answer comes back; the receiver checks the signature.
-  const t1 = await call(
+  const t1 = await apiCall(
     app.url,
     cookie,
     "POST",
@@ -114,14 +92,20 @@ Deno.test("channels are added, listed masked, tested, edited and removed over th
   assert.equal(JSON.parse(got.body).netsentinel.kind, "test");
 
   // Edit with the masked values sent back: the secrets stay.
-  const edit = await call(app.url, cookie, "PUT", "/api/notify/channels/hook", {
-    ...ch,
-    name: "Renamed",
-    route: { min_severity: 1 },
-  });
+  const edit = await apiCall(
+    app.url,
+    cookie,
+    "PUT",
+    "/api/notify/channels/hook",
+    {
+      ...ch,
+      name: "Renamed",
+      route: { min_severity: 1 },
+    },
+  );
   assert.equal(edit.status, 200, JSON.stringify(edit.data));
   rx.down = true;
-  const t2 = await call(
+  const t2 = await apiCall(
     app.url,
     cookie,
     "POST",
@@ -130,14 +114,14 @@ Deno.test("channels are added, listed masked, tested, edited and removed over th
   assert.equal(t2.data.ok, false);
   assert.match(String(t2.data.answer), /HTTP 503: receiver down/);
   rx.down = false;
-  await call(app.url, cookie, "POST", "/api/notify/channels/hook/test");
+  await apiCall(app.url, cookie, "POST", "/api/notify/channels/hook/test");
   const g2 = rx.got[1]!;
   assert.equal(g2.path, "/services/T00/B00/tokenpart");
   assert.equal(
     g2.headers["x-netsentinel-signature"],
     `sha256=${await hmacHex(secret, g2.body)}`,
   );
-  const after = await call(app.url, cookie, "GET", "/api/notify");
+  const after = await apiCall(app.url, cookie, "GET", "/api/notify");
   const st = (after.data.channels as { status: Record<string, unknown> }[])[0]!
     .status;
   assert.ok(st.last_success !== null);
@@ -166,30 +150,41 @@ Deno.test("channels are added, listed masked, tested, edited and removed over th
     ["{not json", 400, undefined],
   ];
   for (const [doc, status, field] of bad) {
-    const r = await call(app.url, cookie, "POST", "/api/notify/channels", doc);
+    const r = await apiCall(
+      app.url,
+      cookie,
+      "POST",
+      "/api/notify/channels",
+      doc,
+    );
     assert.equal(r.status, status, JSON.stringify([doc, r.data]));
     if (field) assert.equal(r.data.field, field, JSON.stringify(r.data));
   }
   assert.equal(
-    (await call(app.url, cookie, "PUT", "/api/notify/channels/nope", {
+    (await apiCall(app.url, cookie, "PUT", "/api/notify/channels/nope", {
       kind: "ntfy",
       topic: "t",
     })).status,
     404,
   );
   assert.equal(
-    (await call(app.url, cookie, "POST", "/api/notify/channels/Bad%20Id/test"))
+    (await apiCall(
+      app.url,
+      cookie,
+      "POST",
+      "/api/notify/channels/Bad%20Id/test",
+    ))
       .status,
     400,
   );
-  const del = await call(
+  const del = await apiCall(
     app.url,
     cookie,
     "DELETE",
     "/api/notify/channels/hook",
   );
   assert.equal(del.status, 200);
-  const empty = await call(app.url, cookie, "GET", "/api/notify");
+  const empty = await apiCall(app.url, cookie, "GET", "/api/notify");
   assert.deepEqual(empty.data.channels, []);
   assert.ok(!(await Deno.readTextFile(file)).includes(secret));
   for (const line of logs) {
@@ -220,7 +215,7 @@ Deno.test("a replayed port scan reaches a webhook as one message with the alert 
       },
     });
     const cookie = await signIn(app.url);
-    const r = await call(app.url, cookie, "POST", "/api/replay/start", {
+    const r = await apiCall(app.url, cookie, "POST", "/api/replay/start", {
       file: "scan.pcap",
       speed: 0,
     });
@@ -231,7 +226,12 @@ Deno.test("a replayed port scan reaches a webhook as one message with the alert 
     assert.ok(scan, JSON.stringify(m));
     assert.equal(scan.src, SCANNER);
     assert.equal(scan.link, `http://box.test:8080/alerts/${scan.id}`);
-    const alert = await call(app.url, cookie, "GET", `/api/alerts/${scan.id}`);
+    const alert = await apiCall(
+      app.url,
+      cookie,
+      "GET",
+      `/api/alerts/${scan.id}`,
+    );
     assert.equal(alert.status, 200);
   } finally {
     await Deno.remove(caps, { recursive: true });
@@ -606,7 +606,7 @@ Deno.test("new devices seen on the wire and blocks made by hand reach a channel 
       },
     });
     const cookie = await signIn(app.url);
-    const r = await call(app.url, cookie, "POST", "/api/replay/start", {
+    const r = await apiCall(app.url, cookie, "POST", "/api/replay/start", {
       file: "home.pcap",
       speed: 0,
     });
@@ -624,7 +624,7 @@ Deno.test("new devices seen on the wire and blocks made by hand reach a channel 
       /^New device \d+\.\d+\.\d+\.\d+ \(randomised MAC\)$/,
     );
     assert.match(dev!.detail, /MAC 06:07:08:09:0a:0b, first seen by \w+/);
-    const b = await call(app.url, cookie, "POST", "/api/blocks", {
+    const b = await apiCall(app.url, cookie, "POST", "/api/blocks", {
       target: "203.0.113.50",
       duration: "1h",
       reason: "seen in the logs",

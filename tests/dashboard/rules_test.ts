@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { updateRules } from "../../rules/mod.ts";
 import {
+  apiCall,
   signIn,
   startAppliance,
   TEST_PASSWORD,
@@ -33,29 +34,6 @@ const ET_SUBSET = join(
   "etopen",
 );
 
-async function call(
-  url: string,
-  cookie: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; data: Record<string, unknown> }> {
-  const res = await fetch(url + path, {
-    method,
-    headers: {
-      cookie,
-      origin: url,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined
-      ? undefined
-      : typeof body === "string"
-      ? body
-      : JSON.stringify(body),
-  });
-  return { status: res.status, data: await res.json() };
-}
-
 Deno.test("a replayed capture raises signature alerts; /api/rules shows and toggles the set", async () => {
   const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
   try {
@@ -65,11 +43,11 @@ Deno.test("a replayed capture raises signature alerts; /api/rules shows and togg
     );
     await using app = await startAppliance({ capturesDir: caps });
     const cookie = await signIn(app.url);
-    const first = await call(app.url, cookie, "GET", "/api/rules");
+    const first = await apiCall(app.url, cookie, "GET", "/api/rules");
     assert.equal(first.status, 200);
     assert.equal(first.data.et_open, false);
     assert.ok((first.data.loaded as number) >= 20);
-    const r = await call(app.url, cookie, "POST", "/api/replay/start", {
+    const r = await apiCall(app.url, cookie, "POST", "/api/replay/start", {
       file: "hydra.pcap",
       speed: 0,
     });
@@ -77,7 +55,8 @@ Deno.test("a replayed capture raises signature alerts; /api/rules shows and togg
     const alerts = await waitFor(
       "a signature alert",
       async () =>
-        (await call(app.url, cookie, "GET", "/api/alerts?type=signature")).data
+        (await apiCall(app.url, cookie, "GET", "/api/alerts?type=signature"))
+          .data
           .alerts as Array<Record<string, Record<string, unknown>>>,
       (a) => a.some((x) => x.alert!.signature_id === 1900004),
     );
@@ -85,7 +64,7 @@ Deno.test("a replayed capture raises signature alerts; /api/rules shows and togg
     assert.equal(hydra.alert!.category, "Attempted User Privilege Gain");
     assert.equal(hydra.alert!.gid, 1);
     assert.deepEqual(hydra.alert!.metadata, { tool: ["hydra"] });
-    const view = await call(app.url, cookie, "GET", "/api/rules");
+    const view = await apiCall(app.url, cookie, "GET", "/api/rules");
     const top = view.data.top as Array<{ sid: number; hits: number }>;
     assert.ok(
       top.some((t) => t.sid === 1900004 && t.hits > 0),
@@ -93,7 +72,7 @@ Deno.test("a replayed capture raises signature alerts; /api/rules shows and togg
     );
 
     // Disable one sid: saved in the config, the set reloaded without it.
-    const off = await call(app.url, cookie, "POST", "/api/rules/toggle", {
+    const off = await apiCall(app.url, cookie, "POST", "/api/rules/toggle", {
       sid: 1900004,
       enabled: false,
     });
@@ -104,7 +83,7 @@ Deno.test("a replayed capture raises signature alerts; /api/rules shows and togg
       await Deno.readTextFile(join(app.dir, "data", "config.json")),
     );
     assert.deepEqual(saved.rules.disabled_sids, [1900004]);
-    const on = await call(app.url, cookie, "POST", "/api/rules/toggle", {
+    const on = await apiCall(app.url, cookie, "POST", "/api/rules/toggle", {
       sid: 1900004,
       enabled: true,
     });
@@ -119,7 +98,7 @@ Deno.test("a replayed capture raises signature alerts; /api/rules shows and togg
         [{ sid: 1, enabled: true, extra: 1 }, "extra"],
       ] as const
     ) {
-      const bad = await call(
+      const bad = await apiCall(
         app.url,
         cookie,
         "POST",
@@ -129,7 +108,7 @@ Deno.test("a replayed capture raises signature alerts; /api/rules shows and togg
       assert.equal(bad.status, 400, JSON.stringify([body, bad.data]));
       assert.equal(bad.data.field, field, JSON.stringify(bad.data));
     }
-    const notJson = await call(
+    const notJson = await apiCall(
       app.url,
       cookie,
       "POST",
@@ -147,7 +126,7 @@ Deno.test("rules.paths adds ET Open; a disabled category leaves it out", async (
     config: { rules: { paths: [ET_SUBSET], disabled_categories: ["scan"] } },
   });
   const cookie = await signIn(app.url);
-  const v = await call(app.url, cookie, "GET", "/api/rules");
+  const v = await apiCall(app.url, cookie, "GET", "/api/rules");
   assert.equal(v.data.et_open, true);
   const cats = v.data.categories as Array<
     { name: string; loaded: number; disabled: number; off: boolean }
@@ -218,7 +197,7 @@ Deno.test({
 Deno.test("rules update into the data directory, then the running appliance swaps to the new set", async () => {
   await using app = await startAppliance();
   const cookie = await signIn(app.url);
-  const before = await call(app.url, cookie, "GET", "/api/rules");
+  const before = await apiCall(app.url, cookie, "GET", "/api/rules");
   assert.equal(before.data.et_open, false);
   // A tarball of the ET subset, installed offline as `rules update --file` does.
   const src = join(app.dir, "src");
@@ -240,7 +219,7 @@ Deno.test("rules update into the data directory, then the running appliance swap
   assert.ok(r.loaded > 100);
   const set = await app.app.reloadRules();
   assert.ok(set.engine.rules.length > 100 + 20);
-  const after = await call(app.url, cookie, "GET", "/api/rules");
+  const after = await apiCall(app.url, cookie, "GET", "/api/rules");
   assert.equal(after.data.et_open, true);
   assert.equal(after.data.loaded, set.engine.rules.length);
 });
