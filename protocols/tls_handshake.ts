@@ -147,6 +147,23 @@ function readList(
   return out;
 }
 
+/** The head both hellos share: legacy version, random, session id. */
+interface HelloHead {
+  version: number;
+  random: Uint8Array;
+  sessionId: Uint8Array;
+}
+
+function readHelloHead(r: Reader): HelloHead | TlsFault {
+  if (!r.has(2 + 32 + 1)) return "tls_hs_short";
+  const version = r.u16();
+  const random = r.bytes(32);
+  const sidLen = r.u8();
+  if (sidLen > 32) return "tls_hs_bad_session_id";
+  if (!r.has(sidLen)) return "tls_hs_bad_len";
+  return { version, random, sessionId: r.bytes(sidLen) };
+}
+
 /**
  * Parses a ClientHello body. SSLv2-compatible hellos (RFC 5246 appendix
  * E.2) are not TLS handshake messages and are not read here.
@@ -164,13 +181,9 @@ export function parseClientHello(
   // One copy of the message: the fields kept are views into it.
   const body = owned ? msg : msg.slice();
   const r = new Reader(body, 0, body.length);
-  if (!r.has(2 + 32 + 1)) return "tls_hs_short";
-  const version = r.u16();
-  const random = r.bytes(32);
-  const sidLen = r.u8();
-  if (sidLen > 32) return "tls_hs_bad_session_id";
-  if (!r.has(sidLen)) return "tls_hs_bad_len";
-  const sessionId = r.bytes(sidLen);
+  const head = readHelloHead(r);
+  if (isTlsFault(head)) return head;
+  const { version, random, sessionId } = head;
   const cipherSuites = readList(r, 2, 2);
   if (cipherSuites === null) return "tls_hs_bad_len";
   const compressionMethods = readList(r, 1, 1);
@@ -294,13 +307,10 @@ export function parseServerHello(
 ): ServerHello | TlsFault {
   const body = owned ? msg : msg.slice();
   const r = new Reader(body, 0, body.length);
-  if (!r.has(2 + 32 + 1)) return "tls_hs_short";
-  const version = r.u16();
-  const random = r.bytes(32);
-  const sidLen = r.u8();
-  if (sidLen > 32) return "tls_hs_bad_session_id";
-  if (!r.has(sidLen + 3)) return "tls_hs_bad_len";
-  const sessionId = r.bytes(sidLen);
+  const head = readHelloHead(r);
+  if (isTlsFault(head)) return head;
+  const { version, random, sessionId } = head;
+  if (!r.has(3)) return "tls_hs_bad_len";
   const cipherSuite = r.u16();
   const compressionMethod = r.u8();
   const extensions: number[] = [];
