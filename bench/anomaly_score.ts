@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { readCaptureFile } from "../capture/mod.ts";
 import type { FrameBatch } from "../capture/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import type { FlowObserver } from "../flows/mod.ts";
@@ -19,17 +18,7 @@ import {
   trainModel,
 } from "../ml/mod.ts";
 import { type BenchRow, largeCapture } from "./bench.ts";
-
-async function loadBatches(path: string): Promise<FrameBatch[]> {
-  const out: FrameBatch[] = [];
-  const reader = readCaptureFile(path);
-  let r = await reader.next();
-  while (!r.done) {
-    out.push(r.value);
-    r = await reader.next();
-  }
-  return out;
-}
+import { loadBatches } from "./_batches.ts";
 
 function runPipeline(
   batches: FrameBatch[],

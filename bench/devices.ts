@@ -12,16 +12,13 @@
  *
  * @module
  */
-import {
-  BatchBuilder,
-  type FrameBatch,
-  readCaptureFile,
-} from "../capture/mod.ts";
+import { BatchBuilder, type FrameBatch } from "../capture/mod.ts";
 import { defaultPolicy } from "../alerts/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import { DeviceInventory, loadOuiRegistry } from "../devices/mod.ts";
 import type { FlowObserver } from "../flows/mod.ts";
 import { type BenchRow, largeCapture } from "./bench.ts";
+import { loadBatches } from "./_batches.ts";
 
 const enc = new TextEncoder();
 
@@ -177,17 +174,6 @@ export function deviceFrames(n: number): FrameBatch[] {
   }
   const last = b.take();
   if (last) out.push(last);
-  return out;
-}
-
-async function loadBatches(path: string): Promise<FrameBatch[]> {
-  const out: FrameBatch[] = [];
-  const reader = readCaptureFile(path);
-  let r = await reader.next();
-  while (!r.done) {
-    out.push(r.value);
-    r = await reader.next();
-  }
   return out;
 }
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type FrameBatch, readCaptureFile } from "../capture/mod.ts";
+import type { FrameBatch } from "../capture/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import type { FlowObserver } from "../flows/mod.ts";
 import { analyzeFiles } from "../cli/analyze.ts";
@@ -18,16 +18,11 @@ import type { Alert } from "../alerts/mod.ts";
 import { AlertPcaps, PacketRing } from "../pcaps/mod.ts";
 import { type BenchRow, largeCapture } from "./bench.ts";
 import { cpuUsage } from "node:process";
+import { loadBatches } from "./_batches.ts";
 
 const SCAN = new URL("../tests/fixtures/scan_syn.pcap", import.meta.url)
   .pathname;
 const enc = new TextEncoder();
-
-async function loadBatches(path: string): Promise<FrameBatch[]> {
-  const out: FrameBatch[] = [];
-  for await (const b of readCaptureFile(path)) out.push(b);
-  return out;
-}
 
 function runPipeline(
   batches: FrameBatch[],

@@ -16,12 +16,12 @@
  */
 import process from "node:process";
 import { BatchBuilder, type FrameBatch } from "../capture/mod.ts";
-import { readCaptureFile } from "../capture/mod.ts";
 import { defaultPolicy } from "../alerts/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import type { FlowObserver } from "../flows/mod.ts";
 import { arpSpoof, createDetectors } from "../detect/mod.ts";
 import { type BenchRow, largeCapture } from "./bench.ts";
+import { loadBatches } from "./_batches.ts";
 
 const NEW_TYPES = new Set([
   "arp_spoof",
@@ -31,17 +31,6 @@ const NEW_TYPES = new Set([
   "beacon",
   "exfiltration",
 ]);
-
-async function loadBatches(path: string): Promise<FrameBatch[]> {
-  const out: FrameBatch[] = [];
-  const reader = readCaptureFile(path);
-  let r = await reader.next();
-  while (!r.done) {
-    out.push(r.value);
-    r = await reader.next();
-  }
-  return out;
-}
 
 /**
  * CPU time (user + system, ms) of the pipeline over `batches`: steadier
