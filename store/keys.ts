@@ -11,6 +11,9 @@
  * | `["alert_by_time", ms, id]` | index entry (`null`), ms = alert timestamp |
  * | `["alert_head"]` | {@link AlertHead}: the sequence of committed batches |
  * | `["alert_log", seq]` | ids committed in batch `seq` (new and updated) |
+ * | `["alert_group", id]` | an inbox group of alerts (store/inbox.ts) |
+ * | `["alert_group_view", view, pin, lastSeenMs, id]` | the group again, in one list (`all`, `inbox`, `archived`, `escalated`) |
+ * | `["inbox_rule", id]` | an auto-archive rule |
  * | `["block", target]` | a block (address or CIDR text) |
  * | `["block_head"]` | bumped on every block or allowlist change |
  * | `["allow", cidr]` | an allowlist entry |
@@ -211,4 +214,29 @@ export function notifyPendingKey(channel: string): Deno.KvKey {
 /** `["notify_status", channel]`: a channel's last success and last error. */
 export function notifyStatusKey(channel: string): Deno.KvKey {
   return ["notify_status", channel];
+}
+
+/** `["alert_group", id]`: one group. */
+export function groupKey(id: string): Deno.KvKey {
+  return ["alert_group", id];
+}
+
+/** `["alert_group_view", view, pin, lastSeenMs, id]`: a group's entry in one list. */
+export function groupViewKey(
+  view: string,
+  pin: number,
+  lastMs: number,
+  id: string,
+): Deno.KvKey {
+  return ["alert_group_view", view, pin, lastMs, id];
+}
+
+/** `["inbox_rule", id]`: an auto-archive rule. */
+export function inboxRuleKey(id: string): Deno.KvKey {
+  return ["inbox_rule", id];
+}
+
+/** `["inbox_rule"]`: every auto-archive rule. */
+export function inboxRulePrefix(): Deno.KvKey {
+  return ["inbox_rule"];
 }

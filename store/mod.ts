@@ -12,6 +12,7 @@ export * from "./keys.ts";
 export * from "./limits.ts";
 export * from "./alerts.ts";
 export * from "./writer.ts";
+export * from "./inbox.ts";
 export * from "./hosts.ts";
 export * from "./devices.ts";
 export * from "./blocks.ts";

@@ -10,6 +10,7 @@
 import type { Alert } from "../alerts/alert.ts";
 import { type Logger, silentLogger } from "../common/logger.ts";
 import { type AlertHead, alertTimeMs, getAlertHead } from "./alerts.ts";
+import { applyAlertsToGroups } from "./inbox.ts";
 import type { HostRecord } from "./hosts.ts";
 import {
   alertBySrcKey,
@@ -98,6 +99,11 @@ export interface WriterMetrics {
   trimmed: number;
   /** Failed commits (their items were queued again). */
   errors: number;
+  /**
+   * Failed updates of the inbox's alert groups (store/inbox.ts), made in a
+   * commit of their own right after the alerts' (the alerts stand).
+   */
+  groupErrors: number;
   /** Items dropped because the queue was full. */
   dropped: number;
   /** Items waiting. */
@@ -196,6 +202,7 @@ export class StoreWriter implements AsyncDisposable {
     records: 0,
     trimmed: 0,
     errors: 0,
+    groupErrors: 0,
     dropped: 0,
     lastCommitAt: 0,
     lastFlushMs: 0,
@@ -559,6 +566,7 @@ export class StoreWriter implements AsyncDisposable {
       for (const g of part) this.#m.bytes += this.#sizes.get(g) ?? 0;
       for (const g of part) this.#m[COUNTER[g.kind]]++;
       this.#m.lastCommitAt = at;
+      if (hasAlerts) await this.#group(part);
       try {
         this.#onCommit?.({
           seq,
@@ -573,6 +581,25 @@ export class StoreWriter implements AsyncDisposable {
         this.#log.error("onCommit listener failed", { error: e });
       }
       return;
+    }
+  }
+
+  /** Folds the committed alerts of `part` into the inbox's groups; a failure is logged and counted. */
+  async #group(part: Group[]): Promise<void> {
+    const items: { alert: Alert; isNew: boolean }[] = [];
+    for (const g of part) {
+      if (g.kind === "alert") {
+        items.push({ alert: g.ops[0]!.value as Alert, isNew: g.isNew });
+      }
+    }
+    try {
+      await applyAlertsToGroups(this.#store, items);
+    } catch (e) {
+      this.#m.groupErrors++;
+      this.#log.error("alert group update failed", {
+        error: e,
+        alerts: items.length,
+      });
     }
   }
 
