@@ -5,7 +5,7 @@
  * 1. dropped when its detector is disabled in the policy in force,
  * 2. dropped when its source or destination is allow-listed,
  * 3. dropped when a suppression (signature id or type, address, track,
- *    expiry in packet time) matches,
+ *    expiry: in packet time, or by the clock given as `clockUs`) matches,
  * 4. folded into the open alert with the same type and aggregation key:
  *    count, last_seen, evidence (merged, newest wins) and explanation
  *    (with the ports and flow id of the detection it comes from)
@@ -86,6 +86,14 @@ export interface AggregatorOptions {
   onFinal?: (alert: Alert) => void;
   /** Enrichment applied to an alert before it goes to a sink. */
   enrich?: (alert: Alert) => void;
+  /**
+   * The clock suppression expiries are compared with, µs since the epoch
+   * (default: the detection's packet time, so `analyze` gives the same
+   * alerts every run). The appliance passes the wall clock: a mute set for
+   * an hour from the dashboard ends an hour later whatever the packets'
+   * times (a replay's are the capture's).
+   */
+  clockUs?: () => number;
 }
 
 /** What the aggregator did, for `/metrics` and the analyze statistics. */
@@ -152,6 +160,7 @@ export class AlertAggregator {
   #onAlert: AlertSink | null;
   #onFinal: ((a: Alert) => void) | null;
   #enrich: ((a: Alert) => void) | null;
+  #clockUs: (() => number) | null;
   /** Open alerts, least recently updated first (re-inserted on update). */
   #open = new Map<string, Open>();
   #dirty = new Set<Open>();
@@ -176,6 +185,7 @@ export class AlertAggregator {
     this.#onAlert = opts.onAlert ?? null;
     this.#onFinal = opts.onFinal ?? null;
     this.#enrich = opts.enrich ?? null;
+    this.#clockUs = opts.clockUs ?? null;
   }
 
   /** The policy in force. */
@@ -209,12 +219,13 @@ export class AlertAggregator {
   }
 
   #suppressed(p: Policy, d: Detection): boolean {
+    const now = this.#clockUs === null ? d.tsUs : this.#clockUs();
     for (const s of p.suppressions) {
       if (s.signature_id !== undefined && s.signature_id !== d.signatureId) {
         continue;
       }
       if (s.type !== undefined && s.type !== d.type) continue;
-      if (d.tsUs > s.expiresUs) continue;
+      if (now > s.expiresUs) continue;
       const src = this.#addr(d.src);
       const dst = d.dest === undefined ? null : this.#addr(d.dest);
       const hitSrc = src !== null &&
@@ -223,7 +234,10 @@ export class AlertAggregator {
         cidrContains(s.cidr, dst.version, dst.words);
       if (
         (s.track === "by_src" && hitSrc) || (s.track === "by_dst" && hitDst) ||
-        (s.track === "by_either" && (hitSrc || hitDst))
+        (s.track === "by_either" && (hitSrc || hitDst)) ||
+        (s.track === "by_pair" && hitSrc && dst !== null &&
+          s.dest !== undefined &&
+          cidrContains(s.dest, dst.version, dst.words))
       ) return true;
     }
     return false;

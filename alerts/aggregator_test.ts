@@ -154,6 +154,28 @@ Deno.test("aggregator: suppressions match signature or type, address and track, 
     ],
     ["other type", { type: "host_sweep", ip: "10.99.0.66" }, {}, false],
     [
+      "by pair",
+      {
+        type: "port_scan",
+        ip: "10.99.0.66",
+        dest_ip: "10.99.0.10",
+        track: "by_pair",
+      },
+      {},
+      true,
+    ],
+    [
+      "by pair, another destination",
+      {
+        type: "port_scan",
+        ip: "10.99.0.66",
+        dest_ip: "10.99.0.11",
+        track: "by_pair",
+      },
+      {},
+      false,
+    ],
+    [
       "expired",
       { type: "port_scan", ip: "10.99.0.66", expires: "2025-12-31T00:00:00Z" },
       {},
@@ -175,6 +197,31 @@ Deno.test("aggregator: suppressions match signature or type, address and track, 
       assert.equal(a.counters.suppressed, suppressed ? 1 : 0);
     });
   }
+});
+
+Deno.test("aggregator: with a clock, suppression expiries are compared with it, not with packet time", () => {
+  const policy = parsePolicy({
+    suppressions: [{
+      type: "port_scan",
+      ip: "10.99.0.66",
+      expires: "2026-06-01T00:00:00Z",
+    }],
+  });
+  let clockUs = Date.parse("2026-05-31T23:59:59Z") * 1000;
+  const finals: Alert[] = [];
+  const a = new AlertAggregator({
+    policy,
+    onFinal: (f) => finals.push(f),
+    clockUs: () => clockUs,
+  });
+  // Packet time far past the expiry: the clock says the mute holds.
+  a.add(det({ t: 2e7 }));
+  assert.equal(a.counters.suppressed, 1);
+  clockUs = Date.parse("2026-06-01T00:00:01Z") * 1000;
+  a.add(det({ t: 2e7 + 1 }));
+  a.finish();
+  assert.equal(a.counters.suppressed, 1);
+  assert.equal(finals.length, 1);
 });
 
 Deno.test("aggregator: disabled detectors' detections are dropped (policy read at each detection)", () => {

@@ -322,8 +322,12 @@ export interface ExposedService {
   hosts: readonly Cidr[];
 }
 
-/** How a suppression matches an alert's addresses (Suricata's `track`). */
-export type SuppressTrack = "by_src" | "by_dst" | "by_either";
+/**
+ * How a suppression matches an alert's addresses: Suricata's `track`
+ * (`by_src`, `by_dst`, `by_either`), and `by_pair`: the source is `ip`
+ * and the destination `dest_ip`.
+ */
+export type SuppressTrack = "by_src" | "by_dst" | "by_either" | "by_pair";
 
 /** One suppression: alerts of a signature or type involving an address. */
 export interface Suppression {
@@ -335,10 +339,20 @@ export interface Suppression {
   cidr: Cidr;
   /** Which address of the alert must match. */
   track: SuppressTrack;
-  /** Packet time after which the suppression no longer applies, µs (Infinity: never). */
+  /** The destination address or prefix (`by_pair` only). */
+  dest?: Cidr;
+  /**
+   * Time after which the suppression no longer applies, µs (Infinity:
+   * never): packet time in `analyze`, the clock in the appliance (see
+   * {@link AggregatorOptions.clockUs}).
+   */
   expiresUs: number;
   /** Free text (why, who). */
   note: string;
+  /** When it was made (ISO 8601), when known (mutes from the dashboard). */
+  created?: string;
+  /** Who made it, when known. */
+  created_by?: string;
 }
 
 /** The validated policy. */
@@ -657,11 +671,19 @@ const SUPPRESSION_KEYS = [
   "signature_id",
   "type",
   "ip",
+  "dest_ip",
   "track",
   "expires",
   "note",
+  "created",
+  "created_by",
 ];
-const TRACKS: readonly SuppressTrack[] = ["by_src", "by_dst", "by_either"];
+const TRACKS: readonly SuppressTrack[] = [
+  "by_src",
+  "by_dst",
+  "by_either",
+  "by_pair",
+];
 
 function suppressions(v: unknown, path: string): Suppression[] {
   return list(v, path, undefined, (x, p) => {
@@ -683,6 +705,16 @@ function suppressions(v: unknown, path: string): Suppression[] {
       throw new ConfigError(p, "needs a signature_id or a type");
     }
     s.track = oneOf(o.track, `${p}.track`, TRACKS, "by_either");
+    if (s.track === "by_pair") s.dest = cidr(o.dest_ip, `${p}.dest_ip`);
+    else if (o.dest_ip !== undefined) {
+      throw new ConfigError(`${p}.dest_ip`, 'is only for track "by_pair"');
+    }
+    if (o.created !== undefined) {
+      s.created = text(o.created, `${p}.created`, undefined, 64);
+    }
+    if (o.created_by !== undefined) {
+      s.created_by = text(o.created_by, `${p}.created_by`, undefined, 200);
+    }
     if (o.expires !== undefined) {
       const t = text(o.expires, `${p}.expires`, undefined, 64);
       const ms = Date.parse(t);

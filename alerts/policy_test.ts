@@ -112,6 +112,16 @@ Deno.test("policy: invalid documents are rejected naming the field", async (t) =
     ["suppression bad expiry", {
       suppressions: [{ type: "port_scan", ip: "10.0.0.1", expires: "soon" }],
     }, "suppressions[0].expires"],
+    ["suppression by pair without a destination", {
+      suppressions: [{ type: "port_scan", ip: "10.0.0.1", track: "by_pair" }],
+    }, "suppressions[0].dest_ip"],
+    ["suppression destination without by_pair", {
+      suppressions: [{
+        type: "port_scan",
+        ip: "10.0.0.1",
+        dest_ip: "10.0.0.2",
+      }],
+    }, "suppressions[0].dest_ip"],
     ["suppression bad track", {
       suppressions: [{ type: "port_scan", ip: "10.0.0.1", track: "src" }],
     }, "suppressions[0].track"],

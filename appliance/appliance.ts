@@ -330,6 +330,8 @@ export class Appliance {
     });
     this.aggregator = new AlertAggregator({
       policy: this.#holder,
+      // Mutes set from the dashboard end by the clock, not packet time.
+      clockUs: () => Date.now() * 1000,
       enrich: (a) => {
         Object.assign(
           a.netsentinel,
