@@ -81,6 +81,7 @@ import {
   ensureAdmin,
   ensureBundle,
   kvAlerts,
+  kvInbox,
   kvAuth,
   kvHosts,
   kvStatsHistory,
@@ -726,6 +727,7 @@ export class Appliance {
     const model = this.#model;
     return {
       alerts: kvAlerts(this.store),
+      inbox: kvInbox(this.store),
       pcaps: {
         path: (id: string) => isAlertId(id) ? this.pcaps.path(id) : null,
       },

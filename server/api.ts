@@ -1,14 +1,13 @@
 /**
  * The JSON API under `/api/`: alerts (filters, cursor pagination, CSV
  * export), blocks, the allowlist, the policy, stats, hosts, anomaly
- * scoring, replay, suppressions and API tokens. Every handler validates
+ * scoring, replay and API tokens (the inbox and suppressions: inbox_api.ts). Every handler validates
  * its input and answers 400 naming the bad field.
  *
  * @module
  */
 import { type Alert, ALERT_TYPES } from "../alerts/alert.ts";
 import { parseDuration } from "../cli/command.ts";
-import { ConfigError } from "../common/errors.ts";
 import { parseAddr, parseCidr } from "../decode/mod.ts";
 import {
   type Handler,
@@ -647,59 +646,6 @@ async function replayStop(ctx: RequestContext): Promise<Response> {
   return json({ status: await replayOf(ctx).stop() });
 }
 
-async function addSuppression(ctx: RequestContext): Promise<Response> {
-  const o = await readJsonObject(ctx.req);
-  let sid: number;
-  let ip: string;
-  let note = optString(o, "note", 200);
-  if (o.alert_id !== undefined) {
-    const a = await ctx.deps.alerts.get(
-      checkAlertId(String(o.alert_id), "alert_id"),
-    );
-    if (a === null) throw badRequest("alert_id", "no such alert");
-    sid = a.alert.signature_id;
-    ip = a.src_ip;
-    if (note === "") note = `Suppressed from alert ${a.netsentinel.id}`;
-  } else {
-    const s = o.signature_id;
-    if (typeof s !== "number" || !Number.isInteger(s) || s < 1) {
-      throw badRequest(
-        "signature_id",
-        "required (a positive integer) when alert_id is absent",
-      );
-    }
-    sid = s;
-    ip = checkTarget(reqString(o, "ip", 64), "ip");
-  }
-  const doc = await ctx.deps.policy.document();
-  const base = typeof doc === "object" && doc !== null && !Array.isArray(doc)
-    ? doc as Record<string, unknown>
-    : {};
-  const list = Array.isArray(base.suppressions) ? base.suppressions : [];
-  if (
-    list.some((x) =>
-      typeof x === "object" && x !== null &&
-      (x as Record<string, unknown>).signature_id === sid &&
-      (x as Record<string, unknown>).ip === ip
-    )
-  ) {
-    return json({ suppression: { signature_id: sid, ip }, existed: true });
-  }
-  const entry = {
-    signature_id: sid,
-    ip,
-    track: "by_src",
-    note: note || `by ${principalName(ctx)}`,
-  };
-  try {
-    await ctx.deps.policy.replace({ ...base, suppressions: [...list, entry] });
-  } catch (e) {
-    if (e instanceof ConfigError) throw fromConfigError(e);
-    throw e;
-  }
-  return json({ suppression: entry, existed: false }, 201);
-}
-
 /** A stored token as the API and the Settings page list it. */
 export function tokenView(t: TokenRecord): TokenView {
   return {
@@ -1014,7 +960,6 @@ export function addApiRoutes(router: Router<Handler>): void {
     .add("DELETE", "/api/allowlist/:cidr", removeAllow)
     .add("GET", "/api/config", getConfig)
     .add("PUT", "/api/config", putConfig)
-    .add("POST", "/api/suppressions", addSuppression)
     .add("GET", "/api/stats", getStats)
     .add("GET", "/api/hosts", listHosts)
     .add("GET", "/api/hosts/:ip", getHost)

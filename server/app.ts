@@ -11,6 +11,7 @@
 import type { Logger } from "../common/logger.ts";
 import { VERSION } from "../common/version.ts";
 import { addApiRoutes } from "./api.ts";
+import { addInboxRoutes } from "./inbox_api.ts";
 import { AttemptLimiter, type AttemptLimiterOptions } from "./security.ts";
 import {
   addSecurityHeaders,
@@ -133,6 +134,7 @@ export function createDashboard(
   const router = new Router<Handler>();
   addPageRoutes(router, () => assetTag);
   addApiRoutes(router);
+  addInboxRoutes(router);
 
   const counters = {
     requests: new Map<string, number>(),

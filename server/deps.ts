@@ -16,8 +16,13 @@ import type { Logger } from "../common/logger.ts";
 import type { NotifyControl } from "../notify/mod.ts";
 import type { RulesControl } from "../rules/mod.ts";
 import type {
+  AlertGroup,
   DeviceTraffic,
+  GroupAction,
+  GroupPage,
+  GroupQuery,
   HostRecord,
+  InboxRule,
   SessionRecord,
   TokenRecord,
   UserRecord,
@@ -64,6 +69,28 @@ export interface AlertSource {
   get(id: string): Promise<Alert | null>;
   /** Alerts as they are committed, until `signal` aborts. */
   follow(signal: AbortSignal): AsyncIterable<LiveAlert>;
+}
+
+/** The alert inbox (store/inbox.ts): groups, their state, auto-archive rules. */
+export interface InboxSource {
+  /** A page of groups of one view. */
+  groups(q: GroupQuery): Promise<GroupPage>;
+  /** One group, or null. */
+  group(id: string): Promise<AlertGroup | null>;
+  /** Archives, unarchives, escalates or unescalates groups. */
+  act(
+    ids: readonly string[],
+    action: GroupAction,
+    by: string,
+  ): Promise<{ changed: AlertGroup[]; missing: string[] }>;
+  /** The auto-archive rules in force. */
+  rules(): Promise<InboxRule[]>;
+  /** Adds a rule and archives the inbox groups it matches. */
+  addRule(
+    r: Omit<InboxRule, "id" | "created">,
+  ): Promise<{ rule: InboxRule; archived: number }>;
+  /** Removes a rule; false when there was none. */
+  removeRule(id: string): Promise<boolean>;
 }
 
 /** A known host as stored. */
@@ -350,6 +377,8 @@ export interface FleetSource {
 /** Everything the dashboard server is given. */
 export interface DashboardDeps {
   alerts: AlertSource;
+  /** The alert inbox. */
+  inbox: InboxSource;
   hosts: HostSource;
   /** Absent: the Devices page says there is no inventory, the API answers 503. */
   devices?: DeviceSource;

@@ -9,10 +9,12 @@
 import type { Alert } from "../alerts/alert.ts";
 import type { Blocker } from "../respond/mod.ts";
 import {
+  addInboxRule,
   blockHeadKey,
   deleteSession,
   deleteToken,
   getAlert,
+  getGroup,
   getHost,
   getSession,
   getToken,
@@ -21,7 +23,9 @@ import {
   listAllow,
   listBlocks,
   listDecisions,
+  listGroups,
   listHosts,
+  listInboxRules,
   listSessions,
   listStats,
   listTokens,
@@ -29,6 +33,8 @@ import {
   putSession,
   putToken,
   putUser,
+  removeInboxRule,
+  setGroupState,
   type Store,
   watchAlerts,
 } from "../store/mod.ts";
@@ -39,6 +45,7 @@ import type {
   AuthStore,
   BlockView,
   HostSource,
+  InboxSource,
   Responder,
   StatsHistory,
 } from "./deps.ts";
@@ -109,6 +116,18 @@ export function kvAlerts(store: Store): AlertSource {
     // on this page rather than lost).
     return { alerts: out, cursor: cursor ?? null };
   }
+}
+
+/** The alert inbox from KV (store/inbox.ts). */
+export function kvInbox(store: Store): InboxSource {
+  return {
+    groups: (q) => withCursor(q.cursor, () => listGroups(store, q)),
+    group: (id) => getGroup(store, id),
+    act: (ids, action, by) => setGroupState(store, ids, action, by),
+    rules: () => listInboxRules(store),
+    addRule: (r) => addInboxRule(store, r),
+    removeRule: (id) => removeInboxRule(store, id),
+  };
 }
 
 /** Known hosts from KV. */

@@ -46,6 +46,7 @@ export {
   kvAlerts,
   kvAuth,
   kvHosts,
+  kvInbox,
   kvStatsHistory,
 } from "./kv_sources.ts";
 export { LiveHub, type LiveHubOptions } from "./live_hub.ts";

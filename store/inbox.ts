@@ -492,7 +492,7 @@ export async function listGroups(
   let pin = 1;
   let kvCursor: string | undefined;
   if (q.cursor !== undefined) {
-    const m = /^([01])\.(.*)$/.exec(q.cursor);
+    const m = /^([01])(.*)$/.exec(q.cursor);
     if (m === null) throw new TypeError("invalid cursor");
     pin = Number(m[1]);
     kvCursor = m[2] === "" ? undefined : m[2];
@@ -516,13 +516,13 @@ export async function listGroups(
         if (out.length === limit) {
           const at = iter.cursor;
           if (!(await iter.next()).done) {
-            return { groups: out, cursor: `${pin}.${at}` };
+            return { groups: out, cursor: `${pin}${at}` };
           }
-          return { groups: out, cursor: pin === 0 ? null : `${pin - 1}.` };
+          return { groups: out, cursor: pin === 0 ? null : `${pin - 1}` };
         }
       }
       if (scanned >= MAX_GROUP_SCAN) {
-        return { groups: out, cursor: `${pin}.${iter.cursor}` };
+        return { groups: out, cursor: `${pin}${iter.cursor}` };
       }
     }
   }

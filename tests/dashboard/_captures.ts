@@ -230,8 +230,15 @@ function conversation(
  */
 export async function writeDashboardCapture(
   path: string,
-  opts: { startUs?: number; seconds?: number; scanAtS?: number } = {},
+  opts: {
+    startUs?: number;
+    seconds?: number;
+    scanAtS?: number;
+    /** The scanned host (default the home client). */
+    scanTarget?: string;
+  } = {},
 ): Promise<void> {
+  const target = opts.scanTarget ?? CLIENT;
   const t0 = opts.startUs ?? Date.now() * 1000;
   const seconds = opts.seconds ?? 12;
   const scanAt = opts.scanAtS ?? 6;
@@ -303,10 +310,10 @@ export async function writeDashboardCapture(
     if (scanAt >= 0 && s === scanAt) {
       for (let p = 1; p <= 120; p++) {
         const ts = t + p * 2_000;
-        f.push({ tsUs: ts, data: tcp(SCANNER, CLIENT, 61000, p, SYN) });
+        f.push({ tsUs: ts, data: tcp(SCANNER, target, 61000, p, SYN) });
         f.push({
           tsUs: ts + 500,
-          data: tcp(CLIENT, SCANNER, p, 61000, RST | ACK),
+          data: tcp(target, SCANNER, p, 61000, RST | ACK),
         });
       }
     }

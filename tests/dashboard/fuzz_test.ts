@@ -110,6 +110,15 @@ const HOSTILE: readonly string[] = [
   "1s",
   "demo.pcap",
   ".upload-x.pcap",
+  "inbox",
+  "archived",
+  "escalated",
+  "pair",
+  "forever",
+  "1w",
+  "1",
+  "0",
+  "YnJ1dGVfZm9yY2V8MTAwMDEwMHwxOTguNTEuMTAwLjF8MTkyLjE2OC4xLjIw",
 ];
 
 const QUERY_KEYS: readonly string[] = [
@@ -120,6 +129,8 @@ const QUERY_KEYS: readonly string[] = [
   "type",
   "severity",
   "src",
+  "dst",
+  "view",
   "format",
   "resolution",
   "from",
@@ -147,6 +158,12 @@ const BODY_KEYS: readonly string[] = [
   "speed",
   "signature_id",
   "ip",
+  "dest_ip",
+  "type",
+  "groups",
+  "group_id",
+  "scope",
+  "until",
   "features",
   "home_net",
   "suppressions",
@@ -573,7 +590,8 @@ Deno.test("fuzzed requests at every route never crash the appliance or answer 50
   }
 
   // Valid documents with one hostile part: the policy (PUT /api/config),
-  // a flow to score, a block, an allowlist entry, a suppression.
+  // a flow to score, a block, an allowlist entry, a suppression (mute),
+  // an inbox action and an auto-archive rule.
   const policy = await (await fetch(app.url + "/api/config", {
     headers: { cookie: creds.cookie },
   })).json();
@@ -587,6 +605,25 @@ Deno.test("fuzzed requests at every route never crash the appliance or answer 50
     }],
     ["POST", "/api/allowlist", { cidr: "198.51.100.0/24", note: "fuzz" }],
     ["POST", "/api/suppressions", { signature_id: 1000100, ip: "203.0.113.9" }],
+    ["POST", "/api/suppressions", {
+      signature_id: 1000100,
+      type: "port_scan",
+      ip: "203.0.113.9",
+      dest_ip: "192.0.2.1",
+      scope: "pair",
+      until: "2030-01-01T00:00:00Z",
+      reason: "fuzz",
+    }],
+    ["POST", "/api/inbox/archive", { groups: ["YnJ1dGVfZm9yY2V8MQ"] }],
+    ["POST", "/api/inbox/escalate", { groups: ["YnJ1dGVfZm9yY2V8MQ", "x"] }],
+    ["POST", "/api/inbox/rules", {
+      signature_id: 1000100,
+      type: "port_scan",
+      ip: "203.0.113.9",
+      scope: "src",
+      duration: "1h",
+      reason: "fuzz",
+    }],
     ["POST", "/api/replay/start", { file: "demo.pcap", speed: 0 }],
   ];
   for (let i = 0; i < 600 && Date.now() < deadline + 30_000; i++) {
