@@ -9,8 +9,10 @@
 import { type ComponentType, h, hydrate } from "preact";
 import AlertActions from "./alert_actions.tsx";
 import AlertFeed from "./alert_feed.tsx";
+import AlertInbox from "./alert_inbox.tsx";
 import BlockManager from "./block_manager.tsx";
 import { DeviceChart, DeviceEditor } from "./device_panel.tsx";
+import InboxSettings from "./inbox_settings.tsx";
 import LiveOverview from "./live_overview.tsx";
 import NotifyChannels from "./notify_channels.tsx";
 import PolicyEditor from "./policy_editor.tsx";
@@ -23,9 +25,11 @@ import { fmtTime } from "./_format.ts";
 const ISLANDS: Record<string, ComponentType<any>> = {
   AlertActions,
   AlertFeed,
+  AlertInbox,
   BlockManager,
   DeviceChart,
   DeviceEditor,
+  InboxSettings,
   LiveOverview,
   NotifyChannels,
   PolicyEditor,

@@ -13,6 +13,10 @@ import NotifyChannels from "../islands/notify_channels.tsx";
 import type { NotifyView } from "../notify/mod.ts";
 import { tokenView } from "../server/api.ts";
 import type { TokenView } from "../server/deps.ts";
+import { muteViews } from "../server/inbox_api.ts";
+import InboxSettings, {
+  type InboxSettingsProps,
+} from "../islands/inbox_settings.tsx";
 
 /** Page title. */
 export const title = "Settings";
@@ -23,6 +27,8 @@ export interface SettingsPageProps {
   tokens: TokenView[];
   /** Null when notifications are not available. */
   notify: NotifyView | null;
+  /** Mutes (the policy's suppressions) and auto-archive rules. */
+  inbox: InboxSettingsProps;
 }
 
 /** Loads the policy and the token list. */
@@ -32,7 +38,11 @@ export async function handler(
   const doc = await ctx.deps.policy.document();
   const tokens = (await ctx.deps.auth.listTokens()).map(tokenView);
   const notify = ctx.deps.notify ? await ctx.deps.notify.view() : null;
-  return { policyText: JSON.stringify(doc, null, 2), tokens, notify };
+  const inbox = {
+    mutes: await muteViews(doc, ctx.now),
+    rules: await ctx.deps.inbox.rules(),
+  };
+  return { policyText: JSON.stringify(doc, null, 2), tokens, notify, inbox };
 }
 
 /** The Settings page. */
@@ -51,6 +61,18 @@ export default function SettingsPage(p: SettingsPageProps): VNode {
         </p>
         <Island name="PolicyEditor" props={policy}>
           <PolicyEditor {...policy} />
+        </Island>
+      </section>
+      <section class="panel wide" id="inbox">
+        <h2>Mutes and auto-archive rules</h2>
+        <p class="hint">
+          Made from the Alerts page. A mute drops new alerts of a signature from
+          a source, to a target or between the two until it ends; an
+          auto-archive rule lets them in, archived. Both end by themselves when
+          their time is up.
+        </p>
+        <Island name="InboxSettings" props={p.inbox}>
+          <InboxSettings {...p.inbox} />
         </Island>
       </section>
       {p.notify

@@ -113,8 +113,8 @@ Deno.test({
       assert.ok(canvas >= 1, "the chart drew");
       await screenshot(page, "overview");
 
-      // An alert arrives live on the Alerts page and blinks until seen.
-      await page.goto(app.url + "/alerts");
+      // An alert arrives live on the Alerts page's list and blinks until seen.
+      await page.goto(app.url + "/alerts?view=list");
       await waitInPage(
         page,
         "hydration",
@@ -388,6 +388,7 @@ Deno.test({
         for (
           const path of [
             "/alerts",
+            "/alerts?view=list",
             "/alerts/01JHOSTILE0000000000000001",
             "/hosts",
           ]

@@ -434,7 +434,10 @@ Deno.test({
     const con = new AdminConsole(page, dash);
     await con.install();
     await con.open("/alerts", PASSWORD);
-    clock.note("signed in; /alerts hydrated, live socket open");
+    // The live list of alerts (the page opens on the grouped inbox).
+    await page.goto(dash + "/alerts?view=list", { timeout: 30_000 });
+    await con.waitLive();
+    clock.note("signed in; /alerts?view=list hydrated, live socket open");
     const shot1 = await screenshot(page, "e2e-alerts-signed-in");
     clock.note(`screenshot ${shot1}`);
     assert.equal((await con.api("/api/alerts?limit=1")).status, 200);

@@ -1,0 +1,175 @@
+/**
+ * Mutes and auto-archive rules on the Settings page: each with what it
+ * matches, the time it has left (counting down; an ended mute says so),
+ * its reason, who made it and when, and a button to remove it.
+ *
+ * @module
+ */
+import type { VNode } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import type { InboxRule } from "../store/inbox.ts";
+import type { MuteView } from "../server/inbox_api.ts";
+import { api } from "./_api.ts";
+import { type Outcome, OutcomeLine } from "./_form.tsx";
+import { fmtTime, fmtUntil, typeLabel } from "./_format.ts";
+
+/** Props of {@link InboxSettings}. */
+export interface InboxSettingsProps {
+  mutes: MuteView[];
+  rules: InboxRule[];
+}
+
+function scopeText(m: MuteView): string {
+  switch (m.track) {
+    case "by_src":
+      return `from ${m.ip}`;
+    case "by_dst":
+      return `to ${m.ip}`;
+    case "by_pair":
+      return `from ${m.ip} to ${m.dest_ip ?? "?"}`;
+    default:
+      return `from or to ${m.ip}`;
+  }
+}
+
+function ruleScope(r: InboxRule): string {
+  if (r.src_ip !== null && r.dest_ip !== null) {
+    return `from ${r.src_ip} to ${r.dest_ip}`;
+  }
+  if (r.src_ip !== null) return `from ${r.src_ip}`;
+  if (r.dest_ip !== null) return `to ${r.dest_ip}`;
+  return "any addresses";
+}
+
+function what(sid: number | null, type: string | null): string {
+  return [
+    type === null ? "" : typeLabel(type),
+    sid === null ? "" : `sid ${sid}`,
+  ]
+    .filter((x) => x !== "").join(" · ");
+}
+
+/** The two lists. */
+export default function InboxSettings(p: InboxSettingsProps): VNode {
+  const [mutes, setMutes] = useState(p.mutes);
+  const [rules, setRules] = useState(p.rules);
+  const [now, setNow] = useState(() => Date.now());
+  const [msg, setMsg] = useState<Outcome | null>(null);
+
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+
+  const removeMute = async (id: string) => {
+    const r = await api("DELETE", `/api/suppressions/${id}`);
+    if (!r.ok) return setMsg({ ok: false, text: r.error });
+    setMutes((old) => old.filter((m) => m.id !== id));
+    setMsg({ ok: true, text: "Mute removed." });
+  };
+  const removeRule = async (id: string) => {
+    const r = await api("DELETE", `/api/inbox/rules/${id}`);
+    if (!r.ok) return setMsg({ ok: false, text: r.error });
+    setRules((old) => old.filter((x) => x.id !== id));
+    setMsg({ ok: true, text: "Rule removed." });
+  };
+
+  return (
+    <div class="inbox-settings">
+      <OutcomeLine outcome={msg} testId="inbox-settings-result" />
+      <h3>Mutes</h3>
+      {mutes.length === 0
+        ? <p class="empty" data-testid="no-mutes">No mutes.</p>
+        : (
+          <table class="list" data-testid="mutes">
+            <thead>
+              <tr>
+                <th>Alerts</th>
+                <th>Addresses</th>
+                <th>Time left</th>
+                <th>Reason</th>
+                <th>Made</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {mutes.map((m) => {
+                const left = m.expires === null
+                  ? "never ends"
+                  : fmtUntil(m.expires, now);
+                return (
+                  <tr key={m.id} data-mute={m.id}>
+                    <td>{what(m.signature_id, m.type)}</td>
+                    <td>{scopeText(m)}</td>
+                    <td class="time" data-testid="left">
+                      {left === "expired" ? "ended" : left}
+                    </td>
+                    <td>{m.note}</td>
+                    <td class="sub">
+                      {m.created_by ?? ""}
+                      {m.created ? `, ${fmtTime(m.created)}` : ""}
+                    </td>
+                    <td>
+                      <button
+                        type="button"
+                        class="small"
+                        data-testid="remove-mute"
+                        onClick={() => removeMute(m.id)}
+                      >
+                        Remove
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+      <h3>Auto-archive rules</h3>
+      {rules.length === 0
+        ? <p class="empty" data-testid="no-rules">No auto-archive rules.</p>
+        : (
+          <table class="list" data-testid="rules">
+            <thead>
+              <tr>
+                <th>Alerts</th>
+                <th>Addresses</th>
+                <th>Time left</th>
+                <th>Reason</th>
+                <th>Made</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {rules.map((r) => {
+                const left = r.expires === null
+                  ? "never ends"
+                  : fmtUntil(r.expires, now);
+                return (
+                  <tr key={r.id} data-rule={r.id}>
+                    <td>{what(r.signature_id, r.type)}</td>
+                    <td>{ruleScope(r)}</td>
+                    <td class="time">{left === "expired" ? "ended" : left}</td>
+                    <td>{r.reason}</td>
+                    <td class="sub">
+                      {r.created_by}, {fmtTime(r.created)}
+                    </td>
+                    <td>
+                      <button
+                        type="button"
+                        class="small"
+                        data-testid="remove-rule"
+                        onClick={() => removeRule(r.id)}
+                      >
+                        Remove
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+    </div>
+  );
+}
