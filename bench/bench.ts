@@ -5,7 +5,7 @@
  *   deno task bench [--quick] [--json OUT] [--only offline,...]
  *
  * Sections: offline, anomaly, live, memory, latency, startup, tls, notify,
- * rules, defrag, watchers, devices, intel, stream, fleet, pcaps. Big inputs are generated once and cached in
+ * rules, defrag, watchers, devices, intel, stream, fleet, pcaps, inbox. Big inputs are generated once and cached in
  * `.bench-cache/`
  * (gitignored). The live,
  * memory, latency and startup sections run the appliance in network
@@ -33,6 +33,7 @@ import { startupBench } from "./startup.ts";
 import { streamBench } from "./stream_reassembly.ts";
 import { tlsBench } from "./tls_handshake.ts";
 import { intelBench } from "./intel.ts";
+import { inboxBench } from "./inbox.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CACHE = `${ROOT}.bench-cache/`;
@@ -249,6 +250,7 @@ export const SECTIONS: Record<string, (quick: boolean) => Promise<BenchRow[]>> =
     stream: streamBench,
     fleet: fleetBench,
     pcaps: pcapsBench,
+    inbox: inboxBench,
   };
 
 const USAGE =

@@ -10,9 +10,10 @@
  * calls {@link applyAlertsToGroups}, which updates `["alert_group", id]`
  * and the group's entries in the view indexes
  * `["alert_group_view", view, pin, lastSeenMs, id]` (view `all`, `inbox`,
- * `archived`, `escalated`; pin 1 for escalated groups so they list first),
- * whose values carry the group itself: a page of groups is one KV range
- * read. Every change of a group (a new alert, archive, escalate) is one
+ * `archived`, `escalated`; pin 1 for escalated groups so they list first)
+ * and, for listings by source, `["alert_group_src", view, src, pin,
+ * lastSeenMs, id]`, whose values carry the group itself: a page of groups
+ * is one KV range read. Every change of a group (a new alert, archive, escalate) is one
  * atomic commit checked against the group's versionstamp, so an archive
  * and an arriving alert never undo each other.
  *
@@ -32,6 +33,7 @@ import { addOps } from "./limits.ts";
 import type { Store } from "./store.ts";
 import {
   groupKey,
+  groupSrcKey,
   groupViewKey,
   inboxRuleKey,
   inboxRulePrefix,
@@ -201,7 +203,10 @@ export function viewsOf(g: AlertGroup): GroupView[] {
 function viewKeys(g: AlertGroup): Deno.KvKey[] {
   const pin = g.escalated ? 1 : 0;
   const ms = msOf(g.last_seen);
-  return viewsOf(g).map((v) => groupViewKey(v, pin, ms, g.id));
+  return viewsOf(g).flatMap((v) => [
+    groupViewKey(v, pin, ms, g.id),
+    groupSrcKey(v, g.src_ip, pin, ms, g.id),
+  ]);
 }
 
 function sameKey(a: Deno.KvKey, b: Deno.KvKey): boolean {
@@ -497,12 +502,15 @@ export async function listGroups(
     pin = Number(m[1]);
     kvCursor = m[2] === "" ? undefined : m[2];
   }
+  const base: Deno.KvKey = q.src === undefined
+    ? ["alert_group_view", view]
+    : ["alert_group_src", view, q.src];
   const out: AlertGroup[] = [];
   let scanned = 0;
   for (; pin >= 0; pin--, kvCursor = undefined) {
     const iter = store.kv.list({
-      start: groupViewKey(view, pin, q.since ?? 0, ""),
-      end: ["alert_group_view", view, pin, q.until ?? Number.MAX_SAFE_INTEGER],
+      start: [...base, pin, q.since ?? 0, ""],
+      end: [...base, pin, q.until ?? Number.MAX_SAFE_INTEGER],
     }, {
       reverse: true,
       cursor: kvCursor,

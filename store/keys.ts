@@ -13,6 +13,7 @@
  * | `["alert_log", seq]` | ids committed in batch `seq` (new and updated) |
  * | `["alert_group", id]` | an inbox group of alerts (store/inbox.ts) |
  * | `["alert_group_view", view, pin, lastSeenMs, id]` | the group again, in one list (`all`, `inbox`, `archived`, `escalated`) |
+ * | `["alert_group_src", view, src, pin, lastSeenMs, id]` | the group again, in one list by its source |
  * | `["inbox_rule", id]` | an auto-archive rule |
  * | `["block", target]` | a block (address or CIDR text) |
  * | `["block_head"]` | bumped on every block or allowlist change |
@@ -239,4 +240,15 @@ export function inboxRuleKey(id: string): Deno.KvKey {
 /** `["inbox_rule"]`: every auto-archive rule. */
 export function inboxRulePrefix(): Deno.KvKey {
   return ["inbox_rule"];
+}
+
+/** `["alert_group_src", view, src, pin, lastSeenMs, id]`: a group's entry in one list, by source. */
+export function groupSrcKey(
+  view: string,
+  src: string,
+  pin: number,
+  lastMs: number,
+  id: string,
+): Deno.KvKey {
+  return ["alert_group_src", view, src, pin, lastMs, id];
 }
