@@ -10,7 +10,7 @@
  *   existing alert list's first page (50 alerts) and beside grouping by
  *   reading every alert (what the index saves);
  * - a page filtered by source (4 groups of 50 alerts each), beside the alert
- *   list filtered by the same source (its index).
+ *   list filtered by the same source (both read their by-source index).
  *
  * Reads are the median of several runs on a database just written (the
  * SQLite pages are cached: the best case of an SD card).
