@@ -521,6 +521,9 @@ export class StoreWriter implements AsyncDisposable {
       if (g.kind === "alert") (g.isNew ? newIds : updatedIds).push(g.id);
     }
     const hasAlerts = newIds.length + updatedIds.length > 0;
+    // An alert id already stored (a capture replayed again gives the same
+    // ids) is new to the log but not to its group.
+    const stored = await this.#stored(newIds);
     for (let attempt = 0;; attempt++) {
       const at = this.#store.now();
       const atomic = this.#store.kv.atomic();
@@ -566,7 +569,7 @@ export class StoreWriter implements AsyncDisposable {
       for (const g of part) this.#m.bytes += this.#sizes.get(g) ?? 0;
       for (const g of part) this.#m[COUNTER[g.kind]]++;
       this.#m.lastCommitAt = at;
-      if (hasAlerts) await this.#group(part);
+      if (hasAlerts) await this.#group(part, stored);
       try {
         this.#onCommit?.({
           seq,
@@ -585,11 +588,14 @@ export class StoreWriter implements AsyncDisposable {
   }
 
   /** Folds the committed alerts of `part` into the inbox's groups; a failure is logged and counted. */
-  async #group(part: Group[]): Promise<void> {
+  async #group(part: Group[], stored: ReadonlySet<string>): Promise<void> {
     const items: { alert: Alert; isNew: boolean }[] = [];
     for (const g of part) {
       if (g.kind === "alert") {
-        items.push({ alert: g.ops[0]!.value as Alert, isNew: g.isNew });
+        items.push({
+          alert: g.ops[0]!.value as Alert,
+          isNew: g.isNew && !stored.has(g.id),
+        });
       }
     }
     try {
@@ -601,6 +607,23 @@ export class StoreWriter implements AsyncDisposable {
         alerts: items.length,
       });
     }
+  }
+
+  /** Which of `ids` are already stored (10 per KV read); none when the read fails. */
+  async #stored(ids: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    try {
+      for (let i = 0; i < ids.length; i += 10) {
+        const part = ids.slice(i, i + 10);
+        const es = await this.#store.kv.getMany(part.map((id) => alertKey(id)));
+        es.forEach((e, j) => {
+          if (e.versionstamp !== null) out.add(part[j]!);
+        });
+      }
+    } catch (e) {
+      this.#log.error("reading stored alert ids failed", { error: e });
+    }
+    return out;
   }
 
   /** Puts failed items back in front of anything queued since (newer versions win). */
