@@ -284,9 +284,12 @@ export class Pipeline {
   }
 
   #flowEnded(f: Flow, reason: FlowEndReason): void {
-    // Streams flush and parsers emit their last records while the flow lives.
-    if (f.proto === IPPROTO_TCP) this.reassembler?.flowEnd(f);
-    this.app?.flowEnd(f);
+    // Streams flush and parsers emit their last records while the flow lives
+    // (only TCP flows have stream or parser state: UDP DNS has none).
+    if (f.proto === IPPROTO_TCP && this.app !== null) {
+      this.reassembler!.flowEnd(f);
+      this.app.flowEnd(f);
+    }
     const obs = this.#observers;
     for (let i = 0; i < obs.length; i++) obs[i]!.onFlowEnd?.(f, reason);
   }

@@ -187,8 +187,20 @@ class FlowStreams {
   readonly dirs: [DirState, DirState] = [new DirState(), new DirState()];
 }
 
-/** Light per-slot flags: SYN seen (ISN known), peer acknowledgement known, bare-ACK start known. */
-const L_SYN = 1, L_ACKED = 2, L_START = 4;
+/**
+ * Light per-slot flags: SYN seen (ISN known), peer acknowledgement known,
+ * bare-ACK start known, direction let go ({@link TcpReassembler.ignore}).
+ */
+const L_SYN = 1, L_ACKED = 2, L_START = 4, L_IGNORED = 8;
+/** Offsets in a slot's line of the light state: flow id, ISN and ACK and flags by direction. */
+const LI_ID = 0, LI_ISN = 1, LI_ACK = 3, LI_FLAGS = 5, LI_STRIDE = 8;
+
+/** Light state for `n` slots, every flow id -1 (no flow). */
+function newLight(n: number): Float64Array {
+  const l = new Float64Array(n * LI_STRIDE);
+  for (let i = LI_ID; i < l.length; i += LI_STRIDE) l[i] = -1;
+  return l;
+}
 
 /** Signed 32-bit difference a - b of sequence numbers. */
 function seqDiff(a: number, b: number): number {
@@ -217,11 +229,12 @@ export class TcpReassembler {
     synData: 0,
     flowsSkipped: 0,
   };
-  /** Per-slot light state: the flow id, and per direction ISN, acknowledgement, flags. */
-  #lightId = new Float64Array(1024).fill(-1);
-  #isn = new Uint32Array(2048);
-  #ack = new Uint32Array(2048);
-  #lflags = new Uint8Array(2048);
+  /**
+   * Per-slot light state, one 64-byte line a slot (one cache line to load
+   * per packet): the flow id, and per direction ISN, acknowledgement, flags
+   * (see the `LI_` offsets).
+   */
+  #light = newLight(1024);
   /** Per-flow stream state by the flow's slot (checked against its id). */
   #bySlot: (FlowStreams | null)[] = [];
   #pool: FlowStreams[] = [];
@@ -270,21 +283,13 @@ export class TcpReassembler {
     return s;
   }
 
-  /** Makes the light per-slot arrays hold `slot`. */
+  /** Makes the light per-slot state hold `slot`. */
   #growLight(slot: number): void {
-    let n = this.#lightId.length;
+    let n = this.#light.length / LI_STRIDE;
     while (n <= slot) n *= 2;
-    const id = new Float64Array(n).fill(-1);
-    id.set(this.#lightId);
-    const isn = new Uint32Array(2 * n), ack = new Uint32Array(2 * n);
-    const fl = new Uint8Array(2 * n);
-    isn.set(this.#isn);
-    ack.set(this.#ack);
-    fl.set(this.#lflags);
-    this.#lightId = id;
-    this.#isn = isn;
-    this.#ack = ack;
-    this.#lflags = fl;
+    const l = newLight(n);
+    l.set(this.#light);
+    this.#light = l;
   }
 
   /**
@@ -298,20 +303,25 @@ export class TcpReassembler {
     const flags = p.tcpFlags;
     const len = p.payloadLen;
     const slot = flow.slot;
-    if (slot >= this.#lightId.length) this.#growLight(slot);
-    const li = 2 * slot + dir, pi = 2 * slot + (dir ^ 1);
-    const lf = this.#lflags;
-    if (this.#lightId[slot] !== flow.id) {
-      this.#lightId[slot] = flow.id;
-      lf[li] = lf[pi] = 0;
+    if ((slot + 1) * LI_STRIDE > this.#light.length) this.#growLight(slot);
+    const L = this.#light;
+    const base = slot * LI_STRIDE;
+    const fi = base + LI_FLAGS + dir, fp = base + LI_FLAGS + (dir ^ 1);
+    if (L[base + LI_ID] !== flow.id) {
+      L[base + LI_ID] = flow.id;
+      L[fi] = L[fp] = 0;
     }
+    let lfi = L[fi]!;
+    // A flow nobody wants the bytes of costs one test a packet from now on.
+    if ((lfi & L_IGNORED) !== 0) return;
     const seq = p.tcpSeq;
     // The acknowledgement tells where the peer's stream stands.
     if ((flags & TCP_ACK) !== 0) {
       const ack = p.tcpAck;
-      if ((lf[pi]! & L_ACKED) === 0 || seqDiff(ack, this.#ack[pi]!) > 0) {
-        this.#ack[pi] = ack;
-        lf[pi] = lf[pi]! | L_ACKED;
+      const lfp = L[fp]!, ai = base + LI_ACK + (dir ^ 1);
+      if ((lfp & L_ACKED) === 0 || seqDiff(ack, L[ai]!) > 0) {
+        L[ai] = ack;
+        L[fp] = lfp | L_ACKED;
         const s = this.#streams(flow, false);
         if (s !== null) {
           const pd = s.dirs[dir ^ 1]!;
@@ -321,15 +331,16 @@ export class TcpReassembler {
         }
       }
     }
+    const ii = base + LI_ISN + dir;
     if ((flags & TCP_SYN) !== 0) {
-      if ((lf[li]! & L_SYN) === 0) {
-        this.#isn[li] = (seq + 1) >>> 0;
-        lf[li] = lf[li]! | L_SYN;
+      if ((lfi & L_SYN) === 0) {
+        L[ii] = (seq + 1) >>> 0;
+        L[fi] = lfi = lfi | L_SYN;
       }
-    } else if ((lf[li]! & (L_SYN | L_START)) === 0 && (flags & TCP_RST) === 0) {
+    } else if ((lfi & (L_SYN | L_START)) === 0 && (flags & TCP_RST) === 0) {
       // The first segment without SYN: the next byte this side sends is at seq.
-      this.#isn[li] = seq;
-      lf[li] = lf[li]! | L_START;
+      L[ii] = seq;
+      L[fi] = lfi = lfi | L_START;
     }
     let s = this.#streams(flow, false);
     if (s === null) {
@@ -344,15 +355,15 @@ export class TcpReassembler {
     }
     if (d.state === S_NONE) {
       if (len === 0 && (flags & (TCP_FIN | TCP_RST)) === 0) return;
-      if ((lf[li]! & L_SYN) !== 0) {
-        d.isn = this.#isn[li]!;
+      if ((lfi & L_SYN) !== 0) {
+        d.isn = L[ii]!;
       } else {
         // Picked up mid-stream: at this segment, or earlier where the peer
         // acknowledged (a reordered first segment still fills the hole).
-        d.isn = (lf[li]! & L_START) !== 0 ? this.#isn[li]! : seq;
+        d.isn = (lfi & L_START) !== 0 ? L[ii]! : seq;
         if (seqDiff(seq, d.isn) < 0) d.isn = seq;
-        if ((lf[li]! & L_ACKED) !== 0) {
-          const pa = this.#ack[li]!;
+        if ((lfi & L_ACKED) !== 0) {
+          const pa = L[base + LI_ACK + dir]!;
           const back = seqDiff(d.isn, pa);
           if (back > 0 && back <= this.config.maxHeldPerDir) d.isn = pa;
         }
@@ -368,8 +379,8 @@ export class TcpReassembler {
     const wire = p.payloadWireLen > len ? p.payloadWireLen : len;
     if ((flags & TCP_FIN) !== 0 && d.fin < 0) d.fin = rel + wire;
     if (len > 0) {
-      const ackRel = (lf[li]! & L_ACKED) !== 0
-        ? seqDiff(this.#ack[li]!, d.isn)
+      const ackRel = (lfi & L_ACKED) !== 0
+        ? seqDiff(L[base + LI_ACK + dir]!, d.isn)
         : -1;
       this.#data(flow, dir, d, p.data, p.payloadOffset, len, rel, ackRel);
     }
@@ -673,9 +684,17 @@ export class TcpReassembler {
   ignore(flow: Flow): void {
     const s = this.#streams(flow, false);
     if (s === null) return;
-    for (const d of s.dirs) {
+    const slot = flow.slot;
+    const L = this.#light, base = slot * LI_STRIDE;
+    const light = base < L.length && L[base + LI_ID] === flow.id;
+    for (let dir = 0; dir < 2; dir++) {
+      const d = s.dirs[dir]!;
       for (let g = d.head; g !== null; g = g.next) this.#free(d, g.data.length);
       d.head = null;
+      // A direction ended by depth still counts the bytes it drops.
+      if (light && !d.depthEnded) {
+        L[base + LI_FLAGS + dir] = L[base + LI_FLAGS + dir]! | L_IGNORED;
+      }
       d.state = S_DONE;
     }
   }
