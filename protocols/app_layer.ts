@@ -131,7 +131,10 @@ export const HTTP_SPEC: ParserSpec = {
     for (let i = off; d[i] !== 0x20; i++) m += String.fromCharCode(d[i]!);
     return KNOWN_METHODS.has(m) ? PROBE_YES : PROBE_NO;
   },
-  create: (budget) => new HttpParser(budget),
+  create: (budget) => HttpParser.take(budget),
+  recycle: (p) => {
+    if (p instanceof HttpParser) HttpParser.recycle(p);
+  },
 };
 
 /** DNS ports (DNS, mDNS, LLMNR). */
@@ -158,25 +161,48 @@ export const DEFAULT_PARSERS: readonly ParserSpec[] = [
   DNS_TCP_SPEC,
 ];
 
-/** Per-flow app-layer state. */
+/**
+ * Per-flow app-layer state, in plain fields (one object a slot, reused:
+ * no arrays of its own to load).
+ */
 class FlowApp {
   flowId = -1;
   spec: ParserSpec | null = null;
   parser: StreamParser | null = null;
   failed = false;
   /** Bytes each direction sent before detection (copied only when a probe wanted more). */
-  prefix: [Uint8Array | null, Uint8Array | null] = [null, null];
-  prefixLen = [0, 0];
-  /** Directions whose probes all said no. */
-  no = [false, false];
+  prefix0: Uint8Array | null = null;
+  prefix1: Uint8Array | null = null;
+  prefixLen0 = 0;
+  prefixLen1 = 0;
+  /** Directions whose probes all said no (bit `1 << dir`). */
+  no = 0;
   reset(): void {
     this.flowId = -1;
     this.spec = null;
     this.parser = null;
     this.failed = false;
-    this.prefix[0] = this.prefix[1] = null;
-    this.prefixLen[0] = this.prefixLen[1] = 0;
-    this.no[0] = this.no[1] = false;
+    this.dropPrefixes();
+    this.no = 0;
+  }
+  prefix(dir: number): Uint8Array | null {
+    return dir === 0 ? this.prefix0 : this.prefix1;
+  }
+  prefixLen(dir: number): number {
+    return dir === 0 ? this.prefixLen0 : this.prefixLen1;
+  }
+  setPrefix(dir: number, p: Uint8Array | null, len: number): void {
+    if (dir === 0) {
+      this.prefix0 = p;
+      this.prefixLen0 = len;
+    } else {
+      this.prefix1 = p;
+      this.prefixLen1 = len;
+    }
+  }
+  dropPrefixes(): void {
+    this.prefix0 = this.prefix1 = null;
+    this.prefixLen0 = this.prefixLen1 = 0;
   }
 }
 
@@ -295,13 +321,13 @@ export class AppLayer implements StreamSink {
     len: number,
   ): void {
     let d = buf, o = off, n = len;
-    const had = s.prefixLen[dir]!;
+    const had = s.prefixLen(dir);
     if (had > 0) {
       // Earlier bytes of this direction wait in the prefix: probe them with these.
-      const p = s.prefix[dir]!;
+      const p = s.prefix(dir)!;
       const take = Math.min(len, PROBE_MAX - had);
       p.set(buf.subarray(off, off + take), had);
-      s.prefixLen[dir] = had + take;
+      s.setPrefix(dir, p, had + take);
       d = p;
       o = 0;
       n = had + take;
@@ -317,17 +343,17 @@ export class AppLayer implements StreamSink {
     }
     if (more && n < PROBE_MAX) {
       if (had === 0) {
-        const p = s.prefix[dir] ?? new Uint8Array(PROBE_MAX);
+        const p = s.prefix(dir) ?? new Uint8Array(PROBE_MAX);
         p.set(buf.subarray(off, off + len));
-        s.prefix[dir] = p;
-        s.prefixLen[dir] = len;
+        s.setPrefix(dir, p, len);
       }
       return;
     }
-    s.no[dir] = true;
-    s.prefix[dir] = null;
-    s.prefixLen[dir] = 0;
-    if (s.no[dir ^ 1] || s.prefixLen[dir ^ 1] === 0) this.#fail(flow, s);
+    s.no |= 1 << dir;
+    s.setPrefix(dir, null, 0);
+    if ((s.no & (1 << (dir ^ 1))) !== 0 || s.prefixLen(dir ^ 1) === 0) {
+      this.#fail(flow, s);
+    }
   }
 
   #start(
@@ -346,8 +372,7 @@ export class AppLayer implements StreamSink {
       c[spec.name] = (c[spec.name] ?? 0) + 1;
       if (flow.appProto === "") flow.appProto = spec.name;
       s.failed = true;
-      s.prefix[0] = s.prefix[1] = null;
-      s.prefixLen[0] = s.prefixLen[1] = 0;
+      s.dropPrefixes();
       this.#outSink.undetected?.(flow);
       return;
     }
@@ -368,20 +393,18 @@ export class AppLayer implements StreamSink {
     const out = this.#parserOut;
     // The other direction's waiting bytes first (they came earlier).
     const other = dir ^ 1;
-    const op = s.prefix[other];
-    if (op != null && s.prefixLen[other]! > 0) {
-      parser.data(other, op, 0, s.prefixLen[other]!, out);
+    const op = s.prefix(other);
+    if (op !== null && s.prefixLen(other) > 0) {
+      parser.data(other, op, 0, s.prefixLen(other), out);
     }
-    if (had > 0) parser.data(dir, s.prefix[dir]!, 0, had, out);
+    if (had > 0) parser.data(dir, s.prefix(dir)!, 0, had, out);
     parser.data(dir, buf, off, len, out);
-    s.prefix[0] = s.prefix[1] = null;
-    s.prefixLen[0] = s.prefixLen[1] = 0;
+    s.dropPrefixes();
   }
 
   #fail(flow: Flow, s: FlowApp): void {
     s.failed = true;
-    s.prefix[0] = s.prefix[1] = null;
-    s.prefixLen[0] = s.prefixLen[1] = 0;
+    s.dropPrefixes();
     this.counters.undetected++;
     this.#outSink.undetected?.(flow);
   }
@@ -415,10 +438,12 @@ export class AppLayer implements StreamSink {
   flowEnd(flow: Flow): void {
     const s = this.#state(flow, false);
     if (s === null) return;
-    if (s.parser !== null) {
+    const parser = s.parser;
+    if (parser !== null) {
       this.#flow = flow;
-      s.parser.close(this.#parserOut);
+      parser.close(this.#parserOut);
       this.budget.used -= PARSER_OVERHEAD;
+      s.spec!.recycle?.(parser);
     }
     s.reset();
   }

@@ -290,10 +290,19 @@ class Side {
   tx: HttpTransaction | null = null;
   /** Content-Encoding of the message being read: 0 none, 1 gzip, 2 deflate. */
   coding = 0;
-  readonly budget: ParserBudget;
+  budget: ParserBudget;
 
   constructor(budget: ParserBudget) {
     this.budget = budget;
+  }
+
+  /** Back to a new connection's state (after {@link release}), counting in `budget`. */
+  reuse(budget: ParserBudget): void {
+    this.budget = budget;
+    this.resetMessage();
+    this.mode = M_START;
+    this.chunkVal = this.chunkDigits = this.chunkLine = 0;
+    this.chunkExt = false;
   }
 
   /** Gives the buffers back to the budget (the connection is done). */
@@ -603,15 +612,48 @@ function isTooLarge(e: unknown): boolean {
     (e instanceof Error && /larger than|too large/i.test(e.message));
 }
 
+/** Closed parsers kept for the next connections (see {@link HttpParser.take}). */
+const PARSER_POOL: HttpParser[] = [];
+const PARSER_POOL_MAX = 1024;
+
 /** The HTTP/1.x parser of one connection. */
 export class HttpParser implements StreamParser {
   readonly #sides: [Side, Side];
-  readonly #budget: ParserBudget;
+  #budget: ParserBudget;
+  /** Closed and not yet taken again. */
+  #closed = false;
 
   /** A parser whose buffers (and waiting requests' heads) count in `budget`. */
   constructor(budget: ParserBudget = UNLIMITED) {
     this.#budget = budget;
     this.#sides = [new Side(budget), new Side(budget)];
+  }
+
+  /**
+   * A parser for a new connection: one given back by {@link recycle} when
+   * there is one (no objects made per connection), else a new one.
+   */
+  static take(budget: ParserBudget = UNLIMITED): HttpParser {
+    const p = PARSER_POOL.pop();
+    if (p === undefined) return new HttpParser(budget);
+    p.#budget = budget;
+    p.#sides[0].reuse(budget);
+    p.#sides[1].reuse(budget);
+    p.#nextTx = 0;
+    p.#upgraded = false;
+    p.#closed = false;
+    return p;
+  }
+
+  /**
+   * Gives a closed parser back for {@link take} to hand out again; the
+   * caller keeps no reference to it. A parser not closed is not taken.
+   */
+  static recycle(p: HttpParser): void {
+    if (p.#closed && PARSER_POOL.length < PARSER_POOL_MAX) {
+      p.#closed = false;
+      PARSER_POOL.push(p);
+    }
   }
   /** Requests waiting for their responses, oldest first. */
   #pending: HttpTransaction[] = [];
@@ -1029,15 +1071,18 @@ export class HttpParser implements StreamParser {
       if (this.#sides[dir]!.mode !== M_DEAD) this.end(dir, out);
     }
     const pending = this.#pending;
-    this.#pending = [];
-    for (const tx of pending) {
+    for (let i = 0; i < pending.length; i++) {
+      const tx = pending[i]!;
       if (tx.request !== null) this.#finish(tx, out);
       else {
         this.#budget.used -= tx.held;
         tx.held = 0;
       }
     }
-    for (const side of this.#sides) side.release();
+    pending.length = 0;
+    this.#sides[0].release();
+    this.#sides[1].release();
+    this.#closed = true;
   }
 }
 

@@ -75,6 +75,11 @@ export interface ParserSpec {
    * grown when it is spent.
    */
   create(budget: ParserBudget): StreamParser;
+  /**
+   * Takes back a parser of this spec after its `close`, for `create` to
+   * hand out again (optional: without it the parser is left to the GC).
+   */
+  recycle?(parser: StreamParser): void;
 }
 
 /**
