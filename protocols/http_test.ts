@@ -369,3 +369,56 @@ Deno.test("HttpParser keeps every connection's buffers within the shared budget 
   for (const p of parsers) p.close(out);
   assert.equal(budget.used, 0);
 });
+
+Deno.test("HttpParser.take hands out a recycled parser that reads its next connection as a new one would", () => {
+  const first = { used: 0, cap: 1 << 20 };
+  const got: Emitted[] = [];
+  const out: ParserOutput = {
+    emit(rec: AppRecord, dir: number) {
+      if (rec.kind === "http") got.push({ tx: rec, dir, state: rec.state });
+    },
+  };
+  // A connection left in every odd state: an upgrade on one side, a
+  // chunked body in progress and a request waiting on the other.
+  const a = HttpParser.take(first);
+  const k = { p: a, out };
+  feed(
+    k,
+    DIR_TO_SERVER,
+    "GET /ws HTTP/1.1\r\nHost: a\r\n\r\nPOST /x HTTP/1.1\r\n",
+  );
+  feed(
+    k,
+    DIR_TO_CLIENT,
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+  );
+  a.close(out);
+  assert.equal(first.used, 0);
+  HttpParser.recycle(a);
+  // A parser not closed is not taken back.
+  const open = new HttpParser();
+  HttpParser.recycle(open);
+  const second = { used: 0, cap: 1 << 20 };
+  const b = HttpParser.take(second);
+  assert.equal(b, a, "the closed parser is handed out again");
+  assert.notEqual(HttpParser.take(second), open);
+  got.length = 0;
+  const k2 = { p: b, out };
+  feed(k2, DIR_TO_SERVER, REQ1);
+  // The request waiting for its response counts in the new budget.
+  assert.ok(second.used > 0);
+  feed(k2, DIR_TO_CLIENT, RES1);
+  feed(k2, DIR_TO_SERVER, REQ2);
+  feed(k2, DIR_TO_CLIENT, RES2);
+  assert.deepEqual(
+    got.map((g) => `${g.tx.txId}:${g.state}:${g.dir}`),
+    ["0:request:0", "0:complete:1", "1:request:0", "1:complete:1"],
+  );
+  const tx = got[0]!.tx;
+  assert.equal(tx.url, "/a?x=1");
+  assert.equal(tx.status, 200);
+  assert.equal(dec(tx.response!.body), "hello");
+  b.close(out);
+  assert.equal(second.used, 0);
+  assert.equal(first.used, 0);
+});
