@@ -5,6 +5,7 @@
  * @module
  */
 import type { Alert } from "../alerts/alert.ts";
+import type { AlertGroup } from "../store/mod.ts";
 
 function endpoint(ip: string | undefined, port: number | undefined): string {
   if (ip === undefined) return "-";
@@ -35,5 +36,19 @@ export function alertTableLine(a: Alert): string {
       }  ` +
       `${a.alert.signature}${n.count > 1 ? ` (x${n.count})` : ""}` +
       `${a.alert.action === "blocked" ? " [blocked]" : ""}  ${n.id}`,
+  );
+}
+
+/** One inbox group as a readable table line: last seen, severity, count, what, state, id. */
+export function groupTableLine(g: AlertGroup): string {
+  const state = [
+    g.escalated ? "[escalated]" : "",
+    g.archived ? "[archived]" : "",
+  ]
+    .filter((x) => x !== "").join(" ");
+  return terminalSafe(
+    `${g.last_seen}  sev ${g.severity}  x${String(g.count).padEnd(5)} ` +
+      `${g.type.padEnd(15)} ${g.src_ip} -> ${g.dest_ip ?? "-"}  ` +
+      `${g.signature}${state ? `  ${state}` : ""}  ${g.id}`,
   );
 }

@@ -1,6 +1,7 @@
 /**
  * `alerts`: stored alerts, filtered, as a table, EVE JSON or CSV; with
- * `--follow`, keeps printing new alerts as a running appliance commits them.
+ * `--follow`, keeps printing new alerts as a running appliance commits them;
+ * with `--groups`, the inbox's groups (store/inbox.ts) of a view instead.
  *
  * Following works across processes by polling: KV `watch` on a local
  * database does not see another process's writes (measured: nothing within
@@ -17,10 +18,12 @@ import { LineWriter } from "../common/output.ts";
 import {
   followAlerts,
   getAlertHead,
+  GROUP_VIEWS,
   listAlerts,
+  listGroups,
   parseTarget,
 } from "../store/mod.ts";
-import { alertTableLine } from "./alert_format.ts";
+import { alertTableLine, groupTableLine } from "./alert_format.ts";
 import {
   DATA_HELP,
   DATA_OPTION,
@@ -43,6 +46,8 @@ export const alertsCommand: Command = {
     format: { type: "string" },
     follow: { type: "boolean", short: "f" },
     "poll-ms": { type: "string" },
+    groups: { type: "boolean" },
+    view: { type: "string" },
     ...DATA_OPTION,
   },
   help: `Usage: netsentinel alerts [options]
@@ -64,6 +69,15 @@ Options:
                          formula-escaped cells
   -f, --follow           keep printing new alerts
   --poll-ms N            how often --follow reads the database (default 1000)
+  --groups               list the inbox's groups instead (alerts of one type
+                         and signature, source and target: count, last seen,
+                         state), escalated first, then newest last seen
+                         first; --type, --src, --since (of the last seen),
+                         --limit and --format table|eve (eve: one group
+                         object a line) apply
+  --view VIEW            with --groups: ${
+    GROUP_VIEWS.join(", ")
+  } (default inbox)
 ${DATA_HELP}
   -h, --help             show this help`,
   async run(flags: Flags): Promise<number> {
@@ -101,8 +115,34 @@ ${DATA_HELP}
       integer: true,
     });
 
+    const groups = bool(flags, "groups");
+    const view = oneOf(flags, "view", GROUP_VIEWS, "inbox");
+    if (!groups && str(flags, "view") !== undefined) {
+      throw new UsageError("--view: only with --groups");
+    }
+    if (groups && follow) {
+      throw new UsageError("--follow: not with --groups");
+    }
+    if (groups && format === "csv") {
+      throw new UsageError("--format: table or eve with --groups");
+    }
+
     using store = await openStoreFromFlags(flags, { create: false });
     const out = new LineWriter();
+    if (groups) {
+      const page = await listGroups(store, {
+        view,
+        ...(type === undefined ? {} : { type }),
+        ...(src === undefined ? {} : { src }),
+        ...(since === undefined ? {} : { since }),
+        limit: Math.min(limit, 1000),
+      });
+      for (const g of page.groups) {
+        out.line(format === "eve" ? JSON.stringify(g) : groupTableLine(g));
+      }
+      out.flush();
+      return 0;
+    }
     const print = (a: Alert) => {
       if (format === "eve") out.line(JSON.stringify(a));
       else if (format === "csv") out.line(csvRow(alertCsvValues(a)));

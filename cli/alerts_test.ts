@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { makeAlert, tempStore, testId, waitFor } from "../store/_testing.ts";
-import { StoreWriter } from "../store/mod.ts";
+import { setGroupState, StoreWriter } from "../store/mod.ts";
 import { cliCommand, runCli } from "./_testing.ts";
 
 Deno.test("alerts lists stored alerts as a table, EVE JSON and escaped CSV, with filters", async (t) => {
@@ -125,4 +125,52 @@ Deno.test("alerts --follow prints alerts another process commits, then exits 0 o
   const ids = text.trim().split("\n").map((l) => JSON.parse(l).netsentinel.id);
   assert.deepEqual(ids, [1, 2, 3, 4].map(testId));
   assert.equal(status.code, 0, await new Response(child.stderr).text());
+});
+
+Deno.test("alerts --groups lists the inbox's groups of a view, as a table or JSON", async () => {
+  await using ts = await tempStore();
+  await using w = new StoreWriter(ts.store);
+  for (let i = 0; i < 6; i++) {
+    w.queueAlert(
+      makeAlert(i, { src: i < 4 ? "192.0.2.4" : "192.0.2.9" }),
+      true,
+    );
+  }
+  await w.flush();
+  const data = ["--data", ts.dir];
+  const table = await runCli(["alerts", "--groups", ...data]);
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.trim().split("\n");
+  assert.equal(lines.length, 2);
+  assert.match(
+    lines[0]!,
+    /sev 2 {2}x2 +port_scan +192\.0\.2\.9 -> 10\.99\.0\.10 {2}TCP SYN port scan {2}\S+$/,
+  );
+  assert.match(lines[1]!, /x4 +port_scan +192\.0\.2\.4 /);
+  const json = await runCli([
+    "alerts",
+    "--groups",
+    "--format",
+    "eve",
+    "--src",
+    "192.0.2.4",
+    ...data,
+  ]);
+  const groups = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(groups.map((g) => [g.src_ip, g.count]), [["192.0.2.4", 4]]);
+  await setGroupState(ts.store, [groups[0].id], "archive", "test");
+  const archived = await runCli([
+    "alerts",
+    "--groups",
+    "--view",
+    "archived",
+    ...data,
+  ]);
+  assert.match(archived.stdout, /\[archived\]/);
+  assert.equal(archived.stdout.trim().split("\n").length, 1);
+  const bad = await runCli(["alerts", "--groups", "--view", "spam", ...data]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--view/);
+  const follow = await runCli(["alerts", "--groups", "--follow", ...data]);
+  assert.equal(follow.code, 2);
 });
