@@ -240,19 +240,27 @@ export default function AlertInbox(p: AlertInboxProps): VNode {
 
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let late: ReturnType<typeof setTimeout> | undefined;
     const off = subscribe((m) => {
       if (m.kind !== "alert") return;
-      // Several alerts in a burst: one refresh.
+      // Several alerts in a burst: one refresh. The groups are committed
+      // just after the alerts; a second, later read catches a slow commit.
       if (timer === undefined) {
         timer = setTimeout(() => {
           timer = undefined;
           refresh();
         }, 300);
       }
+      if (late !== undefined) clearTimeout(late);
+      late = setTimeout(() => {
+        late = undefined;
+        refresh();
+      }, 2000);
     });
     return () => {
       off();
       if (timer !== undefined) clearTimeout(timer);
+      if (late !== undefined) clearTimeout(late);
     };
   }, []);
 
