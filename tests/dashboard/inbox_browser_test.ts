@@ -5,9 +5,10 @@
  * x select, Enter open; none while typing in a field), bulk archive,
  * filters kept in the URL across a reload, a mute made from a group (its
  * scan dropped while it lasts; listed on the Settings page with its time
- * left and reason; removed there, the next scan shows up in the inbox
- * live), and an auto-archive rule made from a group and removed on the
- * Settings page. Screenshots go to `tests/artifacts/`.
+ * left and reason; removed there), a mute a few seconds long that the
+ * Settings page shows ended by the clock, after which the next scan shows
+ * up in the inbox live, and an auto-archive rule made from a group and
+ * removed on the Settings page. Screenshots go to `tests/artifacts/`.
  *
  * Puppeteer keeps a child process and sockets of its own, so these tests
  * run without Deno's resource and op sanitizers.
@@ -321,13 +322,72 @@ Deno.test({
       await page.$eval("#inbox", (e) => e.scrollIntoView());
       await screenshot(page, "settings-mutes");
 
-      // Removed there; the inbox then shows the next scan live, blinking.
+      // Removed there.
       await page.click("[data-testid=remove-mute]");
       await waitInPage(
         page,
         "no mutes",
         () => document.querySelector("[data-testid=no-mutes]") !== null,
       );
+      assert.equal(
+        await page.evaluate(async () =>
+          (await (await fetch("/api/suppressions")).json()).suppressions.length
+        ),
+        0,
+      );
+
+      // A mute that ends a few seconds from now (the API takes an exact
+      // "until"; the form offers 1 hour and up): the Settings page counts it
+      // down and shows it ended, by the clock.
+      const until = new Date(Date.now() + 8000).toISOString();
+      const made = await page.evaluate(
+        async (group, until) => {
+          const r = await fetch("/api/suppressions", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+              group_id: group,
+              scope: "src",
+              until,
+              reason: "a short one",
+            }),
+          });
+          return r.status;
+        },
+        scanRow.id,
+        until,
+      );
+      assert.equal(made, 201);
+      await open(page, app.url + "/settings");
+      assert.match(
+        await page.$eval(
+          "[data-testid=mutes] [data-testid=left]",
+          (td) => td.textContent ?? "",
+        ),
+        /^[1-8]s$/,
+      );
+      await waitInPage(
+        page,
+        "the mute shown ended",
+        () =>
+          document.querySelector("[data-testid=mutes] [data-testid=left]")
+            ?.textContent === "ended",
+      );
+      await page.$eval("#inbox", (e) => e.scrollIntoView());
+      await screenshot(page, "settings-mute-ended");
+
+      // Ended, it no longer holds: the next scan shows up in the inbox
+      // live, blinking until seen.
+      await waitFor(
+        "the API to say the mute ended",
+        () =>
+          page.evaluate(async () =>
+            (await (await fetch("/api/suppressions")).json()).suppressions[0]
+              ?.active
+          ),
+        (active) => active === false,
+      );
+      const held = app.app.aggregator.counters.suppressed;
       await open(page, app.url + "/alerts?type=port_scan");
       await waitInPage(
         page,
@@ -344,6 +404,7 @@ Deno.test({
           ),
       );
       await screenshot(page, "inbox-live");
+      assert.equal(app.app.aggregator.counters.suppressed, held);
 
       // Archive from now on: a rule made from the group, listed and removed
       // on the Settings page.
