@@ -26,7 +26,7 @@
  *   ({@link StreamSink.gap}), when the peer acknowledges bytes after it (the
  *   receiver had them: the capture lost them), when one direction holds
  *   more than {@link ReassemblyConfig.maxHeldPerDir} bytes or
- *   {@link MAX_HELD_SEGMENTS} segments, when the memcap is reached, or when
+ *   {@link MAX_HELD_SEGMENTS} pieces, when the memcap is reached, or when
  *   the connection ends.
  * - **Urgent data** is inline: the urgent pointer is ignored and the byte
  *   stays in the stream (Suricata's default `urgent-policy: inline`, and
@@ -38,7 +38,12 @@
  *   gives up its hole so memory is freed).
  *
  * In-order segments (the common case) are handed on from the capture
- * buffer without a copy; only held segments are copied.
+ * buffer without a copy; only held segments are copied, into blocks of
+ * {@link BLOCK_SIZE} bytes of a slab the reassembler owns (1 MiB chunks,
+ * made when first needed, never more than the memcap holds), not into an
+ * ArrayBuffer each: what the memcap counts (each block and the small
+ * record describing it) is what is really held, and holding and freeing
+ * segments allocates nothing once the slab has grown.
  *
  * @module
  */
@@ -94,10 +99,18 @@ export interface ReassemblyConfig {
 export const DEFAULT_STREAM_DEPTH = 1 << 20;
 /** 32 MiB for everything held: a Raspberry Pi's share under MemoryMax=512M. */
 export const DEFAULT_STREAM_MEMCAP = 32 << 20;
-/** Held segments one direction may have (bounds the sorted-list walk). */
+/** Held pieces (a segment is one per {@link BLOCK_SIZE} bytes) one direction may have (bounds the sorted-list walk). */
 export const MAX_HELD_SEGMENTS = 2048;
-/** Accounted per held segment besides its bytes (object, array and its backing store). */
-export const SEGMENT_OVERHEAD = 256;
+/**
+ * Bytes of one slab block. A held segment takes one block per 512 bytes
+ * (a longer one is held as several pieces), and the memcap counts whole
+ * blocks: a 1-byte segment costs a block.
+ */
+export const BLOCK_SIZE = 512;
+/** Blocks of one slab chunk at most (1 MiB, one ArrayBuffer). */
+const CHUNK_BLOCKS_MAX = 2048;
+/** Accounted per held piece besides its block (the record that places it in the stream). */
+export const SEGMENT_OVERHEAD = 64;
 /** Accounted per connection with stream state (both directions' records). */
 export const FLOW_OVERHEAD = 512;
 
@@ -137,21 +150,21 @@ export interface ReassemblyCounters {
   flowsSkipped: number;
 }
 
-/** One held out-of-order segment (stream offsets). */
-interface Seg {
-  rel: number;
-  /** The bytes (empty for a known-missing range). */
-  data: Uint8Array;
+/** One held out-of-order piece of a segment (stream offsets). */
+class Seg {
+  rel = 0;
+  /** Slab block of its bytes (-1 for a known-missing range). */
+  blk = -1;
+  /** Bytes in the block (at most BLOCK_SIZE; 0 for a missing range). */
+  len = 0;
   /** Length of a range the capture cut off (snap length), else 0. */
-  miss: number;
-  next: Seg | null;
+  miss = 0;
+  next: Seg | null = null;
 }
 
-const NO_BYTES = new Uint8Array(0);
-
-/** Stream bytes a held segment covers. */
+/** Stream bytes a held piece covers. */
 function segLen(g: Seg): number {
-  return g.miss > 0 ? g.miss : g.data.length;
+  return g.miss > 0 ? g.miss : g.len;
 }
 
 const S_NONE = 0, S_OPEN = 1, S_DONE = 2;
@@ -189,9 +202,13 @@ class FlowStreams {
 
 /**
  * Light per-slot flags: SYN seen (ISN known), peer acknowledgement known,
- * bare-ACK start known, direction let go ({@link TcpReassembler.ignore}).
+ * bare-ACK start known, direction let go ({@link TcpReassembler.ignore});
+ * the connection's stream state was let go (both directions ended), and
+ * this direction had ended at stream.depth (its later bytes still count as
+ * dropped by depth).
  */
-const L_SYN = 1, L_ACKED = 2, L_START = 4, L_IGNORED = 8;
+const L_SYN = 1, L_ACKED = 2, L_START = 4, L_IGNORED = 8, L_DONE = 16;
+const L_DEPTH = 32;
 /** Offsets in a slot's line of the light state: flow id, ISN and ACK and flags by direction. */
 const LI_ID = 0, LI_ISN = 1, LI_ACK = 3, LI_FLAGS = 5, LI_STRIDE = 8;
 
@@ -239,13 +256,72 @@ export class TcpReassembler {
   #bySlot: (FlowStreams | null)[] = [];
   #pool: FlowStreams[] = [];
   #sink: StreamSink;
-  /** Bytes counted against the memcap (held bytes plus segment overhead). */
+  /** Bytes counted against the memcap (held blocks, their records, connections). */
   #memUsed = 0;
+  /** The slab: chunks of `#chunkMask + 1` blocks each, made when no block is free. */
+  #chunks: Uint8Array[] = [];
+  #chunkShift: number;
+  #chunkMask: number;
+  /** Free block numbers (a stack). */
+  #freeBlocks: Int32Array = new Int32Array(0);
+  #freeTop = 0;
+  /** Seg records given back, for reuse. */
+  #segPool: Seg[] = [];
 
   /** A reassembler handing its output to `sink`. */
   constructor(sink: StreamSink, config: Partial<ReassemblyConfig> = {}) {
     this.config = { ...DEFAULT_REASSEMBLY_CONFIG, ...config };
     this.#sink = sink;
+    // Chunks of at most 1 MiB and at most 1/16 of the memcap, so the slab
+    // never outgrows the memcap (blocks in use cost 576 bytes of it each).
+    let shift = 0;
+    while (
+      (1 << (shift + 1)) <= CHUNK_BLOCKS_MAX &&
+      (2 << shift) * BLOCK_SIZE * 16 <= this.config.memcap
+    ) shift++;
+    this.#chunkShift = shift;
+    this.#chunkMask = (1 << shift) - 1;
+  }
+
+  /**
+   * Bytes of slab the reassembler has made for held segments (grown in
+   * chunks as needed, kept for reuse, never past `stream.memcap`).
+   */
+  get slabBytes(): number {
+    return this.#chunks.length * (this.#chunkMask + 1) * BLOCK_SIZE;
+  }
+
+  /** Slab blocks holding segment bytes now. */
+  get blocksInUse(): number {
+    return this.#chunks.length * (this.#chunkMask + 1) - this.#freeTop;
+  }
+
+  /** A free slab block (the slab grows by a chunk when none is free). */
+  #takeBlock(): number {
+    if (this.#freeTop === 0) {
+      const per = this.#chunkMask + 1;
+      const first = this.#chunks.length * per;
+      this.#chunks.push(new Uint8Array(per * BLOCK_SIZE));
+      if (this.#freeBlocks.length < first + per) {
+        const grown = new Int32Array(first + per);
+        grown.set(this.#freeBlocks.subarray(0, this.#freeTop));
+        this.#freeBlocks = grown;
+      }
+      // Lowest numbers on top: taken first.
+      for (let i = per - 1; i >= 0; i--) {
+        this.#freeBlocks[this.#freeTop++] = first + i;
+      }
+    }
+    return this.#freeBlocks[--this.#freeTop]!;
+  }
+
+  /** The chunk holding block `b` (its bytes start at {@link #blockAt}). */
+  #chunkOf(b: number): Uint8Array {
+    return this.#chunks[b >>> this.#chunkShift]!;
+  }
+
+  #blockAt(b: number): number {
+    return (b & this.#chunkMask) * BLOCK_SIZE;
   }
 
   /** Bytes counted against the memcap now (held bytes and their overhead). */
@@ -312,8 +388,12 @@ export class TcpReassembler {
       L[fi] = L[fp] = 0;
     }
     let lfi = L[fi]!;
-    // A flow nobody wants the bytes of costs one test a packet from now on.
-    if ((lfi & L_IGNORED) !== 0) return;
+    // A flow nobody wants the bytes of, or whose directions both ended and
+    // whose state was let go, costs one test a packet from now on.
+    if ((lfi & (L_IGNORED | L_DONE)) !== 0) {
+      if ((lfi & L_DEPTH) !== 0) this.counters.depthDropped += len;
+      return;
+    }
     const seq = p.tcpSeq;
     // The acknowledgement tells where the peer's stream stands.
     if ((flags & TCP_ACK) !== 0) {
@@ -351,6 +431,7 @@ export class TcpReassembler {
     const d = s.dirs[dir]!;
     if (d.state === S_DONE) {
       if (d.depthEnded) this.counters.depthDropped += len;
+      if (s.dirs[dir ^ 1]!.state === S_DONE) this.#retire(flow, s);
       return;
     }
     if (d.state === S_NONE) {
@@ -389,12 +470,36 @@ export class TcpReassembler {
     }
     if ((flags & TCP_RST) !== 0) {
       this.#endBoth(flow, s, "rst");
-      return;
-    }
-    if (d.state === S_OPEN && d.fin >= 0 && d.next >= d.fin) {
+    } else if (d.state === S_OPEN && d.fin >= 0 && d.next >= d.fin) {
       this.#flush(flow, dir, d);
       this.#end(flow, dir, d, "fin");
     }
+    if (d.state === S_DONE && s.dirs[dir ^ 1]!.state === S_DONE) {
+      this.#retire(flow, s);
+    }
+  }
+
+  /**
+   * Both directions of `flow` ended (FIN both ways, RST, depth, or nobody
+   * wants the bytes): its stream state goes back to the pool and its share
+   * of the memcap is freed at once, not when the flow table lets the flow
+   * go; two light flags remember it, so later segments are dropped as
+   * before. Called only from {@link segment}'s own level (never inside a
+   * sink call), so nothing up the stack still uses `s`.
+   */
+  #retire(flow: Flow, s: FlowStreams): void {
+    if (s.flowId !== flow.id) return;
+    const L = this.#light, base = flow.slot * LI_STRIDE;
+    if (base < L.length && L[base + LI_ID] === flow.id) {
+      for (let dir = 0; dir < 2; dir++) {
+        const i = base + LI_FLAGS + dir;
+        L[i] = L[i]! | L_DONE | (s.dirs[dir]!.depthEnded ? L_DEPTH : 0);
+      }
+    }
+    this.#release(s);
+    this.#memUsed -= FLOW_OVERHEAD;
+    this.#bySlot[flow.slot] = null;
+    if (this.#pool.length < 4096) this.#pool.push(s);
   }
 
   /**
@@ -495,6 +600,9 @@ export class TcpReassembler {
     let pos = rel;
     let overlapped = false;
     let differs = false;
+    let kept = false;
+    /** End of the uncovered range whose memory was checked. */
+    let checkedTo = rel;
     while (pos < end) {
       // Skip held segments that end before pos.
       while (g !== null && g.rel + segLen(g) <= pos) {
@@ -506,9 +614,10 @@ export class TcpReassembler {
         const stop = Math.min(end, g.rel + segLen(g));
         if (buf !== null && g.miss === 0) {
           overlapped = true;
-          const gd = g.data;
+          const gd = this.#chunkOf(g.blk);
+          const base = this.#blockAt(g.blk) - g.rel;
           for (let k = pos; k < stop; k++) {
-            if (gd[k - g.rel] !== buf[off + (k - rel)]) {
+            if (gd[base + k] !== buf[off + (k - rel)]) {
               differs = true;
               break;
             }
@@ -517,34 +626,55 @@ export class TcpReassembler {
         pos = stop;
         continue;
       }
-      // A piece before the next held segment (or the end).
-      const stop = g === null ? end : Math.min(end, g.rel);
-      const n = buf === null ? 0 : stop - pos;
-      if (this.#memUsed + n + SEGMENT_OVERHEAD > this.config.memcap) {
-        c.memcapDropped += end - pos;
-        // Free memory: this direction gives up its holes.
-        this.#giveUpHole(flow, dir, d);
-        break;
+      // The range before the next held segment (or the end) is held whole
+      // or not at all, as pieces of at most a block.
+      const rangeEnd = g === null ? end : Math.min(end, g.rel);
+      if (pos >= checkedTo) {
+        const need = buf === null
+          ? SEGMENT_OVERHEAD
+          : Math.ceil((rangeEnd - pos) / BLOCK_SIZE) *
+            (BLOCK_SIZE + SEGMENT_OVERHEAD);
+        if (this.#memUsed + need > this.config.memcap) {
+          c.memcapDropped += end - pos;
+          // Free memory: this direction gives up its holes.
+          this.#giveUpHole(flow, dir, d);
+          break;
+        }
+        checkedTo = rangeEnd;
       }
-      const piece: Seg = {
-        rel: pos,
-        data: buf === null
-          ? NO_BYTES
-          : buf.slice(off + (pos - rel), off + (stop - rel)),
-        miss: buf === null ? stop - pos : 0,
-        next: g,
-      };
+      let stop = rangeEnd;
+      if (buf !== null && stop - pos > BLOCK_SIZE) stop = pos + BLOCK_SIZE;
+      const n = buf === null ? 0 : stop - pos;
+      const cost = (buf === null ? 0 : BLOCK_SIZE) + SEGMENT_OVERHEAD;
+      const piece = this.#segPool.pop() ?? new Seg();
+      piece.rel = pos;
+      piece.next = g;
+      if (buf === null) {
+        piece.blk = -1;
+        piece.len = 0;
+        piece.miss = stop - pos;
+      } else {
+        const b = this.#takeBlock();
+        this.#chunkOf(b).set(
+          buf.subarray(off + (pos - rel), off + (stop - rel)),
+          this.#blockAt(b),
+        );
+        piece.blk = b;
+        piece.len = n;
+        piece.miss = 0;
+      }
       if (prev === null) d.head = piece;
       else prev.next = piece;
       prev = piece;
       d.heldBytes += n;
       d.heldSegs++;
-      this.#memUsed += n + SEGMENT_OVERHEAD;
+      this.#memUsed += cost;
       c.held += n;
       if (c.held > c.heldPeak) c.heldPeak = c.held;
-      c.segmentsHeld++;
+      kept = true;
       pos = stop;
     }
+    if (kept) c.segmentsHeld++;
     if (overlapped) {
       c.overlaps++;
       if (differs) {
@@ -560,12 +690,23 @@ export class TcpReassembler {
     while (g !== null && g.rel <= d.next && d.state === S_OPEN) {
       const n = segLen(g);
       d.head = g.next;
-      this.#free(d, g.data.length);
       const skip = d.next - g.rel;
       if (skip < n) {
         if (g.miss > 0) this.#gap(flow, dir, d, n - skip);
-        else this.#deliver(flow, dir, d, g.data, skip, n - skip);
+        else {
+          const b = g.blk;
+          this.#deliver(
+            flow,
+            dir,
+            d,
+            this.#chunkOf(b),
+            this.#blockAt(b) + skip,
+            n - skip,
+          );
+        }
       }
+      // Freed after the sink has read the block.
+      this.#free(d, g);
       g = d.head;
     }
   }
@@ -636,11 +777,31 @@ export class TcpReassembler {
     }
   }
 
-  #free(d: DirState, n: number): void {
+  /** Gives a held piece's block and record back. */
+  #free(d: DirState, g: Seg): void {
+    const n = g.len;
     d.heldBytes -= n;
     d.heldSegs--;
-    this.#memUsed -= n + SEGMENT_OVERHEAD;
+    if (g.blk >= 0) {
+      this.#freeBlocks[this.#freeTop++] = g.blk;
+      this.#memUsed -= BLOCK_SIZE;
+    }
+    this.#memUsed -= SEGMENT_OVERHEAD;
     this.counters.held -= n;
+    g.blk = -1;
+    g.next = null;
+    if (this.#segPool.length < 4096) this.#segPool.push(g);
+  }
+
+  /** Frees everything a direction holds. */
+  #freeAll(d: DirState): void {
+    let g = d.head;
+    d.head = null;
+    while (g !== null) {
+      const next = g.next;
+      this.#free(d, g);
+      g = next;
+    }
   }
 
   /** Drops what a direction holds and tells the sink it ended. */
@@ -648,8 +809,7 @@ export class TcpReassembler {
     if (d.state === S_DONE) return;
     d.state = S_DONE;
     d.depthEnded = reason === "depth";
-    for (let g = d.head; g !== null; g = g.next) this.#free(d, g.data.length);
-    d.head = null;
+    this.#freeAll(d);
     this.#sink.end(flow, dir, reason);
   }
 
@@ -679,7 +839,9 @@ export class TcpReassembler {
 
   /**
    * Stops reassembling `flow` (nobody wants its bytes): what is held is
-   * freed, nothing more is handed on, and no ends are reported.
+   * freed, nothing more is handed on, and no ends are reported; the
+   * connection's own state is let go at the end of the segment being
+   * handled (this is called from inside the sink).
    */
   ignore(flow: Flow): void {
     const s = this.#streams(flow, false);
@@ -689,8 +851,7 @@ export class TcpReassembler {
     const light = base < L.length && L[base + LI_ID] === flow.id;
     for (let dir = 0; dir < 2; dir++) {
       const d = s.dirs[dir]!;
-      for (let g = d.head; g !== null; g = g.next) this.#free(d, g.data.length);
-      d.head = null;
+      this.#freeAll(d);
       // A direction ended by depth still counts the bytes it drops.
       if (light && !d.depthEnded) {
         L[base + LI_FLAGS + dir] = L[base + LI_FLAGS + dir]! | L_IGNORED;
@@ -701,7 +862,7 @@ export class TcpReassembler {
 
   #release(s: FlowStreams): void {
     for (const d of s.dirs) {
-      for (let g = d.head; g !== null; g = g.next) this.#free(d, g.data.length);
+      this.#freeAll(d);
       d.reset();
     }
     s.flowId = -1;

@@ -16,6 +16,7 @@ import {
   FlowTable,
 } from "../flows/mod.ts";
 import {
+  BLOCK_SIZE,
   FLOW_OVERHEAD,
   type ReassemblyConfig,
   SEGMENT_OVERHEAD,
@@ -243,6 +244,122 @@ Deno.test("reassembler ends both directions on a RST, handing on what it held wi
   assert.equal(k.r.counters.held, 0);
 });
 
+Deno.test("reassembler lets a connection's stream state go at its RST, not when the flow ends", () => {
+  const k = new Conn();
+  k.handshake();
+  k.c(0, "AB");
+  k.c(4, "EF");
+  assert.equal(k.r.memUsed, FLOW_OVERHEAD + BLOCK_SIZE + SEGMENT_OVERHEAD);
+  k.send(DIR_TO_CLIENT, TCP_RST | TCP_ACK, SERVER_ISN + 1);
+  assert.equal(k.table.size, 1, "the flow itself is still in the table");
+  assert.equal(k.r.memUsed, 0);
+  assert.equal(k.r.blocksInUse, 0);
+  // Later segments of the connection are dropped, not reassembled anew.
+  k.c(6, "GH");
+  k.s(0, "late");
+  assert.equal(k.r.memUsed, 0);
+  assert.equal(k.rec.text(DIR_TO_SERVER), "ABEF");
+  assert.equal(k.rec.text(DIR_TO_CLIENT), "");
+  assert.equal(k.r.counters.midstream, 0);
+  k.table.flush();
+  assert.equal(k.r.memUsed, 0);
+});
+
+Deno.test("reassembler lets a connection's stream state go once both directions sent their FIN", () => {
+  const k = new Conn();
+  k.handshake();
+  k.c(0, "GET", TCP_ACK | TCP_PSH | TCP_FIN);
+  assert.equal(k.rec.ends[DIR_TO_SERVER], "fin");
+  // Half closed: the server may still answer.
+  assert.equal(k.r.memUsed, FLOW_OVERHEAD);
+  k.s(0, "200", TCP_ACK | TCP_PSH, CLIENT_ISN + 5);
+  k.s(3, "", TCP_ACK | TCP_FIN, CLIENT_ISN + 5);
+  assert.equal(k.rec.text(DIR_TO_CLIENT), "200");
+  assert.equal(k.rec.ends[DIR_TO_CLIENT], "fin");
+  assert.equal(k.r.memUsed, 0);
+  k.c(0, "GET", TCP_ACK | TCP_PSH | TCP_FIN); // a retransmission
+  assert.equal(k.r.memUsed, 0);
+  assert.equal(k.rec.text(DIR_TO_SERVER), "GET");
+});
+
+Deno.test("reassembler keeps counting bytes past stream.depth after both directions ended", () => {
+  const k = new Conn({ depth: 4 });
+  k.handshake();
+  k.c(0, "012345");
+  k.s(0, "ab", TCP_ACK | TCP_PSH | TCP_FIN);
+  assert.equal(k.r.memUsed, 0);
+  k.c(6, "6789");
+  assert.equal(k.r.counters.depthDropped, 2 + 4);
+});
+
+Deno.test("reassembler holds segments in slab blocks: the memcap counts the blocks really held, and the slab is reused", () => {
+  const memcap = 4 << 20;
+  const rec = new Recorder();
+  const r = new TcpReassembler(rec, { memcap });
+  const table = new FlowTable((f) => r.flowEnd(f));
+  const p = newPacket();
+  const sizes = [1, 100, 511, 512, 513, 1448, 1460, 9000, 65_000];
+  const send = (i: number, seq: number, bytes: Uint8Array) => {
+    const buf = new Uint8Array(bytes.length + 8);
+    buf.set(bytes, 8);
+    p.data = buf;
+    p.payloadOffset = 8;
+    p.payloadLen = p.payloadWireLen = bytes.length;
+    p.ipVersion = 4;
+    p.proto = IPPROTO_TCP;
+    p.src[0] = 0x0a000100 + i;
+    p.dst[0] = 0x0a000002;
+    p.srcPort = 40000;
+    p.dstPort = 80;
+    p.tcpFlags = bytes.length === 0 ? TCP_SYN : TCP_ACK;
+    p.tcpSeq = seq >>> 0;
+    p.tcpAck = 0;
+    p.tsUs = 1_000_000 + i;
+    const f = table.update(p);
+    r.segment(p, f, table.lastDir);
+  };
+  for (let round = 0; round < 2; round++) {
+    let blocks = 0, bytes = 0;
+    for (let i = 0; i < sizes.length; i++) {
+      const n = sizes[i]!;
+      const data = new Uint8Array(n + 1);
+      for (let j = 0; j <= n; j++) data[j] = (j * 7 + i + round) & 0xff;
+      send(i, 999, new Uint8Array(0)); // SYN: the stream starts at 1000
+      send(i, 1001, data.subarray(1)); // held: byte 0 is missing
+      blocks += Math.ceil(n / BLOCK_SIZE);
+      bytes += n;
+    }
+    assert.equal(r.counters.held, bytes);
+    assert.equal(r.blocksInUse, blocks);
+    assert.equal(
+      r.memUsed,
+      sizes.length * FLOW_OVERHEAD + blocks * (BLOCK_SIZE + SEGMENT_OVERHEAD),
+    );
+    assert.ok(r.slabBytes >= blocks * BLOCK_SIZE);
+    assert.ok(r.slabBytes <= memcap, `slab ${r.slabBytes} > ${memcap}`);
+    const slab = r.slabBytes;
+    // Byte 0 of each: the held bytes come out exactly as sent.
+    for (let i = 0; i < sizes.length; i++) {
+      const n = sizes[i]!;
+      const data = new Uint8Array(n + 1);
+      for (let j = 0; j <= n; j++) data[j] = (j * 7 + i + round) & 0xff;
+      const before = rec.out[DIR_TO_SERVER].length;
+      send(i, 1000, data.subarray(0, 1));
+      assert.deepEqual(
+        new Uint8Array(rec.out[DIR_TO_SERVER].slice(before)),
+        data,
+        `round ${round}, ${n} bytes`,
+      );
+    }
+    assert.equal(r.blocksInUse, 0);
+    assert.equal(r.counters.held, 0);
+    assert.equal(r.memUsed, sizes.length * FLOW_OVERHEAD);
+    table.flush();
+    assert.equal(r.memUsed, 0);
+    assert.equal(r.slabBytes, slab, "the slab is kept for reuse, not grown");
+  }
+});
+
 Deno.test("reassembler stops a direction at stream.depth and counts the bytes past it", () => {
   const k = new Conn({ depth: 10 });
   k.handshake();
@@ -258,7 +375,7 @@ Deno.test("reassembler stops a direction at stream.depth and counts the bytes pa
 });
 
 Deno.test("reassembler never holds more than stream.memcap and counts what it dropped", () => {
-  const memcap = FLOW_OVERHEAD + 4 * (100 + SEGMENT_OVERHEAD);
+  const memcap = FLOW_OVERHEAD + 4 * (BLOCK_SIZE + SEGMENT_OVERHEAD);
   const k = new Conn({ memcap });
   k.handshake();
   const seg = "x".repeat(100);
@@ -295,13 +412,16 @@ function rng(seed: number): () => number {
 Deno.test("reassembler rebuilds a stream cut, reordered and duplicated at random (fuzz)", () => {
   for (let seed = 1; seed <= 200; seed++) {
     const rand = rng(seed);
-    const n = 1 + Math.floor(rand() * 3000);
+    const n = 1 + Math.floor(rand() * 6000);
     const data = new Uint8Array(n);
     for (let i = 0; i < n; i++) data[i] = Math.floor(rand() * 256);
     // Cut into segments of random sizes (1-byte ones too).
     const segs: [number, number][] = [];
     for (let o = 0; o < n;) {
-      const len = rand() < 0.3 ? 1 : 1 + Math.floor(rand() * 200);
+      // Now and then longer than a slab block (held as several pieces).
+      const len = rand() < 0.3
+        ? 1
+        : 1 + Math.floor(rand() * (rand() < 0.2 ? 2000 : 200));
       segs.push([o, Math.min(n, o + len)]);
       o += len;
     }
