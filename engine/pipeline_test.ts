@@ -74,6 +74,11 @@ Deno.test("pipeline runs every tcpdump corpus capture end to end without an unca
       0,
       `${row.file}: segments held after finish`,
     );
+    assert.equal(
+      pipeline.app!.connections,
+      0,
+      `${row.file}: app-layer connection state left after finish`,
+    );
   }
   assert.deepEqual(mismatches, []);
   assert.ok(

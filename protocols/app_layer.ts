@@ -220,7 +220,11 @@ export class AppLayer implements StreamSink {
   readonly budget: ParserBudget;
   #specs: readonly ParserSpec[];
   #outSink: AppLayerOutput;
+  /** Per-flow state by the flow's slot (made at a flow's first stream byte, let go at its end). */
   #bySlot: (FlowApp | null)[] = [];
+  /** States of ended flows, for the next ones. */
+  #pool: FlowApp[] = [];
+  #live = 0;
   #ctx: AppContext;
   #flow: Flow | null = null;
   #parserOut: ParserOutput;
@@ -283,7 +287,8 @@ export class AppLayer implements StreamSink {
     if (s !== null && s.flowId === flow.id) return s;
     if (!create) return null;
     if (s === null) {
-      s = new FlowApp();
+      s = this.#pool.pop() ?? new FlowApp();
+      this.#live++;
       while (this.#bySlot.length <= slot) this.#bySlot.push(null);
       this.#bySlot[slot] = s;
     } else s.reset();
@@ -446,6 +451,16 @@ export class AppLayer implements StreamSink {
       s.spec!.recycle?.(parser);
     }
     s.reset();
+    // Let go: a table of 200,000 flows would otherwise keep a state per
+    // slot that ever carried data.
+    this.#bySlot[flow.slot] = null;
+    this.#live--;
+    if (this.#pool.length < 4096) this.#pool.push(s);
+  }
+
+  /** Connections with app-layer state now (each made at its first stream byte). */
+  get connections(): number {
+    return this.#live;
   }
 
   /**

@@ -106,3 +106,39 @@ Deno.test("AppLayer detects DNS over TCP on its port only", () => {
   app.data(g, DIR_TO_SERVER, framed, 0, framed.length, 0);
   assert.equal(g.appProto, "");
 });
+
+Deno.test("AppLayer makes a connection's state at its first stream byte and lets it go when the flow ends", () => {
+  const { app } = layer();
+  // Flows of one table (distinct slots and ids).
+  const table = new FlowTable(() => {});
+  const open = (sport: number) => {
+    const p = newPacket();
+    p.ipVersion = 4;
+    p.proto = IPPROTO_TCP;
+    p.src[0] = 0x0a000001;
+    p.dst[0] = 0x0a000002;
+    p.srcPort = sport;
+    p.dstPort = 80;
+    p.tcpFlags = 2;
+    return table.update(p);
+  };
+  const flows = [open(40000), open(40001), open(40002)];
+  // A gap alone (a hole before any byte) makes no state.
+  for (const f of flows) app.gap(f, DIR_TO_SERVER, 100);
+  assert.equal(app.connections, 0);
+  assert.equal(app.budget.used, 0);
+  for (const f of flows) {
+    bytewise(app, f, DIR_TO_SERVER, "GET /a HTTP/1.1\r\nHost: h\r\n");
+  }
+  assert.equal(app.connections, 3);
+  assert.ok(app.budget.used > 0, "parsers and their head buffers are counted");
+  for (const f of flows) app.flowEnd(f);
+  assert.equal(app.connections, 0);
+  assert.equal(app.budget.used, 0);
+  // The states are reused by the next connections, counted the same way.
+  const next = open(40003);
+  bytewise(app, next, DIR_TO_SERVER, "GET /b HTTP/1.1\r\n\r\n");
+  assert.equal(app.connections, 1);
+  app.flowEnd(next);
+  assert.equal(app.connections, 0);
+});
