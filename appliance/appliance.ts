@@ -476,6 +476,7 @@ export class Appliance {
       intervalMs: c.storage.commit_interval_ms,
       logger: o.log,
     });
+    await writer.groupPending();
     const eve = c.eve.enabled
       ? await EveLog.open(resolve(o.dataDir, c.eve.path), {
         maxBytes: c.eve.max_mb * 1_000_000,

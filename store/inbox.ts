@@ -27,17 +27,28 @@
  */
 import type { Alert } from "../alerts/alert.ts";
 import { isRecord } from "../common/validate.ts";
-import { alertTimeMs } from "./alerts.ts";
+import {
+  alertTimeMs,
+  getAlerts,
+  parseAlertLogEntry,
+  parseStoredAlert,
+} from "./alerts.ts";
 import type { KvOp } from "./limits.ts";
 import { addOps } from "./limits.ts";
 import type { Store } from "./store.ts";
 import {
+  alertLogKey,
+  alertPrefix,
   groupKey,
   groupSrcKey,
   groupViewKey,
   inboxRuleKey,
   inboxRulePrefix,
+  metaKey,
 } from "./keys.ts";
+
+/** `metaKey` name of the last alert log batch folded into the groups. */
+const GROUPED_THROUGH = "alert_groups_through";
 
 /** The lists a group can be in. */
 export const GROUP_VIEWS = ["inbox", "archived", "escalated", "all"] as const;
@@ -81,6 +92,8 @@ export interface AlertGroup {
   escalated_by?: string;
   /** When it was escalated, ms since the epoch. */
   escalated_at?: number;
+  /** The alert log batch (`["alert_log", seq]`) last folded into it. */
+  seq?: number;
 }
 
 /** An auto-archive rule: new alerts it matches arrive archived. */
@@ -353,14 +366,17 @@ async function updateGroups(
 }
 
 /**
- * Folds written alerts into their groups (called by the writer after each
- * commit that carries alerts, in commit order). New alerts that an
- * auto-archive rule matches arrive archived. Resolves to the groups as
- * stored.
+ * Folds the alerts of alert log batch `seq` into their groups (called by
+ * the writer after each commit that carries alerts, in commit order). New
+ * alerts that an auto-archive rule matches arrive archived. A group that
+ * has already folded batch `seq` or a later one is left as it is, so a
+ * batch folded again (after a crash between the alerts' commit and their
+ * groups') counts once. Resolves to the groups as stored.
  */
 export async function applyAlertsToGroups(
   store: Store,
   items: readonly { alert: Alert; isNew: boolean }[],
+  seq: number,
 ): Promise<AlertGroup[]> {
   if (items.length === 0) return [];
   const byGroup = new Map<string, { alert: Alert; isNew: boolean }[]>();
@@ -373,6 +389,7 @@ export async function applyAlertsToGroups(
   const now = store.now();
   const rules = await listInboxRules(store);
   return await updateGroups(store, [...byGroup.keys()], (id, g) => {
+    if (g !== null && (g.seq ?? 0) >= seq) return null;
     let cur = g;
     for (const it of byGroup.get(id)!) {
       const rule = it.isNew
@@ -380,8 +397,87 @@ export async function applyAlertsToGroups(
         : null;
       cur = foldAlert(cur, it.alert, it.isNew, rule, now);
     }
+    if (cur !== null) cur.seq = seq;
     return cur;
   });
+}
+
+/** The last alert log batch whose alerts are in their groups, or null before the first. */
+export async function groupedThrough(store: Store): Promise<number | null> {
+  const v = (await store.kv.get(metaKey(GROUPED_THROUGH))).value;
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : null;
+}
+
+/** Records that every batch up to `seq` is in its groups. */
+export async function setGroupedThrough(
+  store: Store,
+  seq: number,
+): Promise<void> {
+  await store.kv.set(metaKey(GROUPED_THROUGH), seq);
+}
+
+/**
+ * Brings the groups up to alert log batch `upTo`: folds the batches after
+ * the last one recorded as grouped (those a crash or a failed group write
+ * left out), reading their alerts back. A database that has never been
+ * grouped (written before the inbox existed) is grouped from all its
+ * stored alerts once. Resolves to the batches folded (or alerts grouped,
+ * for that first time).
+ */
+export async function catchUpGroups(
+  store: Store,
+  upTo: number,
+): Promise<number> {
+  const done = await groupedThrough(store);
+  if (done === null) {
+    const n = await groupAllAlerts(store, upTo);
+    await setGroupedThrough(store, upTo);
+    return n;
+  }
+  let folded = 0;
+  if (done >= upTo) return folded;
+  const it = store.kv.list({
+    start: alertLogKey(done + 1),
+    end: alertLogKey(upTo + 1),
+  });
+  for await (const e of it) {
+    const entry = parseAlertLogEntry(e.value);
+    if (entry === null) continue;
+    const fresh = new Set(entry.new);
+    const alerts = await getAlerts(store, [...entry.new, ...entry.updated]);
+    await applyAlertsToGroups(
+      store,
+      alerts.map((alert) => ({
+        alert,
+        isNew: fresh.has(alert.netsentinel.id),
+      })),
+      entry.seq,
+    );
+    await setGroupedThrough(store, entry.seq);
+    folded++;
+  }
+  await setGroupedThrough(store, upTo);
+  return folded;
+}
+
+/** Groups every stored alert (a database written before the inbox); groups that exist are left as they are. */
+async function groupAllAlerts(store: Store, seq: number): Promise<number> {
+  const groups = new Map<string, AlertGroup>();
+  let n = 0;
+  for await (const e of store.kv.list({ prefix: alertPrefix() })) {
+    const a = parseStoredAlert(e.value);
+    if (a === null) continue;
+    const id = groupIdOf(a);
+    groups.set(id, foldAlert(groups.get(id) ?? null, a, true, null, 0));
+    n++;
+  }
+  await updateGroups(store, [...groups.keys()], (id, g) => {
+    if (g !== null) return null;
+    const next = groups.get(id)!;
+    next.seq = seq;
+    return next;
+  });
+  return n;
 }
 
 /** A change of state asked for on groups. */

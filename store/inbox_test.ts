@@ -231,3 +231,90 @@ Deno.test("an auto-archive rule archives the groups it matches and new alerts it
   );
   assert.equal(g5?.archived, false);
 });
+
+/** Deletes every group key and the grouped-through mark: a database as an older NetSentinel left it. */
+async function forgetGroups(kv: Deno.Kv): Promise<void> {
+  for await (const e of kv.list({ prefix: [] })) {
+    const k0 = String(e.key[0]);
+    if (
+      k0.startsWith("alert_group") ||
+      (k0 === "meta" && e.key[1] === "alert_groups_through")
+    ) await kv.delete(e.key);
+  }
+}
+
+Deno.test("a database written before the inbox is grouped from its stored alerts when a writer starts", async () => {
+  await using ts = await tempStore();
+  {
+    await using w = new StoreWriter(ts.store);
+    for (let i = 0; i < 5; i++) {
+      w.queueAlert(
+        alertOf(i, "10.0.2.1", i < 3 ? "10.0.0.9" : "10.0.0.8"),
+        true,
+      );
+    }
+    await w.flush();
+  }
+  await forgetGroups(ts.store.kv);
+  assert.equal((await listGroups(ts.store, { view: "all" })).groups.length, 0);
+  await using w = new StoreWriter(ts.store);
+  await w.groupPending();
+  const groups = (await listGroups(ts.store, { view: "all" })).groups;
+  assert.deepEqual(groups.map((g) => [g.dest_ip, g.count]), [
+    ["10.0.0.8", 2],
+    ["10.0.0.9", 3],
+  ]);
+  assert.deepEqual(groups[0]!.newest, {
+    id: testId(4),
+    explanation: "alert 4",
+  });
+  // Grouped once: a later start and a new alert count each alert once.
+  await w.groupPending();
+  w.queueAlert(alertOf(5, "10.0.2.1", "10.0.0.9"), true);
+  await w.flush();
+  const g9 = (await listGroups(ts.store, { view: "all" })).groups
+    .find((g) => g.dest_ip === "10.0.0.9")!;
+  assert.equal(g9.count, 4);
+  assert.equal(w.metrics.groupErrors, 0);
+});
+
+Deno.test("alert batches whose groups were never written (a crash between the two commits) are folded in once by the next writer", async () => {
+  await using ts = await tempStore();
+  const kv = ts.store.kv;
+  const a1 = alertOf(1, "10.0.3.1", "10.0.0.9");
+  const a2 = alertOf(2, "10.0.3.1", "10.0.0.9");
+  const a3 = alertOf(3, "10.0.3.2", "10.0.0.9");
+  {
+    await using w = new StoreWriter(ts.store);
+    w.queueAlert(a1, true);
+    await w.flush();
+    // The groups as batch 1 left them.
+    const after1: Deno.KvEntry<unknown>[] = [];
+    for await (const e of kv.list({ prefix: [] })) {
+      if (String(e.key[0]).startsWith("alert_group")) after1.push(e);
+    }
+    w.queueAlert(a2, true);
+    w.queueAlert(a3, true);
+    await w.flush();
+    // As if the process died between batch 2's alerts and their groups.
+    await forgetGroups(kv);
+    for (const e of after1) await kv.set(e.key, e.value);
+    await kv.set(["meta", "alert_groups_through"], 1);
+  }
+  assert.equal((await getGroup(ts.store, groupIdOf(a1)))?.count, 1);
+  assert.equal(await getGroup(ts.store, groupIdOf(a3)), null);
+  await using w = new StoreWriter(ts.store);
+  await w.groupPending();
+  assert.equal((await getGroup(ts.store, groupIdOf(a1)))?.count, 2);
+  assert.equal((await getGroup(ts.store, groupIdOf(a3)))?.count, 1);
+  // Dying after the groups but before the mark: folding again counts once.
+  await kv.set(["meta", "alert_groups_through"], 1);
+  await w.groupPending();
+  assert.equal((await getGroup(ts.store, groupIdOf(a1)))?.count, 2);
+  assert.equal((await getGroup(ts.store, groupIdOf(a3)))?.count, 1);
+  // And the writer goes on from there.
+  w.queueAlert(alertOf(4, "10.0.3.2", "10.0.0.9"), true);
+  await w.flush();
+  assert.equal((await getGroup(ts.store, groupIdOf(a3)))?.count, 2);
+  assert.equal(w.metrics.groupErrors, 0);
+});

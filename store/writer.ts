@@ -10,7 +10,11 @@
 import type { Alert } from "../alerts/alert.ts";
 import { type Logger, silentLogger } from "../common/logger.ts";
 import { type AlertHead, alertTimeMs, getAlertHead } from "./alerts.ts";
-import { applyAlertsToGroups } from "./inbox.ts";
+import {
+  applyAlertsToGroups,
+  catchUpGroups,
+  setGroupedThrough,
+} from "./inbox.ts";
 import type { HostRecord } from "./hosts.ts";
 import {
   alertBySrcKey,
@@ -191,6 +195,8 @@ export class StoreWriter implements AsyncDisposable {
   #head: AlertHead | null = null;
   #sizes = new Map<Group, number>();
   #headVs: string | null = null;
+  /** The alert log batch the inbox's groups are known to be folded through (null: to be caught up). */
+  #groupedThrough: number | null = null;
   #m: Omit<WriterMetrics, "pending"> = {
     flushes: 0,
     commits: 0,
@@ -524,6 +530,7 @@ export class StoreWriter implements AsyncDisposable {
     // An alert id already stored (a capture replayed again gives the same
     // ids) is new to the log but not to its group.
     const stored = await this.#stored(newIds);
+    if (hasAlerts && this.#groupedThrough === null) await this.groupPending();
     for (let attempt = 0;; attempt++) {
       const at = this.#store.now();
       const atomic = this.#store.kv.atomic();
@@ -569,7 +576,7 @@ export class StoreWriter implements AsyncDisposable {
       for (const g of part) this.#m.bytes += this.#sizes.get(g) ?? 0;
       for (const g of part) this.#m[COUNTER[g.kind]]++;
       this.#m.lastCommitAt = at;
-      if (hasAlerts) await this.#group(part, stored);
+      if (hasAlerts) await this.#group(part, stored, seq!);
       try {
         this.#onCommit?.({
           seq,
@@ -587,8 +594,16 @@ export class StoreWriter implements AsyncDisposable {
     }
   }
 
-  /** Folds the committed alerts of `part` into the inbox's groups; a failure is logged and counted. */
-  async #group(part: Group[], stored: ReadonlySet<string>): Promise<void> {
+  /**
+   * Folds the committed alerts of `part` (alert log batch `seq`) into the
+   * inbox's groups; a failure is logged and counted, and the next commit
+   * catches up from the alert log ({@link groupPending}).
+   */
+  async #group(
+    part: Group[],
+    stored: ReadonlySet<string>,
+    seq: number,
+  ): Promise<void> {
     const items: { alert: Alert; isNew: boolean }[] = [];
     for (const g of part) {
       if (g.kind === "alert") {
@@ -598,14 +613,47 @@ export class StoreWriter implements AsyncDisposable {
         });
       }
     }
+    if (this.#groupedThrough !== seq - 1) {
+      // Another writer committed in between, or catching up failed: the
+      // next commit catches up from the log, this batch included.
+      this.#groupedThrough = null;
+      return;
+    }
     try {
-      await applyAlertsToGroups(this.#store, items);
+      await applyAlertsToGroups(this.#store, items, seq);
+      await setGroupedThrough(this.#store, seq);
+      this.#groupedThrough = seq;
     } catch (e) {
+      this.#groupedThrough = null;
       this.#m.groupErrors++;
       this.#log.error("alert group update failed", {
         error: e,
         alerts: items.length,
       });
+    }
+  }
+
+  /**
+   * Folds into the inbox's groups every committed alert batch they miss: a
+   * crash between an earlier run's two commits (the alerts', then their
+   * groups'), a failed group write, or a database written before the inbox
+   * (grouped from all its alerts once). Runs before the first commit with
+   * alerts; the appliance also calls it at start, before queuing anything,
+   * so old alerts show in the inbox at once. Failures are logged and
+   * counted, never thrown.
+   */
+  async groupPending(): Promise<void> {
+    try {
+      const { head } = await getAlertHead(this.#store);
+      const n = await catchUpGroups(this.#store, head.seq);
+      if (n > 0) {
+        this.#log.info("alert groups caught up", { through: head.seq, n });
+      }
+      this.#groupedThrough = head.seq;
+    } catch (e) {
+      this.#groupedThrough = null;
+      this.#m.groupErrors++;
+      this.#log.error("catching up alert groups failed", { error: e });
     }
   }
 
