@@ -25,6 +25,7 @@ import {
   type FrameBatch,
   LibpcapMissingError,
   LiveSource,
+  releaseBatch,
   ReplaySource,
 } from "../capture/mod.ts";
 import {
@@ -1065,7 +1066,12 @@ export class Appliance {
           };
           this.#o.log.info("capture started", { interface: iface, filter });
           attempt = 0;
-          for await (const b of live.batches()) this.#process(b);
+          for await (const b of live.batches()) {
+            this.#process(b);
+            // The worker's batch is ours alone and seen: free it now rather
+            // than let them pile up until a collection (see releaseBatch).
+            releaseBatch(b);
+          }
           if (this.#stopping) break;
           throw new Error("capture ended without being stopped");
         } catch (e) {

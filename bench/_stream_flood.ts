@@ -13,7 +13,7 @@
  * @module
  */
 import { AlertAggregator, defaultPolicy } from "../alerts/mod.ts";
-import { BatchBuilder } from "../capture/mod.ts";
+import { BatchBuilder, releaseBatch } from "../capture/mod.ts";
 import { createDetectors } from "../detect/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import { buildFrame } from "./_traffic.ts";
@@ -38,12 +38,16 @@ let peak = Deno.memoryUsage();
 let atPeak: Record<string, number> = {};
 // Batches as live capture makes them (capture_worker.ts: BatchBuilder.take,
 // buffers of their own, sent at 4096 frames or once 2 MiB of frames are in,
-// LiveSource's default `batchBytes`).
+// LiveSource's default `batchBytes`), released once processed as the
+// appliance does.
 const BATCH_BYTES = 2 << 20;
 const b = new BatchBuilder(4096, BATCH_BYTES);
 const flush = () => {
   const batch = b.take();
-  if (batch !== null) pipeline.processBatch(batch);
+  if (batch !== null) {
+    pipeline.processBatch(batch);
+    releaseBatch(batch); // as the appliance does with live capture's batches
+  }
   const used = pipeline.reassembler?.memUsed ?? 0;
   if (used > maxUsed) maxUsed = used;
   const m = Deno.memoryUsage();
