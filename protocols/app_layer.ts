@@ -225,6 +225,8 @@ export class AppLayer implements StreamSink {
   /** States of ended flows, for the next ones. */
   #pool: FlowApp[] = [];
   #live = 0;
+  /** The state found last (its flow id says whether it is still that flow's). */
+  #last: FlowApp = new FlowApp();
   #ctx: AppContext;
   #flow: Flow | null = null;
   #parserOut: ParserOutput;
@@ -282,9 +284,12 @@ export class AppLayer implements StreamSink {
   }
 
   #state(flow: Flow, create: boolean): FlowApp | null {
+    // A segment's bytes and the gap after them come one after the other.
+    const last = this.#last;
+    if (last.flowId === flow.id) return last;
     const slot = flow.slot;
     let s = slot < this.#bySlot.length ? this.#bySlot[slot]! : null;
-    if (s !== null && s.flowId === flow.id) return s;
+    if (s !== null && s.flowId === flow.id) return (this.#last = s);
     if (!create) return null;
     if (s === null) {
       s = this.#pool.pop() ?? new FlowApp();
@@ -293,7 +298,7 @@ export class AppLayer implements StreamSink {
       this.#bySlot[slot] = s;
     } else s.reset();
     s.flowId = flow.id;
-    return s;
+    return (this.#last = s);
   }
 
   /** Reassembled bytes of one direction (the reassembler's sink). */

@@ -131,9 +131,15 @@ export interface HttpMessage {
 const EMPTY = new Uint8Array(0);
 const TE = new TextEncoder();
 
-/** A message head as parsed; the start line's view is made when asked for. */
+/**
+ * A message head as parsed. Header fields are kept as offsets into `raw`
+ * (four numbers a field: name start and end, value start and end; a folded
+ * continuation line has name start -1); their {@link HttpHeader} objects
+ * are made when `headers` is first read, and the parser's own lookups
+ * (framing, coding) read the offsets. The start line's view is made when
+ * asked for.
+ */
 class Head implements HttpMessage {
-  readonly headers: HttpHeader[];
   readonly raw: Uint8Array;
   readonly lineEnd: number;
   readonly headerStart: number;
@@ -141,22 +147,78 @@ class Head implements HttpMessage {
   body: Uint8Array = EMPTY;
   bodyLength = 0;
   bodyIncomplete = false;
+  readonly #at: number[];
+  /** Whether a folded line is among the fields (lookups then read the objects). */
+  readonly #folded: boolean;
+  #headers: HttpHeader[] | null = null;
   constructor(
     raw: Uint8Array,
     lineEnd: number,
     headerStart: number,
-    headers: HttpHeader[],
+    at: number[],
+    folded: boolean,
     truncated: boolean,
   ) {
     this.raw = raw;
     this.lineEnd = lineEnd;
     this.headerStart = headerStart;
-    this.headers = headers;
+    this.#at = at;
+    this.#folded = folded;
     this.truncated = truncated;
   }
   get line(): Uint8Array {
     return this.raw.subarray(0, this.lineEnd);
   }
+  get headers(): readonly HttpHeader[] {
+    if (this.#headers !== null) return this.#headers;
+    const raw = this.raw, at = this.#at;
+    const out: HttpHeader[] = [];
+    for (let i = 0; i < at.length; i += 4) {
+      if (at[i]! < 0) {
+        out[out.length - 1]!.fold(at[i + 2]!, at[i + 3]!);
+        continue;
+      }
+      AT.ns = at[i]!;
+      AT.ne = at[i + 1]!;
+      AT.vs = at[i + 2]!;
+      AT.ve = at[i + 3]!;
+      out.push(new HttpHeader(raw, lowerText(raw, AT.ns, AT.ne), AT));
+    }
+    this.#headers = out;
+    return out;
+  }
+  /** First value of the field whose lower-case name is `key`, or null. */
+  find(key: string): Uint8Array | null {
+    if (this.#folded) return findIn(this.headers, key);
+    const raw = this.raw, at = this.#at;
+    for (let i = 0; i < at.length; i += 4) {
+      if (nameIs(raw, at[i]!, at[i + 1]!, key)) {
+        return raw.subarray(at[i + 2]!, at[i + 3]!);
+      }
+    }
+    return null;
+  }
+}
+
+/** Whether the name `b[from, to)` has `key` as its key (lower case, the first 64 bytes, as {@link lowerText}). */
+function nameIs(b: Uint8Array, from: number, to: number, key: string): boolean {
+  const n = to - from < 64 ? to - from : 64;
+  if (n !== key.length) return false;
+  for (let i = 0; i < n; i++) {
+    const c = b[from + i]!;
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== key.charCodeAt(i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function findIn(
+  headers: readonly HttpHeader[],
+  key: string,
+): Uint8Array | null {
+  for (const h of headers) if (h.key === key) return h.value;
+  return null;
 }
 
 /** One HTTP request and its response. */
@@ -239,8 +301,7 @@ export function hostEnd(h: Uint8Array): number {
 
 function headerOf(m: HttpMessage | null, key: string): Uint8Array | null {
   if (m === null) return null;
-  for (const h of m.headers) if (h.key === key) return h.value;
-  return null;
+  return m instanceof Head ? m.find(key) : findIn(m.headers, key);
 }
 
 // Parser states of one direction.
@@ -359,8 +420,11 @@ class Side {
     if (room < n) this.headTrunc = true;
     const k = room < n ? room : n;
     if (k > 0) {
-      this.head.set(buf.subarray(from, from + k), this.headLen);
-      this.headLen += k;
+      const h = this.head, at = this.headLen;
+      // A short piece is copied by hand: no view made for it.
+      if (k <= 256) { for (let j = 0; j < k; j++) h[at + j] = buf[from + j]!; }
+      else h.set(buf.subarray(from, from + k), at);
+      this.headLen = at + k;
     }
   }
 
@@ -470,7 +534,9 @@ function parseHead(
   if (eol < 0) eol = raw.length;
   let le = eol;
   if (le > 0 && raw[le - 1] === 0x0d) le--;
-  const headers: HttpHeader[] = [];
+  const at: number[] = [];
+  let fields = 0;
+  let folded = false;
   let pos = eol + 1;
   while (pos < raw.length) {
     let e = raw.indexOf(0x0a, pos);
@@ -479,13 +545,14 @@ function parseHead(
     if (he > pos && raw[he - 1] === 0x0d) he--;
     if (he === pos) break;
     const c0 = raw[pos]!;
-    if ((c0 === 0x20 || c0 === 0x09) && headers.length > 0) {
+    if ((c0 === 0x20 || c0 === 0x09) && fields > 0) {
       // Obsolete line folding: joined to the previous value by a space.
       let a = pos, b = he;
       while (a < b && (raw[a] === 0x20 || raw[a] === 0x09)) a++;
       while (b > a && (raw[b - 1] === 0x20 || raw[b - 1] === 0x09)) b--;
-      headers[headers.length - 1]!.fold(a, b);
-    } else if (headers.length < HTTP_MAX_HEADERS) {
+      at.push(-1, -1, a, b);
+      folded = true;
+    } else if (fields < HTTP_MAX_HEADERS) {
       let colon = pos;
       while (colon < he && raw[colon] !== 0x3a) colon++;
       if (colon < he) {
@@ -494,16 +561,20 @@ function parseHead(
         let vs = colon + 1, ve = he;
         while (vs < ve && (raw[vs] === 0x20 || raw[vs] === 0x09)) vs++;
         while (ve > vs && (raw[ve - 1] === 0x20 || raw[ve - 1] === 0x09)) ve--;
-        AT.ns = pos;
-        AT.ne = ne;
-        AT.vs = vs;
-        AT.ve = ve;
-        headers.push(new HttpHeader(raw, lowerText(raw, pos, ne), AT));
+        at.push(pos, ne, vs, ve);
+        fields++;
       }
     }
     pos = e + 1;
   }
-  return new Head(raw, le, Math.min(eol + 1, raw.length), headers, truncated);
+  return new Head(
+    raw,
+    le,
+    Math.min(eol + 1, raw.length),
+    at,
+    folded,
+    truncated,
+  );
 }
 
 function trim(d: Uint8Array, s: number, e: number): Uint8Array {

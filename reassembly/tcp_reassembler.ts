@@ -395,6 +395,9 @@ export class TcpReassembler {
       return;
     }
     const seq = p.tcpSeq;
+    // The flow's stream state (none before it carried data). It stays the
+    // same object for this whole call: nothing below releases it.
+    let s = this.#streams(flow, false);
     // The acknowledgement tells where the peer's stream stands.
     if ((flags & TCP_ACK) !== 0) {
       const ack = p.tcpAck;
@@ -402,7 +405,6 @@ export class TcpReassembler {
       if ((lfp & L_ACKED) === 0 || seqDiff(ack, L[ai]!) > 0) {
         L[ai] = ack;
         L[fp] = lfp | L_ACKED;
-        const s = this.#streams(flow, false);
         if (s !== null) {
           const pd = s.dirs[dir ^ 1]!;
           if (pd.state === S_OPEN && pd.head !== null) {
@@ -422,7 +424,6 @@ export class TcpReassembler {
       L[ii] = seq;
       L[fi] = lfi = lfi | L_START;
     }
-    let s = this.#streams(flow, false);
     if (s === null) {
       if (len === 0) return;
       s = this.#streams(flow, true);
