@@ -35,6 +35,7 @@ import {
 } from "../decode/mod.ts";
 import {
   DIR_TO_CLIENT,
+  DIR_TO_SERVER,
   type Flow,
   type FlowEndReason,
   TCP_STATE_SYN_RECV,
@@ -95,6 +96,13 @@ export interface ProbeOut {
   /** IPPROTO_TCP or IPPROTO_UDP. */
   proto: number;
   tsUs: number;
+  /**
+   * True when the prober answered the target: it sent a packet after the
+   * target's SYN+ACK (the RST its kernel sends for a half-open probe, or
+   * the ACK completing a connect). A spoofed source (an `nmap -D` decoy)
+   * never receives the answer, so it never reacts to it.
+   */
+  reacted: boolean;
 }
 
 /** Creates an empty probe record (one per detector, reused). */
@@ -107,6 +115,7 @@ export function newProbe(): ProbeOut {
     port: 0,
     proto: 0,
     tsUs: 0,
+    reacted: false,
   };
 }
 
@@ -157,6 +166,7 @@ function fromFlow(f: Flow, kind: number, tsUs: number, out: ProbeOut): true {
   out.port = f.dstPort;
   out.proto = f.proto;
   out.tsUs = tsUs;
+  out.reacted = false;
   return true;
 }
 
@@ -180,7 +190,10 @@ export function probeAtPacket(
     const cf = f.flagsToServer & FLAG_MASK;
     if (cf & TCP_SYN) {
       if (f.synAckCount > 0) {
-        return fromFlow(f, cf & TCP_ACK ? P_CONNECT : P_SYN, p.tsUs, out);
+        fromFlow(f, cf & TCP_ACK ? P_CONNECT : P_SYN, p.tsUs, out);
+        // The client's RST, or its handshake ACK, answered the SYN+ACK.
+        out.reacted = dir === DIR_TO_SERVER || (cf & TCP_ACK) !== 0;
+        return true;
       }
       return fromFlow(f, P_SYN_REFUSED, p.tsUs, out);
     }
@@ -235,6 +248,7 @@ function icmpUnreachable(p: Packet, out: ProbeOut): boolean {
   out.kind = P_UDP;
   out.proto = IPPROTO_UDP;
   out.tsUs = p.tsUs;
+  out.reacted = false;
   return true;
 }
 
@@ -264,7 +278,9 @@ export function probeAtEnd(
         return fromFlow(f, P_SYN, f.lastUs, out);
       }
       if (reason === "shutdown" || f.pktsToClient === 0) return false;
-      return fromFlow(f, P_CONNECT, f.lastUs, out);
+      fromFlow(f, P_CONNECT, f.lastUs, out);
+      out.reacted = true;
+      return true;
     }
     if (f.pktsToClient !== 0) return false;
     const k = noSynKind(cf);

@@ -19,12 +19,40 @@
  * split between machines). Its source is the first prober seen and it is
  * marked unconfirmed (decoys are spoofed), so it never blocks.
  *
+ * Decoys (`nmap -D`): nmap sends each probe from every decoy address and
+ * from the real one back to back, so flows from several sources to the
+ * same port of the same host start within a millisecond of each other,
+ * probe after probe (lockstep). Sources probing in lockstep are one
+ * incident. Only the real scanner can react to the target's answers: its
+ * kernel resets the SYN+ACKs of a half-open scan, or it completes the
+ * handshakes of a connect scan (a spoofed address never receives them).
+ * When exactly one source of the lockstep group reacted, the group gives
+ * one alert naming it as the source (confirmed: it may block), the others
+ * listed as `decoys`; when none or several did (stealth probes, live hosts
+ * used as decoys), one alert about the target lists the group's
+ * `sources` with `confirmed_source: false` (nothing blocks: the real
+ * scanner cannot be told apart). Their distributed alert is the same
+ * incident and is not raised. This is the "decoy portscan" of Snort's
+ * sfPortscan (README.sfportscan: many sources, few ports, one target),
+ * told apart by who answers, as nmap's own book warns it can be.
+ *
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
 import type { Policy } from "../alerts/policy.ts";
-import { formatAddr, type Packet } from "../decode/mod.ts";
-import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
+import {
+  formatAddr,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  type Packet,
+  TCP_SYN,
+} from "../decode/mod.ts";
+import {
+  DIR_TO_SERVER,
+  type Flow,
+  type FlowEndReason,
+  type PacketContext,
+} from "../flows/mod.ts";
 import { KeyedTable } from "./_table.ts";
 import { DistinctRing, PortBitset } from "./_ring.ts";
 import { Slab } from "./_slab.ts";
@@ -65,6 +93,16 @@ const SAMPLE_PORTS = 20;
 const SLOW_GAP_US = 2e6;
 /** Largest distinct-port ring per pair (the threshold is clamped to it). */
 const MAX_RING = 4096;
+/** Flows to one port of one host from two sources this close are in lockstep (µs). */
+const LOCKSTEP_US = 1000;
+/**
+ * Lockstep starts a source needs to count as one of a decoy group (and at
+ * least half of its probes): two scanners of one host coincide now and
+ * then, decoys on every probe.
+ */
+const MIN_LOCKSTEP = 5;
+/** Sources of a decoy group remembered per target. */
+const MAX_GROUP = 64;
 
 class PairTracker {
   version: 4 | 6 = 4;
@@ -87,6 +125,10 @@ class PairTracker {
   /** The first distinct ports probed (reused: no allocation per probe). */
   readonly sample: number[] = new Array<number>(SAMPLE_PORTS).fill(0);
   nSample = 0;
+  /** A probe of this source reacted to the target's answer (see ProbeOut). */
+  reacted = false;
+  /** Flows it started in lockstep with another source's (decoys). */
+  lockstep = 0;
 
   constructor(cap: number, slab: Slab) {
     this.scanner = slab.u32(4);
@@ -109,6 +151,8 @@ class PairTracker {
     this.dirty = false;
     this.seen = null;
     this.nSample = 0;
+    this.reacted = false;
+    this.lockstep = 0;
   }
 }
 
@@ -152,7 +196,113 @@ export function portScan(policy: Policy, emit: Emit): Detector {
     },
   );
 
+  /** Decoy groups: per target tracker, the pair trackers in lockstep. */
+  const groups = new WeakMap<SpreadTracker, PairTracker[]>();
+  /** The previous flow start (lockstep detection; no allocation). */
+  const prev = {
+    us: -1,
+    version: 4,
+    port: 0,
+    proto: 0,
+    src: new Uint32Array(4),
+    dst: new Uint32Array(4),
+    pair: null as PairTracker | null,
+  };
+
+  function pairOf(
+    version: 4 | 6,
+    src: ArrayLike<number>,
+    dst: ArrayLike<number>,
+    nowUs: number,
+  ): PairTracker {
+    pairs.setKey(TAG_PAIR, version, src, dst, 0);
+    const t = pairs.upsert(nowUs);
+    if (pairs.lastCreated) {
+      t.version = version;
+      t.scanner.set(src);
+      t.target.set(dst);
+    }
+    return t;
+  }
+
+  function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+    return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+  }
+
+  /** Members of `t`'s decoy group still tracking that target. */
+  function groupOf(t: SpreadTracker | null): PairTracker[] {
+    if (t === null) return [];
+    const g = groups.get(t);
+    if (g === undefined) return [];
+    return g.filter((m) =>
+      m.lockstep >= MIN_LOCKSTEP && m.lockstep * 2 >= m.probes &&
+      m.version === t.version && same(m.target, t.target)
+    );
+  }
+
+  function spreadOf(
+    version: 4 | 6,
+    dst: ArrayLike<number>,
+  ): SpreadTracker | null {
+    targets.setKey(TAG_TARGET, version, dst, null, 0);
+    return targets.get();
+  }
+
+  /** A flow `f` just started: counts lockstep with the previous start. */
+  function onFlowStart(f: Flow, nowUs: number): void {
+    const v = f.version;
+    if (
+      prev.us >= 0 && nowUs - prev.us <= LOCKSTEP_US &&
+      prev.port === f.dstPort && prev.proto === f.proto &&
+      prev.version === v && same(prev.dst, f.dstAddr) &&
+      !same(prev.src, f.srcAddr)
+    ) {
+      const a = pairOf(v, prev.src, prev.dst, nowUs);
+      const b = pairOf(v, f.srcAddr, f.dstAddr, nowUs);
+      // The previous start is counted once, by the first flow that echoes it.
+      if (prev.pair !== a) a.lockstep++;
+      b.lockstep++;
+      prev.pair = b;
+      if (a.lockstep >= MIN_LOCKSTEP || b.lockstep >= MIN_LOCKSTEP) {
+        targets.setKey(TAG_TARGET, v, f.dstAddr, null, 0);
+        const t = targets.upsert(nowUs);
+        if (targets.lastCreated) {
+          t.version = v;
+          t.target.set(f.dstAddr);
+        }
+        let g = groups.get(t);
+        if (g === undefined) {
+          g = [];
+          groups.set(t, g);
+        } else if (g.length > 0 && !same(g[0]!.target, t.target)) {
+          g.length = 0; // the tracker was reused for another target
+        }
+        for (const m of [a, b]) {
+          if (
+            m.lockstep >= MIN_LOCKSTEP && g.length < MAX_GROUP && !g.includes(m)
+          ) {
+            g.push(m);
+          }
+        }
+      }
+    } else prev.pair = null;
+    prev.us = nowUs;
+    prev.version = v;
+    prev.port = f.dstPort;
+    prev.proto = f.proto;
+    prev.src.set(f.srcAddr);
+    prev.dst.set(f.dstAddr);
+  }
+
   function reportSpread(t: SpreadTracker, nowUs: number): void {
+    // Sources in lockstep are one decoy scan, reported by report().
+    const group = groupOf(t);
+    if (group.length >= 2 && t.nSources <= group.length) {
+      t.lastEmitUs = nowUs;
+      t.dirty = false;
+      t.reported = t.probes;
+      return;
+    }
     t.lastEmitUs = nowUs;
     t.dirty = false;
     const count = t.probes - t.reported;
@@ -237,6 +387,39 @@ export function portScan(policy: Policy, emit: Emit): Detector {
       : t.udp > 0
       ? "UDP"
       : "TCP";
+    let key: string | undefined;
+    let decoyNote = "";
+    const extra: Record<string, unknown> = {};
+    if (t.lockstep >= MIN_LOCKSTEP) {
+      const group = groupOf(spreadOf(t.version, t.target));
+      if (group.length >= 2 && group.includes(t)) {
+        const reacted = group.filter((m) => m.reacted);
+        const others = group.filter((m) => m !== t).map((m) =>
+          formatAddr(m.version, m.scanner)
+        ).sort();
+        if (reacted.length === 1) {
+          // A decoy: its probes are listed in the real scanner's alert.
+          if (reacted[0] !== t) return;
+          extra.decoys = others;
+          extra.confirmed_source = true;
+          decoyNote = `; ${others.length} decoy source${
+            others.length > 1 ? "s" : ""
+          } (${others.slice(0, 5).join(", ")}${
+            others.length > 5 ? ", …" : ""
+          }) sent the same probes at the same instants, and only ${src} answered the target's replies`;
+        } else {
+          const all = [...others, src].sort();
+          key = `decoys>${dst}`;
+          extra.sources = all;
+          extra.confirmed_source = false;
+          decoyNote = `; ${all.length} sources (${all.slice(0, 5).join(", ")}${
+            all.length > 5 ? ", …" : ""
+          }) sent the same probes at the same instants (decoys), and ${
+            reacted.length === 0 ? "none" : "several"
+          } answered the target's replies: the real scanner cannot be told apart`;
+        }
+      }
+    }
     const evidence: Record<string, unknown> = {
       scan_kind: name,
       kinds: nonZero(PROBE_NAMES, t.kinds),
@@ -251,6 +434,7 @@ export function portScan(policy: Policy, emit: Emit): Detector {
       window_s: cfg.window_s,
       threshold,
       sample_ports: t.sample.slice(0, t.nSample).sort((a, b) => a - b),
+      ...extra,
     };
     emit(detection(policy, TYPE, name, {
       tsUs: t.lastUs,
@@ -259,23 +443,20 @@ export function portScan(policy: Policy, emit: Emit): Detector {
       src,
       dest: dst,
       proto: proto === "UDP" ? "UDP" : "TCP",
+      ...(key === undefined ? {} : { key }),
       evidence,
       explanation:
         `${src} probed ${distinct} distinct ${proto} ports of ${dst} ` +
-        `in ${seconds(durUs)} s (${name} scan${evidence.slow ? ", slow" : ""})`,
+        `in ${seconds(durUs)} s (${name} scan${
+          evidence.slow ? ", slow" : ""
+        })${decoyNote}`,
     }));
   }
 
   function onProbe(pr: ProbeOut): void {
     const kind = kindOf(pr);
     onSpread(pr, kind);
-    pairs.setKey(TAG_PAIR, pr.version, pr.scanner, pr.target, 0);
-    const t = pairs.upsert(pr.tsUs);
-    if (pairs.lastCreated) {
-      t.version = pr.version;
-      t.scanner.set(pr.scanner);
-      t.target.set(pr.target);
-    }
+    const t = pairOf(pr.version, pr.scanner, pr.target, pr.tsUs);
     const now = pr.tsUs;
     // A tracker idle for a whole window starts over.
     if (!t.alerted && t.probes > 0 && now - t.lastUs > windowUs) {
@@ -288,6 +469,7 @@ export function portScan(policy: Policy, emit: Emit): Detector {
     if (now > t.lastUs) t.lastUs = now;
     t.probes++;
     t.kinds[kind]!++;
+    if (pr.reacted) t.reacted = true;
     if (pr.proto === 17) t.udp++;
     else t.tcp++;
     const key = pr.port | (kind === P_UDP ? 0x10000 : 0);
@@ -316,7 +498,14 @@ export function portScan(policy: Policy, emit: Emit): Detector {
     type: TYPE,
     stateSize: () => pairs.size + targets.size,
     onPacket(p: Packet, ctx: PacketContext): void {
-      if (p.tcpFlags !== 0 && isCraftedSyn(p)) {
+      const craftedSyn = p.tcpFlags !== 0 && isCraftedSyn(p);
+      // Decoys need raw packets: crafted SYNs, SYN-less TCP probes, UDP.
+      if (
+        ctx.newFlow && ctx.dir === DIR_TO_SERVER &&
+        (craftedSyn || p.proto === IPPROTO_UDP ||
+          (p.proto === IPPROTO_TCP && (p.tcpFlags & TCP_SYN) === 0))
+      ) onFlowStart(ctx.flow, p.tsUs);
+      if (craftedSyn) {
         crafted.setKey(TAG_CRAFTED, p.ipVersion, p.src, null, 0);
         crafted.upsert(p.tsUs).n++;
       }

@@ -7,6 +7,8 @@ import {
   TCP_SYN,
   TCP_URG,
 } from "../decode/mod.ts";
+import type { Alert } from "../alerts/mod.ts";
+import { DEFAULT_BLOCK_POLICY, isConfirmedSource } from "../respond/mod.ts";
 import { ofType, run, Traffic } from "./_test_traffic.ts";
 
 const A = "10.99.0.66", V = "10.99.0.10";
@@ -265,4 +267,142 @@ Deno.test("port scan: two sources or a busy server raise no distributed scan", (
     t.connection(`10.99.0.${100 + c}`, 40000 + c, V, 80, { request: "GET /" });
   }
   assert.deepEqual(ofType(run(t).alerts, "port_scan"), []);
+});
+
+const DECOYS = ["10.99.0.201", "10.99.0.202", "10.99.0.203", "10.99.0.204"];
+
+/**
+ * nmap -D: every probe goes out from the decoys and the real scanner back
+ * to back (D1, D2, ME, D3, D4, as `-D D1,D2,ME,D3,D4`). `answer(src, p)`
+ * writes what the target and the source send back for one probe.
+ */
+function decoyScan(
+  n: number,
+  probe: (t: Traffic, src: string, sp: number, p: number) => void,
+  answer: (t: Traffic, src: string, sp: number, p: number) => void,
+): Traffic {
+  const t = new Traffic();
+  const order = [DECOYS[0]!, DECOYS[1]!, A, DECOYS[2]!, DECOYS[3]!];
+  let sp = 50000;
+  for (const p of ports(n)) {
+    for (const src of order) {
+      probe(t, src, sp, p);
+      answer(t, src, sp, p);
+    }
+    sp++;
+  }
+  return t;
+}
+
+/** What blocking would do: no alert naming a decoy may be a confirmed source. */
+function assertNoDecoyConfirmed(live: readonly { alert: Alert }[]): void {
+  for (const { alert } of live) {
+    if (alert.netsentinel.type !== "port_scan") continue;
+    if (DECOYS.includes(alert.src_ip)) {
+      assert.equal(
+        isConfirmedSource(alert, DEFAULT_BLOCK_POLICY),
+        false,
+        `a decoy as confirmed source: ${alert.netsentinel.explanation}`,
+      );
+    }
+  }
+}
+
+Deno.test("port scan: nmap -D decoys on the LAN give one alert naming the real scanner, the only source that answers the target, with the decoys listed", () => {
+  // On one LAN the target cannot even reach the decoys' addresses (ARP
+  // fails): only the real scanner gets answers, and its kernel resets the
+  // SYN+ACKs of open ports.
+  const t = decoyScan(30, (t, s, sp, p) => t.craftedSyn(s, sp, V, p), (
+    t,
+    s,
+    sp,
+    p,
+  ) => {
+    if (s !== A) return;
+    if (OPEN.has(p)) {
+      t.tcp(V, p, A, sp, TCP_SYN | TCP_ACK);
+      t.tcp(A, sp, V, p, TCP_RST);
+    } else t.tcp(V, p, A, sp, TCP_RST | TCP_ACK);
+  });
+  const r = run(t);
+  const scans = ofType(r.alerts, "port_scan");
+  assert.equal(scans.length, 1, scans.map((a) => a.src_ip).join());
+  const a = scans[0]!;
+  assert.equal(a.src_ip, A);
+  assert.equal(a.dest_ip, V);
+  assert.equal(a.alert.signature_id, 1000001);
+  assert.deepEqual(a.netsentinel.evidence.decoys, DECOYS);
+  assert.equal(a.netsentinel.evidence.confirmed_source, true);
+  assert.equal(isConfirmedSource(a, DEFAULT_BLOCK_POLICY), true);
+  assert.match(
+    a.netsentinel.explanation,
+    /4 decoy sources .* only 10\.99\.0\.66 answered/,
+  );
+  assertNoDecoyConfirmed(r.live);
+  assert.ok(
+    r.live.every(({ alert }) =>
+      alert.netsentinel.type !== "port_scan" || alert.src_ip === A
+    ),
+  );
+});
+
+Deno.test("port scan: decoys that answer too (live hosts) or probes nobody answers give one alert that blocks no one", async (t) => {
+  const cases: [
+    string,
+    (t: Traffic, s: string, sp: number, p: number) => void,
+    (t: Traffic, s: string, sp: number, p: number) => void,
+  ][] = [
+    [
+      "live decoys reset the SYN+ACKs as the scanner does",
+      (t, s, sp, p) => t.craftedSyn(s, sp, V, p),
+      (t, s, sp, p) => {
+        if (OPEN.has(p)) {
+          t.tcp(V, p, s, sp, TCP_SYN | TCP_ACK);
+          t.tcp(s, sp, V, p, TCP_RST);
+        } else t.tcp(V, p, s, sp, TCP_RST | TCP_ACK);
+      },
+    ],
+    [
+      "a FIN scan: every source's probes are reset alike",
+      (t, s, sp, p) => t.tcp(s, sp, V, p, TCP_FIN),
+      (t, s, sp, p) => {
+        if (!OPEN.has(p)) t.tcp(V, p, s, sp, TCP_RST | TCP_ACK);
+      },
+    ],
+  ];
+  for (const [name, probe, answer] of cases) {
+    await t.step(name, () => {
+      const r = run(decoyScan(30, probe, answer));
+      const scans = ofType(r.alerts, "port_scan");
+      assert.equal(scans.length, 1, scans.map((a) => a.src_ip).join());
+      const e = scans[0]!.netsentinel.evidence;
+      assert.deepEqual(e.sources, [...DECOYS, A].sort());
+      assert.equal(e.confirmed_source, false);
+      assert.equal(e.decoys, undefined);
+      for (const { alert } of r.live) {
+        if (alert.netsentinel.type !== "port_scan") continue;
+        assert.equal(isConfirmedSource(alert, DEFAULT_BLOCK_POLICY), false);
+      }
+    });
+  }
+});
+
+Deno.test("port scan: two scanners of one host at once are two alerts, each blocking its own source", () => {
+  const t = new Traffic();
+  const B = "10.99.0.67";
+  let sp = 40000;
+  // Interleaved, different port orders: never the same port at once.
+  const pa = ports(40), pb = [...ports(40)].reverse();
+  for (let i = 0; i < 40; i++) {
+    for (const [src, p] of [[A, pa[i]!], [B, pb[i]!]] as const) {
+      t.craftedSyn(src, sp, V, p);
+      t.tcp(V, p, src, sp++, TCP_RST | TCP_ACK);
+    }
+  }
+  const scans = ofType(run(t).alerts, "port_scan");
+  assert.deepEqual(scans.map((a) => a.src_ip).sort(), [A, B]);
+  for (const a of scans) {
+    assert.equal(a.netsentinel.evidence.decoys, undefined);
+    assert.equal(isConfirmedSource(a, DEFAULT_BLOCK_POLICY), true);
+  }
 });
