@@ -7,14 +7,15 @@
  * 3. dropped when a suppression (signature id or type, address, track,
  *    expiry: in packet time, or by the clock given as `clockUs`) matches,
  * 4. folded into the open alert with the same type and aggregation key:
- *    count, last_seen, evidence (merged, newest wins) and explanation
+ *    count, last_seen, evidence (merged, newest wins, except the lists a
+ *    detection names in `union`: those accumulate) and explanation
  *    (with the ports and flow id of the detection it comes from)
  *    updated (the signature stays the first one unless a later detection
  *    is more severe); sinks hear of the update at most every
  *    `update_interval_s`;
  * 4a. an `anomaly` detection (the Isolation Forest's) about an address a
- *    rule alert names (its source, its target, or a source its evidence
- *    lists) is attached to that rule alert as corroborating evidence
+ *    rule alert names (its source, its target, or an address its evidence
+ *    lists in `sources`, `decoys` or `claimed`) is attached to that rule alert as corroborating evidence
  *    (`netsentinel.anomaly`: flows, the highest score and its explanation)
  *    instead of raising an alert of its own: one incident, one alert. The
  *    rule alert counts when its last detection was at most
@@ -25,6 +26,17 @@
  *    `evidenceOnly` (short of the anomaly detector's own alert criteria)
  *    is then dropped and counted. `new_host` explains nothing (it names
  *    every address once);
+ * 4b. likewise a `signature` detection between two addresses a rule alert
+ *    names as its source and target (a Hydra User-Agent, cleartext Basic
+ *    credentials, while `brute_force` counts the same requests' 401s) is
+ *    attached to that alert (`netsentinel.signatures`: per rule its sid,
+ *    message, category, severity, count, first and last seen) instead of
+ *    raising an alert of its own, when the rule alert's last detection is
+ *    at most `detectors.signature.corroborate_s` away, before or after: a
+ *    new signature alert waits that long (packet time, at most 4,096
+ *    held) for a rule alert about its pair, then is raised with its own
+ *    times. A signature whose alert is already open keeps folding into
+ *    it;
  * 5. or, when no alert is open for it, turned into a new alert if the
  *    global token bucket (`rate_limit`, in packet time) has a token; if
  *    not it is dropped and counted, so a flood of new alerts cannot swamp
@@ -53,7 +65,12 @@ import {
 } from "../decode/mod.ts";
 import { eveTimestamp } from "../events/mod.ts";
 import type { FlowObserver } from "../flows/mod.ts";
-import type { Alert, AlertType, Detection } from "./alert.ts";
+import {
+  type Alert,
+  type AlertType,
+  type Detection,
+  MAX_UNION,
+} from "./alert.ts";
 import { alertId } from "./alert_id.ts";
 import { type Policy, PolicyHolder } from "./policy.ts";
 
@@ -122,6 +139,8 @@ export interface AggregatorCounters {
   corroborated: number;
   /** Evidence-only anomaly detections no rule alert named (dropped). */
   uncorroborated: number;
+  /** Signature detections attached to a rule alert (step 4b). */
+  signaturesAttached: number;
 }
 
 interface Open {
@@ -138,6 +157,14 @@ const ADDR_CACHE = 4096;
 const MAX_HELD = 4096;
 /** Addresses named by rule alerts remembered at most. */
 const MAX_NAMED = 65_536;
+/**
+ * Evidence lists of addresses a rule alert names besides its source and
+ * target (step 4a): a distributed scan's sources, a decoy scan's decoys,
+ * the addresses an ARP/ND poisoner claimed.
+ */
+const NAMED_LISTS = ["sources", "decoys", "claimed"] as const;
+/** Signatures listed on one rule alert at most (step 4b). */
+const MAX_SIGNATURES = 16;
 
 /** The alert aggregator; see the module documentation. */
 export class AlertAggregator {
@@ -155,6 +182,7 @@ export class AlertAggregator {
     evicted: 0,
     corroborated: 0,
     uncorroborated: 0,
+    signaturesAttached: 0,
   };
   #policy: Policy | PolicyHolder;
   #onAlert: AlertSink | null;
@@ -178,6 +206,14 @@ export class AlertAggregator {
   /** Anomaly detections waiting for a rule to name their source, by source. */
   #held = new Map<string, Detection[]>();
   #heldCount = 0;
+  /**
+   * Source>target pairs rule alerts name, as {@link #named} (step 4b),
+   * until their last detection plus `detectors.signature.corroborate_s`.
+   */
+  #pairs = new Map<string, { o: Open; untilUs: number }>();
+  /** Signature detections waiting for a rule alert about their pair. */
+  #heldSigs = new Map<string, Detection[]>();
+  #heldSigCount = 0;
 
   /** Creates an aggregator. */
   constructor(opts: AggregatorOptions) {
@@ -312,8 +348,91 @@ export class AlertAggregator {
       if (this.#corroborate(d, p.detectors.anomaly.corroborate_s * 1e6)) {
         return;
       }
+    } else if (d.type === "signature") {
+      if (this.#corroborateSig(d, p.detectors.signature.corroborate_s * 1e6)) {
+        return;
+      }
     }
     this.#admit(p, d);
+  }
+
+  /**
+   * Step 4b for a signature detection: attached to the rule alert naming
+   * its pair (true), held until `holdUs` passes (true), or neither (false:
+   * the caller raises it, or folds it into its open alert).
+   */
+  #corroborateSig(d: Detection, holdUs: number): boolean {
+    if (this.#open.has(keyOf(d))) return false;
+    const pair = `${d.src}>${d.dest ?? ""}`;
+    const named = this.#pairs.get(pair);
+    if (named !== undefined && d.tsUs <= named.untilUs) {
+      this.#attachSig(named.o, d);
+      return true;
+    }
+    if (holdUs <= 0) return false;
+    if (this.#heldSigCount >= MAX_HELD) {
+      const [k, list] = this.#heldSigs.entries().next().value!;
+      this.#heldSigs.delete(k);
+      this.#heldSigCount -= list.length;
+      const p = this.policy;
+      for (const h of list) this.#admit(p, h);
+    }
+    let list = this.#heldSigs.get(pair);
+    if (list === undefined) {
+      list = [];
+      this.#heldSigs.set(pair, list);
+    }
+    list.push(d);
+    this.#heldSigCount++;
+    return true;
+  }
+
+  /** Attaches the signature detection `d` to the rule alert of `o`. */
+  #attachSig(o: Open, d: Detection): void {
+    this.counters.signaturesAttached++;
+    const ns = o.alert.netsentinel;
+    const ts = eveTimestamp(d.tsUs);
+    const list = ns.signatures ?? (ns.signatures = []);
+    const gid = d.gid ?? 1;
+    const cur = list.find((s) =>
+      s.signature_id === d.signatureId && (s.gid ?? 1) === gid
+    );
+    const count = d.count ?? 1;
+    if (cur !== undefined) {
+      cur.count += count;
+      if (ts < cur.first_seen) cur.first_seen = ts;
+      if (ts > cur.last_seen) cur.last_seen = ts;
+    } else if (list.length < MAX_SIGNATURES) {
+      list.push({
+        signature_id: d.signatureId,
+        ...(d.gid !== undefined ? { gid: d.gid } : {}),
+        rev: d.rev ?? 1,
+        signature: d.signature,
+        category: d.category,
+        ...(typeof d.evidence.classtype === "string" && d.evidence.classtype
+          ? { classtype: d.evidence.classtype }
+          : {}),
+        severity: d.severity,
+        count,
+        first_seen: ts,
+        last_seen: ts,
+      });
+    } else return;
+    this.#touch(o);
+  }
+
+  /** Marks `o` changed: sent with the next update, or now when already final. */
+  #touch(o: Open): void {
+    if (this.#open.get(o.key) === o) {
+      if (!o.dirty) {
+        o.dirty = true;
+        this.#dirty.add(o);
+      }
+    } else if (this.#onAlert !== null) {
+      // Already final: sinks that keep alerts (the store) get the evidence.
+      this.counters.updates++;
+      this.#onAlert(o.alert, false);
+    }
   }
 
   /**
@@ -379,32 +498,51 @@ export class AlertAggregator {
       if (ts < c.first_seen) c.first_seen = ts;
       if (ts > c.last_seen) c.last_seen = ts;
     }
-    if (this.#open.get(o.key) === o) {
-      if (!o.dirty) {
-        o.dirty = true;
-        this.#dirty.add(o);
-      }
-    } else if (this.#onAlert !== null) {
-      // Already final: sinks that keep alerts (the store) get the evidence.
-      this.counters.updates++;
-      this.#onAlert(o.alert, false);
-    }
+    this.#touch(o);
   }
 
   /**
    * Remembers the addresses the rule alert of `o` names until `corroborate_s`
    * after `tsUs`, and attaches the anomaly detections held about them.
    */
-  #name(o: Open, tsUs: number, holdUs: number): void {
+  #name(o: Open, tsUs: number, holdUs: number, sigHoldUs: number): void {
     const a = o.alert;
+    if (a.dest_ip !== undefined) {
+      this.#namePair(`${a.src_ip}>${a.dest_ip}`, o, tsUs + sigHoldUs);
+    }
     const untilUs = tsUs + holdUs;
     this.#nameOne(a.src_ip, o, untilUs);
     if (a.dest_ip !== undefined) this.#nameOne(a.dest_ip, o, untilUs);
-    const sources = a.netsentinel.evidence.sources;
-    if (Array.isArray(sources)) {
-      for (let i = 0; i < sources.length && i < 64; i++) {
-        const s = sources[i];
+    const ev = a.netsentinel.evidence;
+    for (const k of NAMED_LISTS) {
+      const list = ev[k];
+      if (!Array.isArray(list)) continue;
+      for (let i = 0; i < list.length && i < 64; i++) {
+        const s = list[i];
         if (typeof s === "string") this.#nameOne(s, o, untilUs);
+      }
+    }
+  }
+
+  #namePair(pair: string, o: Open, untilUs: number): void {
+    const cur = this.#pairs.get(pair);
+    if (cur !== undefined) {
+      this.#pairs.delete(pair);
+      cur.o = o;
+      cur.untilUs = untilUs;
+      this.#pairs.set(pair, cur);
+    } else {
+      if (this.#pairs.size >= MAX_NAMED) {
+        this.#pairs.delete(this.#pairs.keys().next().value!);
+      }
+      this.#pairs.set(pair, { o, untilUs });
+    }
+    if (this.#heldSigCount > 0) {
+      const list = this.#heldSigs.get(pair);
+      if (list !== undefined) {
+        this.#heldSigs.delete(pair);
+        this.#heldSigCount -= list.length;
+        for (const h of list) this.#attachSig(o, h);
       }
     }
   }
@@ -428,6 +566,23 @@ export class AlertAggregator {
         this.#held.delete(addr);
         this.#heldCount -= list.length;
         for (const h of list) this.#attach(o, h);
+      }
+    }
+  }
+
+  /** Releases held signature detections whose hold ended at `nowUs` (all when null). */
+  #releaseSigs(nowUs: number | null, holdUs: number): void {
+    if (this.#heldSigCount === 0) return;
+    const p = this.policy;
+    for (const [pair, list] of this.#heldSigs) {
+      if (nowUs !== null && list[0]!.tsUs + holdUs > nowUs) break;
+      this.#heldSigs.delete(pair);
+      this.#heldSigCount -= list.length;
+      for (const h of list) {
+        const named = this.#pairs.get(pair);
+        if (named !== undefined && h.tsUs <= named.untilUs) {
+          this.#attachSig(named.o, h);
+        } else this.#admit(p, h);
       }
     }
   }
@@ -461,19 +616,21 @@ export class AlertAggregator {
   /** Steps 4 and 5 for a detection that passed steps 1 to 4a. */
   #admit(p: Policy, d: Detection): void {
     const c = this.counters;
-    const key = `${d.type}|${d.key ?? `${d.src}>${d.dest ?? ""}`}`;
+    const key = keyOf(d);
     const agg = p.aggregation;
     let o = this.#open.get(key);
     if (o !== undefined && d.tsUs - o.firstUs >= agg.max_open_s * 1e6) {
       this.#finalize(o);
       o = undefined;
     }
-    const explains = d.type !== "anomaly" && d.type !== "new_host";
+    const explains = d.type !== "anomaly" && d.type !== "new_host" &&
+      d.type !== "signature";
     const holdUs = p.detectors.anomaly.corroborate_s * 1e6;
+    const sigHoldUs = p.detectors.signature.corroborate_s * 1e6;
     if (o !== undefined) {
       c.aggregated++;
       this.#update(o, d, agg.update_interval_s * 1e6);
-      if (explains) this.#name(o, d.tsUs, holdUs);
+      if (explains) this.#name(o, d.tsUs, holdUs, sigHoldUs);
       return;
     }
     if (!this.#take(p, d.type, d.tsUs)) {
@@ -498,7 +655,7 @@ export class AlertAggregator {
     this.#open.set(key, o);
     this.#openByType.set(d.type, (this.#openByType.get(d.type) ?? 0) + 1);
     c.alerts++;
-    if (explains) this.#name(o, d.tsUs, holdUs);
+    if (explains) this.#name(o, d.tsUs, holdUs, sigHoldUs);
     this.#enrich?.(alert);
     this.#onAlert?.(alert, true);
   }
@@ -534,12 +691,29 @@ export class AlertAggregator {
       o.lastUs = d.tsUs;
       ns.last_seen = eveTimestamp(d.tsUs);
     }
-    ns.evidence = { ...ns.evidence, ...d.evidence };
+    const before = ns.evidence;
+    ns.evidence = { ...before, ...d.evidence };
+    if (d.union !== undefined) {
+      for (const k of d.union) {
+        const old = before[k], add = d.evidence[k];
+        if (!Array.isArray(old) || !Array.isArray(add)) continue;
+        const merged = [...old];
+        for (const v of add) {
+          if (merged.length >= MAX_UNION) break;
+          if (!merged.includes(v)) merged.push(v);
+        }
+        ns.evidence[k] = merged;
+      }
+    }
     ns.explanation = d.explanation;
-    // The flow the explanation speaks of: ports and flow id follow it.
-    if (d.flowId !== undefined) a.flow_id = d.flowId;
-    if (d.srcPort !== undefined) a.src_port = d.srcPort;
-    if (d.destPort !== undefined) a.dest_port = d.destPort;
+    // The flow the explanation speaks of: ports and flow id follow it,
+    // unless it goes the other way (a key of both hosts either way, as
+    // suspicious_port's): src and dest stay, so the ports must too.
+    if (d.src !== a.dest_ip || d.dest !== a.src_ip) {
+      if (d.flowId !== undefined) a.flow_id = d.flowId;
+      if (d.srcPort !== undefined) a.src_port = d.srcPort;
+      if (d.destPort !== undefined) a.dest_port = d.destPort;
+    }
     // The signature stays the first one unless a later detection is more
     // severe (ids must not flicker between variants of one alert).
     if (d.severity < a.alert.severity) {
@@ -590,6 +764,7 @@ export class AlertAggregator {
   tick(nowUs: number): void {
     const p = this.policy;
     this.#release(nowUs, p.detectors.anomaly.corroborate_s * 1e6);
+    this.#releaseSigs(nowUs, p.detectors.signature.corroborate_s * 1e6);
     const agg = p.aggregation;
     const windowUs = agg.window_s * 1e6, maxUs = agg.max_open_s * 1e6;
     for (const o of this.#open.values()) {
@@ -614,6 +789,7 @@ export class AlertAggregator {
   /** Finalises every open alert, oldest first (end of input, shutdown). */
   finish(): void {
     this.#release(null, 0);
+    this.#releaseSigs(null, 0);
     const all = [...this.#open.values()].sort((a, b) =>
       a.firstUs - b.firstUs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
     );
@@ -630,6 +806,11 @@ export class AlertAggregator {
       onFinish: () => this.finish(),
     };
   }
+}
+
+/** The aggregation key of a detection: its type and key, else source and target. */
+function keyOf(d: Detection): string {
+  return `${d.type}|${d.key ?? `${d.src}>${d.dest ?? ""}`}`;
 }
 
 /** A token bucket: tokens (-1 before first use) and the time of the last refill. */

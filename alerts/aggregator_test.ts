@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Alert, Detection } from "./alert.ts";
+import { type Alert, type Detection, MAX_UNION } from "./alert.ts";
 import { AlertAggregator } from "./aggregator.ts";
 import { alertIdTimeUs } from "./alert_id.ts";
 import { parsePolicy, type Policy, PolicyHolder } from "./policy.ts";
@@ -89,6 +89,66 @@ Deno.test("aggregator: an updated alert's ports and flow id are those of the det
   assert.equal(f.dest_port, 22);
   assert.equal(f.src_port, 40022);
   assert.equal(f.flow_id, 2);
+});
+
+Deno.test("aggregator: a detection the other way round under a key of both hosts leaves the alert's ports and flow as they were", () => {
+  const { a, finals } = agg();
+  const conn = (t: number, src: string, dest: string, port: number) =>
+    det({
+      t,
+      type: "suspicious_port",
+      src,
+      dest,
+      destPort: port,
+      srcPort: 40000 + t,
+      flowId: t + 1,
+      key: "10.99.0.10<>10.99.0.66",
+      explanation: `${src} to ${dest}:${port}`,
+    });
+  a.add(conn(0, "10.99.0.66", "10.99.0.10", 4444));
+  a.add(conn(1, "10.99.0.66", "10.99.0.10", 6667));
+  a.add(conn(2, "10.99.0.10", "10.99.0.66", 4444));
+  a.finish();
+  assert.equal(finals.length, 1);
+  const f = finals[0]!;
+  assert.deepEqual(
+    [f.src_ip, f.src_port, f.dest_ip, f.dest_port, f.flow_id],
+    ["10.99.0.66", 40001, "10.99.0.10", 6667, 2],
+  );
+  assert.equal(f.netsentinel.count, 3);
+  assert.equal(f.netsentinel.explanation, "10.99.0.10 to 10.99.0.66:4444");
+});
+
+Deno.test("aggregator: evidence lists a detection names in union accumulate across the alert, bounded; others are replaced", () => {
+  const { a, finals } = agg();
+  const inbound = (t: number, ports: string[], union?: string[]) =>
+    det({
+      t,
+      type: "external_inbound",
+      src: "203.0.113.66",
+      evidence: { ports, port: Number(ports[0]!.slice(4)), other: [t] },
+      ...(union ? { union } : {}),
+    });
+  a.add(inbound(0, ["TCP/22"], ["ports"]));
+  a.add(inbound(1, ["TCP/3306"], ["ports"]));
+  a.add(inbound(2, ["TCP/22"], ["ports"]));
+  for (let i = 0; i < 100; i++) {
+    a.add(inbound(3, [`TCP/${1000 + i}`], ["ports"]));
+  }
+  a.add(det({ t: 0, src: "10.99.0.70", evidence: { ports: ["TCP/1"] } }));
+  a.add(det({ t: 1, src: "10.99.0.70", evidence: { ports: ["TCP/2"] } }));
+  a.finish();
+  const byType = new Map(finals.map((f) => [f.netsentinel.type, f]));
+  const e = byType.get("external_inbound")!.netsentinel.evidence;
+  const ports = e.ports as string[];
+  assert.deepEqual(ports.slice(0, 3), ["TCP/22", "TCP/3306", "TCP/1000"]);
+  assert.equal(ports.length, MAX_UNION);
+  assert.equal(e.port, 1099);
+  assert.deepEqual(e.other, [3]);
+  // Without union the newest list wins, as before.
+  assert.deepEqual(byType.get("port_scan")!.netsentinel.evidence.ports, [
+    "TCP/2",
+  ]);
 });
 
 Deno.test("aggregator: an alert is final after its window without detections", () => {
@@ -416,7 +476,7 @@ Deno.test("aggregator: an anomaly about a source a later rule alert names is att
   assert.equal(a.counters.alerts, 1);
 });
 
-Deno.test("aggregator: an anomaly about an address a rule alert already named (as target or listed source) is attached", () => {
+Deno.test("aggregator: an anomaly about an address a rule alert already named (as target, listed source or decoy) is attached", () => {
   const { a, finals } = agg();
   a.add(
     det({ t: 0, type: "dns_tunnel", src: "10.99.0.66", dest: "10.99.0.10" }),
@@ -425,14 +485,18 @@ Deno.test("aggregator: an anomaly about an address a rule alert already named (a
     t: 0,
     src: "10.99.0.71",
     dest: "10.99.0.12",
-    evidence: { sources: ["10.99.0.71", "10.99.0.72"] },
+    evidence: {
+      sources: ["10.99.0.71", "10.99.0.72"],
+      decoys: ["10.99.0.201"],
+    },
   }));
   a.add(anomaly({ t: 5, src: "10.99.0.10", dest: "198.51.100.53" }));
   a.add(anomaly({ t: 6, src: "10.99.0.72" }));
+  a.add(anomaly({ t: 7, src: "10.99.0.201" }));
   a.finish();
   assert.deepEqual(
     finals.map((f) => [f.netsentinel.type, f.netsentinel.anomaly?.flows]),
-    [["dns_tunnel", 3], ["port_scan", 3]],
+    [["dns_tunnel", 3], ["port_scan", 6]],
   );
 });
 
@@ -527,4 +591,101 @@ Deno.test("aggregator: an evidence-only anomaly is attached to a rule alert nami
   none.a.finish();
   assert.deepEqual(none.finals, []);
   assert.equal(none.a.counters.uncorroborated, 1);
+});
+
+function sig(
+  sid: number,
+  o: Partial<Detection> & { t?: number } = {},
+): Detection {
+  return det({
+    type: "signature",
+    signature: `rule ${sid}`,
+    signatureId: sid,
+    gid: 1,
+    rev: 1,
+    category: "Attempted User Privilege Gain",
+    severity: 1,
+    evidence: { classtype: "attempted-user", rule_action: "alert" },
+    explanation: `Rule 1:${sid}:1 matched`,
+    key: `1:${sid}:${o.src ?? "10.99.0.66"}>${o.dest ?? "10.99.0.10"}`,
+    ...o,
+  });
+}
+
+function brute(t: number, o: Partial<Detection> = {}): Detection {
+  return det({
+    t,
+    type: "brute_force",
+    signature: "HTTP authentication brute force (401 answers)",
+    signatureId: 1000306,
+    destPort: 80,
+    ...o,
+  });
+}
+
+Deno.test("aggregator: signatures between the addresses a brute force names, before or after it, are attached to its alert, not raised", () => {
+  const { a, finals, live } = agg();
+  // hydra: the User-Agent and Basic credentials match at the first request,
+  // the brute force is named at the tenth 401.
+  a.add(sig(1900004, { t: 0 }));
+  a.add(sig(1900201, { t: 0 }));
+  a.add(sig(1900004, { t: 0.5 }));
+  assert.equal(live.length, 0, "held, not raised");
+  a.add(brute(0.8));
+  a.add(sig(1900004, { t: 1, count: 2 }));
+  a.add(brute(1.5));
+  a.tick(T0 + 60e6);
+  a.finish();
+  assert.equal(finals.length, 1);
+  const f = finals[0]!;
+  assert.equal(f.netsentinel.type, "brute_force");
+  assert.deepEqual(
+    f.netsentinel.signatures?.map((s) => [s.signature_id, s.count]),
+    [[1900004, 4], [1900201, 1]],
+  );
+  const s = f.netsentinel.signatures![0]!;
+  assert.equal(s.classtype, "attempted-user");
+  assert.equal(s.first_seen, "2026-01-01T00:00:00.000Z");
+  assert.equal(s.last_seen, "2026-01-01T00:00:01.000Z");
+  assert.equal(a.counters.signaturesAttached, 4, "detections attached");
+  assert.ok(live.every(([id]) => id === f.netsentinel.id));
+});
+
+Deno.test("aggregator: a signature no rule alert explains is raised with its own times once corroborate_s is over; other pairs and 0 are not held", () => {
+  const { a, finals, live } = agg(
+    parsePolicy({ detectors: { signature: { corroborate_s: 10 } } }),
+  );
+  a.add(sig(1900301, { t: 0 }));
+  a.add(brute(1, { src: "10.99.0.67" })); // another source: explains nothing
+  a.tick(T0 + 9e6);
+  assert.deepEqual(live.filter(([, isNew]) => isNew).length, 1);
+  a.tick(T0 + 10e6);
+  const raised = live.filter(([, isNew]) => isNew);
+  assert.equal(raised.length, 2);
+  a.add(sig(1900301, { t: 11 }));
+  a.finish();
+  const s = finals.find((f) => f.netsentinel.type === "signature")!;
+  assert.equal(s.timestamp, "2026-01-01T00:00:00.000Z");
+  assert.equal(s.netsentinel.count, 2, "later matches fold into its alert");
+  assert.equal(
+    finals.find((f) => f.netsentinel.type === "brute_force")!.netsentinel
+      .signatures,
+    undefined,
+  );
+
+  const now = agg(
+    parsePolicy({ detectors: { signature: { corroborate_s: 0 } } }),
+  );
+  now.a.add(sig(1900301, { t: 0 }));
+  assert.equal(now.live.length, 1, "raised at once");
+  now.a.add(brute(1));
+  now.a.add(sig(1900302, { t: 1 }));
+  now.a.finish();
+  assert.deepEqual(
+    now.finals.map((f) => [
+      f.netsentinel.type,
+      f.netsentinel.signatures?.length,
+    ]),
+    [["signature", undefined], ["brute_force", 1]],
+  );
 });

@@ -9,6 +9,9 @@
 import type { Tunnel } from "../flows/mod.ts";
 
 /** Every alert type, the value of `netsentinel.type`. */
+/** Most entries an evidence list kept whole ({@link Detection.union}) holds. */
+export const MAX_UNION = 64;
+
 export const ALERT_TYPES = [
   "port_scan",
   "host_sweep",
@@ -137,6 +140,12 @@ export interface Alert {
      * nothing about them.
      */
     anomaly?: AlertCorroboration;
+    /**
+     * Signature rules that matched between the alert's source and target
+     * (one incident, one alert; see alerts/aggregator.ts, step 4b), one
+     * entry per rule. Absent when none did.
+     */
+    signatures?: AlertSignatureMatch[];
     /** Geography of the source (enrichment). */
     src_geo?: AlertGeo;
     /** Geography of the target (enrichment). */
@@ -150,6 +159,30 @@ export interface Alert {
     /** The home device behind the target address (enrichment). */
     dest_device?: AlertDevice;
   };
+}
+
+/** A signature rule attached to a rule alert (`netsentinel.signatures`). */
+export interface AlertSignatureMatch {
+  /** The rule's sid. */
+  signature_id: number;
+  /** The rule's gid (absent: 1). */
+  gid?: number;
+  /** The rule's rev. */
+  rev: number;
+  /** The rule's msg. */
+  signature: string;
+  /** The classtype's description. */
+  category: string;
+  /** The rule's classtype (short name), when it has one. */
+  classtype?: string;
+  /** The rule's priority. */
+  severity: Severity;
+  /** Matches attached. */
+  count: number;
+  /** Packet time of the first attached match, ISO 8601. */
+  first_seen: string;
+  /** Packet time of the latest attached match, ISO 8601. */
+  last_seen: string;
 }
 
 /** Anomaly-model evidence attached to a rule alert (`netsentinel.anomaly`). */
@@ -223,6 +256,14 @@ export interface Detection {
    * with changing (spoofed) top sources stays one alert.
    */
   key?: string;
+  /**
+   * Evidence keys whose values are lists to keep whole across the alert:
+   * when the detection folds into an open alert, each such list becomes
+   * the union of the alert's and the detection's (first seen first, at
+   * most {@link MAX_UNION} entries) instead of the newest one. E.g. the
+   * ports one outside host reached on one inside host.
+   */
+  union?: readonly string[];
   /**
    * Only corroborating evidence (`anomaly` detections short of the
    * detector's own alert criteria): attached to a rule alert that names its

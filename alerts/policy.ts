@@ -189,6 +189,20 @@ export interface AnomalyPolicy extends DetectorPolicy {
   max_sources: number;
 }
 
+/** `signature`: Suricata-language rules (rules/). */
+export interface SignaturePolicy extends DetectorPolicy {
+  /**
+   * One incident, one alert: a signature between a source and a target
+   * that a rule alert names (as its source and target) within this many
+   * seconds, before or after, is attached to that alert
+   * (`netsentinel.signatures`) instead of raising an alert of its own; so
+   * a new signature alert waits this long (packet time) for a rule alert
+   * about its pair. 0: raised at once, attached only to rule alerts that
+   * came first.
+   */
+  corroborate_s: number;
+}
+
 /** `arp_spoof`, `nd_spoof`: IP-to-MAC bindings learned from ARP or neighbour discovery. */
 export interface SpoofPolicy extends DetectorPolicy {
   /**
@@ -290,7 +304,7 @@ export interface DetectorPolicies {
   /** The Isolation Forest (ml/). */
   anomaly: AnomalyPolicy;
   /** Suricata-language rules (rules/): severity is each rule's priority. */
-  signature: DetectorPolicy;
+  signature: SignaturePolicy;
   /** Threat-intelligence feed matches (intel/; severities are per feed). */
   intel: DetectorPolicy;
 }
@@ -566,7 +580,7 @@ const SPECS: { [K in AlertType]: Record<string, FieldSpec> } = {
     corroborate_s: whole(0, 3600),
     max_sources: TRACKERS,
   },
-  signature: BASE,
+  signature: { ...BASE, corroborate_s: whole(0, 3600) },
   intel: BASE,
 };
 
