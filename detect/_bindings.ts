@@ -21,7 +21,11 @@
  * to redefine the truth); the alert names the claiming MAC's own address
  * (the first one it claimed without conflict; the unspecified address when
  * it has none, never the claimed one, which is the victim's) as the source,
- * the MAC in evidence, and the claimed address as the target. Bindings and MACs live in bounded LRU
+ * the MAC in evidence, and the first claimed address as the target. The
+ * claims of one MAC (changed and gateway alike) are one alert, listing
+ * every claimed address in `claimed` (the other facts are the latest
+ * claim's): a poisoner between a client and its gateway claims both.
+ * Bindings and MACs live in bounded LRU
  * tables (`max_bindings` each), so a flood of spoofed ARP costs a fixed
  * amount of memory.
  *
@@ -38,6 +42,8 @@ import {
 } from "../decode/mod.ts";
 import { KeyedTable } from "./_table.ts";
 import { Slab } from "./_slab.ts";
+
+const CLAIMED = Object.freeze(["claimed"]);
 import { detection, type Emit, isUnicast, seconds } from "./detector.ts";
 
 const TAG_BINDING = 1;
@@ -385,12 +391,16 @@ export class BindingWatch {
       src,
       dest: claimed,
       proto: v === 4 ? "ARP" : "IPv6-ICMP",
-      key: `${formatMac(mac)}>${claimed}`,
+      // One alert per claiming MAC: `arpspoof -r` between a client and the
+      // gateway (both claimed) is one incident; the claims accumulate.
+      key: `${formatMac(mac)}>claims`,
+      union: CLAIMED,
       count,
       evidence: {
         attacker_mac: formatMac(mac),
         attacker_ip: m.ownVersion !== 0 ? src : null,
         claimed_ip: claimed,
+        claimed: [claimed],
         owner_mac: formatMac(b.mac),
         owner_last_seen_s_ago: owner === null
           ? null

@@ -71,6 +71,8 @@ export interface DetectionFacts {
   explanation: string;
   /** Aggregation key within the type (see {@link Detection.key}). */
   key?: string;
+  /** Evidence lists kept whole across the alert (see {@link Detection.union}). */
+  union?: readonly string[];
   /** Events this detection adds to the alert's count (default 1). */
   count?: number;
   /** Only corroborating evidence (see {@link Detection.evidenceOnly}). */
@@ -105,6 +107,7 @@ export function detection(
   if (facts.destPort !== undefined) d.destPort = facts.destPort;
   if (facts.flowId !== undefined) d.flowId = facts.flowId;
   if (facts.key !== undefined) d.key = facts.key;
+  if (facts.union !== undefined) d.union = facts.union;
   if (facts.count !== undefined) d.count = facts.count;
   if (facts.firstUs !== undefined) d.firstUs = facts.firstUs;
   if (facts.evidenceOnly === true) d.evidenceOnly = true;

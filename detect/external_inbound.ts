@@ -14,6 +14,11 @@
  * covers it. With `require_accepted: false` every SYN or first datagram
  * counts.
  *
+ * One outside host reaching several services of one inside host is one
+ * incident: its detections share the pair's aggregation key and the
+ * alert lists every service reached in `ports` (`"TCP/22"`, kept whole
+ * across the alert: `Detection.union`).
+ *
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
@@ -35,6 +40,7 @@ import {
 } from "../flows/mod.ts";
 import { detection, type Detector, type Emit } from "./detector.ts";
 
+const UNION = Object.freeze(["ports"]);
 const TYPE: AlertType = "external_inbound";
 
 /** Builds the external-inbound detector. */
@@ -91,10 +97,13 @@ export function externalInbound(policy: Policy, emit: Emit): Detector {
         destPort: f.dstPort,
         proto: P,
         flowId: f.id,
-        key: `${src}>${dst}:${P}/${f.dstPort}`,
+        // One alert per outside host and inside host: the services it
+        // reached accumulate in `ports`.
+        union: UNION,
         evidence: {
           port: f.dstPort,
           proto: P,
+          ports: [`${P}/${f.dstPort}`],
           accepted,
           exposed_ports: exposed.length,
         },

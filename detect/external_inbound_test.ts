@@ -4,7 +4,7 @@ import { ofType, run, Traffic } from "./_test_traffic.ts";
 
 const O = "203.0.113.66", V = "10.99.0.10";
 
-Deno.test("external inbound: completed connections from outside to ports not exposed raise alerts", () => {
+Deno.test("external inbound: completed connections from outside to ports not exposed raise one alert per host pair listing the ports", () => {
   const t = new Traffic();
   t.connection(O, 40000, V, 22, {
     request: "SSH-2.0-x\r\n",
@@ -25,12 +25,29 @@ Deno.test("external inbound: completed connections from outside to ports not exp
     exposed: [{ port: 80, proto: "tcp" }],
   };
   const al = ofType(run(t, { policy }).alerts, "external_inbound");
+  // One outside host reaching two services of one inside host: one incident.
   assert.deepEqual(al.map((a) => [a.src_ip, a.dest_ip, a.dest_port]), [[
     O,
     V,
-    22,
-  ], [O, V, 3306]]);
+    3306,
+  ]]);
   assert.equal(al[0]!.alert.signature_id, 1000701);
+  assert.equal(al[0]!.netsentinel.count, 2);
+  assert.deepEqual(al[0]!.netsentinel.evidence.ports, ["TCP/22", "TCP/3306"]);
+});
+
+Deno.test("external inbound: another inside host reached is another alert", () => {
+  const t = new Traffic();
+  t.connection(O, 40000, V, 22, { request: "SSH-2.0-x\r\n", answer: "y" });
+  t.connection(O, 40001, "10.99.0.11", 22, { request: "SSH-2.0-x\r\n" });
+  const al = ofType(
+    run(t, { policy: { home_net: ["10.99.0.0/24"] } }).alerts,
+    "external_inbound",
+  );
+  assert.deepEqual(al.map((a) => [a.dest_ip, a.netsentinel.evidence.ports]), [
+    [V, ["TCP/22"]],
+    ["10.99.0.11", ["TCP/22"]],
+  ]);
 });
 
 Deno.test("external inbound: a spoofed SYN flood from outside raises no external_inbound alerts", () => {

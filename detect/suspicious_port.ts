@@ -7,6 +7,12 @@
  * segments counts once), or a UDP answer. A scan that merely touches the port (refused, unanswered, or
  * half-open) is the port-scan detector's business, not this one's.
  *
+ * One alert per pair of hosts, either way round, within the aggregation
+ * window: an attacker talking to a bind shell and an IRC port on a victim,
+ * and the victim's reverse shell back to it, are one incident. The alert
+ * names the first flow's client as its source and lists every connection
+ * (`"10.0.0.66>10.0.0.10:TCP/4444"`) in `connections`.
+ *
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
@@ -22,6 +28,7 @@ import { DIR_TO_CLIENT, type PacketContext } from "../flows/mod.ts";
 import { detection, type Detector, type Emit } from "./detector.ts";
 
 const TYPE: AlertType = "suspicious_port";
+const UNION = Object.freeze(["connections"]);
 
 /** Builds the suspicious-port detector. */
 export function suspiciousPort(policy: Policy, emit: Emit): Detector {
@@ -88,8 +95,18 @@ export function suspiciousPort(policy: Policy, emit: Emit): Detector {
         destPort: f.dstPort,
         proto,
         flowId: f.id,
-        key: `${src}>${dst}:${proto}/${f.dstPort}`,
-        evidence: { port: f.dstPort, proto, reason, direction },
+        // One alert per pair of hosts, either way: an attacker's
+        // connection to a backdoor and the victim's reverse shell back are
+        // one incident; the connections accumulate in `connections`.
+        key: src < dst ? `${src}<>${dst}` : `${dst}<>${src}`,
+        union: UNION,
+        evidence: {
+          port: f.dstPort,
+          proto,
+          reason,
+          direction,
+          connections: [`${src}>${dst}:${proto}/${f.dstPort}`],
+        },
         explanation: `${src} exchanged ${proto} traffic with ${dst} on port ` +
           `${f.dstPort} (${direction}): ${reason}`,
       }));

@@ -4,20 +4,39 @@ import { ofType, run, Traffic } from "./_test_traffic.ts";
 
 const A = "10.99.0.66", V = "10.99.0.10";
 
-Deno.test("suspicious port: real traffic on a listed port raises an alert with the reason", () => {
+Deno.test("suspicious port: real traffic on listed ports between two hosts, either way, raises one alert listing the connections", () => {
   const t = new Traffic();
   t.connection(A, 40000, V, 4444, { request: "id\n", answer: "uid=0(root)\n" });
   t.connection(A, 40001, V, 6667, { request: "NICK bot\r\n" });
   // The victim calls back out: a reverse shell names the victim as source.
   t.connection(V, 40002, A, 4444, { request: "reverse shell\n" });
   const al = ofType(run(t).alerts, "suspicious_port");
-  assert.deepEqual(
-    al.map((a) => [a.src_ip, a.dest_ip, a.dest_port]).sort(),
-    [[A, V, 4444], [A, V, 6667], [V, A, 4444]].sort(),
-  );
-  const irc = al.find((a) => a.dest_port === 6667)!;
-  assert.match(String(irc.netsentinel.evidence.reason), /IRC/);
-  assert.equal(irc.netsentinel.evidence.direction, "internal");
+  // The first flow names the pair; the reverse shell does not turn it round.
+  assert.deepEqual(al.map((a) => [a.src_ip, a.dest_ip, a.dest_port]), [[
+    A,
+    V,
+    6667,
+  ]]);
+  const e = al[0]!.netsentinel.evidence;
+  assert.equal(al[0]!.netsentinel.count, 3);
+  assert.deepEqual(e.connections, [
+    `${A}>${V}:TCP/4444`,
+    `${A}>${V}:TCP/6667`,
+    `${V}>${A}:TCP/4444`,
+  ]);
+  // The newest detection's facts: the reverse shell's reason.
+  assert.match(String(e.reason), /reverse shell/);
+  assert.equal(e.direction, "internal");
+  assert.match(al[0]!.netsentinel.explanation, new RegExp(`^${V} `));
+});
+
+Deno.test("suspicious port: the IRC port's reason is in the evidence", () => {
+  const t = new Traffic();
+  t.connection(A, 40001, V, 6667, { request: "NICK bot\r\n" });
+  const al = ofType(run(t).alerts, "suspicious_port");
+  assert.equal(al.length, 1);
+  assert.match(String(al[0]!.netsentinel.evidence.reason), /IRC/);
+  assert.equal(al[0]!.dest_port, 6667);
 });
 
 Deno.test("suspicious port: refused or silent probes of listed ports raise nothing", () => {
