@@ -559,7 +559,16 @@ export class Blocker implements AsyncDisposable {
       ) {
         return { outcome: "skipped", target: ip, reason: "category" };
       }
-    } else if (!p.types.includes(alert.netsentinel.type)) {
+    } else if (
+      !p.types.includes(alert.netsentinel.type) &&
+      // A signature attached to a rule alert (one incident, one alert)
+      // blocks as it would have alone.
+      !(alert.netsentinel.signatures ?? []).some((s) =>
+        p.signature_categories.includes(s.category) ||
+        (s.classtype !== undefined &&
+          p.signature_categories.includes(s.classtype))
+      )
+    ) {
       return { outcome: "skipped", target: ip, reason: "type" };
     }
     if (!p.severities.includes(alert.alert.severity)) {

@@ -150,6 +150,39 @@ Deno.test("a signature alert blocks only when blocking.signature_categories list
     blocker.onAlert(sig(3, "192.0.2.23"), true).outcome,
     "would_block",
   );
+  // Attached to a rule alert whose type does not block (one incident, one
+  // alert), the signature still blocks as it would have alone.
+  const host = makeAlert(4, {
+    src: "192.0.2.24",
+    type: "suspicious_port",
+    severity: 1,
+  });
+  host.netsentinel.signatures = [{
+    signature_id: 2000001,
+    rev: 1,
+    signature: "trojan check-in",
+    category: "A Network Trojan was detected",
+    classtype: "trojan-activity",
+    severity: 1,
+    count: 1,
+    first_seen: host.netsentinel.first_seen,
+    last_seen: host.netsentinel.last_seen,
+  }];
+  assert.equal(blocker.onAlert(host, true).outcome, "would_block");
+  blocker.setPolicy(
+    parseBlockPolicy({
+      dry_run: true,
+      signature_categories: ["trojan-activity"],
+    }),
+  );
+  const host2 = { ...structuredClone(host), src_ip: "192.0.2.25" };
+  host2.netsentinel.id = makeAlert(5).netsentinel.id;
+  assert.equal(blocker.onAlert(host2, true).outcome, "would_block");
+  blocker.setPolicy(parseBlockPolicy({ dry_run: true }));
+  const host3 = { ...structuredClone(host), src_ip: "192.0.2.26" };
+  host3.netsentinel.id = makeAlert(6).netsentinel.id;
+  const d3 = blocker.onAlert(host3, true);
+  assert.equal(d3.outcome === "skipped" && d3.reason, "type");
   assert.throws(
     () => parseBlockPolicy({ signature_categories: [7] }),
     /blocking\.signature_categories\[0\]/,
