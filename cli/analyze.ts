@@ -200,6 +200,12 @@ export interface AnalyzeOptions {
   detectors?: CreateDetectorsOptions;
   /** Enrichment applied to alerts before they are printed. */
   enrich?: (alert: Alert) => void;
+  /**
+   * New and updated alerts as the appliance's sinks get them (`isNew` true
+   * for the first call; the blocker decides on each), besides the final
+   * ones `sink` receives.
+   */
+  onAlert?: (alert: Alert, isNew: boolean) => void;
   /** Reassembly bounds (`stream.depth`, `stream.memcap`; default the shipped ones). */
   stream?: Partial<ReassemblyConfig>;
   /**
@@ -271,6 +277,7 @@ export async function analyzeFiles(
       const agg = new AlertAggregator({
         policy,
         enrich: opts.enrich,
+        onAlert: opts.onAlert,
         onFinal: (a) => {
           fs.alerts++;
           const t = a.netsentinel.type;

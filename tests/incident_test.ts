@@ -15,6 +15,10 @@ import { anomalyDetector } from "../detect/mod.ts";
 import type { EveRecord } from "../events/mod.ts";
 import { readModelFile, SHIPPED_MODEL_URL } from "../ml/mod.ts";
 import { loadRuleSet, signatureDetector } from "../rules/mod.ts";
+import { Blocker, parseBlockPolicy } from "../respond/mod.ts";
+import { ignoreWithout, nsElements, tempNetns } from "../respond/_testing.ts";
+import { getBlock } from "../store/mod.ts";
+import { tempStore } from "../store/_testing.ts";
 import { defaultPolicy } from "../alerts/mod.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
@@ -25,10 +29,14 @@ const rules = await loadRuleSet({
   homeNet: defaultPolicy().home_net.map((c) => c.text),
 });
 
-async function alertsOf(name: string): Promise<Alert[]> {
+async function alertsOf(
+  name: string,
+  onAlert?: (a: Alert, isNew: boolean) => void,
+): Promise<Alert[]> {
   const out: Alert[] = [];
   const stats = await analyzeFiles([new URL(name, FIXTURES).pathname], {
     events: new Set(["alert"]),
+    ...(onAlert ? { onAlert } : {}),
     detectors: {
       extra: [anomalyDetector(model), signatureDetector(rules.engine)],
     },
@@ -213,3 +221,43 @@ for (
     assert.ok(alerts.length > 0, "new hosts are reported");
   });
 }
+
+const { ignore: noNft, why: noNftWhy } = await ignoreWithout();
+
+Deno.test({
+  name:
+    "scan_decoy.pcap through the blocker (real nftables in a namespace): the real scanner is blocked, nmap's decoy addresses never are" +
+    (noNft ? ` (skipped: ${noNftWhy})` : ""),
+  ignore: noNft,
+  async fn() {
+    await using ns = await tempNetns();
+    await using ts = await tempStore();
+    await using blocker = new Blocker(ts.store, {
+      netns: ns.name,
+      policy: parseBlockPolicy({ durations: ["1h"] }),
+    });
+    const st = await blocker.start();
+    assert.equal(st.available, true, st.reason ?? "");
+    const decisions: string[] = [];
+    const alerts = await alertsOf("scan_decoy.pcap", (a, isNew) => {
+      // The appliance's order: the blocker decides on every new and
+      // updated alert.
+      const d = blocker.onAlert(a, isNew);
+      decisions.push(`${a.netsentinel.type} ${d.target}: ${d.outcome}`);
+    });
+    await blocker.idle();
+    const decoys = ["10.99.0.201", "10.99.0.202", "10.99.0.203", "10.99.0.204"];
+    assert.deepEqual(
+      await nsElements(ns.name),
+      [ATTACKER],
+      decisions.join("\n"),
+    );
+    assert.ok(decisions.includes(`port_scan ${ATTACKER}: blocked`));
+    for (const d of decoys) {
+      assert.equal(await getBlock(ts.store, d), null, d);
+      assert.ok(!decisions.some((x) => x.includes(` ${d}: blocked`)), d);
+    }
+    const scan = alerts.find((a) => a.netsentinel.type === "port_scan")!;
+    assert.deepEqual(scan.netsentinel.evidence.decoys, decoys);
+  },
+});
