@@ -27,9 +27,10 @@
  *    is then dropped and counted. `new_host` explains nothing (it names
  *    every address once);
  * 4b. likewise a `signature` detection between two addresses a rule alert
- *    names as its source and target (a Hydra User-Agent, cleartext Basic
- *    credentials, while `brute_force` counts the same requests' 401s) is
- *    attached to that alert (`netsentinel.signatures`: per rule its sid,
+ *    names as its source and target, on the same service (target port,
+ *    unless either has none: a port scan's alert covers every port), such
+ *    as a Hydra User-Agent or cleartext Basic credentials while
+ *    `brute_force` counts the same requests' 401s, is attached to that alert (`netsentinel.signatures`: per rule its sid,
  *    message, category, severity, count, first and last seen) instead of
  *    raising an alert of its own, when the rule alert's last detection is
  *    at most `detectors.signature.corroborate_s` away, before or after: a
@@ -366,8 +367,12 @@ export class AlertAggregator {
     const pair = `${d.src}>${d.dest ?? ""}`;
     const named = this.#pairs.get(pair);
     if (named !== undefined && d.tsUs <= named.untilUs) {
-      this.#attachSig(named.o, d);
-      return true;
+      if (sameService(named.o, d)) {
+        this.#attachSig(named.o, d);
+        return true;
+      }
+      // Another service of the same host: another incident.
+      return false;
     }
     if (holdUs <= 0) return false;
     if (this.#heldSigCount >= MAX_HELD) {
@@ -540,9 +545,12 @@ export class AlertAggregator {
     if (this.#heldSigCount > 0) {
       const list = this.#heldSigs.get(pair);
       if (list !== undefined) {
-        this.#heldSigs.delete(pair);
-        this.#heldSigCount -= list.length;
-        for (const h of list) this.#attachSig(o, h);
+        // Those about another service wait for their own release.
+        const rest = list.filter((h) => !sameService(o, h));
+        for (const h of list) if (sameService(o, h)) this.#attachSig(o, h);
+        this.#heldSigCount -= list.length - rest.length;
+        if (rest.length === 0) this.#heldSigs.delete(pair);
+        else this.#heldSigs.set(pair, rest);
       }
     }
   }
@@ -580,7 +588,10 @@ export class AlertAggregator {
       this.#heldSigCount -= list.length;
       for (const h of list) {
         const named = this.#pairs.get(pair);
-        if (named !== undefined && h.tsUs <= named.untilUs) {
+        if (
+          named !== undefined && h.tsUs <= named.untilUs &&
+          sameService(named.o, h)
+        ) {
           this.#attachSig(named.o, h);
         } else this.#admit(p, h);
       }
@@ -806,6 +817,17 @@ export class AlertAggregator {
       onFinish: () => this.finish(),
     };
   }
+}
+
+/**
+ * True when signature detection `d` is about the service the rule alert of
+ * `o` is about: the same target port, or either has none (a port scan
+ * covers every port).
+ */
+function sameService(o: Open, d: Detection): boolean {
+  const port = o.alert.dest_port;
+  return port === undefined || d.destPort === undefined ||
+    port === d.destPort;
 }
 
 /** The aggregation key of a detection: its type and key, else source and target. */

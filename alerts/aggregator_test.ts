@@ -689,3 +689,25 @@ Deno.test("aggregator: a signature no rule alert explains is raised with its own
     [["signature", undefined], ["brute_force", 1]],
   );
 });
+
+Deno.test("aggregator: a signature about another service of the same two hosts is another incident; a port scan's alert covers every port", () => {
+  const { a, finals } = agg();
+  a.add(brute(0, { destPort: 22 }));
+  a.add(sig(2024364, { t: 1, destPort: 80 })); // an NSE request to the web server
+  a.add(det({ t: 2, src: "10.99.0.67" })); // a port scan: no port
+  a.add(sig(2024364, { t: 3, src: "10.99.0.67", destPort: 80 }));
+  a.add(sig(1900004, { t: 3, destPort: 22, key: "other" })); // same service
+  a.finish();
+  assert.deepEqual(
+    finals.map((f) => [
+      f.netsentinel.type,
+      f.src_ip,
+      f.netsentinel.signatures?.map((s) => s.signature_id),
+    ]),
+    [
+      ["brute_force", "10.99.0.66", [1900004]],
+      ["signature", "10.99.0.66", undefined],
+      ["port_scan", "10.99.0.67", [2024364]],
+    ],
+  );
+});
