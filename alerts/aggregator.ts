@@ -366,14 +366,14 @@ export class AlertAggregator {
     if (this.#open.has(keyOf(d))) return false;
     const pair = `${d.src}>${d.dest ?? ""}`;
     const named = this.#pairs.get(pair);
-    if (named !== undefined && d.tsUs <= named.untilUs) {
-      if (sameService(named.o, d)) {
-        this.#attachSig(named.o, d);
-        return true;
-      }
-      // Another service of the same host: another incident.
-      return false;
+    if (
+      named !== undefined && d.tsUs <= named.untilUs && sameService(named.o, d)
+    ) {
+      this.#attachSig(named.o, d);
+      return true;
     }
+    // Not explained (another service of the same hosts is another
+    // incident): it waits for a rule alert about its own.
     if (holdUs <= 0) return false;
     if (this.#heldSigCount >= MAX_HELD) {
       const [k, list] = this.#heldSigs.entries().next().value!;
