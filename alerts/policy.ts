@@ -170,9 +170,9 @@ export interface AnomalyPolicy extends DetectorPolicy {
    */
   min_flows: number;
   /**
-   * Share of the source's flows scored since its first flagged one that
-   * must be flagged too (0–1): the model flags about 1% of normal flows,
-   * so a busy host always has a few.
+   * Share of the source's flows scored within `window_s` that must be
+   * flagged too (0–1): the model flags about 1% of normal flows, so a busy
+   * host always has a few.
    */
   min_share: number;
   window_s: number;

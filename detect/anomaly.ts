@@ -11,10 +11,14 @@
  * a source that keeps producing them is not. So an alert needs
  * `min_flows` flagged flows from one source within `window_s` (policy
  * `detectors.anomaly`), and at least `min_share` of the flows it was
- * scored on since its first flagged one: the model flags about 1% of
- * normal flows by design, so a busy host (hundreds of flows in five
- * minutes) always has a few, while a scanner, a brute force or a tunnel
- * is flagged flow after flow. The first detection counts them all.
+ * scored on within `window_s` (its traffic before the first flagged flow
+ * included): the model flags about 1% of normal flows by design, so a
+ * busy host (hundreds of flows in five minutes) always has a few, while a
+ * scanner, a brute force or a tunnel is flagged flow after flow. The
+ * first detection counts them all. (Counted only since the first flagged
+ * flow, the share was judged on whatever ended in the next seconds: a
+ * host's three large transfers in six seconds were three of three, their
+ * DNS lookups still waiting for the UDP timeout.)
  * Flagged flows short of these criteria are emitted as `evidenceOnly`:
  * attached to a rule alert that names their source, else dropped by the
  * aggregator, never an alert of their own.
@@ -56,15 +60,40 @@ export function anomalyDetector(
     } = policy.detectors.anomaly;
     const windowUs = windowS * 1e6;
     /**
-     * Per source with a flagged flow in its window: flagged flows, flows
-     * scored since the first flagged one (that one included), whether an
-     * alert was raised; least recently flagged first. IPv4 sources are
-     * keyed by their address as a number (no string per scored flow).
+     * Per source with a flagged flow in its window: flagged flows since the
+     * first one, whether an alert was raised; least recently flagged first.
+     * IPv4 sources are keyed by their address as a number (no string per
+     * scored flow).
      */
     const sources = new Map<
       number | string,
-      { firstUs: number; flows: number; scored: number; raised: boolean }
+      { firstUs: number; flows: number; raised: boolean }
     >();
+    /**
+     * Per source, flows scored in the window that started at `startUs`
+     * and in the one before: the estimate of its flows scored within the
+     * last `window_s` (see {@link scoredRecently}); at most `max_sources`,
+     * the longest unrolled dropped first.
+     */
+    const traffic = new Map<
+      number | string,
+      { startUs: number; cur: number; prev: number }
+    >();
+    /**
+     * Flows of source `key` scored within `window_s` before `nowUs`: the
+     * current window's count and the previous one's, weighted by how much
+     * of it the last `window_s` still covers (a sliding-window estimate,
+     * as rate limiters keep it).
+     */
+    const scoredRecently = (key: number | string, nowUs: number): number => {
+      const t = traffic.get(key);
+      if (t === undefined) return 0;
+      // Flows end out of order (UDP at its timeout): never before the start.
+      const into = Math.max(0, nowUs - t.startUs) / windowUs;
+      if (into >= 2) return 0;
+      if (into >= 1) return t.cur * (2 - into);
+      return t.cur + t.prev * (1 - into);
+    };
     const keyOf = (f: Flow): number | string =>
       f.version === 4 ? f.srcAddr[0]! >>> 0 : formatAddr(f.version, f.srcAddr);
     /** Flagged flows of the source of the flow being reported. */
@@ -77,8 +106,7 @@ export function anomalyDetector(
       const key = keyOf(f);
       let s = sources.get(key);
       if (s === undefined || f.lastUs - s.firstUs > windowUs) {
-        // This flow was scored before it was known to be flagged.
-        s = { firstUs: f.lastUs, flows: 0, scored: 1, raised: false };
+        s = { firstUs: f.lastUs, flows: 0, raised: false };
       }
       sources.delete(key);
       s.flows++;
@@ -87,7 +115,10 @@ export function anomalyDetector(
         sources.delete(sources.keys().next().value!);
       }
       flows = s.flows;
-      if (s.flows < minFlows || s.flows < minShare * s.scored) return false;
+      if (
+        s.flows < minFlows ||
+        s.flows < minShare * scoredRecently(key, f.lastUs)
+      ) return false;
       opens = !s.raised;
       s.raised = true;
       return true;
@@ -111,12 +142,26 @@ export function anomalyDetector(
     }, {
       onScored: (f, vec, score) => {
         tap?.(f, vec, score);
-        if (sources.size === 0) return;
         const key = keyOf(f);
+        const now = f.lastUs;
+        const t = traffic.get(key);
+        if (t === undefined) {
+          if (traffic.size >= maxSources) {
+            traffic.delete(traffic.keys().next().value!);
+          }
+          traffic.set(key, { startUs: now, cur: 1, prev: 0 });
+        } else if (now - t.startUs >= windowUs) {
+          const whole = now - t.startUs >= 2 * windowUs;
+          t.prev = whole ? 0 : t.cur;
+          t.cur = 1;
+          t.startUs = whole ? now : t.startUs + windowUs;
+          // Re-inserted: the map stays ordered by the last roll.
+          traffic.delete(key);
+          traffic.set(key, t);
+        } else t.cur++;
+        if (sources.size === 0) return;
         const s = sources.get(key);
-        if (s === undefined) return;
-        if (f.lastUs - s.firstUs > windowUs) sources.delete(key);
-        else s.scored++;
+        if (s !== undefined && now - s.firstUs > windowUs) sources.delete(key);
       },
       admit: (f: Flow) => {
         // Short of the criteria, a flagged flow is still evidence for a
@@ -131,7 +176,7 @@ export function anomalyDetector(
       type: "anomaly",
       onPacket: (p, ctx) => scorer.onPacket!(p, ctx),
       onFlowEnd: (f, r) => scorer.onFlowEnd!(f, r),
-      stateSize: () => scorer.stateSize() + sources.size,
+      stateSize: () => scorer.stateSize() + sources.size + traffic.size,
     };
   };
   return ["anomaly", make] as const;
