@@ -417,6 +417,9 @@ export class AlertAggregator {
         ...(typeof d.evidence.classtype === "string" && d.evidence.classtype
           ? { classtype: d.evidence.classtype }
           : {}),
+        ...(d.metadata !== undefined && Object.keys(d.metadata).length > 0
+          ? { metadata: d.metadata }
+          : {}),
         severity: d.severity,
         count,
         first_seen: ts,

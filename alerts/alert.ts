@@ -175,6 +175,8 @@ export interface AlertSignatureMatch {
   category: string;
   /** The rule's classtype (short name), when it has one. */
   classtype?: string;
+  /** The rule's metadata (`key → [values]`), when it has any. */
+  metadata?: Record<string, string[]>;
   /** The rule's priority. */
   severity: Severity;
   /** Matches attached. */

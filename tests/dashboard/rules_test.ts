@@ -34,7 +34,7 @@ const ET_SUBSET = join(
   "etopen",
 );
 
-Deno.test("a replayed capture raises signature alerts; /api/rules shows and toggles the set", async () => {
+Deno.test("a replayed capture's signature matches reach the alerts (hydra's on its brute_force alert); /api/rules shows and toggles the set", async () => {
   const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
   try {
     await Deno.copyFile(
@@ -52,18 +52,33 @@ Deno.test("a replayed capture raises signature alerts; /api/rules shows and togg
       speed: 0,
     });
     assert.equal(r.status, 200, JSON.stringify(r.data));
+    // One incident, one alert: the rule's matches are listed on the
+    // brute_force alert about the same requests, not an alert of their own.
+    type Sig = Record<string, unknown>;
+    const sigsOf = (x: Record<string, Record<string, unknown>>): Sig[] =>
+      (x.netsentinel!.signatures as Sig[] | undefined) ?? [];
     const alerts = await waitFor(
-      "a signature alert",
+      "the brute_force alert carrying hydra's rule",
       async () =>
-        (await apiCall(app.url, cookie, "GET", "/api/alerts?type=signature"))
+        (await apiCall(app.url, cookie, "GET", "/api/alerts?type=brute_force"))
           .data
           .alerts as Array<Record<string, Record<string, unknown>>>,
-      (a) => a.some((x) => x.alert!.signature_id === 1900004),
+      (a) => a.some((x) => sigsOf(x).some((s) => s.signature_id === 1900004)),
     );
-    const hydra = alerts.find((x) => x.alert!.signature_id === 1900004)!;
-    assert.equal(hydra.alert!.category, "Attempted User Privilege Gain");
-    assert.equal(hydra.alert!.gid, 1);
-    assert.deepEqual(hydra.alert!.metadata, { tool: ["hydra"] });
+    const hydra = alerts.flatMap(sigsOf).find((s) =>
+      s.signature_id === 1900004
+    )!;
+    assert.equal(hydra.category, "Attempted User Privilege Gain");
+    assert.equal(hydra.gid, 1);
+    assert.deepEqual(hydra.metadata, { tool: ["hydra"] });
+    assert.ok((hydra.count as number) >= 1);
+    const alone = await apiCall(
+      app.url,
+      cookie,
+      "GET",
+      "/api/alerts?type=signature",
+    );
+    assert.deepEqual(alone.data.alerts, []);
     const view = await apiCall(app.url, cookie, "GET", "/api/rules");
     const top = view.data.top as Array<{ sid: number; hits: number }>;
     assert.ok(
