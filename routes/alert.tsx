@@ -299,6 +299,28 @@ export default function AlertPage(p: AlertPageProps): VNode {
             </section>
           )
           : null}
+        {n.signatures !== undefined && n.signatures.length > 0
+          ? (
+            <section class="panel" data-testid="signatures">
+              <h2>Signatures that matched</h2>
+              <p>
+                These rules matched the same traffic; they are part of this
+                alert, not alerts of their own.
+              </p>
+              <ul>
+                {n.signatures.map((s) => (
+                  <li key={`${s.gid ?? 1}:${s.signature_id}`}>
+                    <strong>{s.signature}</strong>{" "}
+                    ({s.gid ?? 1}:{s.signature_id}, {s.category}):{" "}
+                    {fmtCount(s.count)} {s.count === 1 ? "match" : "matches"},
+                    {" "}
+                    <Time t={s.first_seen} /> to <Time t={s.last_seen} />
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )
+          : null}
         <section class="panel">
           <h2>Evidence</h2>
           <table class="kv" data-testid="evidence">

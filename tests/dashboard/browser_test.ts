@@ -569,3 +569,67 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a replayed hydra attack on HTTP Basic auth is one brute_force alert whose page lists the signatures that matched, with no signature alert beside it",
+  ...opts,
+  async fn() {
+    assert.equal(missing, null, missing ?? "");
+    const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
+    try {
+      await Deno.copyFile(
+        new URL("../fixtures/brute_http.pcap", import.meta.url),
+        join(caps, "brute_http.pcap"),
+      );
+      await using app = await startAppliance({ capturesDir: caps });
+      await using b = await launchBrowser();
+      const { page, errors, cspViolations } = await b.page();
+      await signInPage(page, app.url);
+      assert.equal(await startReplay(page, "brute_http.pcap", 0), 200);
+      type Row = { id: string; type: string; sigs: number };
+      const rows = await waitInPage(
+        page,
+        "the brute_force alert with the signatures attached",
+        async () => {
+          const r = await fetch("/api/alerts?limit=1000");
+          const body = await r.json() as {
+            alerts: {
+              netsentinel: { id: string; type: string; signatures?: unknown[] };
+            }[];
+          };
+          const rows = body.alerts.map((a) => ({
+            id: a.netsentinel.id,
+            type: a.netsentinel.type,
+            sigs: a.netsentinel.signatures?.length ?? 0,
+          }));
+          return rows.some((x) => x.type === "brute_force" && x.sigs === 2)
+            ? rows
+            : null;
+        },
+      ) as Row[];
+      assert.deepEqual(
+        rows.filter((x) => x.type !== "new_host").map((x) => x.type),
+        ["brute_force"],
+      );
+      const id = rows.find((x) => x.type === "brute_force")!.id;
+      await page.goto(`${app.url}/alerts/${id}`);
+      const panel = await waitInPage(
+        page,
+        "the signatures panel",
+        () =>
+          document.querySelector("[data-testid=signatures]")?.textContent ??
+            "",
+      );
+      assert.match(panel, /1:1900004/);
+      assert.match(panel, /THC Hydra HTTP login cracker/);
+      assert.match(panel, /HTTP Basic authentication in cleartext/);
+      assert.match(panel, /\d+ matches/);
+      await screenshot(page, "alert-brute-http-signatures");
+      assert.deepEqual(errors, []);
+      assert.deepEqual(cspViolations, []);
+    } finally {
+      await Deno.remove(caps, { recursive: true });
+    }
+  },
+});
