@@ -515,7 +515,9 @@ export class AlertAggregator {
    */
   #name(o: Open, tsUs: number, holdUs: number, sigHoldUs: number): void {
     const a = o.alert;
-    if (a.dest_ip !== undefined) {
+    // A signature alert explains anomalies, not other signatures (each
+    // rule keeps its own alert).
+    if (a.dest_ip !== undefined && a.netsentinel.type !== "signature") {
       this.#namePair(`${a.src_ip}>${a.dest_ip}`, o, tsUs + sigHoldUs);
     }
     const untilUs = tsUs + holdUs;
@@ -637,8 +639,7 @@ export class AlertAggregator {
       this.#finalize(o);
       o = undefined;
     }
-    const explains = d.type !== "anomaly" && d.type !== "new_host" &&
-      d.type !== "signature";
+    const explains = d.type !== "anomaly" && d.type !== "new_host";
     const holdUs = p.detectors.anomaly.corroborate_s * 1e6;
     const sigHoldUs = p.detectors.signature.corroborate_s * 1e6;
     if (o !== undefined) {

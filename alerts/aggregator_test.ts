@@ -711,3 +711,26 @@ Deno.test("aggregator: a signature about another service of the same two hosts i
     ],
   );
 });
+
+Deno.test("aggregator: a signature alert explains anomalies about its addresses, but other rules' signatures stay alerts of their own", () => {
+  const { a, finals } = agg(
+    parsePolicy({ detectors: { signature: { corroborate_s: 0 } } }),
+  );
+  a.add(sig(1900301, { t: 0 }));
+  a.add(sig(1900302, { t: 1 }));
+  a.add(anomaly({ t: 2 }));
+  a.finish();
+  assert.deepEqual(
+    finals.map((f) => [
+      f.netsentinel.type,
+      f.alert.signature_id,
+      f.netsentinel.signatures?.length,
+      f.netsentinel.anomaly?.flows,
+    ]),
+    [
+      ["signature", 1900301, undefined, undefined],
+      // The newest alert naming the address carries it.
+      ["signature", 1900302, undefined, 3],
+    ],
+  );
+});
