@@ -61,6 +61,12 @@ export class TlsBufferBudget {
   used = 0;
   /** Directions given up because the budget was spent. */
   refused = 0;
+  /**
+   * Buffers of the first size ({@link TLS_FIRST_BUFFER}) that connections
+   * let go without a parsed message keeping them, for the next ones (not
+   * counted as held).
+   */
+  readonly spare: Uint8Array[] = [];
   /** A budget of `limit` bytes. */
   constructor(readonly limit: number = TLS_BUFFER_MEMCAP) {}
 }
@@ -97,6 +103,9 @@ export interface TlsHandshake {
   /** Faults met on either side (at most one per direction). */
   readonly faults: readonly TlsStreamFault[];
 }
+
+/** First size of a direction's buffer for a message split across chunks, bytes. */
+const TLS_FIRST_BUFFER = 256;
 
 /** Receives a connection's handshake once. */
 export type TlsSink = (hs: TlsHandshake) => void;
@@ -162,16 +171,28 @@ export class TlsStreamParser {
       this.#stop(d, "tls_memcap");
       return false;
     }
-    const next = new Uint8Array(size);
+    const next = size === TLS_FIRST_BUFFER && b.spare.length > 0
+      ? b.spare.pop()!
+      : new Uint8Array(size);
     if (keep > 0) next.set(d.hs!.subarray(0, keep));
     b.used += size - old;
     d.hs = next;
     return true;
   }
 
-  /** Lets direction `d`'s buffer go (given to a record, or dropped). */
-  #release(d: Direction): void {
-    if (d.hs !== null) this.#budget.used -= d.hs.length;
+  /**
+   * Lets direction `d`'s buffer go: given to a parsed message (which keeps
+   * it), or dropped (`spare`: no message keeps it, so a buffer of the first
+   * size is kept for the next connection).
+   */
+  #release(d: Direction, spare = false): void {
+    const hs = d.hs;
+    if (hs === null) return;
+    const b = this.#budget;
+    b.used -= hs.length;
+    if (spare && hs.length === TLS_FIRST_BUFFER && b.spare.length < 256) {
+      b.spare.push(hs);
+    }
     d.hs = null;
   }
 
@@ -267,7 +288,8 @@ export class TlsStreamParser {
   #stop(d: Direction, fault: TlsStreamFault | null): void {
     d.done = true;
     d.fault = fault;
-    this.#release(d);
+    // A parsed message let its buffer go before: what is left is spare.
+    this.#release(d, true);
     d.hsN = 0;
   }
 
@@ -325,10 +347,13 @@ export class TlsStreamParser {
       const piece = src.subarray(start, end);
       const size = Math.max(
         rest,
-        Math.min(this.#wanted(piece, rest), Math.max(2 * rest, 256)),
+        Math.min(
+          this.#wanted(piece, rest),
+          Math.max(2 * rest, TLS_FIRST_BUFFER),
+        ),
       );
       if (d.hs === null || d.hs.length < size) {
-        this.#release(d);
+        this.#release(d, true);
         if (!this.#resize(d, size, 0)) return false;
       }
       d.hs!.set(piece, 0);

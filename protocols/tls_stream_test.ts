@@ -10,11 +10,13 @@ import { isTlsFault, parseClientHello } from "./tls_handshake.ts";
 import {
   certificateBody,
   chromeLikeHello,
+  clientHelloBody,
   concat,
   ext,
   handshake,
   records,
   serverHelloBody,
+  sniExt,
 } from "./_tls_testing.ts";
 
 const CH = handshake(1, chromeLikeHello("split.example"));
@@ -252,4 +254,55 @@ Deno.test("TlsStreamParser gives directions up once the shared budget is spent, 
   for (const p of parsers) p.end();
   assert.equal(budget.used, 0);
   assert.equal(faults.filter((f) => f === "tls_memcap").length, budget.refused);
+});
+
+Deno.test("TlsStreamParser reuses a dropped first buffer for the next connection, never one a parsed hello keeps", () => {
+  const budget = new TlsBufferBudget();
+  const hellos: TlsHandshake[] = [];
+  const sink = (hs: TlsHandshake) => void hellos.push(hs);
+  // A hello of exactly 256 handshake bytes, split: it is put together in
+  // a first-size buffer and parsed from it (the hello's byte views keep it).
+  const body = (pad: number) =>
+    clientHelloBody({
+      extensions: [sniExt("kept.example"), ext(21, new Array(pad).fill(0))],
+    });
+  const small = body(256 - 4 - body(0).length);
+  assert.equal(small.length, 252);
+  const a = new TlsStreamParser(sink, budget);
+  const aBytes = records(22, handshake(1, small));
+  a.data(0, aBytes.subarray(0, 60));
+  a.data(0, aBytes.subarray(60));
+  a.end();
+  const kept = hellos[0]!.clientHello!;
+  assert.equal(kept.sni, "kept.example");
+  const random = kept.random.slice();
+  assert.equal(
+    budget.spare.length,
+    0,
+    "the parsed hello's buffer is not spare",
+  );
+  // A connection whose hello is cut by a gap lets its first buffer go spare…
+  const b = new TlsStreamParser(sink, budget);
+  b.data(0, CLIENT.subarray(0, 60));
+  b.gap(0);
+  b.end();
+  assert.equal(budget.spare.length, 1);
+  // …and the next one takes it, and reads its hello whole.
+  const c = new TlsStreamParser(sink, budget);
+  const other = records(
+    22,
+    handshake(
+      1,
+      chromeLikeHello("next.example").map((x, i) =>
+        i >= 2 && i < 34 ? 0xee : x
+      ),
+    ),
+  );
+  c.data(0, other.subarray(0, 60));
+  assert.equal(budget.spare.length, 0, "the spare buffer was taken");
+  c.data(0, other.subarray(60));
+  c.end();
+  assert.equal(hellos.at(-1)!.clientHello!.sni, "next.example");
+  assert.deepEqual(kept.random, random, "the kept hello's bytes are intact");
+  assert.equal(budget.used, 0);
 });
