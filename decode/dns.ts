@@ -77,8 +77,9 @@ const NAME: DnsName = { name: "" };
 /**
  * Reads the (possibly compressed) name at `data[pos]` of the DNS message
  * that starts at `data[msg]` and ends at `end`. Puts the text in `out.name`
- * and returns the offset just past the name where it started (after the
- * first pointer, if any), or the fault. Pointers must land after the header
+ * (with `out` null the name is only checked: no text is made) and returns
+ * the offset just past the name where it started (after the first pointer,
+ * if any), or the fault. Pointers must land after the header
  * and before the segment that holds them, at most {@link DNS_MAX_JUMPS}
  * times; the name is at most {@link DNS_MAX_NAME} bytes in wire form.
  */
@@ -87,7 +88,7 @@ export function readDnsName(
   msg: number,
   pos: number,
   end: number,
-  out: DnsName,
+  out: DnsName | null,
 ): number | AppFault {
   if (end > data.length) end = data.length;
   const buf = scratch();
@@ -120,16 +121,19 @@ export function readDnsName(
     if (wire > DNS_MAX_NAME) return "dns_name_too_long";
     const labelEnd = pos + 1 + len;
     if (labelEnd > end) return "dns_short";
-    if (n > 0) buf[n++] = 0x2e;
-    for (let i = pos + 1; i < labelEnd; i++) {
-      const c = data[i]!;
-      if (c >= 0x41 && c <= 0x5a) buf[n++] = c | 0x20;
-      else if (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c) buf[n++] = c;
-      else n = putEscape(buf, n, c);
+    if (out !== null) {
+      if (n > 0) buf[n++] = 0x2e;
+      for (let i = pos + 1; i < labelEnd; i++) {
+        const c = data[i]!;
+        if (c >= 0x41 && c <= 0x5a) buf[n++] = c | 0x20;
+        else if (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c) {
+          buf[n++] = c;
+        } else n = putEscape(buf, n, c);
+      }
     }
     pos = labelEnd;
   }
-  out.name = textOf(buf, 0, n);
+  if (out !== null) out.name = textOf(buf, 0, n);
   return after < 0 ? pos : after;
 }
 

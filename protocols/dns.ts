@@ -8,7 +8,9 @@
  *
  * Names are read by the decoder's {@link readDnsName} (compression
  * pointers only backwards, at most 16 jumps, 255 bytes; lower case,
- * non-printable bytes as `\xNN`). At most {@link DNS_MAX_RECORDS} records
+ * non-printable bytes as `\xNN`). A message's header is read and its first
+ * question checked at once; its questions and records are read (from a
+ * copy of its bytes) when a consumer first asks for them. At most {@link DNS_MAX_RECORDS} records
  * of each section are read; a message whose records run past its end
  * keeps what was read before (`truncated` set).
  *
@@ -80,9 +82,137 @@ export interface DnsMessage {
 
 const NAME: DnsName = { name: "" };
 
+/** Messages up to this size are copied into a shared slab, bytes. */
+const SLAB_MSG_MAX = 1024;
+const SLAB_SIZE = 16 * 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabAt = 0;
+
+/**
+ * A copy of `src[from, to)` that no buffer of the caller shares. Small
+ * messages are copied into a 16 KiB slab shared by the ones that follow
+ * (one ArrayBuffer for dozens of messages; a slab lives as long as a
+ * message copied into it).
+ */
+function copyMessage(src: Uint8Array, from: number, to: number): Uint8Array {
+  const n = to - from;
+  if (n > SLAB_MSG_MAX) return src.slice(from, to);
+  if (slabAt + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabAt = 0;
+  }
+  const at = slabAt, sl = slab;
+  for (let i = 0; i < n; i++) sl[at + i] = src[from + i]!;
+  slabAt = at + n;
+  return sl.subarray(at, at + n);
+}
+
+const NONE: readonly never[] = [];
+
+/**
+ * A message as {@link parseDnsMessage} returns it: the header read, the
+ * first question checked, and the message's bytes copied; the questions
+ * and records (names, addresses: strings) are read when first asked for,
+ * so a record nobody reads costs no strings.
+ */
+class Message implements DnsMessage {
+  readonly kind = "dns" as const;
+  readonly id: number;
+  readonly flags: number;
+  readonly qr: boolean;
+  readonly opcode: number;
+  readonly rcode: number;
+  readonly #raw: Uint8Array;
+  #queries: readonly DnsQuestion[] = NONE;
+  #answers: readonly DnsRecord[] = NONE;
+  #authorities: readonly DnsRecord[] = NONE;
+  #truncated = false;
+  #read = false;
+
+  constructor(raw: Uint8Array) {
+    this.#raw = raw;
+    const flags = (raw[2]! << 8) | raw[3]!;
+    this.id = (raw[0]! << 8) | raw[1]!;
+    this.flags = flags;
+    this.qr = (flags & 0x8000) !== 0;
+    this.opcode = (flags >> 11) & 15;
+    this.rcode = flags & 15;
+  }
+
+  get queries(): readonly DnsQuestion[] {
+    if (!this.#read) this.#readAll();
+    return this.#queries;
+  }
+  get answers(): readonly DnsRecord[] {
+    if (!this.#read) this.#readAll();
+    return this.#answers;
+  }
+  get authorities(): readonly DnsRecord[] {
+    if (!this.#read) this.#readAll();
+    return this.#authorities;
+  }
+  get truncated(): boolean {
+    if (!this.#read) this.#readAll();
+    return this.#truncated;
+  }
+
+  /** The fields as plain data (what `JSON.stringify` writes). */
+  toJSON(): Omit<DnsMessage, never> {
+    return {
+      kind: this.kind,
+      id: this.id,
+      flags: this.flags,
+      qr: this.qr,
+      opcode: this.opcode,
+      rcode: this.rcode,
+      queries: this.queries,
+      answers: this.answers,
+      authorities: this.authorities,
+      truncated: this.truncated,
+    };
+  }
+
+  #readAll(): void {
+    this.#read = true;
+    const data = this.#raw;
+    const end = data.length;
+    const u16 = (o: number) => (data[o]! << 8) | data[o + 1]!;
+    const qd = u16(4), an = u16(6), ns = u16(8);
+    let pos = 12;
+    let truncated = false;
+    const queries: DnsQuestion[] = [];
+    for (let i = 0; i < qd && i < DNS_MAX_RECORDS; i++) {
+      const next = readDnsName(data, 0, pos, end, NAME);
+      if (typeof next !== "number" || next + 4 > end) {
+        // (The first question was checked when the message was taken.)
+        truncated = true;
+        break;
+      }
+      queries.push({ rrname: NAME.name, rrtype: u16(next) });
+      pos = next + 4;
+    }
+    const answers: DnsRecord[] = [];
+    const authorities: DnsRecord[] = [];
+    if (!truncated && qd <= DNS_MAX_RECORDS) {
+      pos = readRecords(data, 0, pos, end, an, answers);
+      if (pos < 0) truncated = true;
+      else if (an <= DNS_MAX_RECORDS) {
+        pos = readRecords(data, 0, pos, end, ns, authorities);
+        if (pos < 0) truncated = true;
+      }
+    }
+    this.#queries = queries;
+    this.#answers = answers;
+    this.#authorities = authorities;
+    this.#truncated = truncated;
+  }
+}
+
 /**
  * Parses the DNS message in `data[start, end)`. Returns null when even the
- * header or the first question cannot be read.
+ * header or the first question cannot be read. The message's bytes are
+ * copied (the caller's buffer may be reused at once); its questions and
+ * records are read from the copy when first asked for.
  *
  * @example
  * ```ts
@@ -97,44 +227,13 @@ export function parseDnsMessage(
 ): DnsMessage | null {
   if (end > data.length) end = data.length;
   if (start < 0 || end - start < 12) return null;
-  const u16 = (o: number) => (data[o]! << 8) | data[o + 1]!;
-  const flags = u16(start + 2);
-  const qd = u16(start + 4), an = u16(start + 6), ns = u16(start + 8);
-  let pos = start + 12;
-  let truncated = false;
-  const queries: DnsQuestion[] = [];
-  for (let i = 0; i < qd && i < DNS_MAX_RECORDS; i++) {
-    const next = readDnsName(data, start, pos, end, NAME);
-    if (typeof next !== "number" || next + 4 > end) {
-      if (i === 0) return null;
-      truncated = true;
-      break;
-    }
-    queries.push({ rrname: NAME.name, rrtype: u16(next) });
-    pos = next + 4;
+  const qd = (data[start + 4]! << 8) | data[start + 5]!;
+  if (qd > 0) {
+    // The first question must be there (checked, no text made).
+    const next = readDnsName(data, start, start + 12, end, null);
+    if (typeof next !== "number" || next + 4 > end) return null;
   }
-  const answers: DnsRecord[] = [];
-  const authorities: DnsRecord[] = [];
-  if (!truncated && qd <= DNS_MAX_RECORDS) {
-    pos = readRecords(data, start, pos, end, an, answers);
-    if (pos < 0) truncated = true;
-    else if (an <= DNS_MAX_RECORDS) {
-      pos = readRecords(data, start, pos, end, ns, authorities);
-      if (pos < 0) truncated = true;
-    }
-  }
-  return {
-    kind: "dns",
-    id: u16(start),
-    flags,
-    qr: (flags & 0x8000) !== 0,
-    opcode: (flags >> 11) & 15,
-    rcode: flags & 15,
-    queries,
-    answers,
-    authorities,
-    truncated,
-  };
+  return new Message(copyMessage(data, start, end));
 }
 
 /** Reads `count` records into `out`; returns the offset after them, or -1 when they run past `end`. */

@@ -126,15 +126,33 @@ Deno.test("parseDnsMessage() keeps what it read when records run past the end, a
   assert.equal(m.truncated, true);
   assert.ok(m.answers.length >= 4);
   assert.equal(parseDnsMessage(r, 0, 11), null);
-  // Every cut and every single-byte change: no throw.
-  for (let cut = 0; cut <= r.length; cut++) parseDnsMessage(r, 0, cut);
+  // Every cut and every single-byte change: no throw, also when every
+  // field is read (questions and records are read when first asked for).
+  const readAll = (m: DnsMessage | null) => void JSON.stringify(m);
+  for (let cut = 0; cut <= r.length; cut++) readAll(parseDnsMessage(r, 0, cut));
   for (let i = 0; i < r.length; i++) {
     for (const v of [0, 0x3f, 0xc0, 0xff]) {
       const b = r.slice();
       b[i] = v;
-      parseDnsMessage(b, 0, b.length);
+      readAll(parseDnsMessage(b, 0, b.length));
     }
   }
+});
+
+Deno.test("parseDnsMessage() keeps its own copy: records read later are the same after the buffer is reused", () => {
+  const r = response();
+  const buf = new Uint8Array(r.length + 9);
+  buf.set(r, 9);
+  const m = parseDnsMessage(buf, 9, buf.length)!;
+  const fresh = parseDnsMessage(r, 0, r.length)!;
+  const before = JSON.stringify(fresh);
+  buf.fill(0xc0); // the capture buffer holds the next batch
+  assert.equal(JSON.stringify(m), before);
+  assert.equal(m.answers[0]!.rdata, "93.184.216.34");
+  assert.deepEqual(
+    JSON.parse(before).queries,
+    [{ rrname: "example.com", rrtype: 1 }],
+  );
 });
 
 Deno.test("DnsTcpParser splits length-prefixed messages across segments, several per connection", () => {
