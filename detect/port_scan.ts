@@ -58,6 +58,16 @@ import { DistinctRing, PortBitset } from "./_ring.ts";
 import { Slab } from "./_slab.ts";
 import { SpreadTracker } from "./_spread.ts";
 import {
+  type DecoyVerdict,
+  decoyVerdict,
+  inLockstep,
+  joinGroup,
+  type LockstepMember,
+  LockstepWatch,
+  sameWords,
+  verdictNote,
+} from "./_lockstep.ts";
+import {
   isCraftedSyn,
   newProbe,
   P_CONNECT,
@@ -79,6 +89,7 @@ import {
 } from "./detector.ts";
 
 const TYPE: AlertType = "port_scan";
+const ALONE: DecoyVerdict = { kind: "alone" };
 /** Tag of pair keys in the tracker table. */
 const TAG_PAIR = 1;
 const TAG_CRAFTED = 2;
@@ -93,18 +104,8 @@ const SAMPLE_PORTS = 20;
 const SLOW_GAP_US = 2e6;
 /** Largest distinct-port ring per pair (the threshold is clamped to it). */
 const MAX_RING = 4096;
-/** Flows to one port of one host from two sources this close are in lockstep (µs). */
-const LOCKSTEP_US = 1000;
-/**
- * Lockstep starts a source needs to count as one of a decoy group (and at
- * least half of its probes): two scanners of one host coincide now and
- * then, decoys on every probe.
- */
-const MIN_LOCKSTEP = 5;
-/** Sources of a decoy group remembered per target. */
-const MAX_GROUP = 64;
 
-class PairTracker {
+class PairTracker implements LockstepMember {
   version: 4 | 6 = 4;
   readonly scanner: Uint32Array;
   readonly target: Uint32Array;
@@ -198,16 +199,8 @@ export function portScan(policy: Policy, emit: Emit): Detector {
 
   /** Decoy groups: per target tracker, the pair trackers in lockstep. */
   const groups = new WeakMap<SpreadTracker, PairTracker[]>();
-  /** The previous flow start (lockstep detection; no allocation). */
-  const prev = {
-    us: -1,
-    version: 4,
-    port: 0,
-    proto: 0,
-    src: new Uint32Array(4),
-    dst: new Uint32Array(4),
-    pair: null as PairTracker | null,
-  };
+  /** The previous probe-like flow start (lockstep detection). */
+  const watch = new LockstepWatch();
 
   function pairOf(
     version: 4 | 6,
@@ -225,18 +218,13 @@ export function portScan(policy: Policy, emit: Emit): Detector {
     return t;
   }
 
-  function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-    return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
-  }
-
   /** Members of `t`'s decoy group still tracking that target. */
   function groupOf(t: SpreadTracker | null): PairTracker[] {
     if (t === null) return [];
     const g = groups.get(t);
     if (g === undefined) return [];
     return g.filter((m) =>
-      m.lockstep >= MIN_LOCKSTEP && m.lockstep * 2 >= m.probes &&
-      m.version === t.version && same(m.target, t.target)
+      inLockstep(m) && m.version === t.version && sameWords(m.target, t.target)
     );
   }
 
@@ -251,19 +239,14 @@ export function portScan(policy: Policy, emit: Emit): Detector {
   /** A flow `f` just started: counts lockstep with the previous start. */
   function onFlowStart(f: Flow, nowUs: number): void {
     const v = f.version;
-    if (
-      prev.us >= 0 && nowUs - prev.us <= LOCKSTEP_US &&
-      prev.port === f.dstPort && prev.proto === f.proto &&
-      prev.version === v && same(prev.dst, f.dstAddr) &&
-      !same(prev.src, f.srcAddr)
-    ) {
-      const a = pairOf(v, prev.src, prev.dst, nowUs);
-      const b = pairOf(v, f.srcAddr, f.dstAddr, nowUs);
+    let b: PairTracker | null = null;
+    if (watch.echoes(v, f.srcAddr, f.dstAddr, f.proto, f.dstPort, nowUs)) {
+      const a = pairOf(v, watch.prevSrc, f.dstAddr, nowUs);
+      b = pairOf(v, f.srcAddr, f.dstAddr, nowUs);
       // The previous start is counted once, by the first flow that echoes it.
-      if (prev.pair !== a) a.lockstep++;
+      if (watch.prevMember !== a) a.lockstep++;
       b.lockstep++;
-      prev.pair = b;
-      if (a.lockstep >= MIN_LOCKSTEP || b.lockstep >= MIN_LOCKSTEP) {
+      if (inLockstep(a) || inLockstep(b)) {
         targets.setKey(TAG_TARGET, v, f.dstAddr, null, 0);
         const t = targets.upsert(nowUs);
         if (targets.lastCreated) {
@@ -274,24 +257,14 @@ export function portScan(policy: Policy, emit: Emit): Detector {
         if (g === undefined) {
           g = [];
           groups.set(t, g);
-        } else if (g.length > 0 && !same(g[0]!.target, t.target)) {
+        } else if (g.length > 0 && !sameWords(g[0]!.target, t.target)) {
           g.length = 0; // the tracker was reused for another target
         }
-        for (const m of [a, b]) {
-          if (
-            m.lockstep >= MIN_LOCKSTEP && g.length < MAX_GROUP && !g.includes(m)
-          ) {
-            g.push(m);
-          }
-        }
+        joinGroup(g, a);
+        joinGroup(g, b);
       }
-    } else prev.pair = null;
-    prev.us = nowUs;
-    prev.version = v;
-    prev.port = f.dstPort;
-    prev.proto = f.proto;
-    prev.src.set(f.srcAddr);
-    prev.dst.set(f.dstAddr);
+    }
+    watch.next(v, f.srcAddr, f.dstAddr, f.proto, f.dstPort, nowUs, b);
   }
 
   function reportSpread(t: SpreadTracker, nowUs: number): void {
@@ -388,38 +361,26 @@ export function portScan(policy: Policy, emit: Emit): Detector {
       ? "UDP"
       : "TCP";
     let key: string | undefined;
-    let decoyNote = "";
     const extra: Record<string, unknown> = {};
-    if (t.lockstep >= MIN_LOCKSTEP) {
-      const group = groupOf(spreadOf(t.version, t.target));
-      if (group.length >= 2 && group.includes(t)) {
-        const reacted = group.filter((m) => m.reacted);
-        const others = group.filter((m) => m !== t).map((m) =>
-          formatAddr(m.version, m.scanner)
-        ).sort();
-        if (reacted.length === 1) {
-          // A decoy: its probes are listed in the real scanner's alert.
-          if (reacted[0] !== t) return;
-          extra.decoys = others;
-          extra.confirmed_source = true;
-          decoyNote = `; ${others.length} decoy source${
-            others.length > 1 ? "s" : ""
-          } (${others.slice(0, 5).join(", ")}${
-            others.length > 5 ? ", …" : ""
-          }) sent the same probes at the same instants, and only ${src} answered the target's replies`;
-        } else {
-          const all = [...others, src].sort();
-          key = `decoys>${dst}`;
-          extra.sources = all;
-          extra.confirmed_source = false;
-          decoyNote = `; ${all.length} sources (${all.slice(0, 5).join(", ")}${
-            all.length > 5 ? ", …" : ""
-          }) sent the same probes at the same instants (decoys), and ${
-            reacted.length === 0 ? "none" : "several"
-          } answered the target's replies: the real scanner cannot be told apart`;
-        }
-      }
+    const verdict = t.lockstep === 0
+      ? ALONE
+      : decoyVerdict(groupOf(spreadOf(t.version, t.target)), t);
+    switch (verdict.kind) {
+      case "decoy":
+        return; // its probes are listed in the real scanner's alert
+      case "scanner":
+        extra.decoys = verdict.decoys;
+        extra.confirmed_source = true;
+        break;
+      case "unknown":
+        key = `decoys>${dst}`;
+        extra.sources = verdict.sources;
+        extra.confirmed_source = false;
+        break;
+      case "alone":
+        break;
     }
+    const decoyNote = verdictNote(verdict, src);
     const evidence: Record<string, unknown> = {
       scan_kind: name,
       kinds: nonZero(PROBE_NAMES, t.kinds),
