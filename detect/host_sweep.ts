@@ -18,6 +18,15 @@
  * raise a `distributed` sweep naming the sources, unconfirmed (never
  * blocks). The per-source alerts stay.
  *
+ * Decoys (`nmap -sn -D`, `nmap -sS -p 22 -D` over a range): sources
+ * probing each host on one port or ICMP type in lockstep are one incident,
+ * decided as for port scans (`_lockstep.ts`): exactly one of them reacted
+ * to the targets' answers (reset their SYN+ACKs, completed handshakes):
+ * one alert naming it, the others as `decoys`; none (ICMP echo, whose
+ * replies nobody answers) or several: one alert listing `sources`,
+ * `confirmed_source: false`, blocking no one. Their distributed sweep is
+ * not raised.
+ *
  * @module
  */
 import type { AlertType } from "../alerts/alert.ts";
@@ -27,15 +36,32 @@ import {
   formatAddr,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
+  IPPROTO_TCP,
   IPPROTO_UDP,
   type Packet,
+  TCP_SYN,
 } from "../decode/mod.ts";
-import type { Flow, FlowEndReason, PacketContext } from "../flows/mod.ts";
+import {
+  DIR_TO_SERVER,
+  type Flow,
+  type FlowEndReason,
+  type PacketContext,
+} from "../flows/mod.ts";
 import { KeyedTable } from "./_table.ts";
 import { DistinctRing } from "./_ring.ts";
 import { Slab } from "./_slab.ts";
 import { SpreadTracker } from "./_spread.ts";
 import {
+  type DecoyVerdict,
+  decoyVerdict,
+  inLockstep,
+  joinGroup,
+  type LockstepMember,
+  LockstepWatch,
+  verdictNote,
+} from "./_lockstep.ts";
+import {
+  isCraftedSyn,
   newProbe,
   P_KINDS,
   PROBE_NAMES,
@@ -53,6 +79,7 @@ import {
 } from "./detector.ts";
 
 const TYPE: AlertType = "host_sweep";
+const ALONE: DecoyVerdict = { kind: "alone" };
 const UPDATE_US = 5e6;
 const SAMPLE_HOSTS = 10;
 const MAX_RING = 4096;
@@ -68,7 +95,7 @@ const MAX_SPREAD = 4096;
 const ICMP4_REQUESTS = new Set([8, 13, 15, 17]);
 const ICMP6_ECHO = 128;
 
-class SweepTracker {
+class SweepTracker implements LockstepMember {
   version: 4 | 6 = 4;
   readonly scanner: Uint32Array;
   proto = 0;
@@ -92,6 +119,10 @@ class SweepTracker {
   readonly sample: number[] = new Array<number>(SAMPLE_HOSTS * 4).fill(0);
   nSample = 0;
   seen: Set<string> | null = null;
+  /** A probe of it reacted to a target's answer (see ProbeOut). */
+  reacted = false;
+  /** Probes it started in lockstep with another source's (decoys). */
+  lockstep = 0;
 
   constructor(cap: number, slab: Slab) {
     this.scanner = slab.u32(4);
@@ -109,6 +140,8 @@ class SweepTracker {
     this.dirty = false;
     this.nSample = 0;
     this.seen = null;
+    this.reacted = false;
+    this.lockstep = 0;
   }
 }
 
@@ -160,8 +193,101 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
     },
   );
   const none = new Uint32Array(4);
+  /** Decoy groups: per (protocol, port) tracker, the sweepers in lockstep. */
+  const groups = new WeakMap<SpreadTracker, SweepTracker[]>();
+  /** The previous probe-like start (lockstep detection). */
+  const watch = new LockstepWatch();
+
+  function spreadOf(
+    version: 4 | 6,
+    proto: number,
+    port: number,
+    tsUs: number | null,
+  ): SpreadTracker | null {
+    ports.setKey(TAG_SPREAD, version, none, null, (proto << 16) | port);
+    if (tsUs === null) return ports.get();
+    const t = ports.upsert(tsUs);
+    if (ports.lastCreated) {
+      t.version = version;
+      t.proto = proto;
+      t.port = port;
+    }
+    return t;
+  }
+
+  /** Members of `t`'s decoy group still sweeping its protocol and port. */
+  function groupOf(t: SpreadTracker | null): SweepTracker[] {
+    if (t === null) return [];
+    const g = groups.get(t);
+    if (g === undefined) return [];
+    return g.filter((m) =>
+      inLockstep(m) && m.version === t.version && m.proto === t.proto &&
+      m.port === t.port
+    );
+  }
+
+  /** The sweep tracker of `scanner` probing `target` (proto, port). */
+  function trackerOf(
+    tag: number,
+    version: 4 | 6,
+    scanner: ArrayLike<number>,
+    target: ArrayLike<number>,
+    proto: number,
+    port: number,
+    tsUs: number,
+  ): SweepTracker {
+    const out = !anyCidrContains(policy.home_net, version, target);
+    table.setKey(tag + (out ? TAG_OUTSIDE : 0), version, scanner, null, port);
+    const t = table.upsert(tsUs);
+    if (table.lastCreated) {
+      t.version = version;
+      t.scanner.set(scanner);
+      t.proto = proto;
+      t.port = port;
+      t.outside = out;
+    }
+    return t;
+  }
+
+  /** A probe-like start from `src` to `dst`: counts lockstep with the previous one. */
+  function onStart(
+    tag: number,
+    version: 4 | 6,
+    src: ArrayLike<number>,
+    dst: ArrayLike<number>,
+    proto: number,
+    port: number,
+    tsUs: number,
+  ): void {
+    let b: SweepTracker | null = null;
+    if (watch.echoes(version, src, dst, proto, port, tsUs)) {
+      const a = trackerOf(tag, version, watch.prevSrc, dst, proto, port, tsUs);
+      b = trackerOf(tag, version, src, dst, proto, port, tsUs);
+      if (watch.prevMember !== a) a.lockstep++;
+      b.lockstep++;
+      if (inLockstep(a) || inLockstep(b)) {
+        const t = spreadOf(version, proto, port, tsUs)!;
+        let g = groups.get(t);
+        if (g === undefined) {
+          g = [];
+          groups.set(t, g);
+        }
+        joinGroup(g, a);
+        joinGroup(g, b);
+      }
+    }
+    watch.next(version, src, dst, proto, port, tsUs, b);
+  }
 
   function reportSpread(t: SpreadTracker, nowUs: number): void {
+    // Sources in lockstep are one decoy sweep, reported by report().
+    const group = groupOf(t);
+    if (group.length >= 2 && t.nSources <= group.length) {
+      t.lastEmitUs = nowUs;
+      t.dirty = false;
+      t.reported = t.probes;
+      return;
+    }
     t.lastEmitUs = nowUs;
     t.dirty = false;
     const count = t.probes - t.reported;
@@ -208,13 +334,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
     port: number,
     tsUs: number,
   ): void {
-    ports.setKey(TAG_SPREAD, version, none, null, (proto << 16) | port);
-    const t = ports.upsert(tsUs);
-    if (ports.lastCreated) {
-      t.version = version;
-      t.proto = proto;
-      t.port = port;
-    }
+    const t = spreadOf(version, proto, port, tsUs)!;
     if (
       t.add(
         scanner,
@@ -247,6 +367,26 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
       ? `ICMP type ${t.port}`
       : `${variant.toUpperCase()} port ${t.port}`;
     const durUs = t.lastUs - t.firstUs;
+    const verdict = t.lockstep === 0
+      ? ALONE
+      : decoyVerdict(groupOf(spreadOf(t.version, t.proto, t.port, null)), t);
+    let key = `${src}>${variant}/${t.port}`;
+    const extra: Record<string, unknown> = {};
+    switch (verdict.kind) {
+      case "decoy":
+        return; // its probes are listed in the real sweeper's alert
+      case "scanner":
+        extra.decoys = verdict.decoys;
+        extra.confirmed_source = true;
+        break;
+      case "unknown":
+        key = `decoys>${variant}/${t.port}`;
+        extra.sources = verdict.sources;
+        extra.confirmed_source = false;
+        break;
+      case "alone":
+        break;
+    }
     const evidence: Record<string, unknown> = {
       proto: icmp ? "ICMP" : variant.toUpperCase(),
       distinct_hosts: t.hosts,
@@ -262,6 +402,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
       evidence.port = t.port;
       evidence.kinds = nonZero(PROBE_NAMES, t.kinds);
     }
+    Object.assign(evidence, extra);
     emit(detection(policy, TYPE, variant, {
       tsUs: t.lastUs,
       count,
@@ -271,11 +412,13 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
       proto: icmp
         ? (t.version === 6 ? "IPv6-ICMP" : "ICMP")
         : variant.toUpperCase(),
-      key: `${src}>${variant}/${t.port}`,
+      key,
       evidence,
       explanation: `${src} touched ${t.hosts} distinct hosts ${
         t.outside ? "outside" : "inside"
-      } the home network on ${what} in ${seconds(durUs)} s`,
+      } the home network on ${what} in ${seconds(durUs)} s${
+        verdictNote(verdict, src)
+      }`,
     }));
   }
 
@@ -288,19 +431,13 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
     port: number,
     kind: number,
     tsUs: number,
+    reacted: boolean,
   ): void {
     const out = !anyCidrContains(policy.home_net, version, target);
     if (out && tag === TAG_UDP) return;
     if (!out) onSpread(version, scanner, target, proto, port, tsUs);
-    table.setKey(tag + (out ? TAG_OUTSIDE : 0), version, scanner, null, port);
-    const t = table.upsert(tsUs);
-    if (table.lastCreated) {
-      t.version = version;
-      t.scanner.set(scanner);
-      t.proto = proto;
-      t.port = port;
-      t.outside = out;
-    }
+    const t = trackerOf(tag, version, scanner, target, proto, port, tsUs);
+    if (reacted) t.reacted = true;
     if (!t.alerted && t.probes > 0 && tsUs - t.lastUs > windowUs) {
       t.ring.clear();
       t.kinds.fill(0);
@@ -359,6 +496,7 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
       pr.port,
       pr.kind,
       pr.tsUs,
+      pr.reacted,
     );
   }
 
@@ -372,6 +510,8 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
           : p.icmpType === ICMP6_ECHO;
         if (req && isUnicast(p.ipVersion, p.dst)) {
           icmpTarget.set(p.dst);
+          const v = p.ipVersion === 6 ? 6 : 4;
+          onStart(TAG_ICMP, v, p.src, icmpTarget, p.proto, p.icmpType, p.tsUs);
           observe(
             TAG_ICMP,
             p.ipVersion === 6 ? 6 : 4,
@@ -381,9 +521,28 @@ export function hostSweep(policy: Policy, emit: Emit): Detector {
             p.icmpType,
             0,
             p.tsUs,
+            false,
           );
           return;
         }
+      }
+      // Decoys need raw packets: crafted SYNs, SYN-less TCP probes, UDP.
+      if (
+        ctx.newFlow && ctx.dir === DIR_TO_SERVER &&
+        (p.proto === IPPROTO_UDP ||
+          (p.proto === IPPROTO_TCP &&
+            ((p.tcpFlags & TCP_SYN) === 0 || isCraftedSyn(p))))
+      ) {
+        const f = ctx.flow;
+        onStart(
+          p.proto === IPPROTO_UDP ? TAG_UDP : TAG_TCP,
+          f.version,
+          f.srcAddr,
+          f.dstAddr,
+          f.proto,
+          f.dstPort,
+          p.tsUs,
+        );
       }
       if (probeAtPacket(p, ctx.flow, ctx.dir, probe)) onProbe(probe);
     },

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { TCP_ACK, TCP_RST, TCP_SYN } from "../decode/mod.ts";
+import { DEFAULT_BLOCK_POLICY, isConfirmedSource } from "../respond/mod.ts";
 import { ofType, run, Traffic } from "./_test_traffic.ts";
 
 const A = "10.99.0.66";
@@ -103,4 +104,60 @@ Deno.test("host sweep: four sources splitting a sweep of port 22 raise one distr
   assert.equal(e.distinct_sources, 4);
   assert.equal((e.sources as string[]).length, 4);
   assert.equal(e.confirmed_source, false);
+});
+
+const DECOYS = ["10.99.0.201", "10.99.0.202", "10.99.0.203", "10.99.0.204"];
+const ORDER = [DECOYS[0]!, DECOYS[1]!, A, DECOYS[2]!, DECOYS[3]!];
+
+Deno.test("host sweep: nmap -D decoys of a SYN sweep on port 22 give one alert naming the sweeper, the only source that reset the SYN+ACKs, decoys listed", () => {
+  const t = new Traffic();
+  let sp = 41000;
+  for (let h = 1; h <= 20; h++) {
+    const host = `10.99.0.${h}`;
+    for (const src of ORDER) {
+      t.craftedSyn(src, sp, host, 22);
+      // On one LAN only the sweeper gets the answers.
+      if (src === A) {
+        t.tcp(host, 22, A, sp, TCP_SYN | TCP_ACK);
+        t.tcp(A, sp, host, 22, TCP_RST);
+      }
+    }
+    sp++;
+  }
+  const r = run(t);
+  const sweeps = ofType(r.alerts, "host_sweep");
+  assert.equal(sweeps.length, 1, sweeps.map((a) => a.src_ip).join());
+  const e = sweeps[0]!.netsentinel.evidence;
+  assert.equal(sweeps[0]!.src_ip, A);
+  assert.deepEqual(e.decoys, DECOYS);
+  assert.equal(e.confirmed_source, true);
+  for (const { alert } of r.live) {
+    if (alert.netsentinel.type !== "host_sweep") continue;
+    assert.ok(
+      !DECOYS.includes(alert.src_ip) ||
+        !isConfirmedSource(alert, DEFAULT_BLOCK_POLICY),
+      alert.netsentinel.explanation,
+    );
+  }
+});
+
+Deno.test("host sweep: an ICMP sweep among decoys is one alert that blocks no one (nobody answers echo replies)", () => {
+  const t = new Traffic();
+  for (let h = 1; h <= 20; h++) {
+    const host = `10.99.0.${h}`;
+    for (const src of ORDER) {
+      t.icmp(src, host, 8);
+      if (src === A) t.icmp(host, A, 0);
+    }
+  }
+  const r = run(t);
+  const sweeps = ofType(r.alerts, "host_sweep");
+  assert.equal(sweeps.length, 1, sweeps.map((a) => a.src_ip).join());
+  const e = sweeps[0]!.netsentinel.evidence;
+  assert.deepEqual(e.sources, [...DECOYS, A].sort());
+  assert.equal(e.confirmed_source, false);
+  for (const { alert } of r.live) {
+    if (alert.netsentinel.type !== "host_sweep") continue;
+    assert.equal(isConfirmedSource(alert, DEFAULT_BLOCK_POLICY), false);
+  }
 });
