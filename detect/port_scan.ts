@@ -34,7 +34,7 @@
  * scanner cannot be told apart). Their distributed alert is the same
  * incident and is not raised. This is the "decoy portscan" of Snort's
  * sfPortscan (README.sfportscan: many sources, few ports, one target),
- * told apart by who answers, as nmap's own book warns it can be.
+ * told apart by who answers (`_lockstep.ts`).
  *
  * @module
  */
