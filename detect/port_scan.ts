@@ -33,7 +33,7 @@
  * `sources` with `confirmed_source: false` (nothing blocks: the real
  * scanner cannot be told apart). Their distributed alert is the same
  * incident and is not raised. This is the "decoy portscan" of Snort's
- * sfPortscan (README.sfportscan: many sources, few ports, one target),
+ * sfPortscan (its README.sfportscan: spoofed sources mixed with the real one),
  * told apart by who answers (`_lockstep.ts`).
  *
  * @module
