@@ -94,6 +94,33 @@ Deno.test("analyze reports an unreadable file in its entry and goes on with the 
   }
 });
 
+Deno.test("analyze refuses to write its statistics over a capture file (--stats-json *.pcap) and leaves it as it was", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cap = `${dir}/first.pcap`;
+    const renamed = `${dir}/capture.bin`;
+    await Deno.copyFile(`${CORPUS}dns_udp.pcap`, cap);
+    await Deno.copyFile(`${CORPUS}dns_udp.pcap`, renamed);
+    const before = await Deno.readFile(cap);
+    for (const target of [cap, renamed]) {
+      const r = await runCli([
+        "analyze",
+        "--stats-json",
+        target,
+        `${CORPUS}dns_udp.pcap`,
+      ]);
+      assert.equal(r.code, 2);
+      assertOneLineError(
+        r.stderr,
+        /--stats-json ".*" is a capture file and would be overwritten \(give the statistics a file of their own/,
+      );
+      assert.deepEqual(await Deno.readFile(target), before);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("analyze reads a valid pcapng without packets as an empty capture, and a cut one as an error", async () => {
   const dir = await Deno.makeTempDir();
   try {
