@@ -252,6 +252,7 @@ export class Appliance {
   #replaySource: ReplaySource | null = null;
   #captureLoop: Promise<void> = Promise.resolve();
   #stopping = false;
+  #stopStage: string | null = null;
   #stopped: Promise<void> | null = null;
   /** The data directory and nftables table locks, held until stopped. */
   #locks: InstanceLock[] = [];
@@ -1465,34 +1466,57 @@ export class Appliance {
     return this.#stopped;
   }
 
+  /** What a stop under way is waiting for (null when not stopping or done). */
+  get stopStage(): string | null {
+    return this.#stopStage;
+  }
+
   async #stop(): Promise<void> {
     this.#stopping = true;
     for (const t of this.#timers) clearInterval(t);
     if (this.#catchUp !== null) clearTimeout(this.#catchUp);
-    this.#wake?.();
-    this.#replaySource?.close();
-    await this.#live?.close();
-    await this.replay.stop();
-    await this.#captureLoop;
-    await this.#retrain?.idle();
-    await this.intel.stop();
-    this.pipeline.finish();
-    // A save under way read the counters before the end: save again after it.
-    await this.#saving;
-    const saved = this.#saveHosts(Date.now());
-    await this.server.close();
-    // The fleet stops before the blocker it applies decisions through; the
-    // shippers after the EVE log's last lines are written (below).
-    await this.fleet?.stop();
-    await this.blocker.stop();
-    await this.notifier.stop();
-    // The host reads have queued their records before the last commit.
-    await saved;
-    await this.writer.close();
-    await this.pcaps.flush();
-    await this.#eve?.close();
-    await this.eveRedis?.stop();
-    await this.#enricher.close();
+    // A stop that takes long says what it waits for (systemd's journal
+    // shows it before TimeoutStopSec ends it).
+    const t0 = Date.now();
+    const slow = setInterval(() => {
+      this.#o.log.warn("still stopping", {
+        waiting_for: this.#stopStage,
+        s: Math.round((Date.now() - t0) / 1000),
+      });
+    }, 10_000);
+    const step = <T>(stage: string, p: Promise<T> | T): Promise<T> | T => {
+      this.#stopStage = stage;
+      return p;
+    };
+    try {
+      this.#wake?.();
+      this.#replaySource?.close();
+      await step("live capture", this.#live?.close());
+      await step("replay", this.replay.stop());
+      await step("capture loop", this.#captureLoop);
+      await step("model retraining", this.#retrain?.idle());
+      await step("intel feed update", this.intel.stop());
+      this.pipeline.finish();
+      // A save under way read the counters before the end: save again after it.
+      await step("host save", this.#saving);
+      const saved = this.#saveHosts(Date.now());
+      await step("dashboard", this.server.close());
+      // The fleet stops before the blocker it applies decisions through; the
+      // shippers after the EVE log's last lines are written (below).
+      await step("fleet", this.fleet?.stop());
+      await step("blocker", this.blocker.stop());
+      await step("notifier", this.notifier.stop());
+      // The host reads have queued their records before the last commit.
+      await step("host save", saved);
+      await step("database writer", this.writer.close());
+      await step("alert pcaps", this.pcaps.flush());
+      await step("EVE log", this.#eve?.close());
+      await step("EVE to Redis", this.eveRedis?.stop());
+      await step("GeoIP", this.#enricher.close());
+    } finally {
+      clearInterval(slow);
+      this.#stopStage = null;
+    }
     this.store.close();
     for (const l of this.#locks) l.release();
     this.#o.log.info("stopped", { packets: this.pipeline.counters.packets });

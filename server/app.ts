@@ -700,12 +700,21 @@ export async function createServer(
       return new Response("Internal error", { status: 500 });
     },
   };
+  // Requests whose handler is still running (the stop lets them finish).
+  let inFlight = 0;
+  const handler: Deno.ServeHandler<Deno.NetAddr> = async (req, info) => {
+    inFlight++;
+    try {
+      return await dashboard.handler(req, info);
+    } finally {
+      inFlight--;
+    }
+  };
+  const abort = new AbortController();
+  const served = { ...base, signal: abort.signal };
   const server = tls
-    ? Deno.serve(
-      { ...base, cert: opts.cert!, key: opts.key! },
-      dashboard.handler,
-    )
-    : Deno.serve(base, dashboard.handler);
+    ? Deno.serve({ ...served, cert: opts.cert!, key: opts.key! }, handler)
+    : Deno.serve(served, handler);
   const addr = await listening;
   dashboard.start();
   const host = addr.hostname === "0.0.0.0" || addr.hostname === "::"
@@ -718,7 +727,18 @@ export async function createServer(
     if (closed) return;
     closed = true;
     await dashboard.stop();
-    await server.shutdown();
+    // Not server.shutdown(): on Deno 2.9.6 it waits forever for a WebSocket
+    // whose client left before its 101 answer went out (a browser leaving a
+    // page while the upgrade's session check ran): that socket stays
+    // CONNECTING and cannot be closed. Requests under way get up to 5 s to
+    // finish; then the server ends by its abort signal, which does not wait
+    // for such sockets (and cuts what is left).
+    const until = Date.now() + 5_000;
+    while (inFlight > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    abort.abort();
+    await server.finished;
   };
   return {
     url: `${tls ? "https" : "http"}://${host}:${addr.port}`,

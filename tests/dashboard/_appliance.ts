@@ -109,7 +109,23 @@ export async function startAppliance(
     dir,
     app,
     async [Symbol.asyncDispose]() {
-      await app.stop();
+      // A stop that never ends fails the test naming what it waits for,
+      // instead of hanging the whole suite.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(
+            new Error(
+              `The appliance did not stop within 60 s: waiting for ${app.stopStage}`,
+            ),
+          );
+        }, 60_000);
+      });
+      try {
+        await Promise.race([app.stop(), stuck]);
+      } finally {
+        clearTimeout(timer);
+      }
       await Deno.remove(dir, { recursive: true });
     },
   };

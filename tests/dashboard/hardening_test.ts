@@ -383,3 +383,37 @@ Deno.test("a bad alert_id in POST /api/blocks names the field alert_id", async (
   assert.equal(j.field, "alert_id");
   assert.match(j.error, /"alert_id"/);
 });
+
+Deno.test("the appliance stops although clients left /ws/live before their upgrade was answered (a browser leaving the page mid sign-in check)", async () => {
+  const app = await startAppliance();
+  let stopped = false;
+  try {
+    const cookie = await signIn(app.url);
+    const port = Number(new URL(app.url).port);
+    const request = new TextEncoder().encode(
+      "GET /ws/live HTTP/1.1\r\n" +
+        `Host: 127.0.0.1:${port}\r\n` +
+        `Origin: ${app.url}\r\n` +
+        `Cookie: ${cookie}\r\n` +
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+        "Sec-WebSocket-Version: 13\r\n\r\n",
+    );
+    // Each client sends the upgrade and goes at once, before the session
+    // check (a database read) lets the server answer.
+    for (let i = 0; i < 20; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(request);
+      conn.close();
+    }
+    // The dashboard still answers, and then the appliance stops (the
+    // harness fails a stop that takes over 60 s, naming what it waits for).
+    const h = await fetch(app.url + "/health");
+    assert.equal(h.status, 200);
+    await h.body?.cancel();
+    stopped = true;
+    await app[Symbol.asyncDispose]();
+  } finally {
+    if (!stopped) await app[Symbol.asyncDispose]();
+  }
+});
