@@ -49,6 +49,72 @@ function what(sid: number | null, type: string | null): string {
     .filter((x) => x !== "").join(" · ");
 }
 
+/** One row of {@link ExpiringTable}. */
+interface ExpiringRow {
+  id: string;
+  what: string;
+  scope: string;
+  /** When it ends (ISO 8601 or ms since the epoch), or null for never. */
+  expires: string | number | null;
+  reason: string;
+  made: string;
+}
+
+/** A list of mutes or rules: what, addresses, time left, reason, who and when, Remove. */
+function ExpiringTable(p: {
+  kind: "mute" | "rule";
+  empty: string;
+  now: number;
+  rows: ExpiringRow[];
+  onRemove: (id: string) => void;
+}): VNode {
+  if (p.rows.length === 0) {
+    return <p class="empty" data-testid={`no-${p.kind}s`}>{p.empty}</p>;
+  }
+  return (
+    <table class="list" data-testid={`${p.kind}s`}>
+      <thead>
+        <tr>
+          <th>Alerts</th>
+          <th>Addresses</th>
+          <th>Time left</th>
+          <th>Reason</th>
+          <th>Made</th>
+          <th />
+        </tr>
+      </thead>
+      <tbody>
+        {p.rows.map((r) => {
+          const left = r.expires === null
+            ? "never ends"
+            : fmtUntil(r.expires, p.now);
+          return (
+            <tr key={r.id} {...{ [`data-${p.kind}`]: r.id }}>
+              <td>{r.what}</td>
+              <td>{r.scope}</td>
+              <td class="time" data-testid="left">
+                {left === "expired" ? "ended" : left}
+              </td>
+              <td>{r.reason}</td>
+              <td class="sub">{r.made}</td>
+              <td>
+                <button
+                  type="button"
+                  class="small"
+                  data-testid={`remove-${p.kind}`}
+                  onClick={() => p.onRemove(r.id)}
+                >
+                  Remove
+                </button>
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
 /** The two lists. */
 export default function InboxSettings(p: InboxSettingsProps): VNode {
   const [mutes, setMutes] = useState(p.mutes);
@@ -78,98 +144,37 @@ export default function InboxSettings(p: InboxSettingsProps): VNode {
     <div class="inbox-settings">
       <OutcomeLine outcome={msg} testId="inbox-settings-result" />
       <h3>Mutes</h3>
-      {mutes.length === 0
-        ? <p class="empty" data-testid="no-mutes">No mutes.</p>
-        : (
-          <table class="list" data-testid="mutes">
-            <thead>
-              <tr>
-                <th>Alerts</th>
-                <th>Addresses</th>
-                <th>Time left</th>
-                <th>Reason</th>
-                <th>Made</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {mutes.map((m) => {
-                const left = m.expires === null
-                  ? "never ends"
-                  : fmtUntil(m.expires, now);
-                return (
-                  <tr key={m.id} data-mute={m.id}>
-                    <td>{what(m.signature_id, m.type)}</td>
-                    <td>{scopeText(m)}</td>
-                    <td class="time" data-testid="left">
-                      {left === "expired" ? "ended" : left}
-                    </td>
-                    <td>{m.note}</td>
-                    <td class="sub">
-                      {m.created_by ?? ""}
-                      {m.created ? `, ${fmtTime(m.created)}` : ""}
-                    </td>
-                    <td>
-                      <button
-                        type="button"
-                        class="small"
-                        data-testid="remove-mute"
-                        onClick={() => removeMute(m.id)}
-                      >
-                        Remove
-                      </button>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        )}
+      <ExpiringTable
+        kind="mute"
+        empty="No mutes."
+        now={now}
+        rows={mutes.map((m) => ({
+          id: m.id,
+          what: what(m.signature_id, m.type),
+          scope: scopeText(m),
+          expires: m.expires,
+          reason: m.note,
+          made: `${m.created_by ?? ""}${
+            m.created ? `, ${fmtTime(m.created)}` : ""
+          }`,
+        }))}
+        onRemove={removeMute}
+      />
       <h3>Auto-archive rules</h3>
-      {rules.length === 0
-        ? <p class="empty" data-testid="no-rules">No auto-archive rules.</p>
-        : (
-          <table class="list" data-testid="rules">
-            <thead>
-              <tr>
-                <th>Alerts</th>
-                <th>Addresses</th>
-                <th>Time left</th>
-                <th>Reason</th>
-                <th>Made</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {rules.map((r) => {
-                const left = r.expires === null
-                  ? "never ends"
-                  : fmtUntil(r.expires, now);
-                return (
-                  <tr key={r.id} data-rule={r.id}>
-                    <td>{what(r.signature_id, r.type)}</td>
-                    <td>{ruleScope(r)}</td>
-                    <td class="time">{left === "expired" ? "ended" : left}</td>
-                    <td>{r.reason}</td>
-                    <td class="sub">
-                      {r.created_by}, {fmtTime(r.created)}
-                    </td>
-                    <td>
-                      <button
-                        type="button"
-                        class="small"
-                        data-testid="remove-rule"
-                        onClick={() => removeRule(r.id)}
-                      >
-                        Remove
-                      </button>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        )}
+      <ExpiringTable
+        kind="rule"
+        empty="No auto-archive rules."
+        now={now}
+        rows={rules.map((r) => ({
+          id: r.id,
+          what: what(r.signature_id, r.type),
+          scope: ruleScope(r),
+          expires: r.expires,
+          reason: r.reason,
+          made: `${r.created_by}, ${fmtTime(r.created)}`,
+        }))}
+        onRemove={removeRule}
+      />
     </div>
   );
 }
