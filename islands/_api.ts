@@ -13,20 +13,25 @@ export interface ApiResult<T> {
   data: T | null;
   /** The server's `error` message when not ok. */
   error: string;
+  /** The answer's `ETag`, or null. */
+  etag: string | null;
 }
 
-/** Calls the API with an optional JSON body. */
+/** Calls the API with an optional JSON body (and extra request headers). */
 export async function api<T>(
   method: string,
   path: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<ApiResult<T>> {
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       credentials: "same-origin",
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      headers: body === undefined
+        ? headers
+        : { ...headers, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
@@ -35,6 +40,7 @@ export async function api<T>(
       status: 0,
       data: null,
       error: `Network error: ${(e as Error).message}`,
+      etag: null,
     };
   }
   if (res.status === 401) {
@@ -52,5 +58,11 @@ export async function api<T>(
     : res.ok
     ? ""
     : `HTTP ${res.status}`;
-  return { ok: res.ok, status: res.status, data: data as T | null, error: err };
+  return {
+    ok: res.ok,
+    status: res.status,
+    data: data as T | null,
+    error: err,
+    etag: res.headers.get("etag"),
+  };
 }

@@ -10,6 +10,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { InboxRule } from "../store/inbox.ts";
 import type { MuteView } from "../server/inbox_api.ts";
 import { api } from "./_api.ts";
+import { POLICY_CHANGED } from "./policy_editor.tsx";
 import { type Outcome, OutcomeLine } from "./_form.tsx";
 import { fmtTime, fmtUntil, typeLabel } from "./_format.ts";
 
@@ -132,6 +133,7 @@ export default function InboxSettings(p: InboxSettingsProps): VNode {
     if (!r.ok) return setMsg({ ok: false, text: r.error });
     setMutes((old) => old.filter((m) => m.id !== id));
     setMsg({ ok: true, text: "Mute removed." });
+    dispatchEvent(new Event(POLICY_CHANGED));
   };
   const removeRule = async (id: string) => {
     const r = await api("DELETE", `/api/inbox/rules/${id}`);

@@ -1,12 +1,14 @@
 /**
  * The Settings page's policy editor: the policy document as JSON, saved
  * through `PUT /api/config`; an invalid document is refused with the
- * server's message naming the field, and nothing changes.
+ * server's message naming the field, and nothing changes. A save carries
+ * the tag of the document it was made from (`If-Match`), so a policy that
+ * changed meanwhile (a mute, another tab) is never silently overwritten.
  *
  * @module
  */
 import type { VNode } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api } from "./_api.ts";
 import { type Outcome, OutcomeLine } from "./_form.tsx";
 
@@ -14,13 +16,41 @@ import { type Outcome, OutcomeLine } from "./_form.tsx";
 export interface PolicyEditorProps {
   /** The document in force, pretty-printed JSON. */
   text: string;
+  /** Its entity tag (`GET /api/config`'s `ETag`): a save sends it as `If-Match`. */
+  tag: string;
 }
+
+/** Event other islands send when they changed the policy (a mute made or removed). */
+export const POLICY_CHANGED = "netsentinel:policy-changed";
 
 /** The policy editor. */
 export default function PolicyEditor(p: PolicyEditorProps): VNode {
   const [text, setText] = useState(p.text);
+  const [loaded, setLoaded] = useState({ text: p.text, tag: p.tag });
   const [msg, setMsg] = useState<Outcome | null>(null);
   const [busy, setBusy] = useState(false);
+
+  /** Loads the policy in force (dropping edits when `force`). */
+  const reload = async (force: boolean) => {
+    const r = await api<unknown>("GET", "/api/config");
+    if (!r.ok || r.etag === null) {
+      setMsg({ ok: false, text: r.error || "No entity tag in the answer" });
+      return;
+    }
+    const t = JSON.stringify(r.data, null, 2);
+    setLoaded({ text: t, tag: r.etag });
+    setText((cur) => (force || cur === loaded.text ? t : cur));
+    if (force) setMsg(null);
+  };
+
+  // A mute removed below changes the policy: an untouched editor shows the
+  // new one at once; an edited one keeps the edits, and saving them is
+  // refused (If-Match) until Revert loads the policy in force.
+  useEffect(() => {
+    const on = () => void reload(false);
+    addEventListener(POLICY_CHANGED, on);
+    return () => removeEventListener(POLICY_CHANGED, on);
+  });
 
   const save = async () => {
     let doc: unknown;
@@ -31,10 +61,14 @@ export default function PolicyEditor(p: PolicyEditorProps): VNode {
       return;
     }
     setBusy(true);
-    const r = await api<unknown>("PUT", "/api/config", doc);
+    const r = await api<unknown>("PUT", "/api/config", doc, {
+      "if-match": loaded.tag,
+    });
     setBusy(false);
     if (r.ok) {
-      setText(JSON.stringify(r.data, null, 2));
+      const t = JSON.stringify(r.data, null, 2);
+      setText(t);
+      setLoaded({ text: t, tag: r.etag ?? loaded.tag });
       setMsg({ ok: true, text: "Saved. The new policy is in force." });
     } else {
       setMsg({ ok: false, text: r.error });
@@ -58,10 +92,7 @@ export default function PolicyEditor(p: PolicyEditorProps): VNode {
         <button
           type="button"
           disabled={busy}
-          onClick={() => {
-            setText(p.text);
-            setMsg(null);
-          }}
+          onClick={() => void reload(true)}
         >
           Revert
         </button>

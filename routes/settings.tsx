@@ -11,7 +11,7 @@ import PolicyEditor from "../islands/policy_editor.tsx";
 import TokenManager from "../islands/token_manager.tsx";
 import NotifyChannels from "../islands/notify_channels.tsx";
 import type { NotifyView } from "../notify/mod.ts";
-import { tokenView } from "../server/api.ts";
+import { policyTag, tokenView } from "../server/api.ts";
 import type { TokenView } from "../server/deps.ts";
 import { muteViews } from "../server/inbox_api.ts";
 import InboxSettings, {
@@ -24,6 +24,8 @@ export const title = "Settings";
 /** Props of the Settings page. */
 export interface SettingsPageProps {
   policyText: string;
+  /** Its entity tag (sent back as If-Match on save). */
+  policyTag: string;
   tokens: TokenView[];
   /** Null when notifications are not available. */
   notify: NotifyView | null;
@@ -42,12 +44,18 @@ export async function handler(
     mutes: await muteViews(doc, ctx.now),
     rules: await ctx.deps.inbox.rules(),
   };
-  return { policyText: JSON.stringify(doc, null, 2), tokens, notify, inbox };
+  return {
+    policyText: JSON.stringify(doc, null, 2),
+    policyTag: await policyTag(doc),
+    tokens,
+    notify,
+    inbox,
+  };
 }
 
 /** The Settings page. */
 export default function SettingsPage(p: SettingsPageProps): VNode {
-  const policy = { text: p.policyText };
+  const policy = { text: p.policyText, tag: p.policyTag };
   const tokens = { tokens: p.tokens };
   return (
     <>

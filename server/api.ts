@@ -328,19 +328,51 @@ async function removeAllow(ctx: RequestContext): Promise<Response> {
   return json({ removed: cidr });
 }
 
+/**
+ * The entity tag of a policy document (RFC 9110 8.8.3): a hash of its
+ * JSON, quoted. `PUT /api/config` with `If-Match` refuses to replace a
+ * policy that changed since the tag was read.
+ */
+export async function policyTag(doc: unknown): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(JSON.stringify(doc)),
+  );
+  const hex = [...new Uint8Array(digest, 0, 16)]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `"${hex}"`;
+}
+
 async function getConfig(ctx: RequestContext): Promise<Response> {
-  return json(await ctx.deps.policy.document());
+  const doc = await ctx.deps.policy.document();
+  return json(doc, 200, { etag: await policyTag(doc) });
 }
 
 async function putConfig(ctx: RequestContext): Promise<Response> {
   const doc = await readJson(ctx.req, 60 * 1024);
+  // A save from an editor loaded before a mute, an allowlist change or
+  // another editor's save would silently undo them: with If-Match it is
+  // refused instead (412), and nothing changes.
+  const ifMatch = ctx.req.headers.get("if-match");
+  if (ifMatch !== null && ifMatch.trim() !== "*") {
+    const current = await policyTag(await ctx.deps.policy.document());
+    const tags = ifMatch.split(",").map((t) => t.trim().replace(/^W\//, ""));
+    if (!tags.includes(current)) {
+      throw new HttpError(
+        412,
+        "Cannot save the policy: it changed since it was loaded (a mute, an allowlist entry or another save); load the policy in force (Revert) and make the change again",
+        "if-match",
+      );
+    }
+  }
   try {
     await ctx.deps.policy.replace(doc);
   } catch (e) {
     throw fromConfigError(e);
   }
   ctx.deps.log.info("policy replaced", { by: principalName(ctx) });
-  return json(await ctx.deps.policy.document());
+  const now = await ctx.deps.policy.document();
+  return json(now, 200, { etag: await policyTag(now) });
 }
 
 /** Stats resolutions and their bucket sizes in ms. */

@@ -417,3 +417,67 @@ Deno.test("the appliance stops although clients left /ws/live before their upgra
     if (!stopped) await app[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("PUT /api/config with a stale If-Match is refused with 412 and changes nothing; with the current tag (or none) it saves", async () => {
+  await using app = await startAppliance();
+  const cookie = await signIn(app.url);
+  const get = async () => {
+    const r = await fetch(app.url + "/api/config", { headers: { cookie } });
+    return { tag: r.headers.get("etag"), doc: await r.json() };
+  };
+  const put = (doc: unknown, ifMatch?: string) =>
+    fetch(app.url + "/api/config", {
+      method: "PUT",
+      headers: {
+        cookie,
+        origin: app.url,
+        "content-type": "application/json",
+        ...(ifMatch === undefined ? {} : { "if-match": ifMatch }),
+      },
+      body: JSON.stringify(doc),
+    });
+  const first = await get();
+  assert.match(first.tag ?? "", /^"[0-9a-f]{32}"$/);
+  // Someone else changes the policy (a mute from the Alerts page).
+  const m = await fetch(app.url + "/api/suppressions", {
+    method: "POST",
+    headers: { cookie, origin: app.url, "content-type": "application/json" },
+    body: JSON.stringify({
+      signature_id: 1000001,
+      type: "port_scan",
+      ip: "198.51.100.9",
+      reason: "elsewhere",
+    }),
+  });
+  assert.equal(m.status, 201);
+  await m.body?.cancel();
+  const stale = await put(
+    { ...first.doc, rate_limit: { alerts_per_s: 5, burst: 50 } },
+    first.tag!,
+  );
+  assert.equal(stale.status, 412);
+  const sj = await stale.json();
+  assert.equal(sj.field, "if-match");
+  assert.match(sj.error, /changed since it was loaded/);
+  const now = await get();
+  assert.notEqual(now.tag, first.tag);
+  assert.equal(now.doc.rate_limit.burst, 100);
+  assert.equal(now.doc.suppressions.length, 1);
+  // The current tag saves, and answers the new one.
+  const ok = await put(
+    { ...now.doc, rate_limit: { alerts_per_s: 5, burst: 50 } },
+    now.tag!,
+  );
+  assert.equal(ok.status, 200);
+  const saved = await ok.json();
+  assert.equal(saved.rate_limit.burst, 50);
+  assert.equal(saved.suppressions.length, 1);
+  assert.equal(ok.headers.get("etag"), (await get()).tag);
+  // Without If-Match (scripts of before) it saves as it always did.
+  const plain = await put({
+    ...saved,
+    rate_limit: { alerts_per_s: 5, burst: 60 },
+  });
+  assert.equal(plain.status, 200);
+  await plain.body?.cancel();
+});

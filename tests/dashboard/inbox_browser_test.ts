@@ -478,3 +478,107 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "the policy editor never undoes a mute: an untouched editor shows a mute removed below it, and an edit begun before a mute made elsewhere is refused until Revert loads the policy in force",
+  ...opts,
+  async fn() {
+    assert.equal(missing, null, missing ?? "");
+    await using app = await startAppliance();
+    await using b = await launchBrowser();
+    const { page, errors } = await b.page();
+    await signInPage(page, app.url);
+    // Mutes made as another tab (or the Alerts page) makes them.
+    const mute = (ip: string, reason: string) =>
+      page.evaluate(
+        async (ip, reason) =>
+          (await fetch("/api/suppressions", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+              signature_id: 1000001,
+              type: "port_scan",
+              ip,
+              duration: "1d",
+              reason,
+            }),
+          })).status,
+        ip,
+        reason,
+      );
+    const editor = () =>
+      page.$eval("textarea.code", (el) => (el as HTMLTextAreaElement).value);
+    const editBurst = (n: number) =>
+      page.$eval("textarea.code", (el, n) => {
+        const t = el as HTMLTextAreaElement;
+        const doc = JSON.parse(t.value);
+        doc.rate_limit.burst = n;
+        t.value = JSON.stringify(doc, null, 2);
+        t.dispatchEvent(new Event("input", { bubbles: true }));
+      }, n);
+    const inForce = () =>
+      page.evaluate(async () => await (await fetch("/api/config")).json());
+
+    assert.equal(await mute("198.51.100.7", "first mute"), 201);
+    await open(page, app.url + "/settings");
+    assert.match(await editor(), /first mute/);
+    // Removed in the list below: the untouched editor follows.
+    await page.click("[data-testid=remove-mute]");
+    await waitInPage(
+      page,
+      "the editor without the removed mute",
+      () =>
+        !(document.querySelector("textarea.code") as HTMLTextAreaElement)
+          .value.includes("first mute"),
+    );
+    // An edit begun, then a mute made elsewhere: the save is refused and
+    // the mute stays.
+    await editBurst(50);
+    assert.equal(await mute("198.51.100.8", "second mute"), 201);
+    await page.click("xpath/.//button[contains(., 'Save policy')]");
+    const refused = await waitInPage(
+      page,
+      "the refusal",
+      () =>
+        document.querySelector("[data-testid=policy-result].error")
+          ?.textContent ?? "",
+    );
+    assert.match(refused, /changed since it was loaded/);
+    let doc = await inForce();
+    assert.equal(doc.rate_limit.burst, 100);
+    assert.ok(
+      doc.suppressions.some((s: { note?: string }) => s.note === "second mute"),
+    );
+    await screenshot(page, "settings-policy-refused");
+    // Revert loads the policy in force; the edit made again is saved, and
+    // the mute is still there.
+    await page.click("xpath/.//button[contains(., 'Revert')]");
+    await waitInPage(
+      page,
+      "the editor with the new mute",
+      () =>
+        (document.querySelector("textarea.code") as HTMLTextAreaElement)
+          .value.includes("second mute"),
+    );
+    await editBurst(50);
+    await page.click("xpath/.//button[contains(., 'Save policy')]");
+    await waitInPage(
+      page,
+      "the save",
+      () =>
+        document.querySelector("[data-testid=policy-result]:not(.error)")
+          ?.textContent?.includes("Saved") ?? false,
+    );
+    doc = await inForce();
+    assert.equal(doc.rate_limit.burst, 50);
+    assert.ok(
+      doc.suppressions.some((s: { note?: string }) => s.note === "second mute"),
+    );
+    // The refused save's 412 is logged by the browser; nothing else may be.
+    assert.deepEqual(
+      errors.filter((e) => !/status of 412/.test(e)),
+      [],
+    );
+  },
+});
