@@ -378,6 +378,9 @@ function makeHeaders(f: Fuzzer, c: Creds): Headers {
   }
   if (f.chance(0.1)) set("if-none-match", f.hostile());
   if (f.chance(0.1)) {
+    set("if-match", f.pick(["*", '"0"', 'W/"x", "y"', ",,,", f.hostile()]));
+  }
+  if (f.chance(0.1)) {
     set("accept-encoding", f.pick(["gzip", "br", "*", f.hostile()]));
   }
   if (f.chance(0.05)) set("x-forwarded-for", f.hostile());
