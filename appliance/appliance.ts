@@ -397,6 +397,7 @@ export class Appliance {
         depth: o.config.stream.depth,
         memcap: o.config.stream.memcap,
       },
+      parserMemcap: o.config.stream.parser_memcap,
       maxHosts: o.config.limits.max_hosts,
       expireBudget: EXPIRE_BUDGET,
       defrag: defragConfig(o.config.defrag),

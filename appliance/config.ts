@@ -29,6 +29,7 @@ import {
   DEFAULT_STREAM_DEPTH,
   DEFAULT_STREAM_MEMCAP,
 } from "../reassembly/mod.ts";
+import { DEFAULT_PARSER_MEMCAP } from "../protocols/mod.ts";
 import { parseRulesConfig, type RulesConfig } from "../rules/mod.ts";
 import {
   type EveRedisConfig,
@@ -117,6 +118,8 @@ export interface AppConfig {
     depth: number;
     /** Bytes of out-of-order segments held by all connections together. */
     memcap: number;
+    /** Bytes of HTTP/DNS parser buffers, and apart of TLS handshake buffers, at most. */
+    parser_memcap: number;
   };
   log_level: typeof LOG_LEVELS[number];
   /**
@@ -203,7 +206,11 @@ export function parseConfig(input: unknown): AppConfig {
     "max_fragments",
     "max_datagrams",
   ]);
-  const strm = record(top.stream, "stream", ["depth", "memcap"]);
+  const strm = record(top.stream, "stream", [
+    "depth",
+    "memcap",
+    "parser_memcap",
+  ]);
   const pc = record(top.pcaps, "pcaps", ["max_mb"]);
   const lim = record(top.limits, "limits", [
     "max_flows",
@@ -331,6 +338,12 @@ export function parseConfig(input: unknown): AppConfig {
         min: 1 << 20,
         max: 4 * 2 ** 30,
       }),
+      parser_memcap: byteSize(
+        strm.parser_memcap,
+        "stream.parser_memcap",
+        DEFAULT_PARSER_MEMCAP,
+        { min: 1 << 20, max: 2 ** 30 },
+      ),
     },
     log_level: oneOf(top.log_level, "log_level", LOG_LEVELS, "info"),
     new_host_learning_s: duration(

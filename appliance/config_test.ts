@@ -11,7 +11,11 @@ Deno.test("parseConfig gives the documented defaults for an empty document", () 
   assert.equal(c.storage.commit_interval_ms, 1000);
   assert.equal(c.eve.path, "eve.json");
   assert.equal(c.limits.max_flows, 200_000);
-  assert.deepEqual(c.stream, { depth: 1 << 20, memcap: 32 << 20 });
+  assert.deepEqual(c.stream, {
+    depth: 1 << 20,
+    memcap: 32 << 20,
+    parser_memcap: 32 << 20,
+  });
   assert.equal(c.log_level, "info");
   assert.deepEqual(c.pcaps, { max_mb: 256 });
   assert.equal(c.blocking.enabled, true);
@@ -49,6 +53,8 @@ Deno.test("parseConfig names the field of every invalid value", async (t) => {
     [{ stream: { memcap: "1kb" } }, "stream.memcap"],
     [{ stream: { memcap: 1.5 } }, "stream.memcap"],
     [{ stream: { window: 1 } }, "stream.window"],
+    [{ stream: { parser_memcap: "1kb" } }, "stream.parser_memcap"],
+    [{ stream: { parser_memcap: "2gb" } }, "stream.parser_memcap"],
     [{ log_level: "loud" }, "log_level"],
     [{ captur: {} }, "captur"],
     [{ capture: { snaplne: 100 } }, "capture.snaplne"],
@@ -73,12 +79,14 @@ Deno.test("parseConfig names the field of every invalid value", async (t) => {
 
 Deno.test("parseConfig reads stream sizes as bytes or with Suricata's units", () => {
   assert.deepEqual(
-    parseConfig({ stream: { depth: "512kb", memcap: "64mb" } }).stream,
-    { depth: 512 * 1024, memcap: 64 << 20 },
+    parseConfig({
+      stream: { depth: "512kb", memcap: "64mb", parser_memcap: "8mb" },
+    }).stream,
+    { depth: 512 * 1024, memcap: 64 << 20, parser_memcap: 8 << 20 },
   );
   assert.deepEqual(
     parseConfig({ stream: { depth: 0, memcap: 2_000_000 } }).stream,
-    { depth: 0, memcap: 2_000_000 },
+    { depth: 0, memcap: 2_000_000, parser_memcap: 32 << 20 },
   );
   assert.equal(
     parseConfig({ stream: { depth: "2 MiB" } }).stream.depth,

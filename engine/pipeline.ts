@@ -52,8 +52,10 @@ import {
   AppLayer,
   type AppLayerCounters,
   type AppObserver,
+  DEFAULT_PARSER_MEMCAP,
   DEFAULT_PARSERS,
   type ParserSpec,
+  parsersWithMemcap,
 } from "../protocols/mod.ts";
 
 const APP_NAMES: Record<number, string> = {
@@ -96,6 +98,12 @@ export interface PipelineOptions {
   observers?: AppObserver[];
   /** Reassembly limits (`stream.depth`, `stream.memcap`). */
   stream?: Partial<ReassemblyConfig>;
+  /**
+   * Bytes of parser buffers (`stream.parser_memcap`): the HTTP and DNS
+   * parsers' together, and the TLS handshakes' apart, each at most this
+   * (default 32 MiB each). Ignored with `parsers`.
+   */
+  parserMemcap?: number;
   /**
    * Reassemble TCP and parse app-layer protocols (default true). Off, the
    * pipeline is the per-packet one (the bench's reference).
@@ -179,34 +187,41 @@ export class Pipeline {
       this.app = null;
       this.reassembler = null;
     } else {
-      const app = new AppLayer({
-        app: (rec, ctx) => {
-          const obs = this.#appObs;
-          for (let i = 0; i < obs.length; i++) obs[i]!.onApp!(rec, ctx);
+      const app = new AppLayer(
+        {
+          app: (rec, ctx) => {
+            const obs = this.#appObs;
+            for (let i = 0; i < obs.length; i++) obs[i]!.onApp!(rec, ctx);
+          },
+          data: (flow, dir, buf, off, len, at) => {
+            const obs = this.#dataObs;
+            for (let i = 0; i < obs.length; i++) {
+              obs[i]!.onStreamData!(flow, dir, buf, off, len, at);
+            }
+          },
+          gap: (flow, dir, len) => {
+            const obs = this.#gapObs;
+            for (let i = 0; i < obs.length; i++) {
+              obs[i]!.onStreamGap!(flow, dir, len);
+            }
+          },
+          anomaly: (flow, dir, event) => {
+            const obs = this.#eventObs;
+            for (let i = 0; i < obs.length; i++) {
+              obs[i]!.onStreamEvent!(flow, dir, event, this.app!.tsUs);
+            }
+          },
+          // Nobody wants the bytes of a flow no parser took: stop reassembling it.
+          undetected: (flow) => {
+            if (this.#dataObs.length === 0) this.reassembler!.ignore(flow);
+          },
         },
-        data: (flow, dir, buf, off, len, at) => {
-          const obs = this.#dataObs;
-          for (let i = 0; i < obs.length; i++) {
-            obs[i]!.onStreamData!(flow, dir, buf, off, len, at);
-          }
-        },
-        gap: (flow, dir, len) => {
-          const obs = this.#gapObs;
-          for (let i = 0; i < obs.length; i++) {
-            obs[i]!.onStreamGap!(flow, dir, len);
-          }
-        },
-        anomaly: (flow, dir, event) => {
-          const obs = this.#eventObs;
-          for (let i = 0; i < obs.length; i++) {
-            obs[i]!.onStreamEvent!(flow, dir, event, this.app!.tsUs);
-          }
-        },
-        // Nobody wants the bytes of a flow no parser took: stop reassembling it.
-        undetected: (flow) => {
-          if (this.#dataObs.length === 0) this.reassembler!.ignore(flow);
-        },
-      }, opts.parsers ?? DEFAULT_PARSERS);
+        opts.parsers ??
+          (opts.parserMemcap === undefined
+            ? DEFAULT_PARSERS
+            : parsersWithMemcap(opts.parserMemcap)),
+        opts.parserMemcap ?? DEFAULT_PARSER_MEMCAP,
+      );
       app.setReaders((kind) => this.#reads(kind));
       this.app = app;
       this.reassembler = new TcpReassembler(app, opts.stream ?? {});

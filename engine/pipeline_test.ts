@@ -435,3 +435,46 @@ Deno.test("a protocol whose records nobody reads is detected and named but not p
   assert.ok(only13.length > 0);
   assert.deepEqual(late, only13);
 });
+
+Deno.test("stream.parser_memcap bounds the parsers' buffers: 1,000 unfinished HTTP heads overrun 1 MiB (connections skipped, the budget never passed) and fit the default", () => {
+  const head = new TextEncoder().encode("GET /" + "a".repeat(2000));
+  const b = new BatchBuilder(1001, 4 << 20);
+  for (let i = 0; i < 1000; i++) {
+    const ip = ipv4Packet(
+      { src: "10.0.0.1", dst: "10.0.0.2", proto: 6, id: i },
+      tcpSegment(20000 + i, 80, 0x18, head),
+    );
+    b.push(ip, 0, ip.length, ip.length, 1_000_000 + i, LINKTYPE_RAW);
+  }
+  const batch = b.take()!;
+  const run = (parserMemcap?: number) => {
+    let peak = 0;
+    const p = new Pipeline({
+      ...(parserMemcap === undefined ? {} : { parserMemcap }),
+      observers: [{
+        appKinds: ["http"],
+        onApp() {},
+        onPacket() {
+          peak = Math.max(peak, p.app!.budget.used);
+        },
+      }],
+    });
+    p.processBatch(batch);
+    const out = {
+      cap: p.app!.budget.cap,
+      peak,
+      skipped: p.appCounters!.skipped,
+      detected: p.appCounters!.detected.http ?? 0,
+    };
+    p.finish();
+    return out;
+  };
+  const small = run(1 << 20);
+  assert.equal(small.cap, 1 << 20);
+  assert.ok(small.peak <= 1 << 20, `held ${small.peak}`);
+  assert.ok(small.skipped > 0, "connections past the budget are skipped");
+  const dflt = run();
+  assert.equal(dflt.cap, 32 << 20);
+  assert.equal(dflt.skipped, 0);
+  assert.ok(dflt.peak > 1 << 20, `the default held ${dflt.peak}`);
+});

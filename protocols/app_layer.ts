@@ -17,7 +17,8 @@ import type {
 import type { AppContext, AppRecord } from "./app_record.ts";
 import { DnsTcpParser, parseDnsMessage } from "./dns.ts";
 import { HttpParser, looksLikeRequest, looksLikeResponse } from "./http.ts";
-import { TLS_SPEC } from "./tls_parser.ts";
+import { TLS_SPEC, tlsSpec } from "./tls_parser.ts";
+import { TlsBufferBudget } from "./tls_stream.ts";
 import {
   DEFAULT_PARSER_MEMCAP,
   PARSER_OVERHEAD,
@@ -160,6 +161,15 @@ export const DEFAULT_PARSERS: readonly ParserSpec[] = [
   TLS_SPEC,
   DNS_TCP_SPEC,
 ];
+
+/**
+ * The shipped parsers with the TLS handshake buffers bounded by a budget
+ * of their own of `memcap` bytes (`stream.parser_memcap`; the HTTP and DNS
+ * parsers share the app layer's budget, its constructor's `parserMemcap`).
+ */
+export function parsersWithMemcap(memcap: number): ParserSpec[] {
+  return [HTTP_SPEC, tlsSpec(new TlsBufferBudget(memcap)), DNS_TCP_SPEC];
+}
 
 /**
  * Per-flow app-layer state, in plain fields (one object a slot, reused:
