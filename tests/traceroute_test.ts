@@ -43,7 +43,11 @@ async function routedLab(): Promise<RoutedLab> {
   const rnd = crypto.getRandomValues(new Uint8Array(3));
   const tag = [...rnd].map((b) => b.toString(16).padStart(2, "0")).join("");
   const net = `10.${16 + rnd[0]! % 200}`;
-  const net6 = `fd${tag.slice(0, 2)}:${tag.slice(2)}`;
+  // Written as traceroute and tcpdump print it (RFC 5952: no leading zeros
+  // in a group), which the assertions compare with: "fd85:0006:…" failed.
+  const net6 = `fd${tag.slice(0, 2)}:${
+    parseInt(tag.slice(2), 16).toString(16)
+  }`;
   const v4 = (k: number, h: number) => `${net}.${k}.${h}`;
   const v6 = (k: number, h: number) => `${net6}:${k}::${h}`;
   const ns = (n: string) => `tr-${tag}-${n}`;
