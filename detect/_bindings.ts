@@ -23,8 +23,9 @@
  * it has none, never the claimed one, which is the victim's) as the source,
  * the MAC in evidence, and the first claimed address as the target. The
  * claims of one MAC (changed and gateway alike) are one alert, listing
- * every claimed address in `claimed` (the other facts are the latest
- * claim's): a poisoner between a client and its gateway claims both.
+ * every claimed address in `claimed` and its owner in `owners` ("IP MAC
+ * role"; the other facts are the latest claim's): a poisoner between a
+ * client and its gateway claims both.
  * Bindings and MACs live in bounded LRU
  * tables (`max_bindings` each), so a flood of spoofed ARP costs a fixed
  * amount of memory.
@@ -43,7 +44,7 @@ import {
 import { KeyedTable } from "./_table.ts";
 import { Slab } from "./_slab.ts";
 
-const CLAIMED = Object.freeze(["claimed"]);
+const CLAIMED = Object.freeze(["claimed", "owners"]);
 import { detection, type Emit, isUnicast, seconds } from "./detector.ts";
 
 const TAG_BINDING = 1;
@@ -406,6 +407,9 @@ export class BindingWatch {
           ? null
           : seconds(tsUs - owner.lastUs),
         owner_role: role,
+        // Every claimed address's owner ("IP MAC role"): the owner_ fields
+        // are the latest claim's, this keeps the gateway's beside the client's.
+        owners: [`${claimed} ${formatMac(b.mac)} ${role}`],
         message: info.message,
         unsolicited,
         bound_since_s: seconds(tsUs - b.firstUs),

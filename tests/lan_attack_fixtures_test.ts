@@ -122,6 +122,12 @@ Deno.test("arp_spoof.pcap: arpspoof between the client and the gateway raises on
   assert.deepEqual(e.claimed, ["10.99.0.1", "10.99.0.20"]);
   // 7 unsolicited replies each way.
   assert.equal(a.netsentinel.count, 14);
+  // Each claimed address with its owner, the gateway's kept beside the
+  // client's.
+  assert.deepEqual(e.owners, [
+    "10.99.0.1 02:99:0a:63:00:01 router",
+    "10.99.0.20 02:99:0a:63:00:14 host",
+  ]);
   // The other facts are the latest claim's: one of the two owners.
   assert.ok(
     (e.owner_mac === "02:99:0a:63:00:01" && e.owner_role === "router") ||
