@@ -26,6 +26,7 @@ import {
   BUFFER_OVERHEAD,
   type ParserBudget,
   type ParserOutput,
+  SlabCopier,
   type StreamParser,
   takeBudget,
 } from "./stream_parser.ts";
@@ -82,30 +83,8 @@ export interface DnsMessage {
 
 const NAME: DnsName = { name: "" };
 
-/** Messages up to this size are copied into a shared slab, bytes. */
-const SLAB_MSG_MAX = 1024;
-const SLAB_SIZE = 16 * 1024;
-let slab = new Uint8Array(SLAB_SIZE);
-let slabAt = 0;
-
-/**
- * A copy of `src[from, to)` that no buffer of the caller shares. Small
- * messages are copied into a 16 KiB slab shared by the ones that follow
- * (one ArrayBuffer for dozens of messages; a slab lives as long as a
- * message copied into it).
- */
-function copyMessage(src: Uint8Array, from: number, to: number): Uint8Array {
-  const n = to - from;
-  if (n > SLAB_MSG_MAX) return src.slice(from, to);
-  if (slabAt + n > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabAt = 0;
-  }
-  const at = slabAt, sl = slab;
-  for (let i = 0; i < n; i++) sl[at + i] = src[from + i]!;
-  slabAt = at + n;
-  return sl.subarray(at, at + n);
-}
+/** Copies of DNS messages that no caller's buffer shares (1 KiB and less packed in shared slabs). */
+const MESSAGE_COPIES = new SlabCopier();
 
 const NONE: readonly never[] = [];
 
@@ -233,7 +212,7 @@ export function parseDnsMessage(
     const next = readDnsName(data, start, start + 12, end, null);
     if (typeof next !== "number" || next + 4 > end) return null;
   }
-  return new Message(copyMessage(data, start, end));
+  return new Message(MESSAGE_COPIES.copy(data, start, end));
 }
 
 /** Reads `count` records into `out`; returns the offset after them, or -1 when they run past `end`. */

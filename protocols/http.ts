@@ -39,6 +39,7 @@ import {
   BUFFER_OVERHEAD,
   type ParserBudget,
   type ParserOutput,
+  SlabCopier,
   type StreamParser,
   takeBudget,
 } from "./stream_parser.ts";
@@ -497,30 +498,8 @@ export function looksLikeResponse(
   return len < 5 ? -1 : 1;
 }
 
-/** Heads up to this size are copied into a shared slab, bytes. */
-const SLAB_HEAD_MAX = 1024;
-const SLAB_SIZE = 16 * 1024;
-let slab = new Uint8Array(SLAB_SIZE);
-let slabAt = 0;
-
-/**
- * A copy of `src[from, to)` that no buffer of the parser shares. Small
- * heads are copied into a 16 KiB slab shared by the messages that follow
- * (one ArrayBuffer for dozens of heads instead of one each; a slab lives
- * as long as a message copied into it).
- */
-function copyHead(src: Uint8Array, from: number, to: number): Uint8Array {
-  const n = to - from;
-  if (n > SLAB_HEAD_MAX) return src.slice(from, to);
-  if (slabAt + n > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabAt = 0;
-  }
-  const at = slabAt, sl = slab;
-  for (let i = 0; i < n; i++) sl[at + i] = src[from + i]!;
-  slabAt = at + n;
-  return sl.subarray(at, at + n);
-}
+/** Copies of HTTP heads that no caller's buffer shares (1 KiB and less packed in shared slabs). */
+const HEAD_COPIES = new SlabCopier();
 
 /** Parses a finished head into a message. */
 function parseHead(
@@ -529,7 +508,7 @@ function parseHead(
   to: number,
   truncated: boolean,
 ): HttpMessage {
-  const raw = copyHead(src, from, to);
+  const raw = HEAD_COPIES.copy(src, from, to);
   let eol = raw.indexOf(0x0a);
   if (eol < 0) eol = raw.length;
   let le = eol;

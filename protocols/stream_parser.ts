@@ -107,3 +107,33 @@ export function takeBudget(b: ParserBudget, n: number): boolean {
   b.used += n;
   return true;
 }
+
+/**
+ * Copies of small byte ranges that no caller's buffer shares, packed into
+ * 16 KiB slabs shared by the copies that follow (one ArrayBuffer for dozens
+ * of HTTP heads or DNS messages instead of one each; a slab lives as long as
+ * a copy in it). Ranges over `max` bytes get an ArrayBuffer of their own.
+ */
+export class SlabCopier {
+  #slab: Uint8Array;
+  #at = 0;
+
+  /** Copies up to `max` bytes go into slabs of `size` bytes. */
+  constructor(readonly max = 1024, readonly size = 16 * 1024) {
+    this.#slab = new Uint8Array(size);
+  }
+
+  /** A copy of `src[from, to)`. */
+  copy(src: Uint8Array, from: number, to: number): Uint8Array {
+    const n = to - from;
+    if (n > this.max) return src.slice(from, to);
+    if (this.#at + n > this.size) {
+      this.#slab = new Uint8Array(this.size);
+      this.#at = 0;
+    }
+    const at = this.#at, sl = this.#slab;
+    for (let i = 0; i < n; i++) sl[at + i] = src[from + i]!;
+    this.#at = at + n;
+    return sl.subarray(at, at + n);
+  }
+}
