@@ -291,19 +291,11 @@ export function foldAlert(
       explanation: a.netsentinel.explanation,
     };
   }
+  // Something new happened: back to the inbox, unless a rule archives it.
   if (isNew) {
-    if (rule !== null) {
-      if (!g.archived) {
-        g.archived = true;
-        g.archived_by = `rule ${rule.id}`;
-        g.archived_at = now;
-      }
-    } else if (g.archived) {
-      // Something new happened: back to the inbox.
-      g.archived = false;
-      delete g.archived_by;
-      delete g.archived_at;
-    }
+    return (rule !== null
+      ? actOn(g, "archive", `rule ${rule.id}`, now)
+      : actOn(g, "unarchive", "", now)) ?? g;
   }
   return g;
 }
