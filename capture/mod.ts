@@ -10,6 +10,7 @@ export {
   CaptureFileError,
   type CaptureFileSummary,
   type CaptureFormat,
+  hasCaptureMagic,
   readCaptureFile,
   type ReadCaptureOptions,
 } from "./pcap_file.ts";

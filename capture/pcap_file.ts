@@ -123,6 +123,20 @@ const BT_SPB = 0x00000003;
 const BT_EPB = 0x00000006;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const BYTE_ORDER_MAGIC_SWAPPED = 0x4d3c2b1a;
+/**
+ * True when `head` starts as a pcap (either byte order, µs, ns or
+ * Kuznetzov) or pcapng file does, by the magic numbers this reader takes.
+ */
+export function hasCaptureMagic(head: Uint8Array): boolean {
+  if (head.length < 4) return false;
+  const v = new DataView(head.buffer, head.byteOffset, 4);
+  const le = v.getUint32(0, true), be = v.getUint32(0, false);
+  for (const m of [MAGIC_USEC, MAGIC_NSEC, MAGIC_KUZNETZOV]) {
+    if (le === m || be === m) return true;
+  }
+  return le === BT_SHB;
+}
+
 /** libpcap's BT_SHB_INSANE_MAX: the largest first Section Header Block. */
 const SHB_MAX_BYTES = 1 << 20;
 /** libpcap's INITIAL_MAX_BLOCKSIZE: the largest pcapng block at first. */

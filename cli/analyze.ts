@@ -22,7 +22,11 @@ import {
   parsePolicy,
   type Policy,
 } from "../alerts/mod.ts";
-import { CaptureFileError, readCaptureFile } from "../capture/mod.ts";
+import {
+  CaptureFileError,
+  hasCaptureMagic,
+  readCaptureFile,
+} from "../capture/mod.ts";
 import { ConfigError, UsageError, UserError } from "../common/errors.ts";
 import {
   anomalyDetector,
@@ -606,31 +610,24 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
   }
 }
 
-/** First four bytes of pcap (both byte orders, µs and ns) and pcapng files. */
-const CAPTURE_MAGICS = [
-  0xa1b2c3d4,
-  0xd4c3b2a1,
-  0xa1b23c4d,
-  0x4d3cb2a1,
-  0x0a0d0d0a,
-];
-
 /**
  * Refuses a `--stats-json` target that is a capture file (by name or by its
  * first bytes): `analyze --stats-json *.pcap` would otherwise take the first
  * capture for the output and overwrite it.
  */
 async function refuseCaptureTarget(path: string): Promise<void> {
-  let head: Uint8Array | null = null;
+  const head = new Uint8Array(4);
+  let got: number | null = null;
   try {
     using f = await Deno.open(path, { read: true });
-    const buf = new Uint8Array(4);
-    if ((await f.read(buf)) === 4) head = buf;
+    got = await f.read(head);
   } catch {
     // Absent or unreadable: writing it says what is wrong.
   }
-  const magic = head === null ? -1 : new DataView(head.buffer).getUint32(0);
-  if (/\.(pcap|pcapng|cap)$/i.test(path) || CAPTURE_MAGICS.includes(magic)) {
+  if (
+    /\.(pcap|pcapng|cap)$/i.test(path) ||
+    (got === 4 && hasCaptureMagic(head))
+  ) {
     throw new UsageError(
       `analyze: --stats-json "${path}" is a capture file and would be overwritten (give the statistics a file of their own, for example --stats-json stats.json)`,
     );
