@@ -345,12 +345,12 @@ export class TlsStreamParser {
       d.hsN = rest;
     } else {
       const piece = src.subarray(start, end);
+      // At least the first size: a buffer of it is taken from the spares
+      // (most hellos fit), not made per connection.
       const size = Math.max(
         rest,
-        Math.min(
-          this.#wanted(piece, rest),
-          Math.max(2 * rest, TLS_FIRST_BUFFER),
-        ),
+        TLS_FIRST_BUFFER,
+        Math.min(this.#wanted(piece, rest), 2 * rest),
       );
       if (d.hs === null || d.hs.length < size) {
         this.#release(d, true);
