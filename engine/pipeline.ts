@@ -211,8 +211,9 @@ export class Pipeline {
               obs[i]!.onStreamEvent!(flow, dir, event, this.app!.tsUs);
             }
           },
-          // Nobody wants the bytes of a flow no parser took: stop reassembling it.
-          undetected: (flow) => {
+          // Nobody wants the rest of the flow's bytes (no parser took it, or
+          // its parser is done): stop reassembling it.
+          letGo: (flow) => {
             if (this.#dataObs.length === 0) this.reassembler!.ignore(flow);
           },
         },

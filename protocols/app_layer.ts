@@ -51,10 +51,11 @@ export interface AppLayerOutput {
   /** A stream anomaly. */
   anomaly?(flow: Flow, dir: number, event: StreamAnomaly): void;
   /**
-   * No parser reads the flow (none took it, or its protocol's records have
-   * no reader): its streams are of no further use to the app layer.
+   * The app layer wants no more of the flow's streams: no parser took it,
+   * its protocol's records have no reader, or its parser is done (a TLS
+   * handshake over). Called once per flow.
    */
-  undetected?(flow: Flow): void;
+  letGo?(flow: Flow): void;
 }
 
 /** Counters of the app layer. */
@@ -187,11 +188,17 @@ class FlowApp {
   prefixLen1 = 0;
   /** Directions whose probes all said no (bit `1 << dir`). */
   no = 0;
+  /** The flow's streams were let go ({@link AppLayerOutput.letGo}). */
+  let = false;
+  /** Directions whose stream ended (bit `1 << dir`). */
+  ended = 0;
   reset(): void {
     this.flowId = -1;
     this.spec = null;
     this.parser = null;
     this.failed = false;
+    this.let = false;
+    this.ended = 0;
     this.dropPrefixes();
     this.no = 0;
   }
@@ -322,9 +329,11 @@ export class AppLayer implements StreamSink {
   ): void {
     this.#outSink.data?.(flow, dir, buf, off, len, streamOff);
     const s = this.#state(flow, true)!;
-    if (s.parser !== null) {
+    const parser = s.parser;
+    if (parser !== null) {
       this.#flow = flow;
-      s.parser.data(dir, buf, off, len, this.#parserOut);
+      parser.data(dir, buf, off, len, this.#parserOut);
+      if (parser.done?.() === true) this.#letGo(flow, s);
       return;
     }
     if (s.failed) return;
@@ -393,7 +402,7 @@ export class AppLayer implements StreamSink {
       if (flow.appProto === "") flow.appProto = spec.name;
       s.failed = true;
       s.dropPrefixes();
-      this.#outSink.undetected?.(flow);
+      this.#letGo(flow, s);
       return;
     }
     // A parser's objects count in the budget: a flood of connections
@@ -420,13 +429,21 @@ export class AppLayer implements StreamSink {
     if (had > 0) parser.data(dir, s.prefix(dir)!, 0, had, out);
     parser.data(dir, buf, off, len, out);
     s.dropPrefixes();
+    if (parser.done?.() === true) this.#letGo(flow, s);
   }
 
   #fail(flow: Flow, s: FlowApp): void {
     s.failed = true;
     s.dropPrefixes();
     this.counters.undetected++;
-    this.#outSink.undetected?.(flow);
+    this.#letGo(flow, s);
+  }
+
+  /** Tells the output, once, that the flow's streams are of no more use. */
+  #letGo(flow: Flow, s: FlowApp): void {
+    if (s.let) return;
+    s.let = true;
+    this.#outSink.letGo?.(flow);
   }
 
   /** A hole in a stream (the reassembler's sink). */
@@ -434,19 +451,29 @@ export class AppLayer implements StreamSink {
     this.#outSink.gap?.(flow, dir, len);
     const s = this.#state(flow, false);
     if (s === null) return;
-    if (s.parser !== null) {
+    const parser = s.parser;
+    if (parser !== null) {
       this.#flow = flow;
-      s.parser.gap(dir, len, this.#parserOut);
+      parser.gap(dir, len, this.#parserOut);
+      if (parser.done?.() === true) this.#letGo(flow, s);
     } else if (!s.failed) this.#fail(flow, s);
   }
 
-  /** A direction ended (the reassembler's sink). */
+  /**
+   * A direction ended (the reassembler's sink). Once both have, no more
+   * bytes can come: the parser is closed and the flow's state let go now,
+   * while they are still in cache, not when the flow table ends the flow
+   * (seconds later, after its close linger).
+   */
   end(flow: Flow, dir: number, _reason: StreamEndReason): void {
     const s = this.#state(flow, false);
-    if (s?.parser) {
+    if (s === null) return;
+    if (s.parser !== null) {
       this.#flow = flow;
       s.parser.end(dir, this.#parserOut);
     }
+    s.ended |= 1 << dir;
+    if (s.ended === 3) this.#release(flow, s);
   }
 
   /** A stream anomaly (the reassembler's sink). */
@@ -457,7 +484,11 @@ export class AppLayer implements StreamSink {
   /** The flow ended (after the reassembler flushed it): the parser emits what is pending. */
   flowEnd(flow: Flow): void {
     const s = this.#state(flow, false);
-    if (s === null) return;
+    if (s !== null) this.#release(flow, s);
+  }
+
+  /** Closes the flow's parser (it emits what is pending) and lets its state go. */
+  #release(flow: Flow, s: FlowApp): void {
     const parser = s.parser;
     if (parser !== null) {
       this.#flow = flow;

@@ -32,7 +32,7 @@ function layer() {
       recs.push(r);
       seen.push(r.kind === "http" ? `${r.state} ${r.url} ${r.status}` : r.kind);
     },
-    undetected: (f) => undetected.push(f),
+    letGo: (f) => undetected.push(f),
   });
   return { app, recs, seen, undetected };
 }
@@ -140,5 +140,45 @@ Deno.test("AppLayer makes a connection's state at its first stream byte and lets
   bytewise(app, next, DIR_TO_SERVER, "GET /b HTTP/1.1\r\n\r\n");
   assert.equal(app.connections, 1);
   app.flowEnd(next);
+  assert.equal(app.connections, 0);
+});
+
+Deno.test("AppLayer closes a connection's parser when both streams end, not at the flow's end", () => {
+  const { app, seen } = layer();
+  const f = flowTo(80);
+  bytewise(app, f, DIR_TO_SERVER, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  // The request waits for a response that never comes.
+  assert.deepEqual(seen, ["request /a 0"]);
+  app.end(f, DIR_TO_SERVER, "fin");
+  assert.equal(app.connections, 1, "one side still open: the parser stays");
+  app.end(f, DIR_TO_CLIENT, "fin");
+  // Both ended: the parser emitted what it held and the state is gone.
+  assert.deepEqual(seen, ["request /a 0", "complete /a 0"]);
+  assert.equal(app.connections, 0);
+  assert.equal(app.budget.used, 0);
+  // The flow's later end finds nothing left to close.
+  app.flowEnd(f);
+  assert.deepEqual(seen, ["request /a 0", "complete /a 0"]);
+  assert.equal(app.connections, 0);
+});
+
+Deno.test("AppLayer lets a flow's streams go once its parser is done (an HTTP upgrade)", () => {
+  const { app, seen, undetected } = layer();
+  const f = flowTo(80);
+  bytewise(
+    app,
+    f,
+    DIR_TO_SERVER,
+    "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+  );
+  assert.deepEqual(undetected, []);
+  const ok = enc(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+  );
+  app.data(f, DIR_TO_CLIENT, ok, 0, ok.length, 0);
+  // Past the 101 nothing is HTTP: the streams are of no more use.
+  assert.deepEqual(undetected, [f]);
+  assert.deepEqual(seen, ["request /ws 0", "complete /ws 101"]);
+  app.flowEnd(f);
   assert.equal(app.connections, 0);
 });

@@ -1116,6 +1116,11 @@ export class HttpParser implements StreamParser {
     s.mode = M_DEAD;
   }
 
+  /** Both sides are over (after an upgrade or CONNECT the rest is not HTTP). */
+  done(): boolean {
+    return this.#sides[0].mode === M_DEAD && this.#sides[1].mode === M_DEAD;
+  }
+
   close(out: ParserOutput): void {
     for (let dir = 0; dir < 2; dir++) {
       if (this.#sides[dir]!.mode !== M_DEAD) this.end(dir, out);

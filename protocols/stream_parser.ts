@@ -38,6 +38,17 @@ export interface StreamParser {
   end(dir: number, out: ParserOutput): void;
   /** The flow ended: emit whatever is pending. Called once, last. */
   close(out: ParserOutput): void;
+  /**
+   * True once neither direction wants more bytes (optional: without it a
+   * parser reads to the flow's end). A TLS parser is done when both sides'
+   * handshakes are over: what follows is encrypted. The app layer then
+   * lets the flow's streams go (the reassembler stops, unless an observer
+   * reads stream bytes); `close` still comes at the flow's end. Suricata
+   * likewise stops inspecting a TLS session's content once it is encrypted
+   * (suricata.yaml `app-layer.protocols.tls.encryption-handling`, whose
+   * `default` inspects only the handshake).
+   */
+  done?(): boolean;
 }
 
 /** What a probe decided. */

@@ -193,4 +193,9 @@ export class TlsAppParser implements StreamParser {
     this.#out = out;
     this.#tls?.end();
   }
+
+  /** Both sides' handshakes are over (or given up): the rest is not read. */
+  done(): boolean {
+    return this.#tls !== null && this.#tls.done;
+  }
 }

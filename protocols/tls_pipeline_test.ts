@@ -3,6 +3,7 @@ import { BatchBuilder } from "../capture/mod.ts";
 import { formatAddr, LINKTYPE_ETHERNET } from "../decode/mod.ts";
 import { Pipeline } from "../engine/mod.ts";
 import {
+  type AppObserver,
   type AppRecord,
   type TlsConnection,
   tlsConnectionOf,
@@ -35,7 +36,11 @@ const SERVER = concat(
  * Runs segments (in this order) through the pipeline (reassembly and app
  * layer); returns the tls records' handshakes and connections.
  */
-function run(segments: Segment[]): [TlsHandshake, TlsConnection][] {
+function run(
+  segments: Segment[],
+  extra: AppObserver[] = [],
+  stats: { bytes: number } = { bytes: 0 },
+): [TlsHandshake, TlsConnection][] {
   const got: [TlsHandshake, TlsConnection][] = [];
   const b = new BatchBuilder(segments.length + 1, 1 << 16);
   let ts = 1_700_000_000_000_000;
@@ -50,10 +55,11 @@ function run(segments: Segment[]): [TlsHandshake, TlsConnection][] {
           got.push([rec.handshake, tlsConnectionOf(rec, ctx)]);
         }
       },
-    }],
+    }, ...extra],
   });
   pipeline.processBatch(b.take()!);
   pipeline.finish();
+  stats.bytes = pipeline.reassembly!.bytes;
   return got;
 }
 
@@ -142,4 +148,39 @@ Deno.test("the pipeline reports what a handshake with a hole showed", () => {
   assert.equal(got[0]![0].clientHello, null);
   assert.ok(got[0]![0].faults.includes("tls_gap"));
   assert.equal(got[0]![0].ja3s?.string, "771,4865,43");
+});
+
+Deno.test("the pipeline stops reassembling a TLS connection once both handshakes are over, unless an observer reads stream bytes", () => {
+  // After the handshake: 20 segments of encrypted application data each way.
+  const appData = records(23, new Uint8Array(1000).fill(0xab));
+  const after: Segment[] = [];
+  let c = 1000 + CLIENT.length, sv = 5000 + SERVER.length;
+  for (let i = 0; i < 20; i++) {
+    after.push({ fromClient: true, seq: c, payload: appData });
+    after.push({ fromClient: false, seq: sv, payload: appData });
+    c += appData.length;
+    sv += appData.length;
+  }
+  const segments = [
+    ...HANDSHAKE,
+    ...cut(CLIENT, 1000, 100, true),
+    ...cut(SERVER, 5000, 1460, false),
+    ...after,
+  ];
+  const let_go = { bytes: 0 };
+  const got = run(segments, [], let_go);
+  assert.equal(got.length, 1);
+  assert.equal(got[0]![0].sni, "obs.example");
+  // Only the handshakes were reassembled, none of the encrypted rest.
+  assert.equal(let_go.bytes, CLIENT.length + SERVER.length);
+  // An observer of stream bytes gets every byte: nothing is let go.
+  let seen = 0;
+  const all = { bytes: 0 };
+  const got2 = run(segments, [{
+    onStreamData: (_f, _d, _b, _o, len) => void (seen += len),
+  }], all);
+  assert.equal(got2.length, 1);
+  const total = CLIENT.length + SERVER.length + 40 * appData.length;
+  assert.equal(all.bytes, total);
+  assert.equal(seen, total);
 });
