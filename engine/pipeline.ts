@@ -214,7 +214,9 @@ export class Pipeline {
           // Nobody wants the rest of the flow's bytes (no parser took it, or
           // its parser is done): stop reassembling it.
           letGo: (flow) => {
-            if (this.#dataObs.length === 0) this.reassembler!.ignore(flow);
+            if (this.#dataObs.length > 0) return false;
+            this.reassembler!.ignore(flow);
+            return true;
           },
         },
         opts.parsers ??

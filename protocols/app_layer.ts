@@ -53,9 +53,11 @@ export interface AppLayerOutput {
   /**
    * The app layer wants no more of the flow's streams: no parser took it,
    * its protocol's records have no reader, or its parser is done (a TLS
-   * handshake over). Called once per flow.
+   * handshake over). Called once per flow. True when the streams stopped
+   * (no more of the flow's bytes, gaps or ends will come): the app layer
+   * then lets the flow's state go at once.
    */
-  letGo?(flow: Flow): void;
+  letGo?(flow: Flow): boolean;
 }
 
 /** Counters of the app layer. */
@@ -439,11 +441,15 @@ export class AppLayer implements StreamSink {
     this.#letGo(flow, s);
   }
 
-  /** Tells the output, once, that the flow's streams are of no more use. */
+  /**
+   * Tells the output, once, that the flow's streams are of no more use;
+   * when they stop, the parser (done, or none) is closed and the state let
+   * go now, while in cache, not at the flow's end.
+   */
   #letGo(flow: Flow, s: FlowApp): void {
     if (s.let) return;
     s.let = true;
-    this.#outSink.letGo?.(flow);
+    if (this.#outSink.letGo?.(flow) === true) this.#release(flow, s);
   }
 
   /** A hole in a stream (the reassembler's sink). */

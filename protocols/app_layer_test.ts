@@ -32,7 +32,10 @@ function layer() {
       recs.push(r);
       seen.push(r.kind === "http" ? `${r.state} ${r.url} ${r.status}` : r.kind);
     },
-    letGo: (f) => undetected.push(f),
+    letGo: (f) => {
+      undetected.push(f);
+      return false;
+    },
   });
   return { app, recs, seen, undetected };
 }

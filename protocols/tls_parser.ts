@@ -111,6 +111,9 @@ function looksLikeTls(d: Uint8Array, off: number, len: number): number {
  * messages they hold.
  */
 export function tlsSpec(budget: TlsBufferBudget): ParserSpec {
+  // Closed parsers, reused by the next connections (no objects made per
+  // connection once the pool has some).
+  const pool: TlsAppParser[] = [];
   return {
     name: "tls",
     ports: TLS_PORTS,
@@ -118,7 +121,13 @@ export function tlsSpec(budget: TlsBufferBudget): ParserSpec {
       const r = looksLikeTls(d, off, len);
       return r === 0 ? PROBE_YES : r === 1 ? PROBE_NO : PROBE_MORE;
     },
-    create: () => new TlsAppParser(budget),
+    create: () => pool.pop() ?? new TlsAppParser(budget),
+    recycle(p) {
+      if (p instanceof TlsAppParser && pool.length < 256) {
+        p.reset();
+        pool.push(p);
+      }
+    },
   };
 }
 
@@ -171,10 +180,7 @@ export class TlsAppParser implements StreamParser {
     }
     this.#out = out;
     this.#dir = dir;
-    this.#parser().data(
-      dir === this.#clientDir ? 0 : 1,
-      buf.subarray(off, off + len),
-    );
+    this.#parser().data(dir === this.#clientDir ? 0 : 1, buf, off, len);
   }
 
   gap(dir: number, _len: number, out: ParserOutput): void {
@@ -192,6 +198,15 @@ export class TlsAppParser implements StreamParser {
   close(out: ParserOutput): void {
     this.#out = out;
     this.#tls?.end();
+    this.#out = null;
+  }
+
+  /** Back to a new connection's state, after {@link close} (for the spec's pool). */
+  reset(): void {
+    this.#tls?.reset();
+    this.#clientDir = -1;
+    this.#out = null;
+    this.#dir = DIR_TO_SERVER;
   }
 
   /** Both sides' handshakes are over (or given up): the rest is not read. */

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { DIR_TO_CLIENT, DIR_TO_SERVER } from "../flows/mod.ts";
 import type { AppRecord } from "./app_record.ts";
 import { PROBE_MORE, PROBE_NO, PROBE_YES } from "./stream_parser.ts";
-import { TLS_SPEC, TlsAppParser, type TlsRecord } from "./tls_parser.ts";
+import {
+  TLS_SPEC,
+  TlsAppParser,
+  type TlsRecord,
+  tlsSpec,
+} from "./tls_parser.ts";
+import { TlsBufferBudget } from "./tls_stream.ts";
 import {
   chromeLikeHello,
   concat,
@@ -102,4 +108,38 @@ Deno.test("TlsAppParser reports at close what a cut handshake showed", () => {
   p.close(out);
   assert.equal(got.length, 1);
   assert.deepEqual((got[0] as TlsRecord).handshake.faults, ["tls_gap"]);
+});
+
+Deno.test("a TLS parser given back to its spec is reused for the next connection with nothing of the last one", () => {
+  const budget = new TlsBufferBudget();
+  const spec = tlsSpec(budget);
+  const parserBudget = { used: 0, cap: 1 << 20 };
+  const got: TlsRecord[] = [];
+  const out = { emit: (r: AppRecord) => void got.push(r as TlsRecord) };
+  // The first connection stops half-way through its hello (a gap): a
+  // buffer and a fault are left in the parser when it is closed.
+  const first = spec.create(parserBudget);
+  first.data(DIR_TO_SERVER, CLIENT, 0, 40, out);
+  first.gap(DIR_TO_SERVER, 10, out);
+  first.data(DIR_TO_CLIENT, SERVER, 0, SERVER.length, out);
+  first.close(out);
+  spec.recycle!(first);
+  assert.equal(got.length, 1);
+  assert.deepEqual(got[0]!.handshake.faults, ["tls_gap"]);
+  assert.equal(budget.used, 0, "its buffer went back to the budget");
+  // The next connection gets the same object, as new.
+  const other = records(22, handshake(1, chromeLikeHello("next.example")));
+  const second = spec.create(parserBudget);
+  assert.equal(second, first);
+  second.data(DIR_TO_SERVER, other, 0, other.length, out);
+  second.data(DIR_TO_CLIENT, SERVER, 0, SERVER.length, out);
+  assert.equal(second.done?.(), true);
+  second.close(out);
+  assert.equal(got.length, 2);
+  const hs = got[1]!.handshake;
+  assert.equal(hs.sni, "next.example");
+  assert.deepEqual(hs.faults, []);
+  assert.equal(got[1]!.clientDir, DIR_TO_SERVER);
+  // The first record is untouched by the reuse.
+  assert.equal(got[0]!.handshake.clientHello, null);
 });

@@ -125,6 +125,19 @@ class Direction {
   hsN = 0;
   done = false;
   fault: TlsStreamFault | null = null;
+  reset(): void {
+    this.hdrN =
+      this.hdrType =
+      this.hdrMajor =
+      this.hdrLen =
+        0;
+    this.recType = -1;
+    this.recLeft = 0;
+    this.hs = null;
+    this.hsN = 0;
+    this.done = false;
+    this.fault = null;
+  }
 }
 
 /**
@@ -157,6 +170,22 @@ export class TlsStreamParser {
   constructor(sink: TlsSink, budget: TlsBufferBudget = new TlsBufferBudget()) {
     this.#sink = sink;
     this.#budget = budget;
+  }
+
+  /**
+   * Back to a new connection's state: buffers still held go back to the
+   * budget (spare when of the first size); what was reported is not
+   * touched (records keep their own objects).
+   */
+  reset(): void {
+    for (const d of this.#dirs) {
+      this.#release(d, true);
+      d.reset();
+    }
+    this.#clientHello = this.#serverHello = null;
+    this.#certs = [];
+    this.#cert = null;
+    this.#certFault = this.#emitted = this.#serverOver = false;
   }
 
   /**
@@ -207,14 +236,20 @@ export class TlsStreamParser {
   }
 
   /**
-   * The next in-order bytes of direction `dir`. Returns false when that
-   * direction wants no more (handshake over, fault, or handshake reported).
+   * The next in-order bytes of direction `dir`: `bytes[off, off + len)`
+   * (default: all of it). Returns false when that direction wants no more
+   * (handshake over, fault, or handshake reported).
    */
-  data(dir: number, bytes: Uint8Array): boolean {
+  data(
+    dir: number,
+    bytes: Uint8Array,
+    off = 0,
+    len: number = bytes.length - off,
+  ): boolean {
     const d = this.#dirs[dir & 1]!;
     if (d.done || this.#emitted) return false;
-    let p = 0;
-    const n = bytes.length;
+    let p = off;
+    const n = off + len;
     while (p < n && !d.done) {
       if (d.recType < 0) {
         // Collect the 5-byte record header.
@@ -262,7 +297,7 @@ export class TlsStreamParser {
       }
       const take = Math.min(d.recLeft, n - p);
       if (d.recType === CT_HANDSHAKE) {
-        if (!this.#handshakeBytes(d, dir, bytes.subarray(p, p + take))) break;
+        if (!this.#handshakeBytes(d, dir, bytes, p, p + take)) break;
       }
       // Alerts and heartbeats are skipped.
       p += take;
@@ -299,12 +334,18 @@ export class TlsStreamParser {
    * grows with what arrived (at most twice that, and never past the
    * message's declared length or the cap), counted in the budget.
    */
-  #handshakeBytes(d: Direction, dir: number, chunk: Uint8Array): boolean {
+  #handshakeBytes(
+    d: Direction,
+    dir: number,
+    chunk: Uint8Array,
+    from: number,
+    to: number,
+  ): boolean {
     let src = chunk;
-    let start = 0;
-    let end = chunk.length;
+    let start = from;
+    let end = to;
     if (d.hsN > 0) {
-      const need = d.hsN + chunk.length;
+      const need = d.hsN + to - from;
       if (need > d.hs!.length) {
         if (need > TLS_MAX_HANDSHAKE + 4) {
           this.#stop(d, "tls_handshake_too_long");
@@ -318,9 +359,10 @@ export class TlsStreamParser {
         if (!this.#resize(d, size, d.hsN)) return false;
       }
       const hs = d.hs!;
-      hs.set(chunk, d.hsN);
+      hs.set(chunk.subarray(from, to), d.hsN);
       d.hsN = need;
       src = hs;
+      start = 0;
       end = need;
     }
     while (end - start >= 4) {
