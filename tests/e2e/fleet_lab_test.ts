@@ -79,11 +79,17 @@ function inSet(set: string, ip: string): boolean {
 /** Signed-in API calls to a sensor's dashboard from inside its namespace. */
 class Api {
   #jar: string | null = null;
-  constructor(readonly lab: Lab, readonly host: string, readonly url: string) {}
+  /** `jarPath`: where curl keeps the session cookie (inside the test's work directory, removed with it). */
+  constructor(
+    readonly lab: Lab,
+    readonly host: string,
+    readonly url: string,
+    readonly jarPath: string,
+  ) {}
 
   async #signIn(): Promise<string> {
     if (this.#jar !== null) return this.#jar;
-    const jar = await Deno.makeTempFile({ prefix: "ns-fleet-jar-" });
+    const jar = this.jarPath;
     const r = await this.lab.exec(this.host, [
       "curl",
       "-s",
@@ -231,7 +237,7 @@ Deno.test({
           password: PASSWORD,
           timeoutMs: 120_000,
         });
-        api[s] = new Api(lab, s, ns[s]!.url);
+        api[s] = new Api(lab, s, ns[s]!.url, join(dir, "cookies.txt"));
         say(`sensor ${s} up at ${ns[s]!.url}`);
       }
       await poll("three fresh sensors on a", async () => {
