@@ -534,3 +534,26 @@ Deno.test("reassembler keeps urgent data inline (the urgent pointer is ignored)"
   k.c(3, "DEF");
   assert.equal(k.rec.text(DIR_TO_SERVER), "ABCDEF");
 });
+
+Deno.test("reassembler tells apart two flows of one slot whose ids share their low 32 bits", () => {
+  const k = new Conn();
+  k.handshake();
+  k.c(0, "first");
+  const f = k.flow!;
+  // Nobody wants this flow's bytes any more.
+  k.r.ignore(f);
+  k.c(5, "dropped");
+  assert.equal(k.rec.text(DIR_TO_SERVER), "first");
+  // A later flow in the same slot, its id 2^32 away (flow ids pass 2^32).
+  const g: Flow = { ...f, id: f.id + 2 ** 32 };
+  const p = k.p;
+  const bytes = new TextEncoder().encode("second");
+  p.data = bytes;
+  p.payloadOffset = 0;
+  p.payloadLen = p.payloadWireLen = bytes.length;
+  p.tcpFlags = TCP_SYN;
+  p.tcpSeq = 5000;
+  k.r.segment(p, g, DIR_TO_SERVER);
+  // Its SYN's data is its own stream's first bytes: not the ignored flow's state.
+  assert.equal(k.rec.text(DIR_TO_SERVER), "firstsecond");
+});
