@@ -204,6 +204,8 @@ export interface Segment {
   payload?: Uint8Array;
   /** Client port (default 40000). */
   clientPort?: number;
+  /** Server port (default 443). */
+  serverPort?: number;
   /** Acknowledgment number (default 0, ACK flag as `flags` says). */
   ack?: number;
 }
@@ -215,7 +217,8 @@ export function tcpFrame(s: Segment): Uint8Array {
     ? [[10, 0, 0, 1], [10, 0, 0, 2]]
     : [[10, 0, 0, 2], [10, 0, 0, 1]];
   const cport = s.clientPort ?? 40000;
-  const [sport, dport] = s.fromClient ? [cport, 443] : [443, cport];
+  const sp = s.serverPort ?? 443;
+  const [sport, dport] = s.fromClient ? [cport, sp] : [sp, cport];
   const total = 20 + 20 + payload.length;
   const ip = [
     0x45,
