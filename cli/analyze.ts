@@ -105,6 +105,7 @@ export interface StreamStats {
   midstream: number;
   syn_data: number;
   memcap_skipped_flows: number;
+  let_go_flows: number;
 }
 
 function streamStats(r: Readonly<ReassemblyCounters>): StreamStats {
@@ -121,6 +122,7 @@ function streamStats(r: Readonly<ReassemblyCounters>): StreamStats {
     midstream: r.midstream,
     syn_data: r.synData,
     memcap_skipped_flows: r.flowsSkipped,
+    let_go_flows: r.letGo,
   };
 }
 

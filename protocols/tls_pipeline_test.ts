@@ -39,7 +39,7 @@ const SERVER = concat(
 function run(
   segments: Segment[],
   extra: AppObserver[] = [],
-  stats: { bytes: number } = { bytes: 0 },
+  stats: { bytes: number; letGo: number } = { bytes: 0, letGo: 0 },
 ): [TlsHandshake, TlsConnection][] {
   const got: [TlsHandshake, TlsConnection][] = [];
   const b = new BatchBuilder(segments.length + 1, 1 << 16);
@@ -60,6 +60,7 @@ function run(
   pipeline.processBatch(b.take()!);
   pipeline.finish();
   stats.bytes = pipeline.reassembly!.bytes;
+  stats.letGo = pipeline.reassembly!.letGo;
   return got;
 }
 
@@ -167,20 +168,22 @@ Deno.test("the pipeline stops reassembling a TLS connection once both handshakes
     ...cut(SERVER, 5000, 1460, false),
     ...after,
   ];
-  const let_go = { bytes: 0 };
+  const let_go = { bytes: 0, letGo: 0 };
   const got = run(segments, [], let_go);
   assert.equal(got.length, 1);
   assert.equal(got[0]![0].sni, "obs.example");
   // Only the handshakes were reassembled, none of the encrypted rest.
   assert.equal(let_go.bytes, CLIENT.length + SERVER.length);
+  assert.equal(let_go.letGo, 1, "counted as let go");
   // An observer of stream bytes gets every byte: nothing is let go.
   let seen = 0;
-  const all = { bytes: 0 };
+  const all = { bytes: 0, letGo: 0 };
   const got2 = run(segments, [{
     onStreamData: (_f, _d, _b, _o, len) => void (seen += len),
   }], all);
   assert.equal(got2.length, 1);
   const total = CLIENT.length + SERVER.length + 40 * appData.length;
   assert.equal(all.bytes, total);
+  assert.equal(all.letGo, 0);
   assert.equal(seen, total);
 });

@@ -148,6 +148,12 @@ export interface ReassemblyCounters {
   synData: number;
   /** Connections not reassembled because the memcap was spent when they began. */
   flowsSkipped: number;
+  /**
+   * Connections whose reassembly stopped early because nothing reads the
+   * rest of their bytes (no parser took them, their protocol's records are
+   * not read, or their parser is done: a TLS handshake over).
+   */
+  letGo: number;
 }
 
 /** One held out-of-order piece of a segment (stream offsets). */
@@ -263,6 +269,7 @@ export class TcpReassembler {
     midstream: 0,
     synData: 0,
     flowsSkipped: 0,
+    letGo: 0,
   };
   /**
    * Per-slot light state, 32 bytes a slot (half a cache line to load per
@@ -866,6 +873,7 @@ export class TcpReassembler {
   ignore(flow: Flow): void {
     const s = this.#streams(flow, false);
     if (s === null) return;
+    this.counters.letGo++;
     const slot = flow.slot;
     const L = this.#light, base = slot * LI_STRIDE;
     const light = base < L.length && lightIs(L, base, flow.id);

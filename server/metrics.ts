@@ -158,6 +158,12 @@ export function streamMetrics(
         r.flowsSkipped,
       ),
       metric(
+        "netsentinel_stream_let_go_flows_total",
+        "counter",
+        "TCP connections whose reassembly stopped early: nothing reads the rest of their bytes (no parser took them, their records are not read, or their parser is done, a TLS handshake over)",
+        r.letGo,
+      ),
+      metric(
         "netsentinel_stream_midstream_total",
         "counter",
         "TCP stream directions picked up without their handshake",
