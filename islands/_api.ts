@@ -17,12 +17,27 @@ export interface ApiResult<T> {
   etag: string | null;
 }
 
-/** Calls the API with an optional JSON body (and extra request headers). */
+/** Options of {@link api}. */
+export interface ApiOptions {
+  /**
+   * A refresh nobody asked for (a list re-read on a timer): a 401 is
+   * returned like any failure instead of leaving the page for the sign-in
+   * form, which would lose what is being typed elsewhere on it.
+   */
+  background?: boolean;
+}
+
+/**
+ * Calls the API with an optional JSON body (and extra request headers).
+ * A 401 (signed out, session ended) goes to the sign-in page, unless the
+ * call is a `background` one.
+ */
 export async function api<T>(
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  opts: ApiOptions = {},
 ): Promise<ApiResult<T>> {
   let res: Response;
   try {
@@ -43,7 +58,7 @@ export async function api<T>(
       etag: null,
     };
   }
-  if (res.status === 401) {
+  if (res.status === 401 && !opts.background) {
     location.assign("/signin?next=" + encodeURIComponent(location.pathname));
   }
   let data: unknown = null;

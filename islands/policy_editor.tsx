@@ -8,7 +8,7 @@
  * @module
  */
 import type { VNode } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "./_api.ts";
 import { type Outcome, OutcomeLine } from "./_form.tsx";
 
@@ -20,37 +20,65 @@ export interface PolicyEditorProps {
   tag: string;
 }
 
-/** Event other islands send when they changed the policy (a mute made or removed). */
+/**
+ * Event other islands send when the policy changed: a mute made or removed
+ * on this page, or one they noticed was made or removed elsewhere.
+ */
 export const POLICY_CHANGED = "netsentinel:policy-changed";
 
 /** The policy editor. */
 export default function PolicyEditor(p: PolicyEditorProps): VNode {
-  const [text, setText] = useState(p.text);
-  const [loaded, setLoaded] = useState({ text: p.text, tag: p.tag });
+  const [text, setTextState] = useState(p.text);
   const [msg, setMsg] = useState<Outcome | null>(null);
   const [busy, setBusy] = useState(false);
+  /** The policy in force changed under edits made before it did. */
+  const [stale, setStale] = useState(false);
+  // The text as of now and the document it was loaded from (with its tag),
+  // for answers that arrive after more typing (state in a closure would be
+  // the render's).
+  const textNow = useRef(p.text);
+  const loaded = useRef({ text: p.text, tag: p.tag });
+  const setText = (t: string) => {
+    textNow.current = t;
+    setTextState(t);
+  };
 
-  /** Loads the policy in force (dropping edits when `force`). */
+  /**
+   * Loads the policy in force: into the editor when `force` (dropping
+   * edits) or when it is untouched; an edited one keeps its edits and its
+   * tag, so saving them is refused (If-Match) until Revert, and says so.
+   */
   const reload = async (force: boolean) => {
-    const r = await api<unknown>("GET", "/api/config");
+    const r = await api<unknown>("GET", "/api/config", undefined, {}, {
+      background: !force,
+    });
     if (!r.ok || r.etag === null) {
-      setMsg({ ok: false, text: r.error || "No entity tag in the answer" });
+      // A refresh nobody asked for that failed changes nothing.
+      if (force) {
+        setMsg({ ok: false, text: r.error || "No entity tag in the answer" });
+      }
       return;
     }
     const t = JSON.stringify(r.data, null, 2);
-    setLoaded({ text: t, tag: r.etag });
-    setText((cur) => (force || cur === loaded.text ? t : cur));
-    if (force) setMsg(null);
+    if (force || textNow.current === loaded.current.text) {
+      loaded.current = { text: t, tag: r.etag };
+      setText(t);
+      setStale(false);
+      if (force) setMsg(null);
+    } else if (r.etag !== loaded.current.tag) {
+      setStale(true);
+    }
   };
 
-  // A mute removed below changes the policy: an untouched editor shows the
-  // new one at once; an edited one keeps the edits, and saving them is
-  // refused (If-Match) until Revert loads the policy in force.
+  // A mute made or removed on this page or elsewhere (the list below
+  // notices) changes the policy: an untouched editor shows the new one at
+  // once; an edited one keeps the edits, and saving them is refused
+  // (If-Match) until Revert loads the policy in force.
   useEffect(() => {
     const on = () => void reload(false);
     addEventListener(POLICY_CHANGED, on);
     return () => removeEventListener(POLICY_CHANGED, on);
-  });
+  }, []);
 
   const save = async () => {
     let doc: unknown;
@@ -62,13 +90,14 @@ export default function PolicyEditor(p: PolicyEditorProps): VNode {
     }
     setBusy(true);
     const r = await api<unknown>("PUT", "/api/config", doc, {
-      "if-match": loaded.tag,
+      "if-match": loaded.current.tag,
     });
     setBusy(false);
     if (r.ok) {
       const t = JSON.stringify(r.data, null, 2);
       setText(t);
-      setLoaded({ text: t, tag: r.etag ?? loaded.tag });
+      loaded.current = { text: t, tag: r.etag ?? loaded.current.tag };
+      setStale(false);
       setMsg({ ok: true, text: "Saved. The new policy is in force." });
     } else {
       setMsg({ ok: false, text: r.error });
@@ -97,6 +126,15 @@ export default function PolicyEditor(p: PolicyEditorProps): VNode {
           Revert
         </button>
       </div>
+      {stale
+        ? (
+          <p class="hint" data-testid="policy-stale">
+            The policy in force changed since these edits began (a mute made or
+            removed, another tab): Revert loads it; saving these edits would
+            undo that and is refused.
+          </p>
+        )
+        : null}
       <OutcomeLine outcome={msg} testId="policy-result" />
     </div>
   );

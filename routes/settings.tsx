@@ -74,10 +74,11 @@ export default function SettingsPage(p: SettingsPageProps): VNode {
       <section class="panel wide" id="inbox">
         <h2>Mutes and auto-archive rules</h2>
         <p class="hint">
-          Made from the Alerts page. A mute drops new alerts of a signature from
-          a source, to a target or between the two until it ends; an
-          auto-archive rule lets them in, archived. Both end by themselves when
-          their time is up.
+          Made from the Alerts page or through the API; these lists follow
+          changes made elsewhere within seconds. A mute drops new alerts of a
+          signature from a source, to a target or between the two until it ends;
+          an auto-archive rule lets them in, archived. Both end by themselves
+          when their time is up.
         </p>
         <Island name="InboxSettings" props={p.inbox}>
           <InboxSettings {...p.inbox} />

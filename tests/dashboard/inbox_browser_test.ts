@@ -8,7 +8,10 @@
  * left and reason; removed there), a mute a few seconds long that the
  * Settings page shows ended by the clock, after which the next scan shows
  * up in the inbox live, and an auto-archive rule made from a group and
- * removed on the Settings page. Screenshots go to `tests/artifacts/`.
+ * removed on the Settings page; the Settings page's lists following mutes
+ * and rules made and removed through the API while it is open, and keeping
+ * what they show when the browser goes offline or is signed out.
+ * Screenshots go to `tests/artifacts/`.
  *
  * Puppeteer keeps a child process and sockets of its own, so these tests
  * run without Deno's resource and op sanitizers.
@@ -16,7 +19,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Page } from "npm:puppeteer-core@24.8.2";
-import { startAppliance, TEST_PASSWORD, waitFor } from "./_appliance.ts";
+import {
+  apiCall,
+  signIn,
+  startAppliance,
+  TEST_PASSWORD,
+  waitFor,
+} from "./_appliance.ts";
 import {
   browserUnavailable,
   launchBrowser,
@@ -481,7 +490,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "the policy editor never undoes a mute: an untouched editor shows a mute removed below it, and an edit begun before a mute made elsewhere is refused until Revert loads the policy in force",
+    "the policy editor never undoes a mute: an untouched editor shows a mute removed below it, and an edit begun before a mute made elsewhere keeps its edits, says the policy changed, and is refused until Revert loads the policy in force",
   ...opts,
   async fn() {
     assert.equal(missing, null, missing ?? "");
@@ -536,6 +545,26 @@ Deno.test({
     // the mute stays.
     await editBurst(50);
     assert.equal(await mute("198.51.100.8", "second mute"), 201);
+    // The list below notices the mute within seconds and says so; the
+    // editor keeps the edits and the tag they were made from.
+    await waitInPage(
+      page,
+      "the mute in the list",
+      () =>
+        document.querySelector("[data-testid=mutes]")?.textContent?.includes(
+          "second mute",
+        ) ?? false,
+    );
+    const stale = await waitInPage(
+      page,
+      "the editor's note that the policy changed",
+      () =>
+        document.querySelector("[data-testid=policy-stale]")?.textContent ??
+          "",
+    );
+    assert.match(stale, /changed since these edits began/);
+    assert.doesNotMatch(await editor(), /second mute/);
+    assert.match(await editor(), /"burst": 50/);
     await page.click("xpath/.//button[contains(., 'Save policy')]");
     const refused = await waitInPage(
       page,
@@ -561,6 +590,7 @@ Deno.test({
         (document.querySelector("textarea.code") as HTMLTextAreaElement)
           .value.includes("second mute"),
     );
+    assert.equal(await page.$("[data-testid=policy-stale]"), null);
     await editBurst(50);
     await page.click("xpath/.//button[contains(., 'Save policy')]");
     await waitInPage(
@@ -580,5 +610,198 @@ Deno.test({
       errors.filter((e) => !/status of 412/.test(e)),
       [],
     );
+  },
+});
+
+Deno.test({
+  name:
+    "the Settings page's lists follow mutes and auto-archive rules made and removed through the API while it is open, and keep what they show when a refresh fails",
+  ...opts,
+  async fn() {
+    assert.equal(missing, null, missing ?? "");
+    await using app = await startAppliance();
+    await using b = await launchBrowser();
+    const { page, errors, cspViolations } = await b.page();
+    await signInPage(page, app.url);
+    // The API client: a session of its own, as a script or another tab.
+    const cookie = await signIn(app.url);
+    const call = (method: string, path: string, body?: unknown) =>
+      apiCall(app.url, cookie, method, path, body);
+    const listText = (kind: string) =>
+      page.evaluate(
+        (kind) =>
+          document.querySelector(`[data-testid=${kind}]`)?.textContent ?? "",
+        kind,
+      );
+    await open(page, app.url + "/settings");
+    assert.ok(await page.$("[data-testid=no-mutes]"));
+    assert.ok(await page.$("[data-testid=no-rules]"));
+
+    // Made through the API: both show up on the open page, and the
+    // untouched policy editor follows the mute.
+    const mute = await call("POST", "/api/suppressions", {
+      signature_id: 1000001,
+      type: "port_scan",
+      ip: "198.51.100.7",
+      duration: "1d",
+      reason: "muted through the API",
+    });
+    assert.equal(mute.status, 201);
+    const rule = await call("POST", "/api/inbox/rules", {
+      signature_id: 1000002,
+      type: "host_sweep",
+      ip: "198.51.100.9",
+      duration: "1w",
+      reason: "archived through the API",
+    });
+    assert.equal(rule.status, 201, JSON.stringify(rule.data));
+    const muteRow = await waitInPage(
+      page,
+      "the mute made through the API",
+      () => {
+        const tr = document.querySelector("[data-testid=mutes] tbody tr");
+        return tr?.textContent?.includes("muted through the API")
+          ? tr.textContent
+          : null;
+      },
+    );
+    assert.match(muteRow!, /from 198\.51\.100\.7/);
+    assert.match(muteRow!, /23h \d+m|1d 0h/);
+    const ruleRow = await waitInPage(
+      page,
+      "the rule made through the API",
+      () => {
+        const tr = document.querySelector("[data-testid=rules] tbody tr");
+        return tr?.textContent?.includes("archived through the API")
+          ? tr.textContent
+          : null;
+      },
+    );
+    assert.match(ruleRow!, /from 198\.51\.100\.9/);
+    assert.match(ruleRow!, /6d \d+h|7d 0h/);
+    await waitInPage(
+      page,
+      "the editor with the mute",
+      () =>
+        (document.querySelector("textarea.code") as HTMLTextAreaElement)
+          .value.includes("muted through the API"),
+    );
+    await page.$eval("#inbox", (e) => e.scrollIntoView());
+    await screenshot(page, "settings-follow-made");
+
+    // Removed through the API: both go, and the editor follows.
+    const muteId = (mute.data.suppression as { id: string }).id;
+    const ruleId = (rule.data.rule as { id: string }).id;
+    assert.equal(
+      (await call("DELETE", `/api/suppressions/${muteId}`)).status,
+      200,
+    );
+    assert.equal(
+      (await call("DELETE", `/api/inbox/rules/${ruleId}`)).status,
+      200,
+    );
+    await waitInPage(
+      page,
+      "no mutes",
+      () => document.querySelector("[data-testid=no-mutes]") !== null,
+    );
+    await waitInPage(
+      page,
+      "no rules",
+      () => document.querySelector("[data-testid=no-rules]") !== null,
+    );
+    await waitInPage(
+      page,
+      "the editor without the mute",
+      () =>
+        !(document.querySelector("textarea.code") as HTMLTextAreaElement)
+          .value.includes("muted through the API"),
+    );
+
+    // A mute made while the page is offline is not shown, nothing shown is
+    // lost, and a quiet line says since when; back online, it shows up.
+    const cdp = await page.createCDPSession();
+    const offline = (on: boolean) =>
+      cdp.send("Network.emulateNetworkConditions", {
+        offline: on,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: -1,
+      });
+    const kept = await call("POST", "/api/suppressions", {
+      signature_id: 1000001,
+      type: "port_scan",
+      ip: "198.51.100.20",
+      duration: "1d",
+      reason: "kept through failures",
+    });
+    assert.equal(kept.status, 201);
+    await waitInPage(
+      page,
+      "the mute to keep",
+      () =>
+        document.querySelector("[data-testid=mutes]")?.textContent?.includes(
+          "kept through failures",
+        ) ?? false,
+    );
+    await offline(true);
+    const later = await call("POST", "/api/suppressions", {
+      signature_id: 1000001,
+      type: "port_scan",
+      ip: "198.51.100.21",
+      duration: "1d",
+      reason: "made while offline",
+    });
+    assert.equal(later.status, 201);
+    const note = await waitInPage(
+      page,
+      "the not-refreshed line",
+      () =>
+        document.querySelector("[data-testid=inbox-settings-stale]")
+          ?.textContent ?? "",
+    );
+    assert.match(
+      note,
+      /^Not refreshed since .+: the appliance does not answer; trying again\.$/,
+    );
+    assert.match(await listText("mutes"), /kept through failures/);
+    assert.doesNotMatch(await listText("mutes"), /made while offline/);
+    await page.$eval("#inbox", (e) => e.scrollIntoView());
+    await screenshot(page, "settings-follow-offline");
+    await offline(false);
+    await waitInPage(
+      page,
+      "the mute made while offline",
+      () =>
+        document.querySelector("[data-testid=mutes]")?.textContent?.includes(
+          "made while offline",
+        ) ?? false,
+    );
+    assert.equal(await page.$("[data-testid=inbox-settings-stale]"), null);
+
+    // Signed out (the session cookie gone): the page stays, with its lists,
+    // and says so; it does not leave for the sign-in form on its own.
+    await cdp.send("Network.clearBrowserCookies");
+    const out = await waitInPage(
+      page,
+      "the signed-out line",
+      () =>
+        document.querySelector("[data-testid=inbox-settings-stale]")
+          ?.textContent ?? "",
+    );
+    assert.match(out, /^Signed out: these lists are as of /);
+    assert.equal(new URL(page.url()).pathname, "/settings");
+    assert.match(await listText("mutes"), /kept through failures/);
+    assert.match(await listText("mutes"), /made while offline/);
+    await page.$eval("#inbox", (e) => e.scrollIntoView());
+    await screenshot(page, "settings-follow-signed-out");
+
+    // What the browser logs for the failed reads themselves (offline, 401)
+    // is expected; nothing else may be.
+    assert.deepEqual(
+      errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|status of 401/.test(e)),
+      [],
+    );
+    assert.deepEqual(cspViolations, []);
   },
 });
