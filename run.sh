@@ -21,7 +21,8 @@ TEST_PKGS=(libpcap0.8 nftables iproute2 redis-server tcpdump iputils-ping nmap h
   iodine chromium openssh-server openssh-client dnsmasq-base dnsutils
   netcat-openbsd curl python3-sklearn procps systemd jq fonts-noto-color-emoji openssl
   ethtool net-tools traceroute tshark python3 python3-aiosmtpd dsniff
-  isc-dhcp-client udhcpc avahi-daemon avahi-utils chrony samba-common-bin)
+  isc-dhcp-client udhcpc avahi-daemon avahi-utils chrony samba-common-bin
+  tinyproxy)
 
 say() { printf 'run.sh: %s\n' "$*" >&2; }
 

@@ -93,6 +93,20 @@ const PORTS = [80, 443, 8080, 53, 5555];
 // TLS seeds twice as likely: parsers of both protocols get reused often.
 CLIENT_SEEDS.push(CLIENT_SEEDS[3]!);
 SERVER_SEEDS.push(SERVER_SEEDS[3]!);
+// A CONNECT tunnel: the request, then the tunnelled hello; the proxy's 2xx
+// with the server's first TLS bytes in the same stream.
+CLIENT_SEEDS.push(
+  concat(
+    enc.encode("CONNECT t.example:443 HTTP/1.1\r\n\r\n"),
+    CLIENT_SEEDS[3]!,
+  ),
+);
+SERVER_SEEDS.push(
+  concat(
+    enc.encode("HTTP/1.1 200 Connection established\r\n\r\n"),
+    SERVER_SEEDS[3]!,
+  ),
+);
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

@@ -68,6 +68,11 @@ export interface AppLayerCounters {
   undetected: number;
   /** Connections detected but not parsed: the parser memory budget was spent. */
   skipped: number;
+  /**
+   * Connections whose protocol changed (a CONNECT answered 2xx) and whose
+   * rest was detected afresh (counted again in `detected` or `undetected`).
+   */
+  changed: number;
   /** Records emitted, by kind. */
   records: Record<string, number>;
 }
@@ -194,6 +199,8 @@ class FlowApp {
   let = false;
   /** Directions whose stream ended (bit `1 << dir`). */
   ended = 0;
+  /** The connection changed protocol once (after a CONNECT): no second change. */
+  changed = false;
   reset(): void {
     this.flowId = -1;
     this.spec = null;
@@ -201,6 +208,7 @@ class FlowApp {
     this.failed = false;
     this.let = false;
     this.ended = 0;
+    this.changed = false;
     this.dropPrefixes();
     this.no = 0;
   }
@@ -231,6 +239,7 @@ export class AppLayer implements StreamSink {
     detected: {},
     undetected: 0,
     skipped: 0,
+    changed: 0,
     records: {},
   };
   /** Packet time of the packet being processed, µs (set by the engine). */
@@ -335,11 +344,47 @@ export class AppLayer implements StreamSink {
     if (parser !== null) {
       this.#flow = flow;
       parser.data(dir, buf, off, len, this.#parserOut);
+      if (parser.changeAt !== undefined) {
+        const at = parser.changeAt();
+        if (at >= 0 && !s.changed) {
+          this.#change(flow, s, dir, buf, at, off + len - at);
+          return;
+        }
+      }
       if (parser.done?.() === true) this.#letGo(flow, s);
       return;
     }
     if (s.failed) return;
     this.#probe(flow, s, dir, buf, off, len);
+  }
+
+  /**
+   * The connection carries another protocol from here (its parser said so:
+   * a CONNECT answered 2xx): the parser is closed (it emits what it holds)
+   * and the protocol of the rest is detected afresh, from `buf[at, at + n)`
+   * on in direction `dir` and from the next bytes in the other. Once per
+   * connection.
+   */
+  #change(
+    flow: Flow,
+    s: FlowApp,
+    dir: number,
+    buf: Uint8Array,
+    at: number,
+    n: number,
+  ): void {
+    const parser = s.parser!;
+    parser.close(this.#parserOut);
+    this.budget.used -= PARSER_OVERHEAD;
+    s.spec!.recycle?.(parser);
+    s.spec = null;
+    s.parser = null;
+    s.failed = false;
+    s.no = 0;
+    s.dropPrefixes();
+    s.changed = true;
+    this.counters.changed++;
+    if (n > 0) this.#probe(flow, s, dir, buf, at, n);
   }
 
   /** Probes a direction's first bytes; on a match, creates the parser and feeds it. */

@@ -7,8 +7,28 @@ import {
   FlowTable,
 } from "../flows/mod.ts";
 import { AppLayer, type AppRecord } from "./mod.ts";
+import {
+  chromeLikeHello,
+  concat,
+  ext,
+  handshake,
+  records,
+  serverHelloBody,
+} from "./_tls_testing.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
+
+const TLS_CLIENT = records(22, handshake(1, chromeLikeHello("inner.example")));
+const TLS_SERVER = concat(
+  records(
+    22,
+    handshake(
+      2,
+      serverHelloBody({ cipher: 0x1301, extensions: [ext(43, [3, 4])] }),
+    ),
+  ),
+  records(20, new Uint8Array([1])),
+);
 
 /** A flow to `port` from a real flow table. */
 function flowTo(port: number): Flow {
@@ -184,4 +204,75 @@ Deno.test("AppLayer lets a flow's streams go once its parser is done (an HTTP up
   assert.deepEqual(seen, ["request /ws 0", "complete /ws 101"]);
   app.flowEnd(f);
   assert.equal(app.connections, 0);
+});
+
+Deno.test("AppLayer parses the TLS inside an HTTP CONNECT tunnel: the protocol is detected afresh after the 2xx", () => {
+  const { app, recs, seen } = layer();
+  const f = flowTo(3128);
+  bytewise(
+    app,
+    f,
+    DIR_TO_SERVER,
+    "CONNECT secure.example:443 HTTP/1.1\r\nHost: secure.example:443\r\n\r\n",
+  );
+  // The proxy's answer and the server's first TLS bytes in one segment.
+  const ok = enc("HTTP/1.1 200 Connection established\r\n\r\n");
+  const both = new Uint8Array(ok.length + TLS_SERVER.length);
+  both.set(ok);
+  both.set(TLS_SERVER, ok.length);
+  app.data(f, DIR_TO_CLIENT, both, 0, both.length, 0);
+  app.data(f, DIR_TO_SERVER, TLS_CLIENT, 0, TLS_CLIENT.length, 70);
+  app.flowEnd(f);
+  assert.deepEqual(seen, [
+    "request secure.example:443 0",
+    "complete secure.example:443 200",
+    "tls",
+  ]);
+  const tls = recs[2]!;
+  assert.ok(tls.kind === "tls");
+  assert.equal(tls.handshake.sni, "inner.example");
+  assert.equal(tls.clientDir, DIR_TO_SERVER);
+  assert.deepEqual(tls.handshake.faults, []);
+  assert.equal(app.counters.changed, 1);
+  assert.deepEqual(app.counters.detected, { http: 1, tls: 1 });
+  assert.equal(f.appProto, "http", "the flow keeps its first protocol's name");
+  assert.equal(app.connections, 0);
+  assert.equal(app.budget.used, 0);
+});
+
+Deno.test("AppLayer does not change protocol after a refused CONNECT or a websocket upgrade", () => {
+  const { app, seen } = layer();
+  const f = flowTo(3128);
+  bytewise(app, f, DIR_TO_SERVER, "CONNECT a.example:443 HTTP/1.1\r\n\r\n");
+  bytewise(
+    app,
+    f,
+    DIR_TO_CLIENT,
+    "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+  );
+  // Still HTTP: the next request on the connection is read as one.
+  bytewise(app, f, DIR_TO_SERVER, "GET /x HTTP/1.1\r\n\r\n");
+  app.flowEnd(f);
+  assert.deepEqual(seen, [
+    "request a.example:443 0",
+    "complete a.example:443 403",
+    "request /x 0",
+    "complete /x 0",
+  ]);
+  const g = flowTo(80);
+  bytewise(
+    app,
+    g,
+    DIR_TO_SERVER,
+    "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+  );
+  const up = enc("HTTP/1.1 101 Switching Protocols\r\n\r\n");
+  const frames = new Uint8Array([0x16, 3, 1, 0, 5, 2, 0, 0, 1, 0]);
+  const both = new Uint8Array(up.length + frames.length);
+  both.set(up);
+  both.set(frames, up.length);
+  app.data(g, DIR_TO_CLIENT, both, 0, both.length, 0);
+  app.flowEnd(g);
+  assert.equal(app.counters.changed, 0);
+  assert.deepEqual(app.counters.detected, { http: 2 });
 });

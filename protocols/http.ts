@@ -691,6 +691,8 @@ export class HttpParser implements StreamParser {
     p.#sides[1].reuse(budget);
     p.#nextTx = 0;
     p.#upgraded = false;
+    p.#tunnel = 0;
+    p.#changeAt = -1;
     p.#closed = false;
     return p;
   }
@@ -710,6 +712,27 @@ export class HttpParser implements StreamParser {
   #nextTx = 0;
   /** Set after 101 or a successful CONNECT: the rest is not HTTP. */
   #upgraded = false;
+  /** A CONNECT answered 2xx: 1 until the switch is reported, then 2. */
+  #tunnel = 0;
+  /** Where in the last data() call's bytes the tunnel began, or -1. */
+  #changeAt = -1;
+
+  /**
+   * After a data() call: the offset in its `buf` where the bytes of a
+   * tunnel begin (a CONNECT answered 2xx: what follows is the tunnelled
+   * protocol, TLS most often), once; -1 otherwise.
+   */
+  changeAt(): number {
+    return this.#changeAt;
+  }
+
+  /** The last data() call stopped at `i`: a tunnel that began there is reported. */
+  #stoppedAt(i: number): void {
+    if (this.#tunnel === 1) {
+      this.#tunnel = 2;
+      this.#changeAt = i;
+    }
+  }
 
   data(
     dir: number,
@@ -718,12 +741,14 @@ export class HttpParser implements StreamParser {
     len: number,
     out: ParserOutput,
   ): void {
+    this.#changeAt = -1;
     const s = this.#sides[dir]!;
     const end = off + len;
     let i = off;
     while (i < end) {
       switch (s.mode) {
         case M_DEAD:
+          this.#stoppedAt(i);
           return;
         case M_RESYNC: {
           // Only at a segment boundary that starts like a message.
@@ -800,6 +825,7 @@ export class HttpParser implements StreamParser {
         }
       }
     }
+    this.#stoppedAt(i);
   }
 
   /** Reads head bytes up to the empty line; returns where it stopped. */
@@ -912,6 +938,7 @@ export class HttpParser implements StreamParser {
       eqLower(tx.request.raw.subarray(0, 7), "connect");
     if (status === 101 || (isConnect && status >= 200 && status < 300)) {
       this.#upgraded = true;
+      if (status !== 101) this.#tunnel = 1;
     }
     if (
       isHead || status === 204 || status === 304 || status === 101 ||

@@ -49,6 +49,14 @@ export interface StreamParser {
    * `default` inspects only the handshake).
    */
   done?(): boolean;
+  /**
+   * After a data() call: the offset in that call's `buf` from which the
+   * connection carries another protocol (an HTTP CONNECT answered 2xx: the
+   * tunnelled one, TLS most often), reported once; -1 otherwise (optional).
+   * The app layer then closes this parser and detects the rest afresh, as
+   * Suricata changes protocol after a CONNECT.
+   */
+  changeAt?(): number;
 }
 
 /** What a probe decided. */

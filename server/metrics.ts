@@ -185,6 +185,12 @@ export function streamMetrics(
           { labels: { proto: "unknown" }, value: a.undetected },
         ],
       },
+      metric(
+        "netsentinel_app_protocol_changes_total",
+        "counter",
+        "Connections whose protocol changed and was detected afresh (an HTTP CONNECT answered 2xx: the tunnelled TLS is parsed)",
+        a.changed,
+      ),
       {
         name: "netsentinel_app_records_total",
         type: "counter",

@@ -388,3 +388,145 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "curl through a real HTTP proxy (tinyproxy, CONNECT): the CONNECT is an http record and the tunnelled TLS handshake a tls record with its SNI, JA3 and JA4" +
+    (ignore ? ` (skipped: ${why})` : ""),
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ns-tls-" });
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      await mustRun(["bash", CERTS_SH, dir, NAME]);
+      await using pair = await createVethPair();
+      // The server's namespace runs the TLS server and, in front of it,
+      // the proxy the client talks to (its connection to the server stays
+      // on the namespace's loopback: the capture sees the client's side).
+      const server = pair.a, client = pair.b;
+      const inNs = (ns: string, cmd: string[]) => [
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        ...cmd,
+      ];
+      const PROXY_PORT = 8888;
+      const conf = join(dir, "tinyproxy.conf");
+      await Deno.writeTextFile(
+        conf,
+        [
+          `Port ${PROXY_PORT}`,
+          `Listen ${server.ip}`,
+          "Timeout 30",
+          "MaxClients 10",
+          "LogLevel Error",
+          `Allow ${client.ip}`,
+          `ConnectPort ${PORT}`,
+          "",
+        ].join("\n"),
+      );
+      const pcap = join(dir, "proxy.pcap");
+      const stop = await recordCapture(server.ns, server.iface, pcap);
+      const spawn = (args: string[]) =>
+        new Deno.Command("ip", {
+          args: ["netns", "exec", server.ns, ...args],
+          stdin: "null",
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+      await mustRun(inNs(server.ns, ["ip", "link", "set", "lo", "up"]));
+      // The proxy resolves the name to the server's own loopback: `ip netns
+      // exec` puts /etc/netns/NS/hosts over /etc/hosts for what it runs.
+      const etc = `/etc/netns/${server.ns}`;
+      await Deno.mkdir(etc, { recursive: true });
+      await Deno.writeTextFile(`${etc}/hosts`, `127.0.0.1 localhost ${NAME}\n`);
+      cleanups.push(() => Deno.remove(etc, { recursive: true }));
+      const tls = spawn([
+        "openssl",
+        "s_server",
+        "-accept",
+        `127.0.0.1:${PORT}`,
+        "-cert",
+        join(dir, "server.pem"),
+        "-key",
+        join(dir, "server.key"),
+        "-cert_chain",
+        join(dir, "ca.pem"),
+        "-www",
+        "-quiet",
+      ]);
+      const proxy = spawn(["tinyproxy", "-d", "-c", conf]);
+      try {
+        for (
+          const [what, port] of [["s_server", PORT], ["tinyproxy", PROXY_PORT]]
+        ) {
+          await poll(`${what} to listen`, async () => {
+            const out = await mustRun(
+              inNs(server.ns, ["ss", "-Hltn", `sport = :${port}`]),
+            );
+            return out.trim() !== "" ? true : null;
+          }, { timeoutMs: 10_000, everyMs: 50 });
+        }
+        await mustRun(inNs(client.ns, [
+          "curl",
+          "-sS",
+          "-o",
+          "/dev/null",
+          "--max-time",
+          "15",
+          "--cacert",
+          join(dir, "ca.pem"),
+          "--tlsv1.2",
+          "--tls-max",
+          "1.2",
+          "-x",
+          `http://${server.ip}:${PROXY_PORT}`,
+          `https://${NAME}:${PORT}/`,
+        ]));
+      } finally {
+        for (const p of [tls, proxy]) {
+          p.kill("SIGTERM");
+          await p.status;
+          await p.stderr.cancel();
+        }
+        await stop();
+      }
+
+      const r = await runCli(["analyze", "--events", "http,tls", pcap]);
+      assert.equal(r.code, 0, r.stderr);
+      const recs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      const http = recs.filter((x) => x.event_type === "http");
+      const tlsRecs = recs.filter((x) => x.event_type === "tls");
+      assert.equal(http.length, 1, r.stdout);
+      assert.equal(http[0].http.http_method, "CONNECT");
+      assert.equal(http[0].http.url, `${NAME}:${PORT}`);
+      assert.equal(http[0].http.status, 200);
+      assert.equal(tlsRecs.length, 1, r.stdout);
+      const t = tlsRecs[0];
+      assert.equal(t.src_ip, client.ip);
+      assert.equal(t.dest_ip, server.ip);
+      assert.equal(t.dest_port, PROXY_PORT);
+      assert.equal(t.flow_id, http[0].flow_id, "one connection");
+      assert.equal(t.tls.sni, NAME);
+      assert.equal(t.tls.version, "TLS 1.2");
+      const cert = await opensslView(join(dir, "server.pem"));
+      assert.equal(t.tls.subject, cert.subject);
+      // The fingerprints equal tshark's and the reference's for the same
+      // hello (tshark decodes the tunnelled handshake too).
+      const ref = JSON.parse(
+        await mustRun(["python3", REFERENCE, pcap]),
+      ) as Record<string, Record<string, string>>;
+      const x = ref[`${t.src_ip}:${t.src_port}`];
+      assert.ok(
+        x,
+        `no reference for ${t.src_ip}:${t.src_port}: ${JSON.stringify(ref)}`,
+      );
+      assert.deepEqual(t.tls.ja3, { hash: x.ja3, string: x.ja3_string });
+      assert.equal(t.tls.ja4, x.ja4);
+    } finally {
+      for (const c of cleanups) await c().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
