@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { BatchBuilder } from "../capture/mod.ts";
 import { LINKTYPE_ETHERNET } from "../decode/mod.ts";
+import { prng } from "../decode/_test_frames.ts";
 import {
   type AppContext,
   type AppObserver,
@@ -23,12 +24,11 @@ import {
 import {
   chromeLikeHello,
   concat,
-  ext,
   handshake,
   records,
   type Segment,
-  serverHelloBody,
   tcpFrame,
+  tls13ServerFlight,
 } from "../protocols/_tls_testing.ts";
 import { Pipeline } from "./mod.ts";
 
@@ -77,17 +77,7 @@ const SERVER_SEEDS: Uint8Array[] = [
     "HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
   ),
   enc.encode("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"),
-  concat(
-    records(
-      22,
-      handshake(
-        2,
-        serverHelloBody({ cipher: 0x1301, extensions: [ext(43, [3, 4])] }),
-      ),
-    ),
-    records(20, new Uint8Array([1])),
-    records(23, new Uint8Array(40)),
-  ),
+  tls13ServerFlight(records(23, new Uint8Array(40))),
 ];
 const PORTS = [80, 443, 8080, 53, 5555];
 // TLS seeds twice as likely: parsers of both protocols get reused often.
@@ -108,20 +98,9 @@ SERVER_SEEDS.push(
   ),
 );
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Segments of `n` hostile connections, interleaved. */
 function hostileSegments(seed: number, n: number): Segment[] {
-  const r = rng(seed);
+  const r = prng(seed);
   const pick = <T>(a: readonly T[]) => a[Math.floor(r() * a.length)]!;
   const conns: Segment[][] = [];
   for (let i = 0; i < n; i++) {

@@ -142,6 +142,25 @@ export function concat(...parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * A TLS 1.3 server's first flight as captured: a ServerHello (TLS_AES_128_
+ * GCM_SHA256, supported_versions 1.3) and a ChangeCipherSpec, then `more`
+ * (encrypted records, say).
+ */
+export function tls13ServerFlight(...more: Uint8Array[]): Uint8Array {
+  return concat(
+    records(
+      22,
+      handshake(
+        2,
+        serverHelloBody({ cipher: 0x1301, extensions: [ext(43, [3, 4])] }),
+      ),
+    ),
+    records(20, new Uint8Array([1])),
+    ...more,
+  );
+}
+
 /** A Chrome-like ClientHello body with GREASE, SNI and ALPN. */
 export function chromeLikeHello(sni = "www.example.com"): Uint8Array {
   return clientHelloBody({

@@ -9,26 +9,15 @@ import {
 import { AppLayer, type AppRecord } from "./mod.ts";
 import {
   chromeLikeHello,
-  concat,
-  ext,
   handshake,
   records,
-  serverHelloBody,
+  tls13ServerFlight,
 } from "./_tls_testing.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
 const TLS_CLIENT = records(22, handshake(1, chromeLikeHello("inner.example")));
-const TLS_SERVER = concat(
-  records(
-    22,
-    handshake(
-      2,
-      serverHelloBody({ cipher: 0x1301, extensions: [ext(43, [3, 4])] }),
-    ),
-  ),
-  records(20, new Uint8Array([1])),
-);
+const TLS_SERVER = tls13ServerFlight();
 
 /** A flow to `port` from a real flow table. */
 function flowTo(port: number): Flow {

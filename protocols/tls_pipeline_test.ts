@@ -12,25 +12,15 @@ import {
 import {
   chromeLikeHello,
   concat,
-  ext,
   handshake,
   records,
   type Segment,
-  serverHelloBody,
   tcpFrame,
+  tls13ServerFlight,
 } from "./_tls_testing.ts";
 
 const CLIENT = records(22, handshake(1, chromeLikeHello("obs.example")), 120);
-const SERVER = concat(
-  records(
-    22,
-    handshake(
-      2,
-      serverHelloBody({ cipher: 0x1301, extensions: [ext(43, [3, 4])] }),
-    ),
-  ),
-  records(20, new Uint8Array([1])),
-);
+const SERVER = tls13ServerFlight();
 
 /**
  * Runs segments (in this order) through the pipeline (reassembly and app

@@ -17,6 +17,7 @@ import {
   records,
   serverHelloBody,
   sniExt,
+  tls13ServerFlight,
 } from "./_tls_testing.ts";
 
 const CH = handshake(1, chromeLikeHello("split.example"));
@@ -35,17 +36,7 @@ const SERVER12 = concat(
     ),
   ),
 );
-const SERVER13 = concat(
-  records(
-    22,
-    handshake(
-      2,
-      serverHelloBody({ cipher: 0x1301, extensions: [ext(43, [3, 4])] }),
-    ),
-  ),
-  records(20, new Uint8Array([1])),
-  records(23, new Uint8Array(40)),
-);
+const SERVER13 = tls13ServerFlight(records(23, new Uint8Array(40)));
 
 function collect(): { parser: TlsStreamParser; got: TlsHandshake[] } {
   const got: TlsHandshake[] = [];
