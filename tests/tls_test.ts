@@ -78,6 +78,71 @@ async function opensslView(pem: string): Promise<Record<string, string>> {
   };
 }
 
+/** `cmd` run inside network namespace `ns`. */
+function inNs(ns: string, cmd: string[]): string[] {
+  return ["ip", "netns", "exec", ns, ...cmd];
+}
+
+/** Starts a long-running `cmd` inside `ns` (its output dropped). */
+function spawnIn(ns: string, cmd: string[]): Deno.ChildProcess {
+  return new Deno.Command("ip", {
+    args: ["netns", "exec", ns, ...cmd],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/**
+ * `openssl s_server` in `ns` on `accept` (address:port) with the
+ * certificate tests/lab/tls_certs.sh made in `dir` (and its CA's in the
+ * chain unless `chain` is false), answering HTTP with a page of its own.
+ */
+function tlsServer(
+  ns: string,
+  accept: string,
+  dir: string,
+  chain = true,
+): Deno.ChildProcess {
+  return spawnIn(ns, [
+    "openssl",
+    "s_server",
+    "-accept",
+    accept,
+    "-cert",
+    join(dir, "server.pem"),
+    "-key",
+    join(dir, "server.key"),
+    ...(chain ? ["-cert_chain", join(dir, "ca.pem")] : []),
+    "-www",
+    "-quiet",
+  ]);
+}
+
+/** Resolves once something in `ns` listens on TCP `port`. */
+async function listening(ns: string, port: number, what: string) {
+  await poll(`${what} to listen`, async () => {
+    const out = await mustRun(inNs(ns, ["ss", "-Hltn", `sport = :${port}`]));
+    return out.trim() !== "" ? true : null;
+  }, { timeoutMs: 10_000, everyMs: 50 });
+}
+
+/** curl in `ns` fetching `url` quietly, trusting the CA made in `dir`. */
+async function curlIn(ns: string, dir: string, args: string[], url: string) {
+  await mustRun(inNs(ns, [
+    "curl",
+    "-sS",
+    "-o",
+    "/dev/null",
+    "--max-time",
+    "15",
+    "--cacert",
+    join(dir, "ca.pem"),
+    ...args,
+    url,
+  ]));
+}
+
 Deno.test({
   name:
     "TLS 1.2 and 1.3 handshakes of openssl and curl give EVE tls records with openssl's view of the certificate and the fingerprints of tshark and the reference" +
@@ -89,41 +154,11 @@ Deno.test({
       await mustRun(["bash", CERTS_SH, dir, NAME]);
       await using pair = await createVethPair();
       const server = pair.a, client = pair.b;
-      const inNs = (
-        ns: string,
-        cmd: string[],
-      ) => ["ip", "netns", "exec", ns, ...cmd];
       const pcap = join(dir, "tls.pcap");
       const stop = await recordCapture(server.ns, server.iface, pcap);
-      const s = new Deno.Command("ip", {
-        args: [
-          "netns",
-          "exec",
-          server.ns,
-          "openssl",
-          "s_server",
-          "-accept",
-          `${server.ip}:${PORT}`,
-          "-cert",
-          join(dir, "server.pem"),
-          "-key",
-          join(dir, "server.key"),
-          "-cert_chain",
-          join(dir, "ca.pem"),
-          "-www",
-          "-quiet",
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const s = tlsServer(server.ns, `${server.ip}:${PORT}`, dir);
       try {
-        await poll("openssl s_server to listen", async () => {
-          const out = await mustRun(
-            inNs(server.ns, ["ss", "-Hltn", `sport = :${PORT}`]),
-          );
-          return out.trim() !== "" ? true : null;
-        }, { timeoutMs: 10_000, everyMs: 50 });
+        await listening(server.ns, PORT, "openssl s_server");
         // The protocol each client says it negotiated, by what it ran.
         const said: string[] = [];
         for (const v of ["-tls1_2", "-tls1_3"]) {
@@ -150,20 +185,12 @@ Deno.test({
         }
         assert.deepEqual(said, ["TLSv1.2", "TLSv1.3"]);
         for (const v of [["--tlsv1.2", "--tls-max", "1.2"], ["--tlsv1.3"]]) {
-          await mustRun(inNs(client.ns, [
-            "curl",
-            "-sS",
-            "-o",
-            "/dev/null",
-            "--max-time",
-            "15",
-            "--cacert",
-            join(dir, "ca.pem"),
-            "--resolve",
-            `${NAME}:${PORT}:${server.ip}`,
-            ...v,
+          await curlIn(
+            client.ns,
+            dir,
+            ["--resolve", `${NAME}:${PORT}:${server.ip}`, ...v],
             `https://${NAME}:${PORT}/`,
-          ]));
+          );
         }
       } finally {
         s.kill("SIGTERM");
@@ -281,39 +308,11 @@ Deno.test({
           "off",
         ]);
       }
-      const inNs = (
-        ns: string,
-        cmd: string[],
-      ) => ["ip", "netns", "exec", ns, ...cmd];
       const pcap = join(dir, "small_mtu.pcap");
       const stop = await recordCapture(server.ns, server.iface, pcap);
-      const s = new Deno.Command("ip", {
-        args: [
-          "netns",
-          "exec",
-          server.ns,
-          "openssl",
-          "s_server",
-          "-accept",
-          `${server.ip}:${PORT}`,
-          "-cert",
-          join(dir, "server.pem"),
-          "-key",
-          join(dir, "server.key"),
-          "-www",
-          "-quiet",
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const s = tlsServer(server.ns, `${server.ip}:${PORT}`, dir, false);
       try {
-        await poll("openssl s_server to listen", async () => {
-          const out = await mustRun(
-            inNs(server.ns, ["ss", "-Hltn", `sport = :${PORT}`]),
-          );
-          return out.trim() !== "" ? true : null;
-        }, { timeoutMs: 10_000, everyMs: 50 });
+        await listening(server.ns, PORT, "openssl s_server");
         const r = await runCommand(
           inNs(client.ns, [
             "openssl",
@@ -404,13 +403,6 @@ Deno.test({
       // the proxy the client talks to (its connection to the server stays
       // on the namespace's loopback: the capture sees the client's side).
       const server = pair.a, client = pair.b;
-      const inNs = (ns: string, cmd: string[]) => [
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        ...cmd,
-      ];
       const PROXY_PORT = 8888;
       const conf = join(dir, "tinyproxy.conf");
       await Deno.writeTextFile(
@@ -428,13 +420,6 @@ Deno.test({
       );
       const pcap = join(dir, "proxy.pcap");
       const stop = await recordCapture(server.ns, server.iface, pcap);
-      const spawn = (args: string[]) =>
-        new Deno.Command("ip", {
-          args: ["netns", "exec", server.ns, ...args],
-          stdin: "null",
-          stdout: "null",
-          stderr: "piped",
-        }).spawn();
       await mustRun(inNs(server.ns, ["ip", "link", "set", "lo", "up"]));
       // The proxy resolves the name to the server's own loopback: `ip netns
       // exec` puts /etc/netns/NS/hosts over /etc/hosts for what it runs.
@@ -442,53 +427,27 @@ Deno.test({
       await Deno.mkdir(etc, { recursive: true });
       await Deno.writeTextFile(`${etc}/hosts`, `127.0.0.1 localhost ${NAME}\n`);
       cleanups.push(() => Deno.remove(etc, { recursive: true }));
-      const tls = spawn([
-        "openssl",
-        "s_server",
-        "-accept",
-        `127.0.0.1:${PORT}`,
-        "-cert",
-        join(dir, "server.pem"),
-        "-key",
-        join(dir, "server.key"),
-        "-cert_chain",
-        join(dir, "ca.pem"),
-        "-www",
-        "-quiet",
-      ]);
-      const proxy = spawn(["tinyproxy", "-d", "-c", conf]);
+      const tls = tlsServer(server.ns, `127.0.0.1:${PORT}`, dir);
+      const proxy = spawnIn(server.ns, ["tinyproxy", "-d", "-c", conf]);
       try {
-        for (
-          const [what, port] of [["s_server", PORT], ["tinyproxy", PROXY_PORT]]
-        ) {
-          await poll(`${what} to listen`, async () => {
-            const out = await mustRun(
-              inNs(server.ns, ["ss", "-Hltn", `sport = :${port}`]),
-            );
-            return out.trim() !== "" ? true : null;
-          }, { timeoutMs: 10_000, everyMs: 50 });
-        }
-        await mustRun(inNs(client.ns, [
-          "curl",
-          "-sS",
-          "-o",
-          "/dev/null",
-          "--max-time",
-          "15",
-          "--cacert",
-          join(dir, "ca.pem"),
-          "--tlsv1.2",
-          "--tls-max",
-          "1.2",
-          "-x",
-          `http://${server.ip}:${PROXY_PORT}`,
+        await listening(server.ns, PORT, "openssl s_server");
+        await listening(server.ns, PROXY_PORT, "tinyproxy");
+        await curlIn(
+          client.ns,
+          dir,
+          [
+            "--tlsv1.2",
+            "--tls-max",
+            "1.2",
+            "-x",
+            `http://${server.ip}:${PROXY_PORT}`,
+          ],
           `https://${NAME}:${PORT}/`,
-        ]));
+        );
       } finally {
         for (const p of [tls, proxy]) {
           p.kill("SIGTERM");
           await p.status;
-          await p.stderr.cancel();
         }
         await stop();
       }
