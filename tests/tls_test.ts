@@ -390,7 +390,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "curl through a real HTTP proxy (tinyproxy, CONNECT): the CONNECT is an http record and the tunnelled TLS handshake a tls record with its SNI, JA3 and JA4" +
+    "curl through a real HTTP proxy (tinyproxy, CONNECT): the CONNECT is an http record and the tunnelled TLS handshake a tls record with its SNI, JA3 and JA4, which a tls.sni rule matches" +
     (ignore ? ` (skipped: ${why})` : ""),
   ignore,
   async fn() {
@@ -483,6 +483,23 @@ Deno.test({
       );
       assert.deepEqual(t.tls.ja3, { hash: x.ja3, string: x.ja3_string });
       assert.equal(t.tls.ja4, x.ja4);
+      // A signature on the name matches the tunnelled handshake.
+      const rules = join(dir, "proxy.rules");
+      await Deno.writeTextFile(
+        rules,
+        `alert tls any any -> any any (msg:"tunnelled sni"; flow:to_server; tls.sni; content:"${NAME}"; bsize:${NAME.length}; sid:3900011;)\n`,
+      );
+      const al = await runCli([
+        "analyze",
+        "--no-model",
+        "--rules",
+        rules,
+        pcap,
+      ]);
+      assert.equal(al.code, 0, al.stderr);
+      const sids = al.stdout.trim().split("\n").filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l).alert?.signature_id);
+      assert.ok(sids.includes(3900011), al.stdout);
     } finally {
       for (const c of cleanups) await c().catch(() => {});
       await Deno.remove(dir, { recursive: true });
