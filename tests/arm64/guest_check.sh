@@ -58,14 +58,31 @@ if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
 fi
 
 mark "uname -m: $(uname -m)"
+mark "cpu: $(grep -m1 '^Features' /proc/cpuinfo | tr -s ' \t' ' ')"
 mark "node $(node --version), npm $(npm --version)"
 
 cd /root/netsentinel || fail "no checkout"
 # The README's start command does the set-up; `setup start` is its first half.
-./run.sh setup start >/tmp/setup.log 2>&1 || {
+# A set-up whose process the kernel killed by a signal (exit status over 128:
+# Node crashing under qemu's software emulation, see vm_check.sh) is run
+# again, at most 3 times in all, each crash reported here; any other failure
+# fails at once. run.sh picks up where it stopped (what is in place stays).
+attempt=1
+while :; do
+  ./run.sh setup start >/tmp/setup.log 2>&1
+  src=$?
+  [[ $src -eq 0 ]] && break
   tail -n 30 /tmp/setup.log
-  fail "./run.sh setup start failed"
-}
+  # A crashed process's last words from the kernel (which signal, who).
+  dmesg | grep -aiE 'unhandled|segfault|undefined instruction|killed process' | tail -n 5 |
+    sed 's/^/  kernel: /'
+  if [[ $src -gt 128 && $attempt -lt 3 ]]; then
+    mark "set-up attempt $attempt killed by signal $((src - 128)) ($(elapsed)): running ./run.sh setup start again"
+    attempt=$((attempt + 1))
+    continue
+  fi
+  fail "./run.sh setup start failed (exit $src, attempt $attempt)"
+done
 mark "set up by ./run.sh in $(elapsed)"
 DENO=/root/netsentinel/.tools/bin/deno
 mark "deno: $($DENO --version | head -n1)"
