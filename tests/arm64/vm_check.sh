@@ -101,8 +101,9 @@ cpus=$(nproc)
 # extension qemu 7.2's TCG implements, none of which a Pi has) Debian's Node 18
 # died in JIT-compiled code during `npm install deno` (SIGILL "undefined
 # instruction" or SIGSEGV, after 16-21 s) in 3 of 6 tries measured on
-# 2026-12-07 and in 4 checks in a row, and never with its JIT off (--jitless,
-# 6 of 6) nor in 6 of 6 tries as a Cortex-A72. $ARM64_CPU overrides it.
+# 2026-12-07 and in 5 checks in a row (the fifth in all 3 attempts of
+# guest_check.sh's retry), and never with its JIT off (--jitless, 6 of 6) nor
+# as a Cortex-A72 (6 of 6 tries, 4 of 4 checks). $ARM64_CPU overrides it.
 CPU="${ARM64_CPU:-cortex-a72}"
 set +e
 timeout "$(( TIMEOUT_MIN * 60 ))" qemu-system-aarch64 \
