@@ -373,12 +373,7 @@ export class AppLayer implements StreamSink {
     at: number,
     n: number,
   ): void {
-    const parser = s.parser!;
-    parser.close(this.#parserOut);
-    this.budget.used -= PARSER_OVERHEAD;
-    s.spec!.recycle?.(parser);
-    s.spec = null;
-    s.parser = null;
+    this.#closeParser(flow, s);
     s.failed = false;
     s.no = 0;
     s.dropPrefixes();
@@ -538,15 +533,21 @@ export class AppLayer implements StreamSink {
     if (s !== null) this.#release(flow, s);
   }
 
+  /** Closes the flow's parser, if it has one (it emits what it holds), and gives it back. */
+  #closeParser(flow: Flow, s: FlowApp): void {
+    const parser = s.parser;
+    if (parser === null) return;
+    this.#flow = flow;
+    parser.close(this.#parserOut);
+    this.budget.used -= PARSER_OVERHEAD;
+    s.spec!.recycle?.(parser);
+    s.spec = null;
+    s.parser = null;
+  }
+
   /** Closes the flow's parser (it emits what is pending) and lets its state go. */
   #release(flow: Flow, s: FlowApp): void {
-    const parser = s.parser;
-    if (parser !== null) {
-      this.#flow = flow;
-      parser.close(this.#parserOut);
-      this.budget.used -= PARSER_OVERHEAD;
-      s.spec!.recycle?.(parser);
-    }
+    this.#closeParser(flow, s);
     s.reset();
     // Let go: a table of 200,000 flows would otherwise keep a state per
     // slot that ever carried data.

@@ -43,7 +43,7 @@ export interface StreamParser {
    * parser reads to the flow's end). A TLS parser is done when both sides'
    * handshakes are over: what follows is encrypted. The app layer then
    * lets the flow's streams go (the reassembler stops, unless an observer
-   * reads stream bytes); `close` still comes at the flow's end. Suricata
+   * reads stream bytes) and, once they have stopped, calls `close`. Suricata
    * likewise stops inspecting a TLS session's content once it is encrypted
    * (suricata.yaml `app-layer.protocols.tls.encryption-handling`, whose
    * `default` inspects only the handshake).
