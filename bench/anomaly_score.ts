@@ -19,6 +19,7 @@ import {
 } from "../ml/mod.ts";
 import { type BenchRow, largeCapture } from "./bench.ts";
 import { loadBatches } from "./_batches.ts";
+import { printRows } from "./_print.ts";
 
 function runPipeline(
   batches: FrameBatch[],
@@ -115,17 +116,5 @@ export async function anomalyBench(quick: boolean): Promise<BenchRow[]> {
 }
 
 if (import.meta.main) {
-  const rows = await anomalyBench(Deno.args.includes("--quick"));
-  for (const r of rows) {
-    const ref = r.reference
-      ? `  (${r.reference}: ${r.referenceValue!.toFixed(2)} ${r.unit})`
-      : "";
-    Deno.stdout.writeSync(
-      new TextEncoder().encode(
-        `${r.metric}: ${r.value.toFixed(2)} ${r.unit}${ref}${
-          r.note ? `  [${r.note}]` : ""
-        }\n`,
-      ),
-    );
-  }
+  printRows(await anomalyBench(Deno.args.includes("--quick")));
 }

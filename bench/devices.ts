@@ -19,6 +19,7 @@ import { DeviceInventory, loadOuiRegistry } from "../devices/mod.ts";
 import type { FlowObserver } from "../flows/mod.ts";
 import { type BenchRow, largeCapture } from "./bench.ts";
 import { loadBatches } from "./_batches.ts";
+import { printRows } from "./_print.ts";
 
 const enc = new TextEncoder();
 
@@ -290,15 +291,6 @@ if (import.meta.main) {
   if (Deno.args[0] === "--child") {
     await child(Number(Deno.args[1]), Deno.args[2] === "with");
   } else {
-    for (const r of await devicesBench(Deno.args.includes("--quick"))) {
-      const ref = r.reference
-        ? `  (${r.reference}: ${r.referenceValue!.toFixed(2)} ${r.unit})`
-        : "";
-      Deno.stdout.writeSync(enc.encode(
-        `${r.metric}: ${r.value.toFixed(2)} ${r.unit}${ref}${
-          r.note ? `  [${r.note}]` : ""
-        }\n`,
-      ));
-    }
+    printRows(await devicesBench(Deno.args.includes("--quick")));
   }
 }

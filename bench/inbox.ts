@@ -34,6 +34,7 @@ import {
   StoreWriter,
 } from "../store/mod.ts";
 import type { BenchRow } from "./bench.ts";
+import { printRows } from "./_print.ts";
 
 const T0 = Date.UTC(2026, 10, 1);
 const SOURCES = 500;
@@ -205,17 +206,5 @@ export async function inboxBench(quick: boolean): Promise<BenchRow[]> {
 }
 
 if (import.meta.main) {
-  const rows = await inboxBench(Deno.args.includes("--quick"));
-  for (const r of rows) {
-    const ref = r.reference
-      ? `  (${r.reference}: ${r.referenceValue!.toFixed(2)} ${r.unit})`
-      : "";
-    Deno.stdout.writeSync(
-      new TextEncoder().encode(
-        `${r.metric}: ${r.value.toFixed(2)} ${r.unit}${ref}${
-          r.note ? `  [${r.note}]` : ""
-        }\n`,
-      ),
-    );
-  }
+  printRows(await inboxBench(Deno.args.includes("--quick")));
 }

@@ -19,10 +19,10 @@ import { AlertPcaps, PacketRing } from "../pcaps/mod.ts";
 import { type BenchRow, largeCapture } from "./bench.ts";
 import { cpuUsage } from "node:process";
 import { loadBatches } from "./_batches.ts";
+import { printRows } from "./_print.ts";
 
 const SCAN = new URL("../tests/fixtures/scan_syn.pcap", import.meta.url)
   .pathname;
-const enc = new TextEncoder();
 
 function runPipeline(
   batches: FrameBatch[],
@@ -118,14 +118,5 @@ export async function pcapsBench(quick: boolean): Promise<BenchRow[]> {
 }
 
 if (import.meta.main) {
-  for (const r of await pcapsBench(Deno.args.includes("--quick"))) {
-    const ref = r.reference
-      ? `  (${r.reference}: ${r.referenceValue!.toFixed(2)} ${r.unit})`
-      : "";
-    Deno.stdout.writeSync(enc.encode(
-      `${r.metric}: ${r.value.toFixed(2)} ${r.unit}${ref}${
-        r.note ? `  [${r.note}]` : ""
-      }\n`,
-    ));
-  }
+  printRows(await pcapsBench(Deno.args.includes("--quick")));
 }

@@ -22,6 +22,7 @@ import type { FlowObserver } from "../flows/mod.ts";
 import { arpSpoof, createDetectors } from "../detect/mod.ts";
 import { type BenchRow, largeCapture } from "./bench.ts";
 import { loadBatches } from "./_batches.ts";
+import { printRows } from "./_print.ts";
 
 const NEW_TYPES = new Set([
   "arp_spoof",
@@ -185,17 +186,5 @@ if (import.meta.main && Deno.args[0] === "--flood") {
   const r = floodHere(Number(Deno.args[1]), Deno.args[2] === "watch");
   Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(r)));
 } else if (import.meta.main) {
-  const rows = await watchersBench(Deno.args.includes("--quick"));
-  for (const r of rows) {
-    const ref = r.reference
-      ? `  (${r.reference}: ${r.referenceValue!.toFixed(2)} ${r.unit})`
-      : "";
-    Deno.stdout.writeSync(
-      new TextEncoder().encode(
-        `${r.metric}: ${r.value.toFixed(2)} ${r.unit}${ref}${
-          r.note ? `  [${r.note}]` : ""
-        }\n`,
-      ),
-    );
-  }
+  printRows(await watchersBench(Deno.args.includes("--quick")));
 }
