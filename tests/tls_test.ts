@@ -127,6 +127,24 @@ async function listening(ns: string, port: number, what: string) {
   }, { timeoutMs: 10_000, everyMs: 50 });
 }
 
+/**
+ * The signature ids `analyze --no-model --rules` raises on `pcap` with the
+ * rules `text` (written into `dir`), and its output.
+ */
+async function signaturesFired(
+  dir: string,
+  pcap: string,
+  text: string,
+): Promise<[number[], string]> {
+  const rules = join(dir, "test.rules");
+  await Deno.writeTextFile(rules, text);
+  const al = await runCli(["analyze", "--no-model", "--rules", rules, pcap]);
+  assert.equal(al.code, 0, al.stderr);
+  const sids = al.stdout.trim().split("\n").filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l).alert?.signature_id);
+  return [sids, al.stdout];
+}
+
 /** curl in `ns` fetching `url` quietly, trusting the CA made in `dir`. */
 async function curlIn(ns: string, dir: string, args: string[], url: string) {
   await mustRun(inNs(ns, [
@@ -364,24 +382,14 @@ Deno.test({
       assert.equal(tls.ja3.hash, x.tshark_ja3);
       assert.equal(tls.ja4, x.ja4);
 
-      const rules = join(dir, "tls.rules");
-      await Deno.writeTextFile(
-        rules,
+      const [sids, out] = await signaturesFired(
+        dir,
+        pcap,
         `alert tls any any -> any any (msg:"split sni"; flow:to_server; tls.sni; content:"${NAME}"; bsize:${NAME.length}; sid:3900001;)\n` +
           `alert tls any any -> any any (msg:"split ja3"; ja3.hash; content:"${tls.ja3.hash}"; sid:3900002;)\n`,
       );
-      const al = await runCli([
-        "analyze",
-        "--no-model",
-        "--rules",
-        rules,
-        pcap,
-      ]);
-      assert.equal(al.code, 0, al.stderr);
-      const sids = al.stdout.trim().split("\n").filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l).alert?.signature_id);
-      assert.ok(sids.includes(3900001), al.stdout);
-      assert.ok(sids.includes(3900002), al.stdout);
+      assert.ok(sids.includes(3900001), out);
+      assert.ok(sids.includes(3900002), out);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -484,22 +492,12 @@ Deno.test({
       assert.deepEqual(t.tls.ja3, { hash: x.ja3, string: x.ja3_string });
       assert.equal(t.tls.ja4, x.ja4);
       // A signature on the name matches the tunnelled handshake.
-      const rules = join(dir, "proxy.rules");
-      await Deno.writeTextFile(
-        rules,
+      const [sids, out] = await signaturesFired(
+        dir,
+        pcap,
         `alert tls any any -> any any (msg:"tunnelled sni"; flow:to_server; tls.sni; content:"${NAME}"; bsize:${NAME.length}; sid:3900011;)\n`,
       );
-      const al = await runCli([
-        "analyze",
-        "--no-model",
-        "--rules",
-        rules,
-        pcap,
-      ]);
-      assert.equal(al.code, 0, al.stderr);
-      const sids = al.stdout.trim().split("\n").filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l).alert?.signature_id);
-      assert.ok(sids.includes(3900011), al.stdout);
+      assert.ok(sids.includes(3900011), out);
     } finally {
       for (const c of cleanups) await c().catch(() => {});
       await Deno.remove(dir, { recursive: true });
