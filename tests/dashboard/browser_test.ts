@@ -57,6 +57,57 @@ function startReplay(page: Page, file: string, speed: number): Promise<number> {
   );
 }
 
+/** An alert of `GET /api/alerts` as the replay tests read it. */
+interface ApiAlert {
+  netsentinel: {
+    id: string;
+    type: string;
+    anomaly?: unknown;
+    signatures?: unknown[];
+  };
+}
+
+/**
+ * Replays tests/fixtures/`fixture` on a fresh appliance in a signed-in
+ * headless Chromium page, waits (`what`) until `ready` is true of the
+ * stored alerts, and hands the page and those alerts to `check`; no
+ * console errors and no CSP violations are allowed on the way.
+ */
+async function afterReplay(
+  fixture: string,
+  what: string,
+  ready: (alerts: ApiAlert[]) => boolean,
+  check: (page: Page, appUrl: string, alerts: ApiAlert[]) => Promise<void>,
+): Promise<void> {
+  const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
+  try {
+    await Deno.copyFile(
+      new URL(`../fixtures/${fixture}`, import.meta.url),
+      join(caps, fixture),
+    );
+    await using app = await startAppliance({ capturesDir: caps });
+    await using b = await launchBrowser();
+    const { page, errors, cspViolations } = await b.page();
+    await signInPage(page, app.url);
+    assert.equal(await startReplay(page, fixture, 0), 200);
+    // Read with the page's own session, judged here.
+    const alerts = await waitFor(
+      what,
+      () =>
+        page.evaluate(async () => {
+          const r = await fetch("/api/alerts?limit=1000");
+          return (await r.json() as { alerts: unknown[] }).alerts;
+        }) as Promise<ApiAlert[]>,
+      ready,
+    );
+    await check(page, app.url, alerts);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(cspViolations, []);
+  } finally {
+    await Deno.remove(caps, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "a signed-in browser sees the overview fill, an alert arrive live and blink, blocks and unblocks, and exports CSV",
@@ -504,69 +555,44 @@ Deno.test({
   ...opts,
   async fn() {
     assert.equal(missing, null, missing ?? "");
-    const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
-    try {
-      await Deno.copyFile(
-        new URL("../fixtures/sweep_tcp.pcap", import.meta.url),
-        join(caps, "sweep_tcp.pcap"),
-      );
-      await using app = await startAppliance({ capturesDir: caps });
-      await using b = await launchBrowser();
-      const { page, errors, cspViolations } = await b.page();
-      await signInPage(page, app.url);
-      assert.equal(await startReplay(page, "sweep_tcp.pcap", 0), 200);
-      type Row = { id: string; type: string; anomaly: boolean };
-      const rows = await waitInPage(
-        page,
-        "the sweep alert with the model's evidence",
-        async () => {
-          const r = await fetch("/api/alerts?limit=1000");
-          const body = await r.json() as {
-            alerts: {
-              netsentinel: { id: string; type: string; anomaly?: unknown };
-            }[];
-          };
-          const rows = body.alerts.map((a) => ({
-            id: a.netsentinel.id,
-            type: a.netsentinel.type,
-            anomaly: a.netsentinel.anomaly !== undefined,
-          }));
-          return rows.some((x) => x.type === "host_sweep" && x.anomaly)
-            ? rows
-            : null;
-        },
-      ) as Row[];
-      assert.deepEqual(
-        rows.filter((x) => x.type !== "new_host").map((x) => x.type),
-        ["host_sweep"],
-      );
-      const id = rows.find((x) => x.type === "host_sweep")!.id;
-      await page.goto(`${app.url}/alerts/${id}`);
-      const panel = await waitInPage(
-        page,
-        "the anomaly model's panel",
-        () =>
-          document.querySelector("[data-testid=corroboration]")?.textContent ??
-            "",
-      );
-      assert.match(panel, /Isolation Forest also flagged \d+ flows/);
-      const score = await page.evaluate(() =>
-        Number(
-          document.querySelector("[data-testid=anomaly-score]")?.textContent,
-        )
-      );
-      assert.ok(score > 0.6 && score < 1, `score ${score}`);
-      const why = await page.evaluate(() =>
-        document.querySelector("[data-testid=anomaly-explanation]")
-          ?.textContent ?? ""
-      );
-      assert.ok(why.length > 10, why);
-      await screenshot(page, "alert-sweep-corroborated");
-      assert.deepEqual(errors, []);
-      assert.deepEqual(cspViolations, []);
-    } finally {
-      await Deno.remove(caps, { recursive: true });
-    }
+    await afterReplay(
+      "sweep_tcp.pcap",
+      "the sweep alert with the model's evidence",
+      (alerts) =>
+        alerts.some((a) =>
+          a.netsentinel.type === "host_sweep" &&
+          a.netsentinel.anomaly !== undefined
+        ),
+      async (page, url, alerts) => {
+        assert.deepEqual(
+          alerts.map((a) => a.netsentinel.type).filter((t) => t !== "new_host"),
+          ["host_sweep"],
+        );
+        const id = alerts.find((a) => a.netsentinel.type === "host_sweep")!
+          .netsentinel.id;
+        await page.goto(`${url}/alerts/${id}`);
+        const panel = await waitInPage(
+          page,
+          "the anomaly model's panel",
+          () =>
+            document.querySelector("[data-testid=corroboration]")
+              ?.textContent ?? "",
+        );
+        assert.match(panel, /Isolation Forest also flagged \d+ flows/);
+        const score = await page.evaluate(() =>
+          Number(
+            document.querySelector("[data-testid=anomaly-score]")?.textContent,
+          )
+        );
+        assert.ok(score > 0.6 && score < 1, `score ${score}`);
+        const why = await page.evaluate(() =>
+          document.querySelector("[data-testid=anomaly-explanation]")
+            ?.textContent ?? ""
+        );
+        assert.ok(why.length > 10, why);
+        await screenshot(page, "alert-sweep-corroborated");
+      },
+    );
   },
 });
 
@@ -576,60 +602,35 @@ Deno.test({
   ...opts,
   async fn() {
     assert.equal(missing, null, missing ?? "");
-    const caps = await Deno.makeTempDir({ prefix: "ns-caps-" });
-    try {
-      await Deno.copyFile(
-        new URL("../fixtures/brute_http.pcap", import.meta.url),
-        join(caps, "brute_http.pcap"),
-      );
-      await using app = await startAppliance({ capturesDir: caps });
-      await using b = await launchBrowser();
-      const { page, errors, cspViolations } = await b.page();
-      await signInPage(page, app.url);
-      assert.equal(await startReplay(page, "brute_http.pcap", 0), 200);
-      type Row = { id: string; type: string; sigs: number };
-      const rows = await waitInPage(
-        page,
-        "the brute_force alert with the signatures attached",
-        async () => {
-          const r = await fetch("/api/alerts?limit=1000");
-          const body = await r.json() as {
-            alerts: {
-              netsentinel: { id: string; type: string; signatures?: unknown[] };
-            }[];
-          };
-          const rows = body.alerts.map((a) => ({
-            id: a.netsentinel.id,
-            type: a.netsentinel.type,
-            sigs: a.netsentinel.signatures?.length ?? 0,
-          }));
-          return rows.some((x) => x.type === "brute_force" && x.sigs === 2)
-            ? rows
-            : null;
-        },
-      ) as Row[];
-      assert.deepEqual(
-        rows.filter((x) => x.type !== "new_host").map((x) => x.type),
-        ["brute_force"],
-      );
-      const id = rows.find((x) => x.type === "brute_force")!.id;
-      await page.goto(`${app.url}/alerts/${id}`);
-      const panel = await waitInPage(
-        page,
-        "the signatures panel",
-        () =>
-          document.querySelector("[data-testid=signatures]")?.textContent ??
-            "",
-      );
-      assert.match(panel, /1:1900004/);
-      assert.match(panel, /THC Hydra HTTP login cracker/);
-      assert.match(panel, /HTTP Basic authentication in cleartext/);
-      assert.match(panel, /\d+ matches/);
-      await screenshot(page, "alert-brute-http-signatures");
-      assert.deepEqual(errors, []);
-      assert.deepEqual(cspViolations, []);
-    } finally {
-      await Deno.remove(caps, { recursive: true });
-    }
+    await afterReplay(
+      "brute_http.pcap",
+      "the brute_force alert with the signatures attached",
+      (alerts) =>
+        alerts.some((a) =>
+          a.netsentinel.type === "brute_force" &&
+          a.netsentinel.signatures?.length === 2
+        ),
+      async (page, url, alerts) => {
+        assert.deepEqual(
+          alerts.map((a) => a.netsentinel.type).filter((t) => t !== "new_host"),
+          ["brute_force"],
+        );
+        const id = alerts.find((a) => a.netsentinel.type === "brute_force")!
+          .netsentinel.id;
+        await page.goto(`${url}/alerts/${id}`);
+        const panel = await waitInPage(
+          page,
+          "the signatures panel",
+          () =>
+            document.querySelector("[data-testid=signatures]")?.textContent ??
+              "",
+        );
+        assert.match(panel, /1:1900004/);
+        assert.match(panel, /THC Hydra HTTP login cracker/);
+        assert.match(panel, /HTTP Basic authentication in cleartext/);
+        assert.match(panel, /\d+ matches/);
+        await screenshot(page, "alert-brute-http-signatures");
+      },
+    );
   },
 });
